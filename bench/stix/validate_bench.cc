@@ -1,0 +1,101 @@
+// Validation throughput on real ATT&CK and CAPEC content next to a plain simdjson DOM parse of
+// the same bytes, measured interleaved in the same run (the machines are shared and noisy, so
+// only the ratio is meaningful). Issue #2's bar: validation >= 30 % of the parse throughput.
+//
+//   build/release/bench/stix/stix_validate_bench --benchmark_min_time=2
+
+#include <benchmark/benchmark.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+
+#include "core/file.h"
+#include "simdjson.h"
+#include "stix/validate.h"
+
+namespace {
+
+using liaison::Buffer;
+using Clock = std::chrono::steady_clock;
+
+std::filesystem::path SharedDir() {
+  const char* env = std::getenv("LIAISON_SHARED_DIR");
+  return env ? env : "../shared";
+}
+
+struct Input {
+  Buffer bytes;
+  bool ndjson = false;
+  bool ok = false;
+};
+
+Input Load(const std::string& relative, bool ndjson) {
+  Input in;
+  auto b = liaison::ReadInput((SharedDir() / relative).string());
+  if (!b.ok()) return in;
+  in.bytes = *std::move(b);
+  in.ndjson = ndjson;
+  in.ok = true;
+  return in;
+}
+
+// The baseline: simdjson's DOM parse of the same bytes, touching nothing.
+size_t ParseOnly(simdjson::dom::parser& parser, const Input& in) {
+  if (!in.ndjson) {
+    simdjson::dom::element root;
+    if (parser.parse(in.bytes.data(), in.bytes.size(), false).get(root)) return 0;
+    return 1;
+  }
+  simdjson::dom::document_stream docs;
+  if (parser.parse_many(in.bytes.data(), in.bytes.size()).get(docs)) return 0;
+  size_t n = 0;
+  for (auto doc : docs) n += doc.error() == simdjson::SUCCESS;
+  return n;
+}
+
+void BM_Validate_VersusDomParse(benchmark::State& state, const std::string& file, bool ndjson) {
+  const Input in = Load(file, ndjson);
+  if (!in.ok) {
+    state.SkipWithError("../shared is absent: set LIAISON_SHARED_DIR");
+    return;
+  }
+  liaison::stix::Validator validator;
+  simdjson::dom::parser parser;
+  const liaison::stix::Report check = validator.Validate(in.bytes.view(), true);
+  if (check.errors != 0 || check.objects == 0) {
+    state.SkipWithError("the real file does not validate cleanly");
+    return;
+  }
+  double parse_seconds = 0, validate_seconds = 0;
+  for (auto _ : state) {
+    auto t0 = Clock::now();
+    benchmark::DoNotOptimize(ParseOnly(parser, in));
+    auto t1 = Clock::now();
+    benchmark::DoNotOptimize(validator.Validate(in.bytes.view(), true).errors);
+    auto t2 = Clock::now();
+    parse_seconds += std::chrono::duration<double>(t1 - t0).count();
+    validate_seconds += std::chrono::duration<double>(t2 - t1).count();
+  }
+  const double bytes = static_cast<double>(in.bytes.size()) * state.iterations();
+  state.counters["parse_MBps"] = bytes / parse_seconds / 1e6;
+  state.counters["validate_MBps"] = bytes / validate_seconds / 1e6;
+  state.counters["ratio"] = parse_seconds / validate_seconds;
+  state.counters["objects"] = static_cast<double>(check.objects);
+  state.SetBytesProcessed(static_cast<int64_t>(bytes));
+}
+
+BENCHMARK_CAPTURE(BM_Validate_VersusDomParse, ics_attack_18_1,
+                  std::string("data/stix/mitre-attack/ics-attack-18.1.json"), false)
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_Validate_VersusDomParse, mobile_attack_17_1,
+                  std::string("data/stix/mitre-attack/mobile-attack-17.1.json"), false)
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_Validate_VersusDomParse, capec_3_9_ndjson,
+                  std::string("data/stix/capec/capec-3.9.stix21-objects.ndjson.gz"), true)
+    ->Unit(benchmark::kMillisecond);
+
+}  // namespace
+
+BENCHMARK_MAIN();

@@ -1,0 +1,16 @@
+#pragma once
+
+// Each subcommand registers itself on the root CLI11 app. A command's callback stores its exit
+// status (DESIGN.md: 0 success, 1 bad input, 2 usage, 3 runtime failure) in `exit_code`.
+
+namespace CLI {
+class App;
+}
+
+namespace liaison::app {
+
+void RegisterValidateCommand(CLI::App& root, int& exit_code);  // commands/validate.cc
+void RegisterUpgradeCommand(CLI::App& root, int& exit_code);   // commands/upgrade.cc
+void RegisterPatternCommand(CLI::App& root, int& exit_code);   // commands/pattern.cc
+
+}  // namespace liaison::app

@@ -1,0 +1,23 @@
+// The `liaison` command: the composition root. Subcommands live in commands/*.cc.
+
+#include <cstdio>
+
+#include "CLI/CLI.hpp"
+#include "app/commands/commands.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"liaison: a threat-intelligence exchange for partners that do not trust each other"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "liaison 0.1.0");
+  int exit_code = 0;
+  liaison::app::RegisterValidateCommand(app, exit_code);
+  liaison::app::RegisterUpgradeCommand(app, exit_code);
+  liaison::app::RegisterPatternCommand(app, exit_code);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int rc = app.exit(e);
+    return rc == 0 ? 0 : 2;  // --help and --version exit 0; every usage error is 2
+  }
+  return exit_code;
+}

@@ -1,0 +1,173 @@
+#include "core/timestamp.h"
+
+#include <chrono>
+#include <cstdio>
+
+#include "core/strings.h"
+
+namespace liaison {
+namespace {
+
+bool IsDigit(char c) { return c >= '0' && c <= '9'; }
+
+// Reads exactly `n` digits at `pos`; returns -1 when any is missing.
+int ReadDigits(std::string_view s, size_t pos, int n) {
+  if (pos + n > s.size()) return -1;
+  int v = 0;
+  for (int i = 0; i < n; ++i) {
+    char c = s[pos + i];
+    if (!IsDigit(c)) return -1;
+    v = v * 10 + (c - '0');
+  }
+  return v;
+}
+
+bool IsLeapYear(int y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
+
+int DaysInMonth(int y, int m) {
+  static constexpr int kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  return m == 2 && IsLeapYear(y) ? 29 : kDays[m - 1];
+}
+
+Status Error(std::string_view text, size_t offset, std::string_view what) {
+  return absl::InvalidArgumentError(StrCat("invalid timestamp \"", text.substr(0, 64),
+                                                 "\" at offset ", offset, ": ", what));
+}
+
+}  // namespace
+
+int64_t DaysFromCivil(int64_t y, unsigned m, unsigned d) {
+  y -= m <= 2;
+  const int64_t era = (y >= 0 ? y : y - 399) / 400;
+  const unsigned yoe = static_cast<unsigned>(y - era * 400);
+  const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + static_cast<int64_t>(doe) - 719468;
+}
+
+Result<Timestamp> Timestamp::Parse(std::string_view text) { return ParseImpl(text, true); }
+
+Result<Timestamp> Timestamp::ParseRfc3339(std::string_view text) {
+  return ParseImpl(text, false);
+}
+
+Result<Timestamp> Timestamp::ParseImpl(std::string_view s, bool stix_only) {
+  // YYYY-MM-DDTHH:mm:ss
+  static constexpr struct {
+    size_t pos;
+    int digits;
+    char sep;
+  } kFields[] = {{0, 4, '-'}, {5, 2, '-'}, {8, 2, 'T'}, {11, 2, ':'}, {14, 2, ':'}, {17, 2, 0}};
+  int v[6];
+  for (int i = 0; i < 6; ++i) {
+    v[i] = ReadDigits(s, kFields[i].pos, kFields[i].digits);
+    if (v[i] < 0) return Error(s, kFields[i].pos, "expected YYYY-MM-DDTHH:mm:ss[.s+]Z");
+    size_t sep_pos = kFields[i].pos + kFields[i].digits;
+    if (kFields[i].sep != 0) {
+      char c = sep_pos < s.size() ? s[sep_pos] : '\0';
+      bool ok = c == kFields[i].sep || (!stix_only && kFields[i].sep == 'T' && c == 't');
+      if (!ok) {
+        return Error(s, sep_pos, StrCat("expected '", std::string(1, kFields[i].sep), "'"));
+      }
+    }
+  }
+  const int year = v[0], month = v[1], day = v[2], hour = v[3], minute = v[4], second = v[5];
+  if (month < 1 || month > 12) return Error(s, 5, "month out of range");
+  if (day < 1 || day > DaysInMonth(year, month)) return Error(s, 8, "day out of range");
+  if (hour > 23) return Error(s, 11, "hour out of range");
+  if (minute > 59) return Error(s, 14, "minute out of range");
+  if (second > 60) return Error(s, 17, "second out of range");  // 60: a leap second
+
+  size_t pos = 19;
+  int32_t nanos = 0;
+  int precision = 0;
+  if (pos < s.size() && s[pos] == '.') {
+    ++pos;
+    size_t start = pos;
+    while (pos < s.size() && IsDigit(s[pos])) {
+      if (precision < 9) {
+        nanos = nanos * 10 + (s[pos] - '0');
+        ++precision;
+      }
+      ++pos;
+    }
+    if (pos == start) return Error(s, pos, "expected digits after '.'");
+    for (int i = precision; i < 9; ++i) nanos *= 10;
+  }
+  int64_t offset_seconds = 0;
+  if (pos < s.size() && (s[pos] == 'Z' || (!stix_only && s[pos] == 'z'))) {
+    ++pos;
+  } else if (!stix_only && pos < s.size() && (s[pos] == '+' || s[pos] == '-')) {
+    int oh = ReadDigits(s, pos + 1, 2);
+    int om = ReadDigits(s, pos + 4, 2);
+    if (oh < 0 || om < 0 || s[pos + 3] != ':' || oh > 23 || om > 59) {
+      return Error(s, pos, "malformed UTC offset");
+    }
+    offset_seconds = (oh * 3600 + om * 60) * (s[pos] == '+' ? 1 : -1);
+    pos += 6;
+  } else {
+    return Error(s, pos, stix_only ? "expected 'Z': STIX timestamps are in UTC"
+                                   : "expected 'Z' or a UTC offset");
+  }
+  if (pos != s.size()) return Error(s, pos, "unexpected text after the timestamp");
+
+  Timestamp t;
+  t.seconds_ = DaysFromCivil(year, month, day) * 86400 + hour * 3600 + minute * 60 + second -
+               offset_seconds;
+  t.nanos_ = nanos;
+  t.precision_ = static_cast<int8_t>(precision);
+  return t;
+}
+
+Timestamp Timestamp::FromUnixMillis(int64_t millis) {
+  int64_t s = millis / 1000, ms = millis % 1000;
+  if (ms < 0) {
+    ms += 1000;
+    --s;
+  }
+  return FromUnixNanos(s, static_cast<int32_t>(ms * 1'000'000));
+}
+
+Timestamp Timestamp::Now() {
+  auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                std::chrono::system_clock::now().time_since_epoch())
+                .count();
+  return FromUnixNanos(ns / 1'000'000'000, static_cast<int32_t>(ns % 1'000'000'000));
+}
+
+std::string Timestamp::ToString(int min_digits) const {
+  int64_t days = seconds_ / 86400;
+  int64_t rem = seconds_ % 86400;
+  if (rem < 0) {
+    rem += 86400;
+    --days;
+  }
+  // civil_from_days (Howard Hinnant).
+  days += 719468;
+  const int64_t era = (days >= 0 ? days : days - 146096) / 146097;
+  const unsigned doe = static_cast<unsigned>(days - era * 146097);
+  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  const unsigned mp = (5 * doy + 2) / 153;
+  const unsigned d = doy - (153 * mp + 2) / 5 + 1;
+  const unsigned m = mp < 10 ? mp + 3 : mp - 9;
+  const int64_t y = static_cast<int64_t>(yoe) + era * 400 + (m <= 2);
+
+  char buf[48];
+  int n = std::snprintf(buf, sizeof buf, "%04lld-%02u-%02uT%02d:%02d:%02d",
+                        static_cast<long long>(y), m, d, static_cast<int>(rem / 3600),
+                        static_cast<int>(rem / 60 % 60), static_cast<int>(rem % 60));
+  std::string out(buf, n);
+  char frac[10];
+  std::snprintf(frac, sizeof frac, "%09d", nanos_);
+  int digits = 9;
+  while (digits > min_digits && frac[digits - 1] == '0') --digits;
+  if (digits > 0) {
+    out += '.';
+    out.append(frac, digits);
+  }
+  out += 'Z';
+  return out;
+}
+
+}  // namespace liaison

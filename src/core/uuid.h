@@ -1,0 +1,41 @@
+#pragma once
+
+// UUIDs as STIX identifiers use them (RFC 4122): parsing, version checks, v4 and v5 generation.
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "core/result.h"
+
+namespace liaison {
+
+class Uuid {
+ public:
+  // Parses the canonical lower- or upper-case 8-4-4-4-12 hex form.
+  static Result<Uuid> Parse(std::string_view text);
+  // A random (version 4) UUID from the operating system's CSPRNG.
+  static Uuid V4();
+  // A name-based SHA-1 (version 5) UUID of `name` in `namespace_id` (RFC 4122 section 4.3).
+  static Uuid V5(const Uuid& namespace_id, std::string_view name);
+
+  // The RFC 4122 version nibble (1-8), or 0 for the nil UUID.
+  int version() const { return bytes_[6] >> 4; }
+  // True when the variant bits say RFC 4122 (10xx).
+  bool IsRfc4122Variant() const { return (bytes_[8] & 0xc0) == 0x80; }
+
+  // Lower-case canonical form.
+  std::string ToString() const;
+  const std::array<uint8_t, 16>& bytes() const { return bytes_; }
+
+  friend bool operator==(const Uuid&, const Uuid&) = default;
+
+ private:
+  std::array<uint8_t, 16> bytes_{};
+};
+
+// The namespace STIX 2.1 uses for deterministic SCO identifiers (section 2.9).
+inline constexpr std::string_view kStixScoNamespace = "00abedb4-aa42-466c-9c01-fed23315a9b7";
+
+}  // namespace liaison

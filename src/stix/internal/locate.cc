@@ -1,0 +1,334 @@
+#include "stix/internal/locate.h"
+
+#include <algorithm>
+
+#include "absl/container/flat_hash_map.h"
+#include "core/strings.h"
+
+namespace liaison::stix::internal {
+namespace {
+
+// A minimal RFC 8259 scanner with an explicit stack. `on_value` is called at the start of every
+// value with the current JSON pointer, when `track_paths` is set.
+class Scanner {
+ public:
+  Scanner(std::string_view text, size_t max_depth) : s_(text), max_depth_(max_depth) {}
+
+  template <typename OnValue>
+  std::optional<SyntaxError> Run(bool track_paths, OnValue&& on_value);
+
+ private:
+  void SkipWs() {
+    while (pos_ < s_.size() &&
+           (s_[pos_] == ' ' || s_[pos_] == '\t' || s_[pos_] == '\n' || s_[pos_] == '\r')) {
+      ++pos_;
+    }
+  }
+  bool ScanString(std::string* decoded);
+  bool ScanNumber();
+  bool ScanLiteral(std::string_view word);
+  std::optional<SyntaxError> Fail(std::string message) {
+    return SyntaxError{std::min(pos_, s_.size()), std::move(message)};
+  }
+
+  std::string_view s_;
+  size_t max_depth_;
+  size_t pos_ = 0;
+  std::string error_;
+};
+
+bool Scanner::ScanLiteral(std::string_view word) {
+  if (s_.substr(pos_, word.size()) != word) {
+    error_ = StrCat("invalid literal, expected ", word);
+    return false;
+  }
+  pos_ += word.size();
+  return true;
+}
+
+bool Scanner::ScanNumber() {
+  size_t p = pos_;
+  auto digit = [&](size_t i) { return i < s_.size() && s_[i] >= '0' && s_[i] <= '9'; };
+  if (p < s_.size() && s_[p] == '-') ++p;
+  if (!digit(p)) {
+    pos_ = p;
+    error_ = "expected a digit";
+    return false;
+  }
+  if (s_[p] == '0') {
+    ++p;
+  } else {
+    while (digit(p)) ++p;
+  }
+  if (p < s_.size() && s_[p] == '.') {
+    ++p;
+    if (!digit(p)) {
+      pos_ = p;
+      error_ = "expected a digit after '.'";
+      return false;
+    }
+    while (digit(p)) ++p;
+  }
+  if (p < s_.size() && (s_[p] == 'e' || s_[p] == 'E')) {
+    ++p;
+    if (p < s_.size() && (s_[p] == '+' || s_[p] == '-')) ++p;
+    if (!digit(p)) {
+      pos_ = p;
+      error_ = "expected a digit in the exponent";
+      return false;
+    }
+    while (digit(p)) ++p;
+  }
+  pos_ = p;
+  return true;
+}
+
+// Scans a string starting at the opening quote; checks escapes and UTF-8. Decodes into `decoded`
+// when given (member names, for pointer tracking).
+bool Scanner::ScanString(std::string* decoded) {
+  ++pos_;  // opening quote
+  while (pos_ < s_.size()) {
+    unsigned char c = s_[pos_];
+    if (c == '"') {
+      ++pos_;
+      return true;
+    }
+    if (c < 0x20) {
+      error_ = "control character in a string must be escaped";
+      return false;
+    }
+    if (c == '\\') {
+      if (pos_ + 1 >= s_.size()) break;
+      char e = s_[pos_ + 1];
+      if (e == 'u') {
+        for (int i = 2; i < 6; ++i) {
+          char h = pos_ + i < s_.size() ? s_[pos_ + i] : '\0';
+          if (!isxdigit(static_cast<unsigned char>(h))) {
+            pos_ += i;
+            error_ = "expected 4 hex digits after \\u";
+            return false;
+          }
+        }
+        if (decoded) decoded->append(s_.substr(pos_, 6));  // kept escaped: rare in member names
+        pos_ += 6;
+        continue;
+      }
+      static constexpr std::string_view kEscapes = "\"\\/bfnrt";
+      if (kEscapes.find(e) == std::string_view::npos) {
+        ++pos_;
+        error_ = "invalid escape sequence";
+        return false;
+      }
+      if (decoded) {
+        static constexpr std::string_view kDecoded = "\"\\/\b\f\n\r\t";
+        decoded->push_back(kDecoded[kEscapes.find(e)]);
+      }
+      pos_ += 2;
+      continue;
+    }
+    if (c < 0x80) {
+      if (decoded) decoded->push_back(static_cast<char>(c));
+      ++pos_;
+      continue;
+    }
+    // UTF-8 multi-byte sequence (RFC 3629): no overlongs, no surrogates, at most U+10FFFF.
+    int len = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc2 ? 2 : 0;
+    if (len == 0 || c > 0xf4 || pos_ + len > s_.size()) {
+      error_ = "invalid UTF-8";
+      return false;
+    }
+    unsigned char c1 = s_[pos_ + 1];
+    bool ok = (c1 & 0xc0) == 0x80;
+    if (len == 3) {
+      ok = ok && !(c == 0xe0 && c1 < 0xa0) && !(c == 0xed && c1 >= 0xa0);
+    } else if (len == 4) {
+      ok = ok && !(c == 0xf0 && c1 < 0x90) && !(c == 0xf4 && c1 >= 0x90);
+    }
+    for (int i = 2; i < len; ++i) ok = ok && (static_cast<unsigned char>(s_[pos_ + i]) & 0xc0) == 0x80;
+    if (!ok) {
+      error_ = "invalid UTF-8";
+      return false;
+    }
+    if (decoded) decoded->append(s_.substr(pos_, len));
+    pos_ += len;
+  }
+  error_ = "unterminated string";
+  return false;
+}
+
+void AppendPointerToken(std::string& path, std::string_view token) {
+  path += '/';
+  for (char c : token) {
+    if (c == '~') {
+      path += "~0";
+    } else if (c == '/') {
+      path += "~1";
+    } else {
+      path += c;
+    }
+  }
+}
+
+template <typename OnValue>
+std::optional<SyntaxError> Scanner::Run(bool track_paths, OnValue&& on_value) {
+  struct Frame {
+    bool is_object;
+    size_t index;      // array element count so far
+    size_t path_size;  // length of `path` for this container
+  };
+  std::vector<Frame> stack;
+  std::string path;
+  std::string key;
+
+  SkipWs();
+  if (pos_ >= s_.size()) return Fail("empty input: expected a JSON value");
+  // Each iteration parses one value at pos_, then consumes separators up to the next value.
+  while (true) {
+    SkipWs();
+    if (pos_ >= s_.size()) return Fail("unexpected end of input: expected a value");
+    if (track_paths) on_value(path, pos_);
+    const char c = s_[pos_];
+    if (c == '{' || c == '[') {
+      if (stack.size() >= max_depth_) {
+        return Fail(StrCat("nesting deeper than the limit of ", max_depth_));
+      }
+      ++pos_;
+      stack.push_back({c == '{', 0, path.size()});
+      SkipWs();
+      const char close = c == '{' ? '}' : ']';
+      if (pos_ < s_.size() && s_[pos_] == close) {
+        ++pos_;
+        stack.pop_back();
+      } else if (c == '{') {
+        if (pos_ >= s_.size() || s_[pos_] != '"') {
+          return Fail("expected a member name in double quotes or '}'");
+        }
+        key.clear();
+        if (!ScanString(track_paths ? &key : nullptr)) return Fail(error_);
+        SkipWs();
+        if (pos_ >= s_.size() || s_[pos_] != ':') return Fail("expected ':' after a member name");
+        ++pos_;
+        if (track_paths) AppendPointerToken(path, key);
+        continue;
+      } else {
+        if (track_paths) AppendPointerToken(path, "0");
+        continue;
+      }
+    } else if (c == '"') {
+      if (!ScanString(nullptr)) return Fail(error_);
+    } else if (c == 't') {
+      if (!ScanLiteral("true")) return Fail(error_);
+    } else if (c == 'f') {
+      if (!ScanLiteral("false")) return Fail(error_);
+    } else if (c == 'n') {
+      if (!ScanLiteral("null")) return Fail(error_);
+    } else if (c == '-' || (c >= '0' && c <= '9')) {
+      if (!ScanNumber()) return Fail(error_);
+    } else {
+      return Fail(StrCat("unexpected character '", std::string(1, c), "': expected a value"));
+    }
+    // After a value: close containers or move to the next element.
+    while (true) {
+      SkipWs();
+      if (stack.empty()) {
+        if (pos_ != s_.size()) return Fail("unexpected text after the JSON value");
+        return std::nullopt;
+      }
+      Frame& top = stack.back();
+      if (pos_ >= s_.size()) {
+        return Fail(top.is_object ? "unexpected end of input: expected ',' or '}'"
+                                  : "unexpected end of input: expected ',' or ']'");
+      }
+      const char d = s_[pos_];
+      if (d == ',') {
+        ++pos_;
+        if (track_paths) path.resize(top.path_size);
+        if (top.is_object) {
+          SkipWs();
+          if (pos_ >= s_.size() || s_[pos_] != '"') return Fail("expected a member name in double quotes");
+          key.clear();
+          if (!ScanString(track_paths ? &key : nullptr)) return Fail(error_);
+          SkipWs();
+          if (pos_ >= s_.size() || s_[pos_] != ':') return Fail("expected ':' after a member name");
+          ++pos_;
+          if (track_paths) AppendPointerToken(path, key);
+        } else {
+          ++top.index;
+          if (track_paths) AppendPointerToken(path, StrCat(top.index));
+        }
+        break;  // parse the next value
+      }
+      if (d == (top.is_object ? '}' : ']')) {
+        ++pos_;
+        if (track_paths) path.resize(top.path_size);
+        stack.pop_back();
+        continue;
+      }
+      return Fail(top.is_object ? "expected ',' or '}' after an object member"
+                                : "expected ',' or ']' after an array element");
+    }
+  }
+}
+
+}  // namespace
+
+std::optional<SyntaxError> FindSyntaxError(std::string_view text, size_t max_depth) {
+  Scanner scanner(text, max_depth);
+  return scanner.Run(false, [](const std::string&, size_t) {});
+}
+
+std::vector<size_t> LocatePointers(std::string_view text, const std::vector<std::string>& pointers) {
+  std::vector<size_t> offsets(pointers.size(), std::string_view::npos);
+  absl::flat_hash_map<std::string, std::vector<size_t>> wanted;
+  for (size_t i = 0; i < pointers.size(); ++i) {
+    // A missing member is located at its closest existing ancestor: try every prefix.
+    std::string_view p = pointers[i];
+    while (true) {
+      wanted[std::string(p)].push_back(i);
+      size_t slash = p.rfind('/');
+      if (slash == std::string_view::npos) break;
+      p = p.substr(0, slash);
+    }
+  }
+  std::vector<size_t> depth_found(pointers.size(), 0);
+  Scanner scanner(text, 1u << 20);
+  scanner.Run(true, [&](const std::string& path, size_t offset) {
+    auto it = wanted.find(path);
+    if (it == wanted.end()) return;
+    for (size_t i : it->second) {
+      // Keep the deepest (longest) match; the first occurrence wins among equals.
+      if (offsets[i] == std::string_view::npos || path.size() > depth_found[i]) {
+        offsets[i] = offset;
+        depth_found[i] = path.size();
+      }
+    }
+  });
+  return offsets;
+}
+
+bool LooksLikeNdjson(std::string_view text) {
+  size_t lines = 0, start = 0;
+  while (start < text.size() && lines < 3) {
+    size_t end = text.find('\n', start);
+    if (end == std::string_view::npos) end = text.size();
+    std::string_view line = text.substr(start, end - start);
+    start = end + 1;
+    size_t first = line.find_first_not_of(" \t\r");
+    if (first == std::string_view::npos) continue;
+    if (line[first] != '{') return false;
+    size_t last = line.find_last_not_of(" \t\r");
+    if (line[last] != '}') return false;
+    ++lines;
+  }
+  return lines >= 2;
+}
+
+void LineColumn(std::string_view text, size_t offset, size_t& line, size_t& column) {
+  offset = std::min(offset, text.size());
+  line = 1 + std::count(text.begin(), text.begin() + offset, '\n');
+  size_t start = offset == 0 ? std::string_view::npos : text.rfind('\n', offset - 1);
+  start = start == std::string_view::npos ? 0 : start + 1;
+  column = offset - start + 1;
+}
+
+}  // namespace liaison::stix::internal

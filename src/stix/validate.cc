@@ -1,0 +1,1201 @@
+// The STIX 2.1 validator: an interpreter of the tables in internal/spec*.cc over simdjson's DOM.
+//
+// Fast path: one simdjson DOM parse of the whole input, one walk over it, no allocation per
+// property unless something is reported. Findings carry a JSON pointer built from a stack of
+// path segments only when a finding is made; source positions (line, column) are computed
+// afterwards by one extra scan of the text (internal/locate.h), only if there are findings.
+
+#include "stix/validate.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "core/strings.h"
+#include "core/status_macros.h"
+#include "core/timestamp.h"
+#include "core/uuid.h"
+#include "simdjson.h"
+#include "stix/ids.h"
+#include "stix/internal/locate.h"
+#include "stix/internal/spec.h"
+
+namespace liaison::stix {
+namespace {
+
+using internal::Category;
+using internal::Kind;
+using internal::PropertySpec;
+using internal::TypeSpec;
+namespace rule = internal::rule;
+using simdjson::dom::element;
+using simdjson::dom::element_type;
+
+// ---------------------------------------------------------------------------------------------
+// The registry: each TypeSpec compiled once into a property map (common + type-specific).
+
+struct CompiledType {
+  const TypeSpec* spec = nullptr;
+  Category category = Category::kSdo;
+  absl::flat_hash_map<std::string_view, const PropertySpec*> properties;
+  std::vector<const PropertySpec*> required;
+};
+
+class Registry {
+ public:
+  static const Registry& Get() {
+    static const Registry* registry = new Registry();
+    return *registry;
+  }
+
+  const CompiledType* Find(std::string_view type) const {
+    auto it = by_name_.find(type);
+    return it == by_name_.end() ? nullptr : it->second;
+  }
+  // Custom objects get the common properties of their category only.
+  const CompiledType& Custom(Category category) const {
+    return *custom_[static_cast<int>(category)];
+  }
+  // Nested sub-types (external-reference, hashes-bearing extension types, ...).
+  const CompiledType& Nested(const TypeSpec* spec) const {
+    auto it = nested_.find(spec);
+    return it != nested_.end() ? *it->second : *empty_;
+  }
+
+ private:
+  Registry() {
+    for (auto table : {internal::SdoSroMetaTypes(), internal::ScoTypes()}) {
+      for (const TypeSpec& spec : table) {
+        CompiledType* c = Compile(&spec, spec.category, spec.has_common_properties);
+        by_name_.emplace(spec.type, c);
+      }
+    }
+    static const TypeSpec kCustomSpecs[] = {
+        {.type = "custom SDO", .category = Category::kSdo},
+        {.type = "custom SRO", .category = Category::kSro},
+        {.type = "custom SCO", .category = Category::kSco},
+        {.type = "custom meta", .category = Category::kMeta},
+        {.type = "bundle", .category = Category::kBundle},
+    };
+    for (const TypeSpec& spec : kCustomSpecs) {
+      custom_[static_cast<int>(spec.category)] = Compile(&spec, spec.category, true);
+    }
+    // Predefined SCO extensions are reached through `extensions`, not through a kObject
+    // property, so compile them explicitly.
+    for (std::string_view name : {"archive-ext", "ntfs-ext", "pdf-ext", "raster-image-ext",
+                                  "windows-pebinary-ext", "http-request-ext", "icmp-ext",
+                                  "socket-ext", "tcp-ext", "windows-process-ext",
+                                  "windows-service-ext", "unix-account-ext"}) {
+      if (const TypeSpec* spec = internal::FindPredefinedExtension(name)) CompileNested(spec);
+    }
+    static const TypeSpec kEmpty = {.type = "empty", .has_common_properties = false};
+    empty_ = Compile(&kEmpty, Category::kSdo, false);
+  }
+
+  CompiledType* Compile(const TypeSpec* spec, Category category, bool with_common) {
+    auto owned = std::make_unique<CompiledType>();
+    CompiledType* c = owned.get();
+    storage_.push_back(std::move(owned));
+    c->spec = spec;
+    c->category = category;
+    auto add = [&](const PropertySpec& p) {
+      auto [it, inserted] = c->properties.insert_or_assign(p.name, &p);
+      (void)it;
+      (void)inserted;
+      if (p.kind == Kind::kObject && p.nested != nullptr) CompileNested(p.nested);
+    };
+    if (with_common) {
+      for (const PropertySpec& p : internal::CommonProperties(category)) add(p);
+    }
+    for (const PropertySpec& p : spec->properties) add(p);  // type-specific wins
+    for (const auto& [name, p] : c->properties) {
+      if (p->required) c->required.push_back(p);
+    }
+    std::sort(c->required.begin(), c->required.end(),
+              [](const PropertySpec* a, const PropertySpec* b) { return a->name < b->name; });
+    return c;
+  }
+
+  void CompileNested(const TypeSpec* spec) {
+    if (nested_.contains(spec)) return;
+    nested_.emplace(spec, nullptr);  // guards recursion
+    nested_[spec] = Compile(spec, spec->category, spec->has_common_properties);
+  }
+
+  std::vector<std::unique_ptr<CompiledType>> storage_;
+  absl::flat_hash_map<std::string_view, const CompiledType*> by_name_;
+  absl::flat_hash_map<const TypeSpec*, const CompiledType*> nested_;
+  const CompiledType* custom_[5] = {};
+  const CompiledType* empty_ = nullptr;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Lexical checks.
+
+bool IsLowerAlnum(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
+
+// Section 3.1: object type names: a-z, 0-9 and hyphen, starting with a letter, 3-250 characters.
+bool IsValidTypeName(std::string_view t) {
+  if (t.size() < 3 || t.size() > 250) return false;
+  if (!(t[0] >= 'a' && t[0] <= 'z')) return false;
+  if (t.back() == '-') return false;
+  for (size_t i = 0; i < t.size(); ++i) {
+    if (!IsLowerAlnum(t[i]) && t[i] != '-') return false;
+    if (t[i] == '-' && i + 1 < t.size() && t[i + 1] == '-') return false;
+  }
+  return true;
+}
+
+// Section 3.1: property names: a-z, 0-9 and underscore, 3-250 characters.
+bool IsValidPropertyName(std::string_view n) {
+  if (n.size() < 3 || n.size() > 250) return false;
+  return std::all_of(n.begin(), n.end(), [](char c) { return IsLowerAlnum(c) || c == '_'; });
+}
+
+bool IsDictionaryKey(std::string_view k) {
+  if (k.empty() || k.size() > 250) return false;
+  return std::all_of(k.begin(), k.end(), [](char c) {
+    return IsLowerAlnum(c) || (c >= 'A' && c <= 'Z') || c == '_' || c == '-';
+  });
+}
+
+bool IsHexString(std::string_view s) {
+  return std::all_of(s.begin(), s.end(), [](char c) { return isxdigit(static_cast<unsigned char>(c)); });
+}
+
+bool IsBase64(std::string_view s) {
+  if (s.size() % 4 != 0) return false;
+  size_t pad = 0;
+  for (size_t i = 0; i < s.size(); ++i) {
+    char c = s[i];
+    if (c == '=') {
+      ++pad;
+      if (i < s.size() - 2) return false;
+      continue;
+    }
+    if (pad > 0) return false;
+    if (!(isalnum(static_cast<unsigned char>(c)) || c == '+' || c == '/')) return false;
+  }
+  return pad <= 2;
+}
+
+// RFC 3986 section 3.1: scheme ":" ...
+bool IsUrl(std::string_view s) {
+  size_t colon = s.find(':');
+  if (colon == 0 || colon == std::string_view::npos) return false;
+  if (!isalpha(static_cast<unsigned char>(s[0]))) return false;
+  for (size_t i = 1; i < colon; ++i) {
+    char c = s[i];
+    if (!(isalnum(static_cast<unsigned char>(c)) || c == '+' || c == '-' || c == '.')) return false;
+  }
+  return std::none_of(s.begin(), s.end(), [](char c) {
+    return c == ' ' || static_cast<unsigned char>(c) < 0x20;
+  });
+}
+
+// RFC 5646 in its common shapes: a 2-3 letter (or 4-8) primary subtag, then 1-8 alphanumeric
+// subtags, or a private-use "x-..." / grandfathered "i-..." tag.
+bool IsLanguageTag(std::string_view s) {
+  if (s.empty() || s.size() > 64) return false;
+  size_t start = 0;
+  bool first = true;
+  while (start <= s.size()) {
+    size_t dash = s.find('-', start);
+    std::string_view sub = s.substr(start, dash == std::string_view::npos ? s.npos : dash - start);
+    if (sub.empty() || sub.size() > 8) return false;
+    for (char c : sub) {
+      if (!isalnum(static_cast<unsigned char>(c))) return false;
+      if (first && !isalpha(static_cast<unsigned char>(c))) return false;
+    }
+    first = false;
+    if (dash == std::string_view::npos) break;
+    start = dash + 1;
+  }
+  return true;
+}
+
+struct HashFormat {
+  std::string_view name;
+  size_t min_length, max_length;
+  bool hex;
+};
+constexpr HashFormat kHashFormats[] = {
+    {"MD5", 32, 32, true},        {"SHA-1", 40, 40, true},     {"SHA-256", 64, 64, true},
+    {"SHA-512", 128, 128, true},  {"SHA3-256", 64, 64, true},  {"SHA3-512", 128, 128, true},
+    {"SSDEEP", 1, 148, false},    {"TLSH", 70, 72, false},
+};
+
+std::string_view ElementTypeName(element_type t) {
+  switch (t) {
+    case element_type::ARRAY: return "an array";
+    case element_type::OBJECT: return "an object";
+    case element_type::INT64:
+    case element_type::UINT64:
+    case element_type::DOUBLE: return "a number";
+    case element_type::STRING: return "a string";
+    case element_type::BOOL: return "a boolean";
+    case element_type::NULL_VALUE: return "null";
+  }
+  return "a value";
+}
+
+std::string_view KindName(Kind kind) {
+  switch (kind) {
+    case Kind::kBoolean: return "a boolean";
+    case Kind::kInteger: return "an integer";
+    case Kind::kFloat: return "a number";
+    case Kind::kObject:
+    case Kind::kDictionary:
+    case Kind::kHashes:
+    case Kind::kExtensions: return "an object";
+    case Kind::kAny: return "a value";
+    default: return "a string";
+  }
+}
+
+void AppendEscapedToken(std::string& out, std::string_view token) {
+  for (char c : token) {
+    if (c == '~') {
+      out += "~0";
+    } else if (c == '/') {
+      out += "~1";
+    } else {
+      out += c;
+    }
+  }
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+
+struct Validator::Impl final : internal::CheckContext {
+  struct Segment {
+    std::string_view key;
+    size_t index = 0;
+    bool is_index = false;
+  };
+
+  explicit Impl(ValidateOptions o) : options(o) {}
+
+  ValidateOptions options;
+  simdjson::dom::parser parser;
+  stix::Report* report = nullptr;
+  std::string_view base;  // pointer prefix of the current object ("/objects/3")
+  std::vector<Segment> path;
+  const simdjson::dom::object* current = nullptr;
+  // Index of the first STIX 2.0 finding of this input, to add the count at the end.
+  size_t stix20_finding = SIZE_MAX;
+  size_t stix20_objects = 0;
+
+  // --- CheckContext -----------------------------------------------------------------------
+  const simdjson::dom::object& object() const override { return *current; }
+  void Error(std::string_view property, std::string_view r, std::string message) override {
+    Add(Severity::kError, property, r, std::move(message));
+  }
+  void Warning(std::string_view property, std::string_view r, std::string message) override {
+    Add(Severity::kWarning, property, r, std::move(message));
+  }
+
+  // --- findings ---------------------------------------------------------------------------
+  std::string Pointer(std::string_view relative = {}) const {
+    std::string p(base);
+    for (const Segment& s : path) {
+      p += '/';
+      if (s.is_index) {
+        StrAppend(&p, s.index);
+      } else {
+        AppendEscapedToken(p, s.key);
+      }
+    }
+    if (!relative.empty()) {
+      p += '/';
+      p += relative;  // already a relative pointer ("hashes/MD5")
+    }
+    return p;
+  }
+
+  void Add(Severity severity, std::string_view relative, std::string_view r,
+              std::string message) {
+    if (severity == Severity::kWarning) {
+      if (!options.warnings) return;
+      ++report->warnings;
+    } else {
+      ++report->errors;
+    }
+    if (report->findings.size() >= options.max_findings) return;
+    report->findings.push_back(
+        Finding{severity, Pointer(relative), std::move(message), std::string(r)});
+  }
+
+  struct PathGuard {
+    PathGuard(Impl& impl, std::string_view key) : impl(impl) { impl.path.push_back({key, 0, false}); }
+    PathGuard(Impl& impl, size_t index) : impl(impl) { impl.path.push_back({{}, index, true}); }
+    ~PathGuard() { impl.path.pop_back(); }
+    Impl& impl;
+  };
+
+  // --- generic JSON checks ----------------------------------------------------------------
+
+  // RFC 8259 says member names SHOULD be unique; STIX content with duplicates is ambiguous (which
+  // one did the producer mean?), so it is an error. Small objects: compare pairwise.
+  void CheckDuplicateKeys(simdjson::dom::object obj) {
+    const size_t n = obj.size();
+    if (n < 2) return;
+    if (n <= 24) {
+      std::string_view keys[24];
+      size_t i = 0;
+      for (auto field : obj) {
+        for (size_t j = 0; j < i; ++j) {
+          if (keys[j] == field.key) {
+            Error(EscapeToken(field.key), rule::kJson,
+                  StrCat("duplicate member name \"", field.key, "\""));
+            break;
+          }
+        }
+        keys[i++] = field.key;
+      }
+      return;
+    }
+    absl::flat_hash_set<std::string_view> seen;
+    seen.reserve(n);
+    for (auto field : obj) {
+      if (!seen.insert(field.key).second) {
+        Error(EscapeToken(field.key), rule::kJson,
+              StrCat("duplicate member name \"", field.key, "\""));
+      }
+    }
+  }
+
+  static std::string EscapeToken(std::string_view key) {
+    std::string s;
+    AppendEscapedToken(s, key);
+    return s;
+  }
+
+  bool CheckStringLength(std::string_view s) {
+    if (s.size() <= options.max_string_bytes) return true;
+    Error("", rule::kType,
+          StrCat("string of ", s.size(), " bytes exceeds the limit of ",
+                       options.max_string_bytes));
+    return false;
+  }
+
+  // Any JSON value with no schema: duplicate names and string limits, recursively.
+  void CheckGeneric(element e) {
+    switch (e.type()) {
+      case element_type::STRING:
+        CheckStringLength(e.get_string().value_unsafe());
+        break;
+      case element_type::ARRAY: {
+        size_t i = 0;
+        simdjson::dom::array array = e.get_array().value_unsafe();
+        for (element item : array) {
+          PathGuard g(*this, i++);
+          CheckGeneric(item);
+        }
+        break;
+      }
+      case element_type::OBJECT: {
+        simdjson::dom::object obj = e.get_object().value_unsafe();
+        CheckDuplicateKeys(obj);
+        for (auto field : obj) {
+          PathGuard g(*this, field.key);
+          CheckGeneric(field.value);
+        }
+        break;
+      }
+      default:
+        break;
+    }
+  }
+
+  // --- property values --------------------------------------------------------------------
+
+  void TypeError(const PropertySpec& p, element e) {
+    Error("", rule::kType,
+          StrCat(p.name.empty() ? "value" : p.name, " must be ", KindName(p.kind), ", not ",
+                       ElementTypeName(e.type())));
+  }
+
+  void CheckRefString(std::string_view ref, std::span<const std::string_view> allowed,
+                      std::string_view self_type) {
+    size_t sep = ref.find("--");
+    if (sep == std::string_view::npos) {
+      Error("", rule::kIdentifier, StrCat("\"", ref, "\" is not an identifier (type--UUID)"));
+      return;
+    }
+    std::string_view type = ref.substr(0, sep);
+    auto uuid = Uuid::Parse(ref.substr(sep + 2));
+    if (!IsValidTypeName(type) || !uuid.ok()) {
+      Error("", rule::kIdentifier,
+            StrCat("\"", ref, "\" is not an identifier (type--UUID): ",
+                         uuid.ok() ? "invalid type name" : uuid.status().message()));
+      return;
+    }
+    if (!uuid->IsRfc4122Variant() || uuid->version() < 1 || uuid->version() > 5) {
+      Error("", rule::kIdentifier,
+            StrCat("\"", ref, "\" does not hold an RFC 4122 UUID (version 1-5, variant 10)"));
+      return;
+    }
+    if (!self_type.empty() && type != self_type) {
+      Error("", rule::kIdentifier,
+            StrCat("id prefix \"", type, "\" does not match the object type \"", self_type,
+                         "\""));
+      return;
+    }
+    if (!allowed.empty() && std::find(allowed.begin(), allowed.end(), type) == allowed.end() &&
+        Registry::Get().Find(type) != nullptr) {
+      std::string names;
+      for (std::string_view a : allowed) StrAppend(&names, names.empty() ? "" : ", ", a);
+      Error("", rule::kRefType,
+            StrCat("reference to a ", type, " where ", names, " is expected"));
+    }
+  }
+
+  void CheckScalar(const PropertySpec& p, element e, std::string_view self_type) {
+    const element_type t = e.type();
+    switch (p.kind) {
+      case Kind::kAny:
+        CheckGeneric(e);
+        return;
+      case Kind::kBoolean:
+        if (t != element_type::BOOL) TypeError(p, e);
+        return;
+      case Kind::kInteger:
+      case Kind::kFloat: {
+        double v;
+        if (t == element_type::INT64) {
+          v = static_cast<double>(e.get_int64().value_unsafe());
+        } else if (t == element_type::UINT64) {
+          v = static_cast<double>(e.get_uint64().value_unsafe());
+        } else if (t == element_type::DOUBLE) {
+          v = e.get_double().value_unsafe();
+          if (p.kind == Kind::kInteger && v != static_cast<double>(static_cast<int64_t>(v))) {
+            TypeError(p, e);
+            return;
+          }
+        } else {
+          TypeError(p, e);
+          return;
+        }
+        if ((p.min != INT64_MIN && v < static_cast<double>(p.min)) ||
+            (p.max != INT64_MAX && v > static_cast<double>(p.max))) {
+          Error("", rule::kRange,
+                StrCat(p.name, " must be in [", p.min == INT64_MIN ? "-inf" : StrCat(p.min),
+                             ", ", p.max == INT64_MAX ? "inf" : StrCat(p.max), "]"));
+        }
+        return;
+      }
+      case Kind::kObject:
+        if (t != element_type::OBJECT) {
+          TypeError(p, e);
+          return;
+        }
+        if (p.nested == nullptr) {
+          CheckGeneric(e);
+        } else {
+          CheckObject(e.get_object().value_unsafe(), Registry::Get().Nested(p.nested), {});
+        }
+        return;
+      case Kind::kDictionary: {
+        if (t != element_type::OBJECT) {
+          TypeError(p, e);
+          return;
+        }
+        simdjson::dom::object obj = e.get_object().value_unsafe();
+        CheckDuplicateKeys(obj);
+        for (auto field : obj) {
+          PathGuard g(*this, field.key);
+          if (!IsDictionaryKey(field.key)) {
+            Error("", rule::kType,
+                  StrCat("dictionary key \"", field.key,
+                               "\" must be 1-250 ASCII letters, digits, '_' or '-'"));
+          }
+          CheckGeneric(field.value);
+        }
+        return;
+      }
+      case Kind::kHashes:
+        CheckHashes(p, e);
+        return;
+      case Kind::kExtensions:
+        CheckExtensions(p, e);
+        return;
+      default:
+        break;
+    }
+    // Every remaining kind is a string.
+    if (t != element_type::STRING) {
+      TypeError(p, e);
+      return;
+    }
+    std::string_view s = e.get_string().value_unsafe();
+    if (!CheckStringLength(s)) return;
+    switch (p.kind) {
+      case Kind::kTimestamp: {
+        auto ts = Timestamp::Parse(s);
+        if (!ts.ok()) {
+          Error("", rule::kTimestamp, std::string(ts.status().message()));
+        } else if ((p.name == "created" || p.name == "modified") && ts->precision() < 3) {
+          // Section 3.2: created and modified MUST be precise to the nearest millisecond.
+          Error("", rule::kTimestamp,
+                StrCat(p.name, " must be precise to the millisecond (\"", s, "\")"));
+        }
+        return;
+      }
+      case Kind::kIdentifier:
+        CheckRefString(s, {}, self_type);
+        return;
+      case Kind::kRef:
+        CheckRefString(s, p.ref_types, {});
+        return;
+      case Kind::kOpenVocab:
+        if (p.vocab != nullptr && !p.vocab->Contains(s)) {
+          Warning("", rule::kVocab,
+                  StrCat("\"", s, "\" is not in the ", p.vocab->name, " vocabulary"));
+        }
+        return;
+      case Kind::kEnum:
+        if (p.vocab != nullptr && !p.vocab->Contains(s)) {
+          std::string names;
+          for (std::string_view v : p.vocab->values) {
+            StrAppend(&names, names.empty() ? "" : ", ", v);
+          }
+          Error("", rule::kEnum,
+                StrCat("\"", s, "\" is not one of ", p.vocab->name, ": ", names));
+        }
+        return;
+      case Kind::kBinary:
+        if (!IsBase64(s)) Error("", rule::kType, StrCat(p.name, " must be base64 (RFC 4648)"));
+        return;
+      case Kind::kHex:
+        if (s.size() % 2 != 0 || !IsHexString(s)) {
+          Error("", rule::kType, StrCat(p.name, " must be an even number of hex digits"));
+        }
+        return;
+      case Kind::kUrl:
+        if (!IsUrl(s)) Error("", rule::kType, StrCat("\"", s, "\" is not a URL (RFC 3986)"));
+        return;
+      case Kind::kLanguageTag:
+        if (!IsLanguageTag(s)) {
+          Error("", rule::kLanguage, StrCat("\"", s, "\" is not an RFC 5646 language tag"));
+        }
+        return;
+      default:
+        return;
+    }
+  }
+
+  void CheckValue(const PropertySpec& p, element e, std::string_view self_type) {
+    if (e.type() == element_type::NULL_VALUE) {
+      Error("", rule::kType, StrCat(p.name, " must not be null (omit the property instead)"));
+      return;
+    }
+    if (!p.list) {
+      CheckScalar(p, e, self_type);
+      return;
+    }
+    if (e.type() != element_type::ARRAY) {
+      Error("", rule::kType,
+            StrCat(p.name, " must be a list, not ", ElementTypeName(e.type())));
+      return;
+    }
+    simdjson::dom::array a = e.get_array().value_unsafe();
+    if (a.size() == 0) {
+      Error("", rule::kEmptyList, StrCat(p.name, " must not be an empty list"));
+      return;
+    }
+    size_t i = 0;
+    for (element item : a) {
+      PathGuard g(*this, i++);
+      if (item.type() == element_type::NULL_VALUE) {
+        Error("", rule::kType, "list items must not be null");
+        continue;
+      }
+      CheckScalar(p, item, {});
+    }
+  }
+
+  void CheckHashes(const PropertySpec& p, element e) {
+    if (e.type() != element_type::OBJECT) {
+      TypeError(p, e);
+      return;
+    }
+    simdjson::dom::object obj = e.get_object().value_unsafe();
+    if (obj.size() == 0) Error("", rule::kHashAlgorithm, "hashes must not be empty");
+    CheckDuplicateKeys(obj);
+    for (auto field : obj) {
+      PathGuard g(*this, field.key);
+      std::string_view value;
+      if (field.value.get_string().get(value) != simdjson::SUCCESS) {
+        Error("", rule::kType, "a hash value must be a string");
+        continue;
+      }
+      const HashFormat* format = nullptr;
+      for (const HashFormat& f : kHashFormats) {
+        if (f.name == field.key) format = &f;
+      }
+      if (format == nullptr) {
+        if (field.key.size() < 3 || !IsDictionaryKey(field.key)) {
+          Error("", rule::kHashAlgorithm,
+                StrCat("hash algorithm name \"", field.key,
+                             "\" must be 3-250 ASCII letters, digits, '_' or '-'"));
+        } else {
+          Warning("", rule::kHashAlgorithm,
+                  StrCat("\"", field.key, "\" is not in the hash-algorithm-ov vocabulary"));
+        }
+        continue;
+      }
+      bool ok = value.size() >= format->min_length && value.size() <= format->max_length;
+      if (ok && format->hex) ok = IsHexString(value);
+      if (!ok) {
+        Error("", rule::kHashAlgorithm,
+              StrCat("\"", value.substr(0, 140), "\" is not a valid ", field.key, " value"));
+      }
+    }
+  }
+
+  // Section 7.3 (Extensions): extension-definition references or predefined SCO extensions.
+  void CheckExtensions(const PropertySpec& p, element e) {
+    if (e.type() != element_type::OBJECT) {
+      TypeError(p, e);
+      return;
+    }
+    simdjson::dom::object obj = e.get_object().value_unsafe();
+    if (obj.size() == 0) Error("", rule::kExtension, "extensions must not be empty");
+    CheckDuplicateKeys(obj);
+    for (auto field : obj) {
+      PathGuard g(*this, field.key);
+      if (field.value.type() != element_type::OBJECT) {
+        Error("", rule::kExtension, "an extension must be an object");
+        continue;
+      }
+      simdjson::dom::object ext = field.value.get_object().value_unsafe();
+      if (field.key.starts_with("extension-definition--")) {
+        CheckRefString(field.key, {}, "extension-definition");
+        std::string_view extension_type;
+        if (ext["extension_type"].get_string().get(extension_type) == simdjson::SUCCESS) {
+          static constexpr std::string_view kTypes[] = {"new-sdo", "new-sco", "new-sro",
+                                                        "property-extension",
+                                                        "toplevel-property-extension"};
+          if (std::find(std::begin(kTypes), std::end(kTypes), extension_type) == std::end(kTypes)) {
+            Error("extension_type", rule::kEnum,
+                  StrCat("\"", extension_type, "\" is not an extension type"));
+          }
+        }
+        CheckGeneric(field.value);
+        continue;
+      }
+      if (const TypeSpec* predefined = internal::FindPredefinedExtension(field.key)) {
+        if (ext.size() == 0) Error("", rule::kExtension, "an extension must not be empty");
+        CheckObject(ext, Registry::Get().Nested(predefined), {});
+        continue;
+      }
+      if (!IsValidTypeName(field.key)) {
+        Error("", rule::kExtension,
+              StrCat("extension name \"", field.key,
+                           "\" must be an extension-definition id or a lower-case hyphenated name"));
+      } else {
+        Warning("", rule::kExtension,
+                StrCat("\"", field.key,
+                             "\" is neither predefined nor an extension-definition reference"));
+      }
+      CheckGeneric(field.value);
+    }
+  }
+
+  // Properties not in the tables: custom properties (section 11.1).
+  void CheckCustomProperty(std::string_view name, element e, bool nested) {
+    if (nested) {
+      CheckGeneric(e);
+      return;
+    }
+    if (!IsValidPropertyName(name)) {
+      Error("", rule::kCustomProperty,
+            StrCat("property name \"", name.substr(0, 64),
+                         "\" must be 3-250 characters of a-z, 0-9 and '_'"));
+    }
+    if (e.type() == element_type::NULL_VALUE) {
+      Error("", rule::kType, StrCat(name.substr(0, 64), " must not be null"));
+      return;
+    }
+    // Naming conventions carry types (section 3.1): *_ref, *_refs, *_bin, *_hex.
+    static constexpr PropertySpec kRef = {.kind = Kind::kRef};
+    static constexpr PropertySpec kRefs = {.kind = Kind::kRef, .list = true};
+    static constexpr PropertySpec kBin = {.kind = Kind::kBinary};
+    static constexpr PropertySpec kHexProp = {.kind = Kind::kHex};
+    const PropertySpec* implied = nullptr;
+    if (name.ends_with("_ref")) {
+      implied = &kRef;
+    } else if (name.ends_with("_refs")) {
+      implied = &kRefs;
+    } else if (name.ends_with("_bin")) {
+      implied = &kBin;
+    } else if (name.ends_with("_hex")) {
+      implied = &kHexProp;
+    }
+    if (implied != nullptr) {
+      PropertySpec named = *implied;
+      named.name = name;
+      CheckValue(named, e, {});
+      return;
+    }
+    if (e.type() == element_type::ARRAY && e.get_array().value_unsafe().size() == 0) {
+      Error("", rule::kEmptyList, StrCat(name.substr(0, 64), " must not be an empty list"));
+      return;
+    }
+    CheckGeneric(e);
+  }
+
+  // Walks one JSON object against a compiled type. `self_type` is the STIX type for top-level
+  // objects (checked against the id prefix) and empty for nested sub-objects.
+  void CheckObject(simdjson::dom::object obj, const CompiledType& type, std::string_view self_type) {
+    CheckDuplicateKeys(obj);
+    const bool nested = self_type.empty();
+    uint64_t seen_required = 0;
+    for (auto field : obj) {
+      PathGuard g(*this, field.key);
+      auto it = type.properties.find(field.key);
+      if (it == type.properties.end()) {
+        CheckCustomProperty(field.key, field.value, nested);
+        continue;
+      }
+      const PropertySpec& p = *it->second;
+      if (p.required) {
+        auto r = std::lower_bound(type.required.begin(), type.required.end(), &p,
+                                  [](const PropertySpec* a, const PropertySpec* b) {
+                                    return a->name < b->name;
+                                  });
+        seen_required |= uint64_t{1} << std::min<size_t>(r - type.required.begin(), 63);
+      }
+      CheckValue(p, field.value, p.kind == Kind::kIdentifier ? self_type : std::string_view{});
+    }
+    for (size_t i = 0; i < type.required.size(); ++i) {
+      if (!(seen_required & (uint64_t{1} << std::min<size_t>(i, 63)))) {
+        Error(type.required[i]->name, rule::kRequired,
+              StrCat("required property ", type.required[i]->name, " is missing",
+                           nested ? StrCat(" in ", type.spec->type) : ""));
+      }
+    }
+    if (type.spec->check != nullptr) {
+      const simdjson::dom::object* saved = current;
+      current = &obj;
+      type.spec->check(*this);
+      current = saved;
+    }
+  }
+
+  // --- top-level objects ------------------------------------------------------------------
+
+  // Section 7.3: a custom object declares its category through an extension-definition.
+  static std::optional<Category> CategoryFromExtensions(simdjson::dom::object obj) {
+    simdjson::dom::object extensions;
+    if (obj["extensions"].get_object().get(extensions) != simdjson::SUCCESS) return std::nullopt;
+    for (auto field : extensions) {
+      std::string_view t;
+      if (!field.key.starts_with("extension-definition--")) continue;
+      if (field.value["extension_type"].get_string().get(t) != simdjson::SUCCESS) continue;
+      if (t == "new-sdo") return Category::kSdo;
+      if (t == "new-sco") return Category::kSco;
+      if (t == "new-sro") return Category::kSro;
+    }
+    return std::nullopt;
+  }
+
+  void ReportStix20(std::string_view why) {
+    ++stix20_objects;
+    report->stix20 = true;
+    if (stix20_finding != SIZE_MAX) {
+      ++report->errors;
+      return;
+    }
+    stix20_finding = report->findings.size();
+    Error("", rule::kSpecVersion,
+          StrCat("STIX 2.0 content (", why,
+                       "): convert it to 2.1 with `liaison upgrade` before loading it"));
+  }
+
+  void ValidateStixObject(element e) {
+    ++report->objects;
+    if (e.type() != element_type::OBJECT) {
+      Error("", rule::kType, StrCat("a STIX object must be a JSON object, not ",
+                                          ElementTypeName(e.type())));
+      return;
+    }
+    simdjson::dom::object obj = e.get_object().value_unsafe();
+    std::string_view type;
+    if (obj["type"].get_string().get(type) != simdjson::SUCCESS) {
+      Error("type", obj["type"].error() == simdjson::NO_SUCH_FIELD ? rule::kRequired : rule::kType,
+            "a STIX object needs a string property type");
+      CheckGeneric(e);
+      return;
+    }
+    const CompiledType* compiled = Registry::Get().Find(type);
+    Category category;
+    if (compiled != nullptr) {
+      category = compiled->category;
+    } else {
+      if (type == "bundle") {
+        Error("type", rule::kType, "a bundle cannot be nested inside another bundle");
+        return;
+      }
+      auto declared = CategoryFromExtensions(obj);
+      category = declared.value_or(Category::kSdo);
+      compiled = &Registry::Get().Custom(category);
+      if (!IsValidTypeName(type)) {
+        Error("type", rule::kCustomObject,
+              StrCat("type \"", type.substr(0, 64),
+                           "\" must be 3-250 characters of a-z, 0-9 and '-', starting with a "
+                           "letter"));
+      } else if (!declared && !type.starts_with("x-")) {
+        Warning("type", rule::kCustomPrefix,
+                StrCat("custom type \"", type,
+                             "\" has no extension-definition and does not start with x-"));
+      }
+    }
+
+    // Section 3.1 spec_version: "2.1"; a missing one on an SDO/SRO/meta object means 2.0.
+    std::string_view spec_version;
+    const bool has_spec_version =
+        obj["spec_version"].get_string().get(spec_version) == simdjson::SUCCESS;
+    if (has_spec_version && spec_version == "2.0") {
+      ReportStix20("spec_version \"2.0\"");
+      return;
+    }
+    if (!has_spec_version && category != Category::kSco && obj["spec_version"].error() ==
+        simdjson::NO_SUCH_FIELD) {
+      ReportStix20(StrCat("a ", type, " without spec_version"));
+      return;
+    }
+    if (has_spec_version && spec_version != "2.1") {
+      Error("spec_version", rule::kSpecVersion,
+            StrCat("spec_version must be \"2.1\", not \"", spec_version.substr(0, 32), "\""));
+    }
+
+    CheckObject(obj, *compiled, type);
+
+    // Section 3.2: modified MUST be later than or equal to created.
+    current = &obj;
+    CheckNotBeforeModified();
+    CheckReservedProperties(obj, category);
+    CheckUuidVersion(obj, category, *compiled);
+    CheckGranularSelectors(obj);
+    current = nullptr;
+  }
+
+  void CheckNotBeforeModified() {
+    auto created = Time("created"), modified = Time("modified");
+    if (created && modified && *modified < *created) {
+      Error("modified", rule::kModified, "modified must be later than or equal to created");
+    }
+  }
+
+  // Section 3.1: reserved property names.
+  void CheckReservedProperties(simdjson::dom::object obj, Category category) {
+    if (category == Category::kSco) return;
+    for (std::string_view name : {"severity", "action", "username", "phone_numbers"}) {
+      element e;
+      if (obj[name].get(e) == simdjson::SUCCESS && Registry::Get().Find(name) == nullptr) {
+        Error(name, rule::kReserved, StrCat(name, " is reserved for future use"));
+      }
+    }
+  }
+
+  // Section 2.9: SDO/SRO/meta ids SHOULD be UUIDv4, SCO ids SHOULD be UUIDv5 (when the type has
+  // ID-contributing properties); SCO ids MUST NOT use the SCO namespace otherwise.
+  void CheckUuidVersion(simdjson::dom::object obj, Category category, const CompiledType& type) {
+    std::string_view id;
+    if (obj["id"].get_string().get(id) != simdjson::SUCCESS) return;
+    size_t sep = id.find("--");
+    if (sep == std::string_view::npos) return;
+    auto uuid = Uuid::Parse(id.substr(sep + 2));
+    if (!uuid.ok()) return;
+    if (category == Category::kSco) {
+      if (!type.spec->id_contributing.empty() && uuid->version() != 5) {
+        Warning("id", rule::kUuidVersion,
+                StrCat("an SCO id should be a UUIDv5, not v", uuid->version()));
+      }
+      if (options.check_sco_ids && uuid->version() == 5) CheckScoId(obj, id);
+      return;
+    }
+    if (uuid->version() != 4) {
+      Warning("id", rule::kUuidVersion,
+              StrCat("the id should be a UUIDv4, not v", uuid->version()));
+    }
+  }
+
+  void CheckScoId(simdjson::dom::object obj, std::string_view id) {
+    std::string text = simdjson::minify(obj);
+    auto expected = DeterministicScoId(text);
+    if (!expected.ok() || !expected->has_value()) return;
+    if (**expected != id) {
+      Warning("id", rule::kScoId,
+              StrCat("id differs from the deterministic id ", **expected,
+                           " of its ID-contributing properties"));
+    }
+  }
+
+  // Section 7.2.3.1: every selector MUST resolve to a property or list item of this object.
+  void CheckGranularSelectors(simdjson::dom::object obj) {
+    simdjson::dom::array markings;
+    if (obj["granular_markings"].get_array().get(markings) != simdjson::SUCCESS) return;
+    size_t i = 0;
+    for (element marking : markings) {
+      PathGuard g1(*this, "granular_markings");
+      PathGuard g2(*this, i++);
+      simdjson::dom::array selectors;
+      if (marking["selectors"].get_array().get(selectors) != simdjson::SUCCESS) continue;
+      size_t j = 0;
+      for (element sel : selectors) {
+        PathGuard g3(*this, "selectors");
+        PathGuard g4(*this, j++);
+        std::string_view selector;
+        if (sel.get_string().get(selector) != simdjson::SUCCESS) continue;
+        if (!ResolveSelector(obj, selector)) {
+          Error("", rule::kGranularMarking,
+                StrCat("selector \"", selector.substr(0, 128),
+                             "\" does not resolve to a property of this object"));
+        }
+      }
+    }
+  }
+
+  static bool ResolveSelector(simdjson::dom::object obj, std::string_view selector) {
+    element cur;
+    bool at_root = true;
+    size_t start = 0;
+    while (start <= selector.size()) {
+      size_t dot = selector.find('.', start);
+      std::string_view step = selector.substr(start, dot == selector.npos ? selector.npos : dot - start);
+      if (step.empty()) return false;
+      if (step.front() == '[' && step.back() == ']') {
+        simdjson::dom::array a;
+        if (at_root || cur.get_array().get(a) != simdjson::SUCCESS) return false;
+        std::string_view digits = step.substr(1, step.size() - 2);
+        if (digits.empty() || digits.size() > 9 || !std::all_of(digits.begin(), digits.end(), ::isdigit)) {
+          return false;
+        }
+        size_t index = std::stoul(std::string(digits));
+        if (a.at(index).get(cur) != simdjson::SUCCESS) return false;
+      } else {
+        simdjson::dom::object o = obj;
+        if (!at_root && cur.get_object().get(o) != simdjson::SUCCESS) return false;
+        if (o.at_key(step).get(cur) != simdjson::SUCCESS) return false;
+      }
+      at_root = false;
+      if (dot == selector.npos) break;
+      start = dot + 1;
+    }
+    return true;
+  }
+
+  // --- containers -------------------------------------------------------------------------
+
+  void ValidateObjectsArray(simdjson::dom::object container) {
+    element objects;
+    if (container["objects"].get(objects) != simdjson::SUCCESS) return;
+    PathGuard g(*this, "objects");
+    simdjson::dom::array a;
+    if (objects.get_array().get(a) != simdjson::SUCCESS) {
+      Error("", rule::kType, "objects must be a list");
+      return;
+    }
+    size_t i = 0;
+    for (element o : a) {
+      PathGuard gi(*this, i++);
+      ValidateStixObject(o);
+    }
+  }
+
+  // Section 8: bundle. 2.1 bundles have no spec_version; a "2.0" one marks 2.0 content.
+  void ValidateBundle(simdjson::dom::object bundle) {
+    CheckDuplicateKeys(bundle);
+    std::string_view spec_version;
+    if (bundle["spec_version"].get_string().get(spec_version) == simdjson::SUCCESS) {
+      if (spec_version == "2.0") {
+        ReportStix20("bundle spec_version \"2.0\"");
+        return;
+      }
+      Warning("spec_version", rule::kSpecVersion, "a STIX 2.1 bundle has no spec_version");
+    }
+    std::string_view id;
+    if (bundle["id"].get_string().get(id) != simdjson::SUCCESS) {
+      Error("id", rule::kRequired, "a bundle needs an id");
+    } else {
+      PathGuard g(*this, "id");
+      CheckRefString(id, {}, "bundle");
+    }
+    for (auto field : bundle) {
+      if (field.key != "type" && field.key != "id" && field.key != "objects" &&
+          field.key != "spec_version") {
+        PathGuard g(*this, field.key);
+        CheckCustomProperty(field.key, field.value, false);
+      }
+    }
+    ValidateObjectsArray(bundle);
+  }
+
+  void ValidateRoot(element root) {
+    if (root.type() != element_type::OBJECT) {
+      Error("", rule::kType,
+            StrCat("expected a STIX object, bundle or envelope, not ",
+                         ElementTypeName(root.type())));
+      return;
+    }
+    simdjson::dom::object obj = root.get_object().value_unsafe();
+    std::string_view type;
+    const bool has_type = obj["type"].get_string().get(type) == simdjson::SUCCESS;
+    if (has_type && type == "bundle") {
+      report->form = InputForm::kBundle;
+      ValidateBundle(obj);
+    } else if (!has_type && obj["objects"].error() == simdjson::SUCCESS) {
+      // TAXII 2.1 envelope (section 3.7 of TAXII): more, next, objects.
+      report->form = InputForm::kEnvelope;
+      CheckDuplicateKeys(obj);
+      ValidateObjectsArray(obj);
+    } else {
+      report->form = InputForm::kObject;
+      ValidateStixObject(root);
+    }
+  }
+
+  void FinishStix20() {
+    if (stix20_finding < report->findings.size() && stix20_objects > 1) {
+      StrAppend(&report->findings[stix20_finding].message, " (", stix20_objects,
+                      " objects are 2.0)");
+    }
+  }
+
+  void BeginInput(stix::Report& r) {
+    report = &r;
+    path.clear();
+    stix20_finding = SIZE_MAX;
+    stix20_objects = 0;
+  }
+
+  // Parses `text` (with padding when `padded`); on failure reports the syntax error's position.
+  bool ParseDocument(std::string_view text, bool padded, element& root, size_t findings_before,
+                     size_t line_offset) {
+    auto result = parser.parse(text.data(), text.size(), !padded);
+    if (result.get(root) == simdjson::SUCCESS) return true;
+    const simdjson::error_code code = result.error();
+    if (code == simdjson::CAPACITY || code == simdjson::MEMALLOC) {
+      Error("", rule::kJson, StrCat("input of ", text.size(), " bytes is too large: ",
+                                          simdjson::error_message(code)));
+      return false;
+    }
+    auto syntax = internal::FindSyntaxError(text, options.max_depth);
+    Error("", rule::kJson,
+          syntax ? StrCat("malformed JSON: ", syntax->message)
+                 : StrCat("malformed JSON: ", simdjson::error_message(code)));
+    if (syntax && report->findings.size() > findings_before) {
+      Finding& f = report->findings.back();
+      internal::LineColumn(text, syntax->offset, f.line, f.column);
+      f.line += line_offset;
+    }
+    return false;
+  }
+
+  // Fills line and column of findings [first, end) from their pointers into `text`.
+  void Locate(std::string_view text, size_t first, size_t line_offset) {
+    std::vector<std::string> pointers;
+    std::vector<size_t> which;
+    for (size_t i = first; i < report->findings.size(); ++i) {
+      if (report->findings[i].line != 0) continue;
+      pointers.push_back(report->findings[i].pointer);
+      which.push_back(i);
+    }
+    if (pointers.empty()) return;
+    std::vector<size_t> offsets = internal::LocatePointers(text, pointers);
+    for (size_t k = 0; k < which.size(); ++k) {
+      if (offsets[k] == std::string_view::npos) continue;
+      Finding& f = report->findings[which[k]];
+      internal::LineColumn(text, offsets[k], f.line, f.column);
+      f.line += line_offset;
+    }
+  }
+
+  void ValidateNdjson(std::string_view text) {
+    report->form = InputForm::kNdjson;
+    size_t line_start = 0, line_number = 0;
+    std::string scratch;
+    while (line_start < text.size()) {
+      size_t end = text.find('\n', line_start);
+      if (end == std::string_view::npos) end = text.size();
+      std::string_view line = text.substr(line_start, end - line_start);
+      ++line_number;
+      line_start = end + 1;
+      if (line.find_first_not_of(" \t\r") == std::string_view::npos) continue;
+      const size_t before = report->findings.size();
+      element root;
+      if (ParseDocument(line, false, root, before, line_number - 1)) {
+        ValidateStixObject(root);
+      }
+      Locate(line, before, line_number - 1);
+    }
+  }
+
+};
+
+Validator::Validator(ValidateOptions options) : impl_(std::make_unique<Impl>(options)) {
+  // Preallocating sets the nesting limit; the capacity grows with the input.
+  const simdjson::error_code err = impl_->parser.allocate(1 << 16, options.max_depth);
+  LIAISON_CHECK(err == simdjson::SUCCESS);
+}
+
+Validator::~Validator() = default;
+
+Report Validator::Validate(std::string_view text, bool padded) {
+  Report report;
+  impl_->BeginInput(report);
+  impl_->base = {};
+  if (internal::LooksLikeNdjson(text)) {
+    impl_->ValidateNdjson(text);
+  } else {
+    element root;
+    if (impl_->ParseDocument(text, padded, root, 0, 0)) impl_->ValidateRoot(root);
+    impl_->Locate(text, 0, 0);
+  }
+  impl_->FinishStix20();
+  return report;
+}
+
+void Validator::ValidateObject(std::string_view json, std::string_view pointer, Report& report) {
+  impl_->BeginInput(report);
+  std::string base(pointer);
+  impl_->base = base;
+  const size_t before = report.findings.size();
+  element root;
+  if (impl_->ParseDocument(json, false, root, before, 0)) impl_->ValidateStixObject(root);
+  // Pointers carry `pointer` as prefix; strip it to locate within `json`.
+  std::vector<std::string> saved;
+  for (size_t i = before; i < report.findings.size(); ++i) {
+    saved.push_back(report.findings[i].pointer);
+    report.findings[i].pointer = report.findings[i].pointer.substr(base.size());
+  }
+  impl_->Locate(json, before, 0);
+  for (size_t i = before; i < report.findings.size(); ++i) {
+    report.findings[i].pointer = std::move(saved[i - before]);
+  }
+  impl_->FinishStix20();
+  impl_->base = {};
+}
+
+Report ValidateObjectText(std::string_view json) {
+  Validator v;
+  Report r;
+  v.ValidateObject(json, "", r);
+  return r;
+}
+
+namespace internal {
+
+const TypeSpec* FindType(std::string_view type) {
+  const CompiledType* c = Registry::Get().Find(type);
+  return c == nullptr ? nullptr : c->spec;
+}
+
+}  // namespace internal
+}  // namespace liaison::stix
