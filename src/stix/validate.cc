@@ -288,6 +288,8 @@ struct Validator::Impl final : internal::CheckContext {
   // Index of the first STIX 2.0 finding of this input, to add the count at the end.
   size_t stix20_finding = SIZE_MAX;
   size_t stix20_objects = 0;
+  // Set while checking what a naming convention implies rather than what the spec requires.
+  bool demote_errors = false;
 
   // --- CheckContext -----------------------------------------------------------------------
   const simdjson::dom::object& object() const override { return *current; }
@@ -318,6 +320,7 @@ struct Validator::Impl final : internal::CheckContext {
 
   void Add(Severity severity, std::string_view relative, std::string_view r,
               std::string message) {
+    if (demote_errors) severity = Severity::kWarning;
     if (severity == Severity::kWarning) {
       if (!options.warnings) return;
       ++report->warnings;
@@ -737,9 +740,14 @@ struct Validator::Impl final : internal::CheckContext {
       implied = &kHexProp;
     }
     if (implied != nullptr) {
+      // The suffixes are the spec's naming convention for the standard properties; a custom
+      // property that breaks it is suspicious, not invalid (ATT&CK itself ships an empty
+      // x_mitre_data_source_ref), so findings here are warnings.
       PropertySpec named = *implied;
       named.name = name;
+      demote_errors = true;
       CheckValue(named, e, {});
+      demote_errors = false;
       return;
     }
     if (e.type() == element_type::ARRAY && e.get_array().value_unsafe().size() == 0) {
