@@ -9,37 +9,38 @@
 namespace liaison {
 namespace {
 
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
 
 }  // namespace
 
 Result<Uuid> Uuid::Parse(std::string_view text) {
+  // Table-driven: validation walks every identifier of every object, so this is hot.
+  static constexpr auto kHex = [] {
+    std::array<int8_t, 256> t{};
+    for (auto& v : t) v = -1;
+    for (int c = '0'; c <= '9'; ++c) t[c] = static_cast<int8_t>(c - '0');
+    for (int c = 'a'; c <= 'f'; ++c) t[c] = static_cast<int8_t>(c - 'a' + 10);
+    for (int c = 'A'; c <= 'F'; ++c) t[c] = static_cast<int8_t>(c - 'A' + 10);
+    return t;
+  }();
+  static constexpr uint8_t kOffsets[16] = {0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34};
   if (text.size() != 36) {
-    return absl::InvalidArgumentError(
-        StrCat("a UUID has 36 characters, not ", text.size()));
+    return absl::InvalidArgumentError(StrCat("a UUID has 36 characters, not ", text.size()));
+  }
+  for (size_t dash : {8, 13, 18, 23}) {
+    if (text[dash] != '-') {
+      return absl::InvalidArgumentError(StrCat("expected '-' at UUID offset ", dash));
+    }
   }
   Uuid u;
-  size_t byte = 0;
-  for (size_t i = 0; i < 36;) {
-    if (i == 8 || i == 13 || i == 18 || i == 23) {
-      if (text[i] != '-') {
-        return absl::InvalidArgumentError(StrCat("expected '-' at UUID offset ", i));
-      }
-      ++i;
-      continue;
-    }
-    int hi = HexValue(text[i]), lo = HexValue(text[i + 1]);
-    if (hi < 0 || lo < 0) {
+  for (size_t i = 0; i < 16; ++i) {
+    const size_t at = kOffsets[i];
+    const int hi = kHex[static_cast<unsigned char>(text[at])];
+    const int lo = kHex[static_cast<unsigned char>(text[at + 1])];
+    if ((hi | lo) < 0) {
       return absl::InvalidArgumentError(
-          StrCat("expected a hex digit at UUID offset ", hi < 0 ? i : i + 1));
+          StrCat("expected a hex digit at UUID offset ", hi < 0 ? at : at + 1));
     }
-    u.bytes_[byte++] = static_cast<uint8_t>(hi << 4 | lo);
-    i += 2;
+    u.bytes_[i] = static_cast<uint8_t>(hi << 4 | lo);
   }
   return u;
 }

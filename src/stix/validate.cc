@@ -290,6 +290,10 @@ struct Validator::Impl final : internal::CheckContext {
   size_t stix20_objects = 0;
   // Set while checking what a naming convention implies rather than what the spec requires.
   bool demote_errors = false;
+  // Whether reserved property names are errors for the current object (not on SCOs).
+  bool check_reserved = false;
+  // The UUID version of the current object's id, recorded when the id is checked (0: none).
+  int id_uuid_version = 0;
 
   // --- CheckContext -----------------------------------------------------------------------
   const simdjson::dom::object& object() const override { return *current; }
@@ -442,6 +446,7 @@ struct Validator::Impl final : internal::CheckContext {
             StrCat("\"", ref, "\" does not hold an RFC 4122 UUID (version 1-5, variant 10)"));
       return;
     }
+    if (!self_type.empty()) id_uuid_version = uuid->version();
     if (!self_type.empty() && type != self_type) {
       Error("", rule::kIdentifier,
             StrCat("id prefix \"", type, "\" does not match the object type \"", self_type,
@@ -715,6 +720,11 @@ struct Validator::Impl final : internal::CheckContext {
       CheckGeneric(e);
       return;
     }
+    // Section 3.1: names reserved for future use on SDOs and SROs.
+    if (check_reserved && (name == "severity" || name == "action" || name == "username" ||
+                           name == "phone_numbers")) {
+      Error("", rule::kReserved, StrCat(name, " is reserved for future use"));
+    }
     if (!IsValidPropertyName(name)) {
       Error("", rule::kCustomProperty,
             StrCat("property name \"", name.substr(0, 64),
@@ -882,12 +892,14 @@ struct Validator::Impl final : internal::CheckContext {
             StrCat("spec_version must be \"2.1\", not \"", spec_version.substr(0, 32), "\""));
     }
 
+    id_uuid_version = 0;
+    check_reserved = category != Category::kSco;
     CheckObject(obj, *compiled, type);
+    check_reserved = false;
 
     // Section 3.2: modified MUST be later than or equal to created.
     current = &obj;
     CheckNotBeforeModified();
-    CheckReservedProperties(obj, category);
     CheckUuidVersion(obj, category, *compiled);
     CheckGranularSelectors(obj);
     current = nullptr;
@@ -900,37 +912,24 @@ struct Validator::Impl final : internal::CheckContext {
     }
   }
 
-  // Section 3.1: reserved property names.
-  void CheckReservedProperties(simdjson::dom::object obj, Category category) {
-    if (category == Category::kSco) return;
-    for (std::string_view name : {"severity", "action", "username", "phone_numbers"}) {
-      element e;
-      if (obj[name].get(e) == simdjson::SUCCESS && Registry::Get().Find(name) == nullptr) {
-        Error(name, rule::kReserved, StrCat(name, " is reserved for future use"));
-      }
-    }
-  }
-
   // Section 2.9: SDO/SRO/meta ids SHOULD be UUIDv4, SCO ids SHOULD be UUIDv5 (when the type has
   // ID-contributing properties); SCO ids MUST NOT use the SCO namespace otherwise.
   void CheckUuidVersion(simdjson::dom::object obj, Category category, const CompiledType& type) {
-    std::string_view id;
-    if (obj["id"].get_string().get(id) != simdjson::SUCCESS) return;
-    size_t sep = id.find("--");
-    if (sep == std::string_view::npos) return;
-    auto uuid = Uuid::Parse(id.substr(sep + 2));
-    if (!uuid.ok()) return;
+    const int version = id_uuid_version;
+    if (version == 0) return;  // no valid id: already reported
     if (category == Category::kSco) {
-      if (!type.spec->id_contributing.empty() && uuid->version() != 5) {
-        Warning("id", rule::kUuidVersion,
-                StrCat("an SCO id should be a UUIDv5, not v", uuid->version()));
+      if (!type.spec->id_contributing.empty() && version != 5) {
+        Warning("id", rule::kUuidVersion, StrCat("an SCO id should be a UUIDv5, not v", version));
       }
-      if (options.check_sco_ids && uuid->version() == 5) CheckScoId(obj, id);
+      std::string_view id;
+      if (options.check_sco_ids && version == 5 &&
+          obj["id"].get_string().get(id) == simdjson::SUCCESS) {
+        CheckScoId(obj, id);
+      }
       return;
     }
-    if (uuid->version() != 4) {
-      Warning("id", rule::kUuidVersion,
-              StrCat("the id should be a UUIDv4, not v", uuid->version()));
+    if (version != 4) {
+      Warning("id", rule::kUuidVersion, StrCat("the id should be a UUIDv4, not v", version));
     }
   }
 
@@ -1117,11 +1116,25 @@ struct Validator::Impl final : internal::CheckContext {
     }
     if (pointers.empty()) return;
     std::vector<size_t> offsets = internal::LocatePointers(text, pointers);
-    for (size_t k = 0; k < which.size(); ++k) {
-      if (offsets[k] == std::string_view::npos) continue;
+    // Count lines once, in offset order, instead of from the start for every finding.
+    std::vector<size_t> order(which.size());
+    for (size_t k = 0; k < order.size(); ++k) order[k] = k;
+    std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return offsets[a] < offsets[b]; });
+    size_t line = 1, line_start = 0, counted_to = 0;
+    for (size_t k : order) {
+      const size_t offset = offsets[k];
+      if (offset == std::string_view::npos) continue;
+      for (const char* p = text.data() + counted_to;;) {
+        const void* nl = std::memchr(p, '\n', text.data() + offset - p);
+        if (nl == nullptr) break;
+        ++line;
+        p = static_cast<const char*>(nl) + 1;
+        line_start = p - text.data();
+      }
+      counted_to = offset;
       Finding& f = report->findings[which[k]];
-      internal::LineColumn(text, offsets[k], f.line, f.column);
-      f.line += line_offset;
+      f.line = line + line_offset;
+      f.column = offset - line_start + 1;
     }
   }
 

@@ -1,6 +1,10 @@
 #include "stix/internal/locate.h"
 
 #include <algorithm>
+#include <cstring>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "absl/container/flat_hash_map.h"
 #include "core/strings.h"
@@ -277,32 +281,160 @@ std::optional<SyntaxError> FindSyntaxError(std::string_view text, size_t max_dep
   return scanner.Run(false, [](const std::string&, size_t) {});
 }
 
-std::vector<size_t> LocatePointers(std::string_view text, const std::vector<std::string>& pointers) {
-  std::vector<size_t> offsets(pointers.size(), std::string_view::npos);
-  absl::flat_hash_map<std::string, std::vector<size_t>> wanted;
-  for (size_t i = 0; i < pointers.size(); ++i) {
-    // A missing member is located at its closest existing ancestor: try every prefix.
-    std::string_view p = pointers[i];
-    while (true) {
-      wanted[std::string(p)].push_back(i);
-      size_t slash = p.rfind('/');
-      if (slash == std::string_view::npos) break;
-      p = p.substr(0, slash);
+namespace {
+
+// Finds values by JSON pointer in well-formed text without building anything: each step skips
+// sibling values with a string-aware bracket count. Arrays remember their element offsets, so
+// many findings in one big bundle ("/objects/N/...") cost one pass over the array.
+class PointerLocator {
+ public:
+  explicit PointerLocator(std::string_view text) : s_(text) {}
+
+  size_t Locate(std::string_view pointer) {
+    size_t pos = SkipWs(0);
+    if (pos >= s_.size()) return std::string_view::npos;
+    while (!pointer.empty()) {
+      pointer.remove_prefix(1);  // '/'
+      size_t slash = pointer.find('/');
+      std::string_view raw = pointer.substr(0, slash);
+      pointer = slash == std::string_view::npos ? std::string_view{} : pointer.substr(slash);
+      std::string token = Unescape(raw);
+      size_t child = Child(pos, token);
+      if (child == std::string_view::npos) break;  // missing member: its closest ancestor
+      pos = child;
     }
+    return pos;
   }
-  std::vector<size_t> depth_found(pointers.size(), 0);
-  Scanner scanner(text, 1u << 20);
-  scanner.Run(true, [&](const std::string& path, size_t offset) {
-    auto it = wanted.find(path);
-    if (it == wanted.end()) return;
-    for (size_t i : it->second) {
-      // Keep the deepest (longest) match; the first occurrence wins among equals.
-      if (offsets[i] == std::string_view::npos || path.size() > depth_found[i]) {
-        offsets[i] = offset;
-        depth_found[i] = path.size();
+
+ private:
+  static std::string Unescape(std::string_view raw) {
+    std::string out;
+    for (size_t i = 0; i < raw.size(); ++i) {
+      if (raw[i] == '~' && i + 1 < raw.size()) {
+        out += raw[i + 1] == '1' ? '/' : '~';
+        ++i;
+      } else {
+        out += raw[i];
       }
     }
-  });
+    return out;
+  }
+
+  size_t SkipWs(size_t pos) const {
+    while (pos < s_.size() &&
+           (s_[pos] == ' ' || s_[pos] == '\t' || s_[pos] == '\n' || s_[pos] == '\r')) {
+      ++pos;
+    }
+    return pos;
+  }
+
+  // `pos` is at an opening quote; returns the position after the closing quote.
+  size_t SkipString(size_t pos) const {
+    ++pos;
+    while (true) {
+      const void* q = std::memchr(s_.data() + pos, '"', s_.size() - pos);
+      if (q == nullptr) return s_.size();
+      size_t quote = static_cast<const char*>(q) - s_.data();
+      size_t backslashes = 0;
+      while (quote - backslashes > pos && s_[quote - backslashes - 1] == '\\') ++backslashes;
+      if (backslashes % 2 == 0) return quote + 1;
+      pos = quote + 1;
+    }
+  }
+
+  // Skips a run of spaces 16 bytes at a time: pretty-printed bundles are mostly indentation
+  // outside their strings. SSE2 is part of x86-64's baseline.
+  size_t SkipSpaces(size_t pos) const {
+#if defined(__SSE2__)
+    const __m128i space = _mm_set1_epi8(' ');
+    while (pos + 16 <= s_.size()) {
+      const __m128i chunk = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s_.data() + pos));
+      const unsigned mask = ~static_cast<unsigned>(_mm_movemask_epi8(_mm_cmpeq_epi8(chunk, space))) & 0xffff;
+      if (mask != 0) return pos + __builtin_ctz(mask);
+      pos += 16;
+    }
+#endif
+    while (pos < s_.size() && s_[pos] == ' ') ++pos;
+    return pos;
+  }
+
+  // Returns the position just past the value starting at `pos`.
+  size_t SkipValue(size_t pos) const {
+    size_t depth = 0;
+    while (pos < s_.size()) {
+      const char c = s_[pos];
+      if (c == ' ') {
+        pos = SkipSpaces(pos);
+        continue;
+      }
+      if (c == '"') {
+        pos = SkipString(pos);
+      } else if (c == '{' || c == '[') {
+        ++depth;
+        ++pos;
+      } else if (c == '}' || c == ']') {
+        if (depth == 0) return pos;  // end of the enclosing container
+        --depth;
+        ++pos;
+      } else if (depth == 0 && c == ',') {
+        return pos;
+      } else {
+        ++pos;
+      }
+      if (depth == 0 && (c == '"' || c == '}' || c == ']')) return pos;
+    }
+    return pos;
+  }
+
+  size_t Child(size_t pos, const std::string& token) {
+    if (s_[pos] == '[') {
+      const std::vector<size_t>& elements = Elements(pos);
+      size_t index = 0;
+      for (char c : token) {
+        if (c < '0' || c > '9') return std::string_view::npos;
+        index = index * 10 + (c - '0');
+        if (index > elements.size()) return std::string_view::npos;
+      }
+      return index < elements.size() ? elements[index] : std::string_view::npos;
+    }
+    if (s_[pos] != '{') return std::string_view::npos;
+    pos = SkipWs(pos + 1);
+    while (pos < s_.size() && s_[pos] == '"') {
+      const size_t key_end = SkipString(pos);
+      std::string_view key = s_.substr(pos + 1, key_end - pos - 2);
+      pos = SkipWs(key_end);
+      if (pos >= s_.size() || s_[pos] != ':') return std::string_view::npos;
+      pos = SkipWs(pos + 1);
+      if (key == token) return pos;
+      pos = SkipWs(SkipValue(pos));
+      if (pos < s_.size() && s_[pos] == ',') pos = SkipWs(pos + 1);
+    }
+    return std::string_view::npos;
+  }
+
+  const std::vector<size_t>& Elements(size_t array_start) {
+    auto [it, inserted] = arrays_.try_emplace(array_start);
+    if (!inserted) return it->second;
+    size_t pos = SkipWs(array_start + 1);
+    while (pos < s_.size() && s_[pos] != ']') {
+      it->second.push_back(pos);
+      pos = SkipWs(SkipValue(pos));
+      if (pos < s_.size() && s_[pos] == ',') pos = SkipWs(pos + 1);
+    }
+    return it->second;
+  }
+
+  std::string_view s_;
+  absl::flat_hash_map<size_t, std::vector<size_t>> arrays_;
+};
+
+}  // namespace
+
+std::vector<size_t> LocatePointers(std::string_view text, const std::vector<std::string>& pointers) {
+  PointerLocator locator(text);
+  std::vector<size_t> offsets;
+  offsets.reserve(pointers.size());
+  for (const std::string& p : pointers) offsets.push_back(locator.Locate(p));
   return offsets;
 }
 
