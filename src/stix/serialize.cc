@@ -93,8 +93,7 @@ std::string Envelope(std::span<const T> items, bool more, std::string_view next)
 std::string SerializeBundle(std::span<const Object> objects, std::string_view bundle_id) {
   return Bundle(objects, bundle_id);
 }
-std::string SerializeBundle(std::span<const std::string> object_texts,
-                            std::string_view bundle_id) {
+std::string SerializeBundle(std::span<const std::string> object_texts, std::string_view bundle_id) {
   return Bundle(object_texts, bundle_id);
 }
 std::string SerializeBundle(std::span<const std::string_view> object_texts,

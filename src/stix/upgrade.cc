@@ -11,7 +11,6 @@
 //   once per input; their references, and the observed-data's object_refs, use the new ids.
 
 #include <algorithm>
-#include <array>
 #include <optional>
 #include <utility>
 
@@ -23,6 +22,8 @@
 #include "core/timestamp.h"
 #include "core/uuid.h"
 #include "simdjson.h"
+#include "stix/ids.h"
+#include "stix/internal/spec.h"
 #include "stix/parse.h"
 #include "stix/serialize.h"
 
@@ -34,16 +35,11 @@ using json::Value;
 // ---------------------------------------------------------------------------------------------
 // Tables
 
-// The SCO types of STIX 2.1 section "STIX Cyber-observable Objects". In 2.0 these lived only
-// inside observed-data; a top-level object of one of these types is 2.1 content.
-constexpr std::string_view kScoTypes[] = {
-    "artifact",     "autonomous-system", "directory",      "domain-name",          "email-addr",
-    "email-message", "file",             "ipv4-addr",      "ipv6-addr",            "mac-addr",
-    "mutex",        "network-traffic",   "process",        "software",             "url",
-    "user-account", "windows-registry-key", "x509-certificate"};
-
+// A standard SCO type (STIX 2.1 section "STIX Cyber-observable Objects"). In 2.0 these lived
+// only inside observed-data, so a top-level object of one of these types is 2.1 content.
 bool IsScoType(std::string_view type) {
-  return std::find(std::begin(kScoTypes), std::end(kScoTypes), type) != std::end(kScoTypes);
+  const internal::TypeSpec* spec = internal::FindType(type);
+  return spec != nullptr && spec->category == internal::Category::kSco;
 }
 
 // SCO properties STIX 2.1 renamed (the property tables of File, Directory, Process, User Account
@@ -89,36 +85,9 @@ struct LabelsToTypes {
   std::string_view type, property;
 };
 constexpr LabelsToTypes kLabelsToTypes[] = {
-    {"indicator", "indicator_types"},       {"malware", "malware_types"},
-    {"report", "report_types"},             {"threat-actor", "threat_actor_types"},
+    {"indicator", "indicator_types"}, {"malware", "malware_types"},
+    {"report", "report_types"},       {"threat-actor", "threat_actor_types"},
     {"tool", "tool_types"},
-};
-
-// ID contributing properties of each SCO (the "ID Contributing Properties" line of each SCO
-// section). Types absent here (process) always get UUIDv4 ids.
-struct IdContributing {
-  std::string_view type;
-  std::array<std::string_view, 8> properties;
-};
-constexpr IdContributing kIdContributing[] = {
-    {"artifact", {"hashes", "payload_bin"}},
-    {"autonomous-system", {"number"}},
-    {"directory", {"path"}},
-    {"domain-name", {"value"}},
-    {"email-addr", {"value"}},
-    {"email-message", {"from_ref", "subject", "body"}},
-    {"file", {"hashes", "name", "extensions", "parent_directory_ref"}},
-    {"ipv4-addr", {"value"}},
-    {"ipv6-addr", {"value"}},
-    {"mac-addr", {"value"}},
-    {"mutex", {"name"}},
-    {"network-traffic",
-     {"start", "end", "src_ref", "dst_ref", "src_port", "dst_port", "protocols", "extensions"}},
-    {"software", {"name", "cpe", "swid", "vendor", "version"}},
-    {"url", {"value"}},
-    {"user-account", {"account_type", "user_id", "account_login"}},
-    {"windows-registry-key", {"key", "values"}},
-    {"x509-certificate", {"hashes", "serial_number"}},
 };
 
 // The four TLP marking definitions, which STIX 2.1 section "TLP Marking" fixes object for object
@@ -222,7 +191,9 @@ void UpgradeHashNames(Value& v, Context& ctx) {
   if (!v.is_object()) return;
   for (auto& [key, member] : v.as_object()) {
     if (key == "hashes" && member.is_object()) {
-      if (RenameMember(member.as_object(), "ssdeep", "SSDEEP")) ctx.Count("hashes: ssdeep -> SSDEEP");
+      if (RenameMember(member.as_object(), "ssdeep", "SSDEEP")) {
+        ctx.Count("hashes: ssdeep -> SSDEEP");
+      }
     } else {
       UpgradeHashNames(member, ctx);
     }
@@ -283,8 +254,8 @@ void UpgradeIndicator(json::Object& o, Context& ctx) {
     ctx.Count("indicator: pattern paths renamed");
   }
   for (const std::string& path : removed) {
-    ctx.Warn("/pattern", StrCat("uses ", path, ", which STIX 2.1 removed: that comparison "
-                                "can no longer match"));
+    ctx.Warn("/pattern",
+             StrCat("uses ", path, ", which STIX 2.1 removed: that comparison can never match"));
   }
 }
 
@@ -295,8 +266,7 @@ void UpgradeTlp(Value& object, Context& ctx) {
   for (const Tlp& tlp : kTlp) {
     if (*id != tlp.id) continue;
     const Value* definition = object.Find("definition");
-    const std::string* color =
-        definition != nullptr ? StringMember(*definition, "tlp") : nullptr;
+    const std::string* color = definition != nullptr ? StringMember(*definition, "tlp") : nullptr;
     if (color == nullptr || *color != tlp.color) {
       ctx.Warn("/definition", StrCat("the id of ", tlp.name, " with another definition; kept"));
       return;
@@ -337,8 +307,9 @@ void UpgradeCyberObservable(json::Object& o, std::string_view type, std::string_
     }
     const size_t i = IndexOf(*holder, r.property);
     if (i == holder->size()) continue;
-    ctx.Warn(path, StrCat("dropped: STIX 2.1 has no such property (the value was ",
-                          json::Serialize(holder->at(i).second), ")"));
+    std::string value = json::Serialize(holder->at(i).second);
+    if (value.size() > 80) value = StrCat(value.substr(0, 77), "...");
+    ctx.Warn(path, StrCat("dropped: STIX 2.1 has no such property (the value was ", value, ")"));
     holder->erase(holder->begin() + i);
     ctx.Count(StrCat(type, ": ", r.extension.empty() ? "" : StrCat(r.extension, "."), r.property,
                      " dropped (not in 2.1)"));
@@ -384,17 +355,6 @@ bool RewriteRefs(Value& v, const absl::flat_hash_map<std::string, std::string>& 
   return true;
 }
 
-// Of a hashes dictionary, the single hash an id is computed from: MD5, SHA-1, SHA-256, SHA-512 in
-// that order, else the first (the choice OASIS's reference implementation makes, so that ids
-// agree with it).
-Value ChooseOneHash(const Value& hashes) {
-  if (!hashes.is_object() || hashes.as_object().empty()) return hashes;
-  for (std::string_view name : {"MD5", "SHA-1", "SHA-256", "SHA-512"}) {
-    if (const Value* h = hashes.Find(name)) return Value(json::Object{{std::string(name), *h}});
-  }
-  return Value(json::Object{hashes.as_object().front()});
-}
-
 // One entry of an observed-data container on its way to becoming an SCO.
 struct Entry {
   std::string key;
@@ -403,36 +363,28 @@ struct Entry {
   std::string id;  // empty until known
 };
 
-// The deterministic id of section "STIX Cyber-observable Objects" > "Identifier": UUIDv5 in the
-// SCO namespace over the RFC 8785 form of the ID contributing properties present, with
-// references already rewritten to final ids. nullopt while a contributing reference points at an
-// entry whose id is not known yet; a UUIDv4 id when the type has no contributing properties or
-// none is present.
-// TODO: switch to stix/ids.h DeterministicScoId once it is implemented (it is a placeholder as
-// of this writing); the two must agree.
+// The SCO's id (STIX 2.1 section "Identifier" and each SCO's "ID Contributing Properties"),
+// computed by ids.h over the entry's contributing properties with their references already
+// rewritten to final ids. nullopt while a contributing reference points at an entry whose id is
+// not known yet. UUIDv4 when the type has no contributing properties or none is present (and
+// when they are malformed, which the validator then reports).
 std::optional<std::string> ScoId(const Entry& entry,
                                  const absl::flat_hash_map<std::string, std::string>& ids,
                                  const absl::flat_hash_set<std::string>& unresolved) {
-  const IdContributing* spec = nullptr;
-  for (const IdContributing& c : kIdContributing) {
-    if (c.type == entry.type) spec = &c;
-  }
-  json::Object name;
-  if (spec != nullptr) {
-    for (std::string_view property : spec->properties) {
-      if (property.empty()) break;
+  Value contributing(json::Object{{"type", entry.type}});
+  const internal::TypeSpec* spec = internal::FindType(entry.type);
+  if (spec != nullptr && spec->category == internal::Category::kSco) {
+    for (std::string_view property : spec->id_contributing) {
       const Value* v = entry.sco.Find(property);
       if (v == nullptr) continue;
-      Value copy = property == "hashes" ? ChooseOneHash(*v) : *v;
-      Value holder(json::Object{{std::string(property), std::move(copy)}});
+      Value holder(json::Object{{std::string(property), *v}});
       if (!RewriteRefs(holder, ids, &unresolved, nullptr)) return std::nullopt;
-      name.push_back(std::move(holder.as_object().front()));
+      contributing.as_object().push_back(std::move(holder.as_object().front()));
     }
   }
-  if (name.empty()) return StrCat(entry.type, "--", Uuid::V4().ToString());
-  static const Uuid kNamespace = *Uuid::Parse(kStixScoNamespace);
-  return StrCat(entry.type, "--",
-                Uuid::V5(kNamespace, json::Canonicalize(Value(std::move(name)))).ToString());
+  auto id = DeterministicScoId(json::Serialize(contributing));
+  if (id.ok() && id->has_value()) return **id;
+  return StrCat(entry.type, "--", Uuid::V4().ToString());
 }
 
 // Section "Observed Data": `objects` (the 2.0 cyber observable container) is deprecated and
@@ -632,8 +584,8 @@ Status UpgradeOne(Value object, Context& ctx, std::vector<Value>& out, bool& cur
   } else if (type == "malware") {
     // Section "Malware": is_family is required.
     if (IndexOf(o, "is_family") == o.size()) {
-      const size_t after = IndexOf(o, "malware_types") < o.size() ? IndexOf(o, "malware_types")
-                                                                   : IndexOf(o, "name");
+      const size_t after =
+          IndexOf(o, "malware_types") < o.size() ? IndexOf(o, "malware_types") : IndexOf(o, "name");
       o.insert(o.begin() + std::min(after + 1, o.size()),
                json::Member("is_family", Value(ctx.options.malware_is_family)));
       ctx.Count(ctx.options.malware_is_family ? "malware: is_family true added"
@@ -730,7 +682,8 @@ int UpgradePatternPaths(std::string& pattern, std::vector<std::string>* removed)
         if (r.type == token && r.from == property) last = r.to;
       }
       for (const RemovedProperty& r : kScoRemoved) {
-        if (removed != nullptr && r.type == token && r.extension.empty() && r.property == property) {
+        if (removed != nullptr && r.type == token && r.extension.empty() &&
+            r.property == property) {
           removed->push_back(StrCat(token, ":", property));
         }
       }
@@ -769,11 +722,19 @@ Result<UpgradedContent> UpgradeContent(std::string_view text, const UpgradeOptio
   LIAISON_ASSIGN_OR_RETURN(SplitResult split, SplitObjects(text));
   UpgradedContent content;
   switch (split.form) {
-    case InputForm::kBundle: content.form = UpgradedContent::Form::kBundle; break;
-    case InputForm::kEnvelope: content.form = UpgradedContent::Form::kEnvelope; break;
-    case InputForm::kNdjson: content.form = UpgradedContent::Form::kNdjson; break;
+    case InputForm::kBundle:
+      content.form = UpgradedContent::Form::kBundle;
+      break;
+    case InputForm::kEnvelope:
+      content.form = UpgradedContent::Form::kEnvelope;
+      break;
+    case InputForm::kNdjson:
+      content.form = UpgradedContent::Form::kNdjson;
+      break;
     case InputForm::kObject:
-    case InputForm::kUnknown: content.form = UpgradedContent::Form::kObject; break;
+    case InputForm::kUnknown:
+      content.form = UpgradedContent::Form::kObject;
+      break;
   }
   if (split.form == InputForm::kBundle || split.form == InputForm::kEnvelope) {
     LIAISON_ASSIGN_OR_RETURN(ContainerHeader header, ReadContainerHeader(text));
@@ -817,7 +778,8 @@ Result<UpgradedContent> UpgradeContent(std::string_view text, const UpgradeOptio
           --content.report.scos_created;
           ctx.Count("observed-data: SCO seen before, written once");
           if (content.objects[it->second] != out) {
-            ctx.Warn("/objects", StrCat(id, " differs from the SCO of the same id made earlier; "
+            ctx.Warn("/objects", StrCat(id,
+                                        " differs from the SCO of the same id made earlier; "
                                         "the first is kept"));
           }
           continue;

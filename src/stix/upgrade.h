@@ -59,10 +59,10 @@ struct UpgradeResult {
 };
 
 // Upgrades one object. A missing spec_version means 2.0 (STIX 2.1: the implicit value
-// for objects other than SCOs, section "Common Properties"), except on an SCO type, which only exists as a top-level object
-// in 2.1. An object whose spec_version is "2.1" comes back unchanged. Errors: InvalidArgument when
-// `object` is not a JSON object with a string `type`, names another spec_version, or has an
-// observed-data container that is not a dictionary of objects.
+// for objects other than SCOs, section "Common Properties"), except on an SCO type, which only
+// exists as a top-level object in 2.1. An object whose spec_version is "2.1" comes back unchanged.
+// Errors: InvalidArgument when `object` is not a JSON object with a string `type`, names another
+// spec_version, or has an observed-data container that is not a dictionary of objects.
 Result<UpgradeResult> UpgradeObject(const json::Value& object, const UpgradeOptions& options = {});
 
 // The upgraded content of a whole input, before it is written out.
