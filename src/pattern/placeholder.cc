@@ -1,1 +1,0 @@
-namespace liaison::pattern {}

@@ -1,0 +1,1365 @@
+#include "store/sqlite/sqlite_store.h"
+
+#include <algorithm>
+#include <cstdint>
+#include <deque>
+#include <limits>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/synchronization/mutex.h"
+#include "core/absl_compat.h"
+#include "core/json.h"
+#include "core/status_macros.h"
+#include "store/sqlite/connection.h"
+#include "store/sqlite/schema.h"
+
+// Query evaluation, in brief (filter.h has the semantics, schema.cc the invariants):
+//  - The base filters that are the same for every version of an id (collection, ids, types)
+//    and those that are not (added_after, spec_versions) go into SQL, together with the keyset
+//    bound date_added > max(cursor, added_after). Rows come back in date_added order straight
+//    from an index whose equality prefix is (cid), (cid, type) or (cid) WHERE is_last, so
+//    nothing is sorted and the walk stops after limit + 1 accepted rows.
+//  - Version selection is decided per row from the row's flags when they suffice (e.g. `last`
+//    and is_last), and otherwise from the row's sibling versions with store::SelectVersions, the
+//    same reference code every backend uses. Siblings are read only for superseded versions
+//    when added_after or match[spec_version] is given, and for ids stored in several spec
+//    versions: rare, and bounded by the number of versions of one object.
+//  - When neither added_after nor match[spec_version] is given, the flags decide `first`/`last`
+//    exactly and move into SQL, so the default query walks objects_latest and never even sees a
+//    superseded version.
+
+namespace liaison::store {
+namespace {
+
+using sqlite_internal::Connection;
+using sqlite_internal::ConnectionOptions;
+using sqlite_internal::Statement;
+using sqlite_internal::Transaction;
+
+constexpr size_t kMaxIdChars = 512;  // the cursor refuses longer ids
+
+std::string MediaTypeFor(std::string_view spec_version) {
+  return absl::StrCat("application/stix+json;version=", ToAbsl(spec_version));
+}
+
+// STIX 2.1 SCOs may omit spec_version and are 2.1 (2.0 had no top-level SCOs); SDOs and SROs
+// without it are STIX 2.0 content, which had no spec_version property on objects.
+std::string EffectiveSpecVersion(const stix::Object& object) {
+  if (!object.spec_version.empty()) return object.spec_version;
+  return stix::CategoryOfType(object.type) == stix::ObjectCategory::kSco ? "2.1" : "2.0";
+}
+
+Status CheckObject(const stix::Object& object, size_t index) {
+  auto bad = [index](std::string_view why) {
+    return absl::InvalidArgumentError(absl::StrCat("objects/", index, ": ", ToAbsl(why)));
+  };
+  if (object.type.empty()) return bad("missing type");
+  if (object.id.empty()) return bad("missing id");
+  if (object.id.size() > kMaxIdChars) return bad("id longer than 512 characters");
+  if (object.id.size() <= object.type.size() + 2 ||
+      object.id.compare(0, object.type.size(), object.type) != 0 ||
+      object.id.compare(object.type.size(), 2, "--") != 0) {
+    return bad("id does not start with the object's type followed by \"--\"");
+  }
+  if (object.json.empty()) return bad("missing JSON text");
+  return absl::OkStatus();
+}
+
+// The version a status resource reports: the object's own text precision, or date_added for
+// objects without modified/created.
+std::string StatusVersion(const stix::Object& object, Timestamp date_added) {
+  if (auto v = object.version()) return v->ToString(v->precision());
+  return date_added.ToString(6);
+}
+
+std::string TimestampText(Timestamp t) { return t.ToString(9); }
+
+Result<Timestamp> ParseStoredTimestamp(std::string_view text) {
+  auto t = Timestamp::Parse(text);
+  if (!t.ok()) {
+    return absl::DataLossError(
+        absl::StrCat("sqlite store: bad stored timestamp \"", ToAbsl(text), "\""));
+  }
+  return *t;
+}
+
+std::string JoinLines(const std::vector<std::string>& items) { return absl::StrJoin(items, "\n"); }
+
+std::vector<std::string> SplitLines(std::string_view text) {
+  std::vector<std::string> out;
+  if (text.empty()) return out;
+  for (absl::string_view part : absl::StrSplit(ToAbsl(text), '\n')) out.emplace_back(part);
+  return out;
+}
+
+// --- Status resources as JSON text ------------------------------------------------------------
+
+json::Value DetailsToJson(const std::vector<StatusDetail>& details) {
+  json::Array array;
+  array.reserve(details.size());
+  for (const StatusDetail& d : details) {
+    json::Object o;
+    o.emplace_back("id", d.id);
+    o.emplace_back("version", d.version);
+    o.emplace_back("message", d.message);
+    array.emplace_back(std::move(o));
+  }
+  return json::Value(std::move(array));
+}
+
+std::string StatusBody(const StatusResource& s) {
+  json::Object o;
+  o.emplace_back("status", s.status);
+  o.emplace_back("total_count", s.total_count);
+  o.emplace_back("success_count", s.success_count);
+  o.emplace_back("failure_count", s.failure_count);
+  o.emplace_back("pending_count", s.pending_count);
+  o.emplace_back("successes", DetailsToJson(s.successes));
+  o.emplace_back("failures", DetailsToJson(s.failures));
+  o.emplace_back("pendings", DetailsToJson(s.pendings));
+  return json::Serialize(json::Value(std::move(o)));
+}
+
+Status BadStatusBody(std::string_view id) {
+  return absl::DataLossError(
+      absl::StrCat("sqlite store: status ", ToAbsl(id), " is stored in an unknown form"));
+}
+
+Status ParseStatusBody(std::string_view body, StatusResource& s) {
+  auto parsed = json::Parse(body);
+  if (!parsed.ok() || !parsed->is_object()) return BadStatusBody(s.id);
+  const json::Value& v = *parsed;
+  auto get_string = [&](std::string_view key, std::string& out) {
+    const json::Value* f = v.Find(key);
+    if (f == nullptr || !f->is_string()) return false;
+    out = f->as_string();
+    return true;
+  };
+  auto get_int = [&](std::string_view key, int64_t& out) {
+    const json::Value* f = v.Find(key);
+    if (f == nullptr || !f->is_int()) return false;
+    out = f->as_int();
+    return true;
+  };
+  auto get_details = [&](std::string_view key, std::vector<StatusDetail>& out) {
+    const json::Value* f = v.Find(key);
+    if (f == nullptr || !f->is_array()) return false;
+    for (const json::Value& item : f->as_array()) {
+      const json::Value* id = item.Find("id");
+      const json::Value* version = item.Find("version");
+      const json::Value* message = item.Find("message");
+      if (id == nullptr || version == nullptr || message == nullptr || !id->is_string() ||
+          !version->is_string() || !message->is_string()) {
+        return false;
+      }
+      out.push_back({id->as_string(), version->as_string(), message->as_string()});
+    }
+    return true;
+  };
+  const bool ok =
+      get_string("status", s.status) && get_int("total_count", s.total_count) &&
+      get_int("success_count", s.success_count) && get_int("failure_count", s.failure_count) &&
+      get_int("pending_count", s.pending_count) && get_details("successes", s.successes) &&
+      get_details("failures", s.failures) && get_details("pendings", s.pendings);
+  return ok ? absl::OkStatus() : BadStatusBody(s.id);
+}
+
+// --- Rows and version flags -------------------------------------------------------------------
+
+// One stored version, without its JSON.
+struct Row {
+  int64_t date_added = 0;
+  std::string id;
+  std::string version;  // VersionKey
+  std::string spec_version;
+  std::string type;
+  bool is_first = false;
+  bool is_last = false;
+  bool spec_latest = false;
+};
+
+constexpr const char* kRowColumns =
+    "date_added, id, version, spec_version, type, is_first, is_last, spec_latest";
+constexpr int kJsonColumn = 8;
+
+Row ReadRow(const Statement& st) {
+  Row r;
+  r.date_added = st.Int(0);
+  r.id = std::string(st.Text(1));
+  r.version = std::string(st.Text(2));
+  r.spec_version = std::string(st.Text(3));
+  r.type = std::string(st.Text(4));
+  r.is_first = st.Int(5) != 0;
+  r.is_last = st.Int(6) != 0;
+  r.spec_latest = st.Int(7) != 0;
+  return r;
+}
+
+// The flags of every version of one id, from scratch.
+struct Flags {
+  bool is_first = false;
+  bool is_last = false;
+  bool spec_latest = false;
+  friend bool operator==(const Flags&, const Flags&) = default;
+};
+
+std::vector<Flags> ComputeFlags(const std::vector<Row>& versions) {
+  std::vector<Flags> flags(versions.size());
+  if (versions.empty()) return flags;
+  std::string_view min_v = versions[0].version, max_v = versions[0].version;
+  std::string_view max_spec = versions[0].spec_version;
+  for (const Row& r : versions) {
+    min_v = std::min(min_v, std::string_view(r.version));
+    max_v = std::max(max_v, std::string_view(r.version));
+    if (CompareSpecVersions(r.spec_version, max_spec) > 0) max_spec = r.spec_version;
+  }
+  for (size_t i = 0; i < versions.size(); ++i) {
+    flags[i].is_first = versions[i].version == min_v;
+    flags[i].is_last = versions[i].version == max_v;
+    flags[i].spec_latest = CompareSpecVersions(versions[i].spec_version, max_spec) == 0;
+  }
+  return flags;
+}
+
+Result<std::vector<Row>> LoadVersions(Connection& c, int64_t cid, std::string_view id) {
+  static const std::string kSql =
+      absl::StrCat("SELECT ", kRowColumns, " FROM objects WHERE cid = ?1 AND id = ?2");
+  LIAISON_ASSIGN_OR_RETURN(Statement st, c.Prepare(kSql));
+  st.Bind(1, cid);
+  st.Bind(2, id);
+  std::vector<Row> rows;
+  for (;;) {
+    LIAISON_ASSIGN_OR_RETURN(bool more, st.Step());
+    if (!more) break;
+    rows.push_back(ReadRow(st));
+  }
+  return rows;
+}
+
+// Rewrites the flags of the versions of one id whose flags changed.
+Status RefreshFlags(Connection& c, const std::vector<Row>& versions) {
+  const std::vector<Flags> flags = ComputeFlags(versions);
+  for (size_t i = 0; i < versions.size(); ++i) {
+    const Row& r = versions[i];
+    if (flags[i] == Flags{r.is_first, r.is_last, r.spec_latest}) continue;
+    LIAISON_ASSIGN_OR_RETURN(
+        Statement st, c.Prepare("UPDATE objects SET is_first = ?2, is_last = ?3, spec_latest = ?4 "
+                                "WHERE date_added = ?1"));
+    st.Bind(1, r.date_added);
+    st.Bind(2, int64_t{flags[i].is_first});
+    st.Bind(3, int64_t{flags[i].is_last});
+    st.Bind(4, int64_t{flags[i].spec_latest});
+    LIAISON_RETURN_IF_ERROR(st.Run());
+  }
+  return absl::OkStatus();
+}
+
+Result<std::vector<VersionRecord>> ToVersionRecords(const std::vector<Row>& rows) {
+  std::vector<VersionRecord> records;
+  records.reserve(rows.size());
+  for (const Row& r : rows) {
+    auto version = ParseVersionKey(r.version);
+    if (!version.ok()) {
+      return absl::DataLossError(absl::StrCat("sqlite store: bad stored version of ", r.id));
+    }
+    records.push_back({*version, FromUnixMicros(r.date_added), r.spec_version});
+  }
+  return records;
+}
+
+// --- Query planning -----------------------------------------------------------------------------
+
+enum class FlagFilter { kNone, kLast, kFirst, kFirstOrLast };
+
+// What a query's match[version]/match[spec_version]/added_after need, worked out once.
+struct VersionPlan {
+  bool all = false;
+  bool first = false;
+  bool last = false;
+  std::vector<std::string> at_keys;  // VersionKey of each timestamp
+  std::vector<int64_t> at_micros;    // the same timestamps, for versionless rows
+  std::vector<Timestamp> at;
+  bool base_varies = false;  // a step-1 filter can differ between versions of an id
+  bool explicit_spec = false;
+  FlagFilter sql_flag = FlagFilter::kNone;
+};
+
+VersionPlan PlanVersions(const Filter& filter) {
+  VersionPlan p;
+  if (filter.versions.empty()) p.last = true;
+  for (const VersionMatch& m : filter.versions) {
+    switch (m.kind) {
+      case VersionMatch::Kind::kAll:
+        p.all = true;
+        break;
+      case VersionMatch::Kind::kFirst:
+        p.first = true;
+        break;
+      case VersionMatch::Kind::kLast:
+        p.last = true;
+        break;
+      case VersionMatch::Kind::kAt:
+        p.at.push_back(m.at);
+        p.at_keys.push_back(VersionKey(m.at));
+        break;
+    }
+  }
+  p.explicit_spec = !filter.spec_versions.empty();
+  p.base_varies = filter.added_after.has_value() || p.explicit_spec;
+  if (!p.all && p.at.empty() && !p.base_varies) {
+    if (p.first && p.last) {
+      p.sql_flag = FlagFilter::kFirstOrLast;
+    } else if (p.last) {
+      p.sql_flag = FlagFilter::kLast;
+    } else if (p.first) {
+      p.sql_flag = FlagFilter::kFirst;
+    }
+  }
+  return p;
+}
+
+std::string_view FlagSql(FlagFilter f) {
+  switch (f) {
+    case FlagFilter::kNone:
+      return "";
+    case FlagFilter::kLast:
+      return " AND is_last = 1";
+    case FlagFilter::kFirst:
+      return " AND is_first = 1";
+    case FlagFilter::kFirstOrLast:
+      return " AND (is_first = 1 OR is_last = 1)";
+  }
+  return "";
+}
+
+// "?a, ?a+1, ..." for n parameters starting at `first`.
+std::string Placeholders(int first, size_t n) {
+  std::string out;
+  for (size_t i = 0; i < n; ++i) {
+    if (i > 0) out += ", ";
+    absl::StrAppend(&out, "?", first + static_cast<int>(i));
+  }
+  return out;
+}
+
+std::vector<std::string> Deduplicated(const std::vector<std::string>& values) {
+  std::vector<std::string> out;
+  absl::flat_hash_set<std::string> seen;
+  for (const std::string& v : values) {
+    if (seen.insert(v).second) out.push_back(v);
+  }
+  return out;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+
+class SqliteStore final : public Store {
+ public:
+  static Result<std::unique_ptr<Store>> Open(const SqliteOptions& options);
+
+  using Store::Add;
+
+  size_t max_page_size() const override { return options_.max_page_size; }
+
+  Status CreateCollection(const Collection& collection) override;
+  Status UpdateCollection(const Collection& collection) override;
+  Result<Collection> GetCollection(std::string_view id) override;
+  Result<std::vector<Collection>> ListCollections() override;
+  Status DeleteCollection(std::string_view id) override;
+
+  Result<AddResult> Add(std::string_view collection, std::span<const stix::Object> objects,
+                        const AddOptions& options) override;
+  Result<Page> Query(std::string_view collection, const Filter& filter) override {
+    return QueryImpl(collection, filter, /*with_json=*/true);
+  }
+  Result<Page> QueryManifest(std::string_view collection, const Filter& filter) override {
+    return QueryImpl(collection, filter, /*with_json=*/false);
+  }
+  Result<size_t> DeleteObject(std::string_view collection, std::string_view object_id,
+                              const DeleteFilter& filter) override;
+
+  Status PutStatus(const StatusResource& status) override;
+  Result<StatusResource> GetStatus(std::string_view id) override;
+
+  Status CreateUser(const User& user) override;
+  Status UpdateUser(const User& user) override;
+  Result<User> GetUser(std::string_view name) override;
+  Result<std::vector<User>> ListUsers() override;
+  Status DeleteUser(std::string_view name) override;
+
+  Status AddToken(const ApiToken& token) override;
+  Result<ApiToken> FindToken(std::string_view token_hash) override;
+  Result<std::vector<ApiToken>> ListTokens(std::string_view user) override;
+  Status DeleteToken(std::string_view token_hash) override;
+
+  Status SetPermission(std::string_view collection, const Principal& principal,
+                       Permission permission) override;
+  Result<std::vector<std::pair<Principal, Permission>>> ListPermissions(
+      std::string_view collection) override;
+
+ private:
+  explicit SqliteStore(const SqliteOptions& options) : options_(options) {}
+
+  // A reader connection borrowed from the pool; returned when destroyed.
+  class ReaderLease {
+   public:
+    ReaderLease(SqliteStore* store, std::unique_ptr<Connection> conn)
+        : store_(store), conn_(std::move(conn)) {}
+    ReaderLease(ReaderLease&& other) noexcept = default;
+    ~ReaderLease() {
+      if (conn_) store_->ReleaseReader(std::move(conn_));
+    }
+    Connection& operator*() const { return *conn_; }
+
+   private:
+    SqliteStore* store_;
+    std::unique_ptr<Connection> conn_;
+  };
+
+  ConnectionOptions ReaderOptions() const;
+  Result<ReaderLease> AcquireReader();
+  void ReleaseReader(std::unique_ptr<Connection> conn);
+
+  // Runs fn(Connection&) in a read transaction (one consistent snapshot).
+  template <typename Fn>
+  auto Read(Fn&& fn) -> decltype(fn(std::declval<Connection&>()));
+  // Runs fn(Connection&) in a write transaction on the writer connection; commits when fn
+  // succeeds, rolls back otherwise.
+  template <typename Fn>
+  auto Write(Fn&& fn) -> decltype(fn(std::declval<Connection&>()));
+
+  Timestamp Now() const { return options_.clock ? options_.clock() : Timestamp::Now(); }
+
+  // Group commit (see Add): the Adds waiting for the writer are committed together, each in its
+  // own savepoint, with one fsync. Under concurrent ingest this multiplies throughput; a lone
+  // Add is committed at once, as before.
+  struct AddJob {
+    std::string_view collection;
+    std::span<const stix::Object> objects;
+    const AddOptions* options;
+    std::optional<Result<AddResult>> result;  // set by the leader under group_mu_
+  };
+  static constexpr size_t kMaxObjectsPerGroup = 20'000;
+  std::vector<Result<AddResult>> CommitGroup(const std::vector<AddJob*>& group);
+  Result<AddResult> AddInTransaction(Connection& c, std::string_view collection,
+                                     std::span<const stix::Object> objects,
+                                     const AddOptions& options)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(writer_mu_);
+
+  Result<Page> QueryImpl(std::string_view collection, const Filter& filter, bool with_json);
+  // Whether `row` (which passed the SQL filters) is in the query's result.
+  Result<bool> Selected(Connection& c, int64_t cid, const Row& row, const Filter& filter,
+                        const VersionPlan& plan);
+
+  const SqliteOptions options_;
+
+  absl::Mutex writer_mu_;
+  std::unique_ptr<Connection> writer_ ABSL_GUARDED_BY(writer_mu_);
+
+  absl::Mutex group_mu_;
+  std::deque<AddJob*> pending_ ABSL_GUARDED_BY(group_mu_);
+  bool leader_busy_ ABSL_GUARDED_BY(group_mu_) = false;
+
+  absl::Mutex readers_mu_;
+  std::vector<std::unique_ptr<Connection>> idle_readers_ ABSL_GUARDED_BY(readers_mu_);
+};
+
+namespace {
+
+// The ok-ness and status of either a Status or a Result<T>.
+inline const Status& StatusOf(const Status& s) { return s; }
+template <typename T>
+inline Status StatusOf(const Result<T>& r) {
+  return r.status();
+}
+
+Result<int64_t> CollectionKey(Connection& c, std::string_view id) {
+  LIAISON_ASSIGN_OR_RETURN(Statement st, c.Prepare("SELECT cid FROM collections WHERE id = ?1"));
+  st.Bind(1, id);
+  LIAISON_ASSIGN_OR_RETURN(bool found, st.Step());
+  if (!found) {
+    return absl::NotFoundError(absl::StrCat("collection ", ToAbsl(id), " not found"));
+  }
+  return st.Int(0);
+}
+
+Result<bool> UserExists(Connection& c, std::string_view name) {
+  LIAISON_ASSIGN_OR_RETURN(Statement st, c.Prepare("SELECT 1 FROM users WHERE name = ?1"));
+  st.Bind(1, name);
+  return st.Step();
+}
+
+}  // namespace
+
+template <typename Fn>
+auto SqliteStore::Read(Fn&& fn) -> decltype(fn(std::declval<Connection&>())) {
+  LIAISON_ASSIGN_OR_RETURN(ReaderLease lease, AcquireReader());
+  // A read transaction is never committed: rolling it back just releases the snapshot.
+  LIAISON_ASSIGN_OR_RETURN(Transaction tx, Transaction::Begin(*lease, Transaction::Mode::kRead));
+  return fn(*lease);
+}
+
+template <typename Fn>
+auto SqliteStore::Write(Fn&& fn) -> decltype(fn(std::declval<Connection&>())) {
+  absl::MutexLock lock(&writer_mu_);
+  LIAISON_ASSIGN_OR_RETURN(Transaction tx, Transaction::Begin(*writer_, Transaction::Mode::kWrite));
+  auto result = fn(*writer_);
+  if (!result.ok()) return result;  // ~Transaction rolls back
+  if (Status s = tx.Commit(); !s.ok()) return s;
+  return result;
+}
+
+ConnectionOptions SqliteStore::ReaderOptions() const {
+  ConnectionOptions o;
+  o.read_only = true;
+  o.busy_timeout_ms = options_.busy_timeout_ms;
+  o.cache_size_kib = options_.cache_size_kib;
+  o.mmap_size_bytes = options_.mmap_size_bytes;
+  return o;
+}
+
+Result<SqliteStore::ReaderLease> SqliteStore::AcquireReader() {
+  {
+    absl::MutexLock lock(&readers_mu_);
+    if (!idle_readers_.empty()) {
+      std::unique_ptr<Connection> conn = std::move(idle_readers_.back());
+      idle_readers_.pop_back();
+      return ReaderLease(this, std::move(conn));
+    }
+  }
+  LIAISON_ASSIGN_OR_RETURN(std::unique_ptr<Connection> conn,
+                           Connection::Open(options_.path, ReaderOptions()));
+  return ReaderLease(this, std::move(conn));
+}
+
+void SqliteStore::ReleaseReader(std::unique_ptr<Connection> conn) {
+  absl::MutexLock lock(&readers_mu_);
+  if (idle_readers_.size() < std::max<size_t>(options_.idle_readers, 1)) {
+    idle_readers_.push_back(std::move(conn));
+  }
+  // else: closed here, outside the pool's bound.
+}
+
+Result<std::unique_ptr<Store>> SqliteStore::Open(const SqliteOptions& options) {
+  if (options.path.empty()) return absl::InvalidArgumentError("sqlite store: empty path");
+  if (options.max_page_size == 0) {
+    return absl::InvalidArgumentError("sqlite store: max_page_size must be positive");
+  }
+  std::error_code ec;
+  const bool exists = std::filesystem::exists(options.path, ec);
+  if (!exists) {
+    if (!options.create_if_missing) {
+      return absl::NotFoundError(
+          absl::StrCat("sqlite store: ", options.path.string(), " does not exist"));
+    }
+    if (options.path.has_parent_path()) {
+      std::filesystem::create_directories(options.path.parent_path(), ec);
+      if (ec) {
+        return absl::UnavailableError(absl::StrCat("sqlite store: cannot create ",
+                                                   options.path.parent_path().string(), ": ",
+                                                   ec.message()));
+      }
+    }
+  }
+  std::unique_ptr<SqliteStore> store(new SqliteStore(options));
+  ConnectionOptions writer_options = store->ReaderOptions();
+  writer_options.read_only = false;
+  writer_options.create = options.create_if_missing;
+  LIAISON_ASSIGN_OR_RETURN(std::unique_ptr<Connection> writer,
+                           Connection::Open(options.path, writer_options));
+  // Bound the WAL file once checkpoints catch up, so a burst of ingest does not leave a huge
+  // -wal file behind.
+  LIAISON_RETURN_IF_ERROR(writer->Exec("PRAGMA journal_size_limit=67108864"));
+  LIAISON_RETURN_IF_ERROR(sqlite_internal::Migrate(*writer));
+  {
+    absl::MutexLock lock(&store->writer_mu_);
+    store->writer_ = std::move(writer);
+  }
+  return std::unique_ptr<Store>(std::move(store));
+}
+
+// --- Collections --------------------------------------------------------------------------------
+
+Status SqliteStore::CreateCollection(const Collection& collection) {
+  if (collection.id.empty()) return absl::InvalidArgumentError("collection: empty id");
+  const std::string media_types = JoinLines(collection.media_types);
+  return Write([&](Connection& c) -> Status {
+    if (CollectionKey(c, collection.id).ok()) {
+      return absl::AlreadyExistsError(
+          absl::StrCat("collection ", collection.id, " already exists"));
+    }
+    LIAISON_ASSIGN_OR_RETURN(
+        Statement st, c.Prepare("INSERT INTO collections(id, api_root, title, description, alias, "
+                                "media_types) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"));
+    st.Bind(1, collection.id);
+    st.Bind(2, collection.api_root);
+    st.Bind(3, collection.title);
+    st.Bind(4, collection.description);
+    st.Bind(5, collection.alias);
+    st.Bind(6, media_types);
+    return st.Run();
+  });
+}
+
+Status SqliteStore::UpdateCollection(const Collection& collection) {
+  const std::string media_types = JoinLines(collection.media_types);
+  return Write([&](Connection& c) -> Status {
+    LIAISON_ASSIGN_OR_RETURN(
+        Statement st,
+        c.Prepare("UPDATE collections SET api_root = ?2, title = ?3, description = ?4, "
+                  "alias = ?5, media_types = ?6 WHERE id = ?1"));
+    st.Bind(1, collection.id);
+    st.Bind(2, collection.api_root);
+    st.Bind(3, collection.title);
+    st.Bind(4, collection.description);
+    st.Bind(5, collection.alias);
+    st.Bind(6, media_types);
+    LIAISON_RETURN_IF_ERROR(st.Run());
+    if (c.Changes() == 0) {
+      return absl::NotFoundError(absl::StrCat("collection ", collection.id, " not found"));
+    }
+    return absl::OkStatus();
+  });
+}
+
+namespace {
+
+constexpr const char* kCollectionColumns = "id, api_root, title, description, alias, media_types";
+
+Collection ReadCollection(const Statement& st) {
+  Collection c;
+  c.id = std::string(st.Text(0));
+  c.api_root = std::string(st.Text(1));
+  c.title = std::string(st.Text(2));
+  c.description = std::string(st.Text(3));
+  c.alias = std::string(st.Text(4));
+  c.media_types = SplitLines(st.Text(5));
+  return c;
+}
+
+}  // namespace
+
+Result<Collection> SqliteStore::GetCollection(std::string_view id) {
+  return Read([&](Connection& c) -> Result<Collection> {
+    LIAISON_ASSIGN_OR_RETURN(
+        Statement st,
+        c.Prepare(absl::StrCat("SELECT ", kCollectionColumns, " FROM collections WHERE id = ?1")));
+    st.Bind(1, id);
+    LIAISON_ASSIGN_OR_RETURN(bool found, st.Step());
+    if (!found) return absl::NotFoundError(absl::StrCat("collection ", ToAbsl(id), " not found"));
+    return ReadCollection(st);
+  });
+}
+
+Result<std::vector<Collection>> SqliteStore::ListCollections() {
+  return Read([&](Connection& c) -> Result<std::vector<Collection>> {
+    LIAISON_ASSIGN_OR_RETURN(
+        Statement st,
+        c.Prepare(absl::StrCat("SELECT ", kCollectionColumns, " FROM collections ORDER BY cid")));
+    std::vector<Collection> out;
+    for (;;) {
+      LIAISON_ASSIGN_OR_RETURN(bool row, st.Step());
+      if (!row) break;
+      out.push_back(ReadCollection(st));
+    }
+    return out;
+  });
+}
+
+Status SqliteStore::DeleteCollection(std::string_view id) {
+  return Write([&](Connection& c) -> Status {
+    LIAISON_ASSIGN_OR_RETURN(int64_t cid, CollectionKey(c, id));
+    for (const char* sql :
+         {"DELETE FROM objects WHERE cid = ?1", "DELETE FROM permissions WHERE cid = ?1",
+          "DELETE FROM collections WHERE cid = ?1"}) {
+      LIAISON_ASSIGN_OR_RETURN(Statement st, c.Prepare(sql));
+      st.Bind(1, cid);
+      LIAISON_RETURN_IF_ERROR(st.Run());
+    }
+    return absl::OkStatus();
+  });
+}
+
+// --- Objects ------------------------------------------------------------------------------------
+
+namespace {
+
+Status WriteStatus(Connection& c, const StatusResource& status) {
+  const std::string request_timestamp = TimestampText(status.request_timestamp);
+  const std::string body = StatusBody(status);
+  LIAISON_ASSIGN_OR_RETURN(
+      Statement st,
+      c.Prepare("INSERT OR REPLACE INTO statuses(id, api_root, request_timestamp, body) "
+                "VALUES (?1, ?2, ?3, ?4)"));
+  st.Bind(1, status.id);
+  st.Bind(2, status.api_root);
+  st.Bind(3, request_timestamp);
+  st.Bind(4, body);
+  return st.Run();
+}
+
+void FinishStatus(StatusResource& s) {
+  s.success_count = static_cast<int64_t>(s.successes.size());
+  s.failure_count = static_cast<int64_t>(s.failures.size());
+  s.pending_count = static_cast<int64_t>(s.pendings.size());
+  s.total_count = s.success_count + s.failure_count + s.pending_count;
+  s.status = s.pending_count > 0 ? "pending" : "complete";
+}
+
+}  // namespace
+
+Result<AddResult> SqliteStore::Add(std::string_view collection,
+                                   std::span<const stix::Object> objects,
+                                   const AddOptions& options) {
+  if (options.status && options.status->id.empty()) {
+    return absl::InvalidArgumentError("status: empty id");
+  }
+  AddJob job{collection, objects, &options, std::nullopt};
+  absl::MutexLock lock(&group_mu_);
+  pending_.push_back(&job);
+  while (!job.result) {
+    if (!leader_busy_) {
+      // Lead: commit everything queued so far (this job included) in one transaction.
+      leader_busy_ = true;
+      std::vector<AddJob*> group;
+      size_t objects_in_group = 0;
+      while (!pending_.empty() &&
+             (group.empty() ||
+              objects_in_group + pending_.front()->objects.size() <= kMaxObjectsPerGroup)) {
+        objects_in_group += pending_.front()->objects.size();
+        group.push_back(pending_.front());
+        pending_.pop_front();
+      }
+      group_mu_.Unlock();
+      std::vector<Result<AddResult>> results = CommitGroup(group);
+      group_mu_.Lock();
+      for (size_t i = 0; i < group.size(); ++i) group[i]->result = std::move(results[i]);
+      leader_busy_ = false;
+      continue;
+    }
+    // Follow: wait until a leader has committed this job, or until there is no leader.
+    struct Ready {
+      const AddJob* job;
+      const bool* leader_busy;
+      static bool Eval(Ready* r) { return r->job->result.has_value() || !*r->leader_busy; }
+    } ready{&job, &leader_busy_};
+    group_mu_.Await(absl::Condition(&Ready::Eval, &ready));
+  }
+  return std::move(*job.result);
+}
+
+std::vector<Result<AddResult>> SqliteStore::CommitGroup(const std::vector<AddJob*>& group) {
+  absl::MutexLock lock(&writer_mu_);
+  Connection& c = *writer_;
+  auto fail_all = [&](const Status& s) {
+    return std::vector<Result<AddResult>>(group.size(), Result<AddResult>(s));
+  };
+  auto tx = Transaction::Begin(c, Transaction::Mode::kWrite);
+  if (!tx.ok()) return fail_all(tx.status());
+  std::vector<Result<AddResult>> results;
+  results.reserve(group.size());
+  for (AddJob* job : group) {
+    // Each Add is all-or-nothing on its own: a savepoint undoes a failed one without touching
+    // the others of the group.
+    if (Status s = c.Exec("SAVEPOINT add_job"); !s.ok()) return fail_all(s);
+    Result<AddResult> r = AddInTransaction(c, job->collection, job->objects, *job->options);
+    if (!r.ok()) {
+      if (Status s = c.Exec("ROLLBACK TO add_job"); !s.ok()) return fail_all(s);
+    }
+    if (Status s = c.Exec("RELEASE add_job"); !s.ok()) return fail_all(s);
+    results.push_back(std::move(r));
+  }
+  // One commit, one fsync for the whole group. If it fails, nothing of the group is stored.
+  if (Status s = tx->Commit(); !s.ok()) return fail_all(s);
+  return results;
+}
+
+Result<AddResult> SqliteStore::AddInTransaction(Connection& c, std::string_view collection,
+                                                std::span<const stix::Object> objects,
+                                                const AddOptions& options) {
+  const int64_t now = ToUnixMicros(Now());
+  {
+    AddResult result;
+    result.outcomes.reserve(objects.size());
+    LIAISON_ASSIGN_OR_RETURN(int64_t cid, CollectionKey(c, collection));
+    int64_t last = 0;
+    {
+      LIAISON_ASSIGN_OR_RETURN(Statement st,
+                               c.Prepare("SELECT value FROM meta WHERE key = 'last_date_added'"));
+      LIAISON_ASSIGN_OR_RETURN(bool row, st.Step());
+      if (!row) return absl::DataLossError("sqlite store: meta.last_date_added is missing");
+      last = st.Int(0);
+    }
+    // date_added: microseconds, strictly increasing across the store in commit order (the
+    // write lock is held from BEGIN IMMEDIATE to COMMIT). When the clock lags behind the last
+    // value (a burst of more than a million versions a second, or a clock stepped back), the
+    // store's time runs ahead of the wall clock until it catches up.
+    int64_t next = std::max(now, last + 1);
+    for (size_t i = 0; i < objects.size(); ++i) {
+      const stix::Object& object = objects[i];
+      LIAISON_RETURN_IF_ERROR(CheckObject(object, i));
+      const std::string version = VersionKey(object.version());
+      LIAISON_ASSIGN_OR_RETURN(std::vector<Row> versions, LoadVersions(c, cid, object.id));
+      auto same = std::find_if(versions.begin(), versions.end(),
+                               [&](const Row& r) { return r.version == version; });
+      if (same != versions.end()) {
+        result.outcomes.push_back({AddOutcome::Kind::kDuplicate, FromUnixMicros(same->date_added)});
+        ++result.duplicates;
+        continue;
+      }
+      Row row;
+      row.date_added = next++;
+      row.id = object.id;
+      row.version = version;
+      row.spec_version = EffectiveSpecVersion(object);
+      row.type = object.type;
+      versions.push_back(row);
+      const std::vector<Flags> flags = ComputeFlags(versions);
+      Row& added = versions.back();
+      added.is_first = flags.back().is_first;
+      added.is_last = flags.back().is_last;
+      added.spec_latest = flags.back().spec_latest;
+      {
+        LIAISON_ASSIGN_OR_RETURN(
+            Statement st,
+            c.Prepare("INSERT INTO objects(date_added, cid, id, version, type, spec_version, "
+                      "is_first, is_last, spec_latest, json) "
+                      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"));
+        st.Bind(1, added.date_added);
+        st.Bind(2, cid);
+        st.Bind(3, object.id);
+        st.Bind(4, added.version);
+        st.Bind(5, object.type);
+        st.Bind(6, added.spec_version);
+        st.Bind(7, int64_t{added.is_first});
+        st.Bind(8, int64_t{added.is_last});
+        st.Bind(9, int64_t{added.spec_latest});
+        st.Bind(10, object.json);
+        LIAISON_RETURN_IF_ERROR(st.Run());
+      }
+      // A new version can take is_first/is_last/spec_latest from older ones.
+      if (versions.size() > 1) LIAISON_RETURN_IF_ERROR(RefreshFlags(c, versions));
+      result.outcomes.push_back({AddOutcome::Kind::kAdded, FromUnixMicros(row.date_added)});
+      ++result.added;
+    }
+    if (result.added > 0) {
+      LIAISON_ASSIGN_OR_RETURN(
+          Statement st, c.Prepare("UPDATE meta SET value = ?1 WHERE key = 'last_date_added'"));
+      st.Bind(1, next - 1);
+      LIAISON_RETURN_IF_ERROR(st.Run());
+    }
+    if (options.status) {
+      StatusResource status = *options.status;
+      for (size_t i = 0; i < objects.size(); ++i) {
+        const AddOutcome& o = result.outcomes[i];
+        status.successes.push_back({objects[i].id, StatusVersion(objects[i], o.date_added),
+                                    o.kind == AddOutcome::Kind::kAdded ? "added" : "duplicate"});
+      }
+      FinishStatus(status);
+      LIAISON_RETURN_IF_ERROR(WriteStatus(c, status));
+      result.status = std::move(status);
+    }
+    return result;
+  }
+}
+
+Result<bool> SqliteStore::Selected(Connection& c, int64_t cid, const Row& row, const Filter& filter,
+                                   const VersionPlan& plan) {
+  bool version_ok = plan.all || (plan.last && row.is_last) || (plan.first && row.is_first);
+  if (!version_ok && !plan.at.empty()) {
+    if (row.version.empty()) {
+      version_ok = std::find(plan.at.begin(), plan.at.end(), FromUnixMicros(row.date_added)) !=
+                   plan.at.end();
+    } else {
+      version_ok =
+          std::find(plan.at_keys.begin(), plan.at_keys.end(), row.version) != plan.at_keys.end();
+    }
+  }
+  bool need_siblings = false;
+  if (!version_ok) {
+    // A superseded version can still be the first/last among the versions that pass a filter
+    // which differs between versions (added_after, spec_version). Otherwise it is out.
+    if (!(plan.base_varies && (plan.first || plan.last))) return false;
+    need_siblings = true;
+  } else if (!plan.explicit_spec && !row.spec_latest) {
+    // The default spec_version rule keeps the highest spec version among the selected versions;
+    // this row is not the highest overall, so it depends on which others are selected.
+    need_siblings = true;
+  }
+  if (!need_siblings) return true;
+  LIAISON_ASSIGN_OR_RETURN(std::vector<Row> versions, LoadVersions(c, cid, row.id));
+  LIAISON_ASSIGN_OR_RETURN(std::vector<VersionRecord> records, ToVersionRecords(versions));
+  const std::vector<bool> selected = SelectVersions(records, filter);
+  for (size_t i = 0; i < versions.size(); ++i) {
+    if (versions[i].date_added == row.date_added) return selected[i];
+  }
+  return false;
+}
+
+Result<Page> SqliteStore::QueryImpl(std::string_view collection, const Filter& filter,
+                                    bool with_json) {
+  LIAISON_RETURN_IF_ERROR(ValidateFilter(filter));
+  int64_t start = std::numeric_limits<int64_t>::min();
+  if (filter.added_after) start = std::max(start, ToUnixMicros(*filter.added_after));
+  if (!filter.next.empty()) {
+    LIAISON_ASSIGN_OR_RETURN(Cursor cursor, DecodeCursor(filter.next));
+    // date_added is unique in this store, so (date_added, id, version) > cursor reduces to
+    // date_added > cursor.date_added, even when the cursor's own row has since been deleted.
+    start = std::max(start, ToUnixMicros(cursor.date_added));
+  }
+  const size_t limit =
+      std::min(filter.limit.value_or(options_.max_page_size), options_.max_page_size);
+  const VersionPlan plan = PlanVersions(filter);
+  const std::vector<std::string> ids = Deduplicated(filter.ids);
+  const std::vector<std::string> types = Deduplicated(filter.types);
+  const std::vector<std::string>& specs = filter.spec_versions;
+
+  // Parameters: ?1 cid, ?2 start, then spec versions, then ids or types.
+  const int spec_first = 3;
+  const int list_first = spec_first + static_cast<int>(specs.size());
+  std::string extra;
+  if (!specs.empty()) {
+    absl::StrAppend(&extra, " AND spec_version IN (", Placeholders(spec_first, specs.size()), ")");
+  }
+  absl::StrAppend(&extra, ToAbsl(FlagSql(plan.sql_flag)));
+  const std::string columns = absl::StrCat(kRowColumns, with_json ? ", json" : "");
+
+  std::string sql;
+  const bool by_id = !ids.empty();
+  if (by_id) {
+    // A handful of rows per id: fetch them all (without JSON), then order them here.
+    sql = absl::StrCat("SELECT ", kRowColumns,
+                       " FROM objects INDEXED BY objects_by_id WHERE cid = ?1 AND id IN (",
+                       Placeholders(list_first, ids.size()), ") AND date_added > ?2", extra);
+    if (!types.empty()) {
+      absl::StrAppend(&sql, " AND type IN (",
+                      Placeholders(list_first + static_cast<int>(ids.size()), types.size()), ")");
+    }
+  } else if (!types.empty()) {
+    // One date_added-ordered index range per type, merged by SQLite without sorting.
+    std::vector<std::string> branches;
+    for (size_t i = 0; i < types.size(); ++i) {
+      branches.push_back(
+          absl::StrCat("SELECT ", columns,
+                       " FROM objects INDEXED BY objects_by_type WHERE cid = ?1 AND type = ?",
+                       list_first + static_cast<int>(i), " AND date_added > ?2", extra));
+    }
+    sql = absl::StrCat(absl::StrJoin(branches, " UNION ALL "), " ORDER BY 1");
+  } else {
+    const char* index = plan.sql_flag == FlagFilter::kLast ? "objects_latest" : "objects_by_cid";
+    sql = absl::StrCat("SELECT ", columns, " FROM objects INDEXED BY ", index,
+                       " WHERE cid = ?1 AND date_added > ?2", extra, " ORDER BY date_added");
+  }
+
+  return Read([&](Connection& c) -> Result<Page> {
+    LIAISON_ASSIGN_OR_RETURN(int64_t cid, CollectionKey(c, collection));
+    LIAISON_ASSIGN_OR_RETURN(Statement st, c.Prepare(sql));
+    st.Bind(1, cid);
+    st.Bind(2, start);
+    for (size_t i = 0; i < specs.size(); ++i) st.Bind(spec_first + static_cast<int>(i), specs[i]);
+    if (by_id) {
+      for (size_t i = 0; i < ids.size(); ++i) st.Bind(list_first + static_cast<int>(i), ids[i]);
+      for (size_t i = 0; i < types.size(); ++i) {
+        st.Bind(list_first + static_cast<int>(ids.size() + i), types[i]);
+      }
+    } else {
+      for (size_t i = 0; i < types.size(); ++i) {
+        st.Bind(list_first + static_cast<int>(i), types[i]);
+      }
+    }
+
+    Page page;
+    std::vector<Row> accepted;
+    auto accept = [&](Row row) -> Result<bool> {
+      LIAISON_ASSIGN_OR_RETURN(bool keep, Selected(c, cid, row, filter, plan));
+      if (keep) accepted.push_back(std::move(row));
+      return keep;
+    };
+    std::vector<std::string> json;  // parallel to `accepted` when reading JSON in the scan
+    if (by_id) {
+      std::vector<Row> candidates;
+      for (;;) {
+        LIAISON_ASSIGN_OR_RETURN(bool more, st.Step());
+        if (!more) break;
+        candidates.push_back(ReadRow(st));
+      }
+      std::sort(candidates.begin(), candidates.end(),
+                [](const Row& a, const Row& b) { return a.date_added < b.date_added; });
+      for (Row& row : candidates) {
+        if (accepted.size() > limit) break;
+        LIAISON_RETURN_IF_ERROR(StatusOf(accept(std::move(row))));
+      }
+      if (with_json) {
+        LIAISON_ASSIGN_OR_RETURN(Statement text,
+                                 c.Prepare("SELECT json FROM objects WHERE date_added = ?1"));
+        for (size_t i = 0; i < accepted.size() && i < limit; ++i) {
+          text.Bind(1, accepted[i].date_added);
+          LIAISON_ASSIGN_OR_RETURN(bool found, text.Step());
+          if (!found) return absl::InternalError("sqlite store: row vanished in a snapshot");
+          json.emplace_back(text.Text(0));
+          text.Reset();
+        }
+      }
+    } else {
+      while (accepted.size() <= limit) {
+        LIAISON_ASSIGN_OR_RETURN(bool more, st.Step());
+        if (!more) break;
+        LIAISON_ASSIGN_OR_RETURN(bool keep, accept(ReadRow(st)));
+        // The row past the page only tells that there is more: no need for its text.
+        if (keep && with_json && accepted.size() <= limit) json.emplace_back(st.Text(kJsonColumn));
+      }
+    }
+
+    page.more = accepted.size() > limit;
+    if (page.more) accepted.resize(limit);
+    page.records.reserve(accepted.size());
+    for (size_t i = 0; i < accepted.size(); ++i) {
+      Row& row = accepted[i];
+      ObjectRecord rec;
+      auto version = ParseVersionKey(row.version);
+      if (!version.ok()) {
+        return absl::DataLossError(absl::StrCat("sqlite store: bad stored version of ", row.id));
+      }
+      rec.version = *version;
+      rec.date_added = FromUnixMicros(row.date_added);
+      rec.media_type = MediaTypeFor(row.spec_version);
+      rec.id = std::move(row.id);
+      rec.type = std::move(row.type);
+      rec.spec_version = std::move(row.spec_version);
+      if (with_json) rec.json = std::move(json[i]);
+      page.records.push_back(std::move(rec));
+    }
+    if (!page.records.empty()) {
+      page.date_added_first = page.records.front().date_added;
+      page.date_added_last = page.records.back().date_added;
+    }
+    if (page.more) {
+      const ObjectRecord& last = page.records.back();
+      page.next = EncodeCursor({last.date_added, last.id, last.version});
+    }
+    return page;
+  });
+}
+
+Result<size_t> SqliteStore::DeleteObject(std::string_view collection, std::string_view object_id,
+                                         const DeleteFilter& filter) {
+  if (filter.versions.size() > kMaxFilterValues || filter.spec_versions.size() > kMaxFilterValues) {
+    return absl::InvalidArgumentError("delete: too many filter values");
+  }
+  return Write([&](Connection& c) -> Result<size_t> {
+    LIAISON_ASSIGN_OR_RETURN(int64_t cid, CollectionKey(c, collection));
+    LIAISON_ASSIGN_OR_RETURN(std::vector<Row> versions, LoadVersions(c, cid, object_id));
+    if (versions.empty()) {
+      return absl::NotFoundError(absl::StrCat("object ", ToAbsl(object_id),
+                                              " not found in collection ", ToAbsl(collection)));
+    }
+    LIAISON_ASSIGN_OR_RETURN(std::vector<VersionRecord> records, ToVersionRecords(versions));
+    const std::vector<bool> doomed = SelectVersionsForDelete(records, filter);
+    std::vector<Row> kept;
+    size_t deleted = 0;
+    for (size_t i = 0; i < versions.size(); ++i) {
+      if (!doomed[i]) {
+        kept.push_back(versions[i]);
+        continue;
+      }
+      LIAISON_ASSIGN_OR_RETURN(Statement st,
+                               c.Prepare("DELETE FROM objects WHERE date_added = ?1"));
+      st.Bind(1, versions[i].date_added);
+      LIAISON_RETURN_IF_ERROR(st.Run());
+      ++deleted;
+    }
+    if (deleted > 0) LIAISON_RETURN_IF_ERROR(RefreshFlags(c, kept));
+    return deleted;
+  });
+}
+
+// --- Status resources ---------------------------------------------------------------------------
+
+Status SqliteStore::PutStatus(const StatusResource& status) {
+  if (status.id.empty()) return absl::InvalidArgumentError("status: empty id");
+  return Write([&](Connection& c) { return WriteStatus(c, status); });
+}
+
+Result<StatusResource> SqliteStore::GetStatus(std::string_view id) {
+  return Read([&](Connection& c) -> Result<StatusResource> {
+    LIAISON_ASSIGN_OR_RETURN(
+        Statement st,
+        c.Prepare("SELECT api_root, request_timestamp, body FROM statuses WHERE id = ?1"));
+    st.Bind(1, id);
+    LIAISON_ASSIGN_OR_RETURN(bool found, st.Step());
+    if (!found) return absl::NotFoundError(absl::StrCat("status ", ToAbsl(id), " not found"));
+    StatusResource s;
+    s.id = std::string(id);
+    s.api_root = std::string(st.Text(0));
+    LIAISON_ASSIGN_OR_RETURN(s.request_timestamp, ParseStoredTimestamp(st.Text(1)));
+    LIAISON_RETURN_IF_ERROR(ParseStatusBody(st.Text(2), s));
+    return s;
+  });
+}
+
+// --- Users, tokens, permissions -----------------------------------------------------------------
+
+namespace {
+
+Status CheckUser(const User& user) {
+  if (user.name.empty()) return absl::InvalidArgumentError("user: empty name");
+  for (const std::string& g : user.groups) {
+    if (g.empty() || g.find('\n') != std::string::npos) {
+      return absl::InvalidArgumentError("user: a group name is empty or has a line break");
+    }
+  }
+  return absl::OkStatus();
+}
+
+User ReadUser(const Statement& st) {
+  User u;
+  u.name = std::string(st.Text(0));
+  u.password_hash = std::string(st.Text(1));
+  u.is_admin = st.Int(2) != 0;
+  u.groups = SplitLines(st.Text(3));
+  return u;
+}
+
+Result<ApiToken> ReadToken(const Statement& st) {
+  ApiToken t;
+  t.token_hash = std::string(st.Text(0));
+  t.user = std::string(st.Text(1));
+  t.description = std::string(st.Text(2));
+  LIAISON_ASSIGN_OR_RETURN(t.created, ParseStoredTimestamp(st.Text(3)));
+  if (!st.IsNull(4)) {
+    LIAISON_ASSIGN_OR_RETURN(Timestamp expires, ParseStoredTimestamp(st.Text(4)));
+    t.expires = expires;
+  }
+  return t;
+}
+
+constexpr const char* kTokenColumns = "token_hash, user, description, created, expires";
+
+}  // namespace
+
+Status SqliteStore::CreateUser(const User& user) {
+  LIAISON_RETURN_IF_ERROR(CheckUser(user));
+  const std::string groups = JoinLines(user.groups);
+  return Write([&](Connection& c) -> Status {
+    LIAISON_ASSIGN_OR_RETURN(bool exists, UserExists(c, user.name));
+    if (exists)
+      return absl::AlreadyExistsError(absl::StrCat("user ", user.name, " already exists"));
+    LIAISON_ASSIGN_OR_RETURN(Statement st,
+                             c.Prepare("INSERT INTO users(name, password_hash, is_admin, groups) "
+                                       "VALUES (?1, ?2, ?3, ?4)"));
+    st.Bind(1, user.name);
+    st.Bind(2, user.password_hash);
+    st.Bind(3, int64_t{user.is_admin});
+    st.Bind(4, groups);
+    return st.Run();
+  });
+}
+
+Status SqliteStore::UpdateUser(const User& user) {
+  LIAISON_RETURN_IF_ERROR(CheckUser(user));
+  const std::string groups = JoinLines(user.groups);
+  return Write([&](Connection& c) -> Status {
+    LIAISON_ASSIGN_OR_RETURN(Statement st,
+                             c.Prepare("UPDATE users SET password_hash = ?2, is_admin = ?3, "
+                                       "groups = ?4 WHERE name = ?1"));
+    st.Bind(1, user.name);
+    st.Bind(2, user.password_hash);
+    st.Bind(3, int64_t{user.is_admin});
+    st.Bind(4, groups);
+    LIAISON_RETURN_IF_ERROR(st.Run());
+    if (c.Changes() == 0)
+      return absl::NotFoundError(absl::StrCat("user ", user.name, " not found"));
+    return absl::OkStatus();
+  });
+}
+
+Result<User> SqliteStore::GetUser(std::string_view name) {
+  return Read([&](Connection& c) -> Result<User> {
+    LIAISON_ASSIGN_OR_RETURN(
+        Statement st,
+        c.Prepare("SELECT name, password_hash, is_admin, groups FROM users WHERE name = ?1"));
+    st.Bind(1, name);
+    LIAISON_ASSIGN_OR_RETURN(bool found, st.Step());
+    if (!found) return absl::NotFoundError(absl::StrCat("user ", ToAbsl(name), " not found"));
+    return ReadUser(st);
+  });
+}
+
+Result<std::vector<User>> SqliteStore::ListUsers() {
+  return Read([&](Connection& c) -> Result<std::vector<User>> {
+    LIAISON_ASSIGN_OR_RETURN(
+        Statement st,
+        c.Prepare("SELECT name, password_hash, is_admin, groups FROM users ORDER BY name"));
+    std::vector<User> out;
+    for (;;) {
+      LIAISON_ASSIGN_OR_RETURN(bool row, st.Step());
+      if (!row) break;
+      out.push_back(ReadUser(st));
+    }
+    return out;
+  });
+}
+
+Status SqliteStore::DeleteUser(std::string_view name) {
+  return Write([&](Connection& c) -> Status {
+    LIAISON_ASSIGN_OR_RETURN(bool exists, UserExists(c, name));
+    if (!exists) return absl::NotFoundError(absl::StrCat("user ", ToAbsl(name), " not found"));
+    for (const char* sql : {"DELETE FROM tokens WHERE user = ?1",
+                            "DELETE FROM permissions WHERE kind = 0 AND principal = ?1",
+                            "DELETE FROM users WHERE name = ?1"}) {
+      LIAISON_ASSIGN_OR_RETURN(Statement st, c.Prepare(sql));
+      st.Bind(1, name);
+      LIAISON_RETURN_IF_ERROR(st.Run());
+    }
+    return absl::OkStatus();
+  });
+}
+
+Status SqliteStore::AddToken(const ApiToken& token) {
+  if (token.token_hash.empty()) return absl::InvalidArgumentError("token: empty hash");
+  const std::string created = TimestampText(token.created);
+  const std::string expires = token.expires ? TimestampText(*token.expires) : std::string();
+  return Write([&](Connection& c) -> Status {
+    LIAISON_ASSIGN_OR_RETURN(bool user_exists, UserExists(c, token.user));
+    if (!user_exists) {
+      return absl::NotFoundError(absl::StrCat("user ", token.user, " not found"));
+    }
+    {
+      LIAISON_ASSIGN_OR_RETURN(Statement st,
+                               c.Prepare("SELECT 1 FROM tokens WHERE token_hash = ?1"));
+      st.Bind(1, token.token_hash);
+      LIAISON_ASSIGN_OR_RETURN(bool exists, st.Step());
+      if (exists) return absl::AlreadyExistsError("token already exists");
+    }
+    LIAISON_ASSIGN_OR_RETURN(
+        Statement st,
+        c.Prepare("INSERT INTO tokens(token_hash, user, description, created, expires) "
+                  "VALUES (?1, ?2, ?3, ?4, ?5)"));
+    st.Bind(1, token.token_hash);
+    st.Bind(2, token.user);
+    st.Bind(3, token.description);
+    st.Bind(4, created);
+    if (token.expires) {
+      st.Bind(5, expires);
+    } else {
+      st.BindNull(5);
+    }
+    return st.Run();
+  });
+}
+
+Result<ApiToken> SqliteStore::FindToken(std::string_view token_hash) {
+  return Read([&](Connection& c) -> Result<ApiToken> {
+    // On every authenticated request: keep the SQL text built once.
+    static const std::string kSql =
+        absl::StrCat("SELECT ", kTokenColumns, " FROM tokens WHERE token_hash = ?1");
+    LIAISON_ASSIGN_OR_RETURN(Statement st, c.Prepare(kSql));
+    st.Bind(1, token_hash);
+    LIAISON_ASSIGN_OR_RETURN(bool found, st.Step());
+    // The message never echoes the hash: it is derived from a credential.
+    if (!found) return absl::NotFoundError("token not found");
+    return ReadToken(st);
+  });
+}
+
+Result<std::vector<ApiToken>> SqliteStore::ListTokens(std::string_view user) {
+  return Read([&](Connection& c) -> Result<std::vector<ApiToken>> {
+    LIAISON_ASSIGN_OR_RETURN(Statement st, c.Prepare(absl::StrCat("SELECT ", kTokenColumns,
+                                                                  " FROM tokens WHERE user = ?1 "
+                                                                  "ORDER BY created, token_hash")));
+    st.Bind(1, user);
+    std::vector<ApiToken> out;
+    for (;;) {
+      LIAISON_ASSIGN_OR_RETURN(bool row, st.Step());
+      if (!row) break;
+      LIAISON_ASSIGN_OR_RETURN(ApiToken t, ReadToken(st));
+      out.push_back(std::move(t));
+    }
+    return out;
+  });
+}
+
+Status SqliteStore::DeleteToken(std::string_view token_hash) {
+  return Write([&](Connection& c) -> Status {
+    LIAISON_ASSIGN_OR_RETURN(Statement st, c.Prepare("DELETE FROM tokens WHERE token_hash = ?1"));
+    st.Bind(1, token_hash);
+    LIAISON_RETURN_IF_ERROR(st.Run());
+    if (c.Changes() == 0) return absl::NotFoundError("token not found");
+    return absl::OkStatus();
+  });
+}
+
+Status SqliteStore::SetPermission(std::string_view collection, const Principal& principal,
+                                  Permission permission) {
+  if (principal.name.empty()) return absl::InvalidArgumentError("permission: empty principal");
+  const int64_t kind = principal.kind == Principal::Kind::kUser ? 0 : 1;
+  return Write([&](Connection& c) -> Status {
+    LIAISON_ASSIGN_OR_RETURN(int64_t cid, CollectionKey(c, collection));
+    if (principal.kind == Principal::Kind::kUser) {
+      LIAISON_ASSIGN_OR_RETURN(bool exists, UserExists(c, principal.name));
+      if (!exists) return absl::NotFoundError(absl::StrCat("user ", principal.name, " not found"));
+    }
+    if (!permission.can_read && !permission.can_write) {
+      LIAISON_ASSIGN_OR_RETURN(
+          Statement st,
+          c.Prepare("DELETE FROM permissions WHERE cid = ?1 AND kind = ?2 AND principal = ?3"));
+      st.Bind(1, cid);
+      st.Bind(2, kind);
+      st.Bind(3, principal.name);
+      return st.Run();
+    }
+    LIAISON_ASSIGN_OR_RETURN(
+        Statement st,
+        c.Prepare("INSERT OR REPLACE INTO permissions(cid, kind, principal, can_read, can_write) "
+                  "VALUES (?1, ?2, ?3, ?4, ?5)"));
+    st.Bind(1, cid);
+    st.Bind(2, kind);
+    st.Bind(3, principal.name);
+    st.Bind(4, int64_t{permission.can_read});
+    st.Bind(5, int64_t{permission.can_write});
+    return st.Run();
+  });
+}
+
+Result<std::vector<std::pair<Principal, Permission>>> SqliteStore::ListPermissions(
+    std::string_view collection) {
+  using Grants = std::vector<std::pair<Principal, Permission>>;
+  return Read([&](Connection& c) -> Result<Grants> {
+    LIAISON_ASSIGN_OR_RETURN(int64_t cid, CollectionKey(c, collection));
+    LIAISON_ASSIGN_OR_RETURN(
+        Statement st, c.Prepare("SELECT kind, principal, can_read, can_write FROM permissions "
+                                "WHERE cid = ?1 ORDER BY kind, principal"));
+    st.Bind(1, cid);
+    Grants out;
+    for (;;) {
+      LIAISON_ASSIGN_OR_RETURN(bool row, st.Step());
+      if (!row) break;
+      Principal p;
+      p.kind = st.Int(0) == 0 ? Principal::Kind::kUser : Principal::Kind::kGroup;
+      p.name = std::string(st.Text(1));
+      out.emplace_back(std::move(p), Permission{st.Int(2) != 0, st.Int(3) != 0});
+    }
+    return out;
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+
+Result<std::unique_ptr<Store>> OpenSqliteStore(const SqliteOptions& options) {
+  return SqliteStore::Open(options);
+}
+
+}  // namespace liaison::store

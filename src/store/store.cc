@@ -1,0 +1,74 @@
+#include "store/store.h"
+
+#include <algorithm>
+#include <string>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "core/absl_compat.h"
+#include "core/status_macros.h"
+
+namespace liaison::store {
+namespace {
+
+// Whether any version of `object_id` is stored. The TAXII object endpoints answer 404 for an
+// object that does not exist, but 200 with an empty list when filters exclude every version.
+Result<bool> ObjectExists(Store& store, std::string_view collection, std::string_view object_id) {
+  Filter probe;
+  probe.ids = {std::string(object_id)};
+  probe.versions = {VersionMatch::All()};
+  probe.limit = 1;
+  LIAISON_ASSIGN_OR_RETURN(Page page, store.QueryManifest(collection, probe));
+  return !page.records.empty();
+}
+
+Status ObjectNotFound(std::string_view collection, std::string_view object_id) {
+  return absl::NotFoundError(
+      absl::StrCat("object ", ToAbsl(object_id), " not found in collection ", ToAbsl(collection)));
+}
+
+}  // namespace
+
+Result<Page> Store::GetObject(std::string_view collection, std::string_view object_id,
+                              Filter filter) {
+  filter.ids = {std::string(object_id)};
+  const bool first_page = filter.next.empty();
+  LIAISON_ASSIGN_OR_RETURN(Page page, Query(collection, filter));
+  if (page.records.empty() && first_page) {
+    LIAISON_ASSIGN_OR_RETURN(bool exists, ObjectExists(*this, collection, object_id));
+    if (!exists) return ObjectNotFound(collection, object_id);
+  }
+  return page;
+}
+
+Result<Page> Store::QueryVersions(std::string_view collection, std::string_view object_id,
+                                  Filter filter) {
+  filter.ids = {std::string(object_id)};
+  filter.versions = {VersionMatch::All()};
+  const bool first_page = filter.next.empty();
+  LIAISON_ASSIGN_OR_RETURN(Page page, QueryManifest(collection, filter));
+  if (page.records.empty() && first_page) {
+    LIAISON_ASSIGN_OR_RETURN(bool exists, ObjectExists(*this, collection, object_id));
+    if (!exists) return ObjectNotFound(collection, object_id);
+  }
+  return page;
+}
+
+Result<Permission> Store::EffectivePermission(std::string_view collection, std::string_view user) {
+  LIAISON_ASSIGN_OR_RETURN(User u, GetUser(user));
+  LIAISON_ASSIGN_OR_RETURN(auto grants, ListPermissions(collection));
+  Permission effective;
+  for (const auto& [principal, permission] : grants) {
+    const bool applies =
+        principal.kind == Principal::Kind::kUser
+            ? principal.name == u.name
+            : std::find(u.groups.begin(), u.groups.end(), principal.name) != u.groups.end();
+    if (!applies) continue;
+    effective.can_read = effective.can_read || permission.can_read;
+    effective.can_write = effective.can_write || permission.can_write;
+  }
+  return effective;
+}
+
+}  // namespace liaison::store

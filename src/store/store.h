@@ -1,0 +1,246 @@
+#pragma once
+
+// Store: everything the TAXII server, the policy layer and sync ever see of storage. Backends
+// (store/sqlite, store/postgres) implement it with the same semantics, checked by one
+// conformance suite (tests/store/store_conformance.h). docs/store.md explains the design.
+//
+// Objects. A collection keeps every version of every object: a version is identified by
+// (id, version) where version is `modified`, else `created`, else "no version" (such objects
+// have a single version). Adding a version that is already there is not an error; it is reported
+// as a duplicate and nothing changes. Each stored version gets a `date_added` from the store when
+// its transaction commits: date_added is unique and strictly increasing across the whole store,
+// in commit order, so a reader paging with `next` or with `added_after` set to the previous
+// page's last date_added never misses a version committed meanwhile, and never sees one twice.
+//
+// Errors. NotFound for an unknown collection/user/token/status/object, AlreadyExists on
+// creating something that exists, InvalidArgument for bad input (a malformed cursor, an object
+// without id), Unavailable when the backend is busy or unreachable (retry), DataLoss when the
+// stored data is corrupt, Internal for bugs.
+//
+// Thread safety. Every method may be called concurrently from any number of threads.
+// Acknowledged writes (an OK return) are durable: they survive a crash or kill -9.
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "core/result.h"
+#include "core/timestamp.h"
+#include "stix/object.h"
+#include "store/filter.h"
+
+namespace liaison::store {
+
+// A TAXII collection (TAXII 2.1 section 5.2 "Collection Resource"), without can_read/can_write,
+// which depend on the caller (see Permission).
+struct Collection {
+  std::string id;        // a UUID, unique in the store
+  std::string api_root;  // the API root it is served under (the server's config names these)
+  std::string title;
+  std::string description;
+  std::string alias;
+  std::vector<std::string> media_types;
+
+  friend bool operator==(const Collection&, const Collection&) = default;
+};
+
+// One stored version of an object, as queries return it.
+struct ObjectRecord {
+  std::string id;
+  std::string type;
+  std::string spec_version;          // as given, or "2.1" for an SCO / "2.0" otherwise
+  std::optional<Timestamp> version;  // modified, else created; nullopt when neither
+  Timestamp date_added;              // microsecond precision
+  std::string media_type;            // "application/stix+json;version=<spec_version>"
+  std::string json;                  // original text; empty in manifest/version queries
+};
+
+// One page of a query.
+struct Page {
+  std::vector<ObjectRecord> records;  // ordered by (date_added, id, version)
+  bool more = false;
+  std::string next;  // set when `more`; pass back in Filter::next
+  // For X-TAXII-Date-Added-First/Last; nullopt on an empty page.
+  std::optional<Timestamp> date_added_first;
+  std::optional<Timestamp> date_added_last;
+};
+
+// TAXII 2.1 section 4.3 "Status Resource".
+struct StatusDetail {
+  std::string id;
+  std::string version;  // the object's version as a STIX timestamp (date_added if none)
+  std::string message;
+
+  friend bool operator==(const StatusDetail&, const StatusDetail&) = default;
+};
+
+struct StatusResource {
+  std::string id;
+  std::string api_root;
+  std::string status = "pending";  // "pending" or "complete"
+  Timestamp request_timestamp;
+  int64_t total_count = 0;
+  int64_t success_count = 0;
+  int64_t failure_count = 0;
+  int64_t pending_count = 0;
+  std::vector<StatusDetail> successes;
+  std::vector<StatusDetail> failures;
+  std::vector<StatusDetail> pendings;
+
+  friend bool operator==(const StatusResource&, const StatusResource&) = default;
+};
+
+struct AddOptions {
+  // When set, the store appends one success per object in the call (message "added" or
+  // "duplicate"), recomputes the counts from the three lists, sets status to "complete" unless
+  // there are pendings, and writes the resource in the same transaction as the objects: a
+  // status that says success always means the objects are stored. The caller fills id,
+  // api_root, request_timestamp and failures (objects it rejected before calling Add).
+  std::optional<StatusResource> status;
+};
+
+struct AddOutcome {
+  enum class Kind { kAdded, kDuplicate };
+  Kind kind = Kind::kAdded;
+  Timestamp date_added;  // of the stored version: now, or when a duplicate was first added
+};
+
+struct AddResult {
+  std::vector<AddOutcome> outcomes;  // one per input object, same order
+  size_t added = 0;
+  size_t duplicates = 0;
+  std::optional<StatusResource> status;  // as written, when AddOptions::status was set
+};
+
+// Users authenticate with a password (the encoded Argon2id hash string that libsodium's
+// crypto_pwhash_str produces; hashing and verifying are the caller's) or with API tokens.
+struct User {
+  std::string name;
+  std::string password_hash;
+  bool is_admin = false;
+  std::vector<std::string> groups;  // e.g. partner organisations; permissions may name them
+
+  friend bool operator==(const User&, const User&) = default;
+};
+
+// An API token, stored only as a hash of the secret (the caller hashes, e.g. SHA-256 hex).
+struct ApiToken {
+  std::string token_hash;
+  std::string user;
+  std::string description;
+  Timestamp created;
+  std::optional<Timestamp> expires;
+
+  friend bool operator==(const ApiToken&, const ApiToken&) = default;
+};
+
+// Who a collection permission is granted to.
+struct Principal {
+  enum class Kind { kUser, kGroup };
+  Kind kind = Kind::kUser;
+  std::string name;
+
+  static Principal UserNamed(std::string name) { return {Kind::kUser, std::move(name)}; }
+  static Principal GroupNamed(std::string name) { return {Kind::kGroup, std::move(name)}; }
+  friend bool operator==(const Principal&, const Principal&) = default;
+};
+
+struct Permission {
+  bool can_read = false;
+  bool can_write = false;
+
+  friend bool operator==(const Permission&, const Permission&) = default;
+};
+
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  // The largest page a query returns (the server advertises it); Filter::limit is clamped to it.
+  virtual size_t max_page_size() const = 0;
+
+  // --- Collections --------------------------------------------------------------------------
+  // AlreadyExists when the id is taken; InvalidArgument when it is empty.
+  virtual Status CreateCollection(const Collection& collection) = 0;
+  // Replaces everything but the id. NotFound when absent.
+  virtual Status UpdateCollection(const Collection& collection) = 0;
+  virtual Result<Collection> GetCollection(std::string_view id) = 0;
+  // In creation order.
+  virtual Result<std::vector<Collection>> ListCollections() = 0;
+  // Removes the collection with its objects and permissions. NotFound when absent.
+  virtual Status DeleteCollection(std::string_view id) = 0;
+
+  // --- Objects ------------------------------------------------------------------------------
+  // Adds `objects` to `collection` in one transaction: all of them or, on any error, none.
+  // Duplicates (an id + version already stored, or earlier in `objects`) are reported, not
+  // added. Each object needs a non-empty id of the form `<type>--...`, a type and its JSON text;
+  // otherwise InvalidArgument naming the index ("objects/3: ..."). NotFound for an unknown
+  // collection. The call returns after the commit is durable.
+  virtual Result<AddResult> Add(std::string_view collection, std::span<const stix::Object> objects,
+                                const AddOptions& options) = 0;
+  Result<AddResult> Add(std::string_view collection, std::span<const stix::Object> objects) {
+    return Add(collection, objects, AddOptions{});
+  }
+
+  // Returns one page of object versions with their JSON text. Costs O(page size + versions
+  // skipped by match[version]) index steps, never a scan of the collection. InvalidArgument for
+  // a bad filter or cursor, NotFound for an unknown collection.
+  virtual Result<Page> Query(std::string_view collection, const Filter& filter) = 0;
+  // Like Query but records carry no JSON: the TAXII manifest endpoint.
+  virtual Result<Page> QueryManifest(std::string_view collection, const Filter& filter) = 0;
+
+  // Removes the versions of `object_id` that `filter` selects; returns how many. NotFound when
+  // the collection or the object (any version) does not exist.
+  virtual Result<size_t> DeleteObject(std::string_view collection, std::string_view object_id,
+                                      const DeleteFilter& filter) = 0;
+
+  // The TAXII "get an object" endpoint: Query with match[id] = object_id (filter.ids is
+  // replaced). NotFound when no version of the object exists at all; an empty page when versions
+  // exist but the filter excludes them.
+  Result<Page> GetObject(std::string_view collection, std::string_view object_id, Filter filter);
+  // The TAXII versions endpoint: every version of `object_id` (match[version] is replaced by
+  // `all`; added_after, limit, next and match[spec_version] apply), without JSON. NotFound as
+  // GetObject.
+  Result<Page> QueryVersions(std::string_view collection, std::string_view object_id,
+                             Filter filter);
+
+  // --- Status resources ---------------------------------------------------------------------
+  // Inserts or replaces (pending -> complete). InvalidArgument when the id is empty.
+  virtual Status PutStatus(const StatusResource& status) = 0;
+  virtual Result<StatusResource> GetStatus(std::string_view id) = 0;
+
+  // --- Users, tokens, permissions -----------------------------------------------------------
+  virtual Status CreateUser(const User& user) = 0;  // AlreadyExists
+  virtual Status UpdateUser(const User& user) = 0;  // NotFound
+  virtual Result<User> GetUser(std::string_view name) = 0;
+  virtual Result<std::vector<User>> ListUsers() = 0;  // by name
+  // Also removes the user's tokens and permissions. NotFound when absent.
+  virtual Status DeleteUser(std::string_view name) = 0;
+
+  // AlreadyExists for a known hash; NotFound for an unknown user.
+  virtual Status AddToken(const ApiToken& token) = 0;
+  // Looks a token up by the hash of the secret the client presented. NotFound when unknown.
+  // Expiry is the caller's to check.
+  virtual Result<ApiToken> FindToken(std::string_view token_hash) = 0;
+  virtual Result<std::vector<ApiToken>> ListTokens(std::string_view user) = 0;
+  virtual Status DeleteToken(std::string_view token_hash) = 0;  // NotFound
+
+  // Grants exactly `permission` (both false removes the grant). NotFound for an unknown
+  // collection; a user principal must exist, a group need not.
+  virtual Status SetPermission(std::string_view collection, const Principal& principal,
+                               Permission permission) = 0;
+  // Grants on one collection, users first then groups, by name.
+  virtual Result<std::vector<std::pair<Principal, Permission>>> ListPermissions(
+      std::string_view collection) = 0;
+  // What `user` may do on `collection`: its own grant ORed with its groups' grants. NotFound for
+  // an unknown user or collection.
+  Result<Permission> EffectivePermission(std::string_view collection, std::string_view user);
+};
+
+}  // namespace liaison::store

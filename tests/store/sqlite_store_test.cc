@@ -1,0 +1,257 @@
+#include "store/sqlite/sqlite_store.h"
+
+#include <signal.h>
+#include <sqlite3.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <map>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+#include "store_conformance.h"
+
+namespace liaison::store {
+namespace {
+
+using testing::StoreBackend;
+using testing::StoreConformanceTest;
+using testing::StoreTestOptions;
+
+Result<std::unique_ptr<Store>> OpenForConformance(const std::filesystem::path& dir,
+                                                  const StoreTestOptions& options) {
+  SqliteOptions o;
+  o.path = dir / "liaison.db";
+  o.clock = options.clock;
+  o.max_page_size = options.max_page_size;
+  return OpenSqliteStore(o);
+}
+
+INSTANTIATE_TEST_SUITE_P(Sqlite, StoreConformanceTest,
+                         ::testing::Values(StoreBackend{"sqlite", OpenForConformance}),
+                         testing::StoreBackendName);
+
+constexpr char kCollection[] = "5b1f0b4e-3c1a-4d7e-9a55-0c6f1e2d3a4b";
+
+class SqliteStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+    dir_ = std::filesystem::temp_directory_path() /
+           absl::StrCat("liaison-sqlite-", info->name(), "-", ::getpid());
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_);
+    path_ = dir_ / "liaison.db";
+  }
+  void TearDown() override {
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+  }
+
+  Result<std::unique_ptr<Store>> Open() {
+    SqliteOptions o;
+    o.path = path_;
+    return OpenSqliteStore(o);
+  }
+
+  // Runs one SQL statement on the file with the plain SQLite API; returns the first column of
+  // the first row as text.
+  std::string RawSql(const std::string& sql) {
+    sqlite3* db = nullptr;
+    EXPECT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
+    sqlite3_stmt* st = nullptr;
+    std::string out;
+    EXPECT_EQ(sqlite3_prepare_v2(db, sql.c_str(), -1, &st, nullptr), SQLITE_OK) << sql;
+    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0) != nullptr) {
+      out = reinterpret_cast<const char*>(sqlite3_column_text(st, 0));
+    }
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return out;
+  }
+
+  std::filesystem::path dir_;
+  std::filesystem::path path_;
+};
+
+stix::Object Indicator(int n, const char* modified = "2021-01-01T00:00:00.000Z") {
+  stix::Object o;
+  o.type = "indicator";
+  char uuid[40];
+  std::snprintf(uuid, sizeof uuid, "00000000-0000-4000-8000-%012d", n);
+  o.id = absl::StrCat("indicator--", uuid);
+  o.spec_version = "2.1";
+  o.created = *Timestamp::Parse("2020-01-01T00:00:00.000Z");
+  o.modified = *Timestamp::Parse(modified);
+  o.json = absl::StrCat(R"({"type":"indicator","spec_version":"2.1","id":")", o.id,
+                        R"(","created":"2020-01-01T00:00:00.000Z","modified":")", modified,
+                        R"(","pattern":"[ipv4-addr:value = '10.0.0.)", n % 256,
+                        R"(']","pattern_type":"stix","valid_from":"2020-01-01T00:00:00Z"})");
+  return o;
+}
+
+Collection TestCollection() {
+  Collection c;
+  c.id = kCollection;
+  c.api_root = "api1";
+  c.title = "t";
+  return c;
+}
+
+TEST_F(SqliteStoreTest, UsesWalModeAndRecordsTheSchemaVersion) {
+  auto store = Open();
+  ASSERT_TRUE(store.ok()) << store.status();
+  EXPECT_EQ(RawSql("PRAGMA journal_mode"), "wal");
+  EXPECT_EQ(RawSql("SELECT max(version) FROM schema_migrations"), "1");
+  EXPECT_EQ(RawSql("PRAGMA application_id"), std::to_string(0x4C49414E));
+}
+
+TEST_F(SqliteStoreTest, RefusesAStoreWrittenByANewerVersion) {
+  { ASSERT_TRUE(Open().ok()); }
+  RawSql("INSERT INTO schema_migrations(version, applied_at) VALUES (99, 'later')");
+  auto store = Open();
+  EXPECT_EQ(store.status().code(), absl::StatusCode::kFailedPrecondition) << store.status();
+}
+
+TEST_F(SqliteStoreTest, RefusesADatabaseThatIsNotALiaisonStore) {
+  RawSql("CREATE TABLE something_else(x)");
+  auto store = Open();
+  EXPECT_EQ(store.status().code(), absl::StatusCode::kDataLoss) << store.status();
+}
+
+TEST_F(SqliteStoreTest, OpenErrors) {
+  SqliteOptions o;
+  EXPECT_EQ(OpenSqliteStore(o).status().code(), absl::StatusCode::kInvalidArgument);
+  o.path = dir_ / "missing.db";
+  o.create_if_missing = false;
+  EXPECT_EQ(OpenSqliteStore(o).status().code(), absl::StatusCode::kNotFound);
+  o.create_if_missing = true;
+  o.path = dir_ / "nested" / "dirs" / "store.db";
+  EXPECT_TRUE(OpenSqliteStore(o).ok());
+}
+
+TEST_F(SqliteStoreTest, TwoHandlesOnOneFileShareDateAddedOrder) {
+  // As `liaison import` beside `liaison serve`: two stores (connections sets) on one file.
+  auto a = Open();
+  auto b = Open();
+  ASSERT_TRUE(a.ok() && b.ok());
+  ASSERT_TRUE((*a)->CreateCollection(TestCollection()).ok());
+  std::vector<Timestamp> seen;
+  for (int i = 0; i < 10; ++i) {
+    Store& s = i % 2 == 0 ? **a : **b;
+    std::vector<stix::Object> batch = {Indicator(i)};
+    auto r = s.Add(kCollection, batch);
+    ASSERT_TRUE(r.ok()) << r.status();
+    seen.push_back(r->outcomes[0].date_added);
+  }
+  for (size_t i = 1; i < seen.size(); ++i) EXPECT_LT(seen[i - 1], seen[i]);
+  auto page = (*b)->Query(kCollection, {});
+  ASSERT_TRUE(page.ok());
+  EXPECT_EQ(page->records.size(), 10u);
+}
+
+TEST_F(SqliteStoreTest, ManyThreadsReadWhileOneWrites) {
+  auto store = Open();
+  ASSERT_TRUE(store.ok());
+  Store& s = **store;
+  ASSERT_TRUE(s.CreateCollection(TestCollection()).ok());
+  std::atomic<bool> done{false};
+  std::atomic<int> errors{0};
+  std::vector<std::thread> readers;
+  for (int t = 0; t < 4; ++t) {
+    readers.emplace_back([&] {
+      size_t last_count = 0;
+      while (!done) {
+        Filter f;
+        f.versions = {VersionMatch::All()};
+        size_t count = 0;
+        for (;;) {
+          auto p = s.QueryManifest(kCollection, f);
+          if (!p.ok()) {
+            ++errors;
+            return;
+          }
+          count += p->records.size();
+          if (!p->more) break;
+          f.next = p->next;
+        }
+        // Snapshots only grow: a reader never sees a commit disappear.
+        if (count < last_count) ++errors;
+        last_count = count;
+      }
+    });
+  }
+  for (int b = 0; b < 30; ++b) {
+    std::vector<stix::Object> batch;
+    for (int i = 0; i < 20; ++i) batch.push_back(Indicator(b * 20 + i));
+    auto r = s.Add(kCollection, batch);
+    ASSERT_TRUE(r.ok()) << r.status();
+  }
+  done = true;
+  for (auto& t : readers) t.join();
+  EXPECT_EQ(errors.load(), 0);
+}
+
+// An acknowledged Add survives kill -9, and an Add that was not acknowledged left nothing
+// behind: every batch is either entirely present or entirely absent.
+TEST_F(SqliteStoreTest, AcknowledgedAddsSurviveKillNine) {
+  {
+    auto store = Open();
+    ASSERT_TRUE(store.ok());
+    ASSERT_TRUE((*store)->CreateCollection(TestCollection()).ok());
+  }
+  constexpr int kPerBatch = 10;
+  int pipe_fds[2];
+  ASSERT_EQ(pipe(pipe_fds), 0);
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    close(pipe_fds[0]);
+    auto store = Open();
+    if (!store.ok()) _exit(2);
+    for (int b = 0;; ++b) {
+      std::vector<stix::Object> batch;
+      for (int i = 0; i < kPerBatch; ++i) batch.push_back(Indicator(b * kPerBatch + i));
+      if (!(*store)->Add(kCollection, batch).ok()) _exit(3);
+      // Acknowledge only after Add returned, as the server answers only then.
+      if (write(pipe_fds[1], &b, sizeof b) != sizeof b) _exit(4);
+    }
+  }
+  close(pipe_fds[1]);
+  int acked = -1;
+  for (int n = 0; n < 25; ++n) {
+    int b = 0;
+    ASSERT_EQ(read(pipe_fds[0], &b, sizeof b), static_cast<ssize_t>(sizeof b));
+    acked = b;
+  }
+  kill(child, SIGKILL);
+  int status = 0;
+  waitpid(child, &status, 0);
+  close(pipe_fds[0]);
+  ASSERT_TRUE(WIFSIGNALED(status));
+
+  auto store = Open();
+  ASSERT_TRUE(store.ok()) << store.status();
+  std::map<int, int> per_batch;
+  Filter f;
+  f.versions = {VersionMatch::All()};
+  for (;;) {
+    auto page = (*store)->QueryManifest(kCollection, f);
+    ASSERT_TRUE(page.ok()) << page.status();
+    for (const ObjectRecord& r : page->records) {
+      ++per_batch[std::stoi(r.id.substr(r.id.size() - 12)) / kPerBatch];
+    }
+    if (!page->more) break;
+    f.next = page->next;
+  }
+  for (int b = 0; b <= acked; ++b) EXPECT_EQ(per_batch[b], kPerBatch) << "batch " << b;
+  for (const auto& [b, n] : per_batch) EXPECT_EQ(n, kPerBatch) << "partial batch " << b;
+}
+
+}  // namespace
+}  // namespace liaison::store

@@ -1,0 +1,1266 @@
+#include "store_conformance.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <map>
+#include <optional>
+#include <random>
+#include <set>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "core/absl_compat.h"
+#include "gmock/gmock.h"
+#include "simdjson.h"
+#include "stix/object.h"
+#include "store/faulty_store.h"
+#include "store/filter.h"
+#include "testing/shared_data.h"
+
+namespace liaison::store::testing {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+using ::testing::UnorderedElementsAreArray;
+
+constexpr char kCollection[] = "91a7b528-80eb-42ed-a74d-c6fbd5a26116";
+constexpr char kOther[] = "52892447-4d7e-4f70-b94d-d7f22742ff63";
+
+Timestamp T(std::string_view text) { return *Timestamp::Parse(text); }
+
+// A STIX object with consistent typed fields and JSON text. `n` picks the id; an empty
+// `modified` leaves it out, and empty `created` and `modified` make an unversioned object.
+struct Spec {
+  std::string type = "indicator";
+  int n = 0;
+  std::string modified = "2020-01-01T00:00:00.000Z";
+  std::string created = "2020-01-01T00:00:00.000Z";
+  std::string spec_version = "2.1";
+};
+
+std::string IdOf(std::string_view type, int n) {
+  char uuid[40];
+  std::snprintf(uuid, sizeof uuid, "00000000-0000-4000-8000-%012d", n);
+  return absl::StrCat(ToAbsl(type), "--", uuid);
+}
+
+stix::Object Make(const Spec& s) {
+  stix::Object o;
+  o.type = s.type;
+  o.id = IdOf(s.type, s.n);
+  o.spec_version = s.spec_version;
+  std::string json = absl::StrCat("{\"type\":\"", s.type, "\"");
+  if (!s.spec_version.empty()) absl::StrAppend(&json, ",\"spec_version\":\"", s.spec_version, "\"");
+  absl::StrAppend(&json, ",\"id\":\"", o.id, "\"");
+  if (!s.created.empty()) {
+    o.created = T(s.created);
+    absl::StrAppend(&json, ",\"created\":\"", s.created, "\"");
+  }
+  if (!s.modified.empty()) {
+    o.modified = T(s.modified);
+    absl::StrAppend(&json, ",\"modified\":\"", s.modified, "\"");
+  }
+  absl::StrAppend(&json, ",\"name\":\"object ", s.n, "\"}");
+  o.json = std::move(json);
+  return o;
+}
+
+stix::Object V(int n, std::string modified, std::string spec_version = "2.1") {
+  return Make({.n = n, .modified = std::move(modified), .spec_version = std::move(spec_version)});
+}
+
+// "n@modified" for each record, the compact form the expectations use.
+std::string KeyOf(const ObjectRecord& r) {
+  const std::string id_tail = r.id.substr(r.id.size() - 4);
+  const int n = std::stoi(id_tail);
+  return absl::StrCat(n, "@", r.version ? r.version->ToString(3) : std::string("none"));
+}
+
+std::vector<std::string> Keys(const Page& page) {
+  std::vector<std::string> out;
+  for (const ObjectRecord& r : page.records) out.push_back(KeyOf(r));
+  return out;
+}
+
+Collection MakeCollection(std::string id, std::string title = "Indicators") {
+  Collection c;
+  c.id = std::move(id);
+  c.api_root = "api1";
+  c.title = std::move(title);
+  c.description = "for tests";
+  c.alias = "";
+  c.media_types = {"application/stix+json;version=2.1"};
+  return c;
+}
+
+// Follows `next` to the end; fails the test on errors or on pages larger than the limit.
+std::vector<ObjectRecord> QueryAll(Store& store, std::string_view collection, Filter filter,
+                                   int* pages = nullptr) {
+  std::vector<ObjectRecord> out;
+  int count = 0;
+  for (;;) {
+    auto page = store.Query(collection, filter);
+    EXPECT_TRUE(page.ok()) << page.status();
+    if (!page.ok()) break;
+    ++count;
+    if (filter.limit) {
+      EXPECT_LE(page->records.size(), *filter.limit);
+    }
+    for (ObjectRecord& r : page->records) out.push_back(std::move(r));
+    if (!page->more) {
+      EXPECT_TRUE(page->next.empty());
+      break;
+    }
+    EXPECT_FALSE(page->next.empty());
+    filter.next = page->next;
+    if (count > 10000) {
+      ADD_FAILURE() << "pagination does not end";
+      break;
+    }
+  }
+  if (pages != nullptr) *pages = count;
+  return out;
+}
+
+std::vector<std::string> KeysOf(const std::vector<ObjectRecord>& records) {
+  std::vector<std::string> out;
+  for (const ObjectRecord& r : records) out.push_back(KeyOf(r));
+  return out;
+}
+
+}  // namespace
+
+void StoreConformanceTest::SetUp() {
+  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+  std::string name = absl::StrCat("liaison-store-", info->test_suite_name(), "-", info->name());
+  std::replace(name.begin(), name.end(), '/', '_');
+  dir_ = std::filesystem::temp_directory_path() / absl::StrCat(name, "-", ::getpid());
+  std::filesystem::remove_all(dir_);
+  std::filesystem::create_directories(dir_);
+  options_.clock = [this] { return clock_.Now(); };
+  auto opened = GetParam().open(dir_, options_);
+  ASSERT_TRUE(opened.ok()) << opened.status();
+  store_ = std::move(*opened);
+  ASSERT_TRUE(store_->CreateCollection(MakeCollection(kCollection)).ok());
+}
+
+void StoreConformanceTest::TearDown() {
+  store_.reset();
+  std::error_code ec;
+  std::filesystem::remove_all(dir_, ec);
+}
+
+void StoreConformanceTest::Reopen() {
+  store_.reset();
+  auto opened = GetParam().open(dir_, options_);
+  ASSERT_TRUE(opened.ok()) << opened.status();
+  store_ = std::move(*opened);
+}
+
+namespace {
+
+#define ASSERT_OK(expr)                                     \
+  do {                                                      \
+    const auto& assert_ok_ = (expr);                        \
+    ASSERT_TRUE(assert_ok_.ok()) << StatusText(assert_ok_); \
+  } while (false)
+#define EXPECT_OK(expr)                                     \
+  do {                                                      \
+    const auto& expect_ok_ = (expr);                        \
+    EXPECT_TRUE(expect_ok_.ok()) << StatusText(expect_ok_); \
+  } while (false)
+
+inline std::string StatusText(const Status& s) { return s.ToString(); }
+template <typename T>
+std::string StatusText(const Result<T>& r) {
+  return r.status().ToString();
+}
+
+// --- Collections -------------------------------------------------------------------------------
+
+TEST_P(StoreConformanceTest, CollectionsCreateGetListUpdateDelete) {
+  Store& s = store();
+  EXPECT_EQ(s.CreateCollection(MakeCollection(kCollection)).code(),
+            absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(s.CreateCollection(MakeCollection("")).code(), absl::StatusCode::kInvalidArgument);
+  Collection other = MakeCollection(kOther, "Reports");
+  other.media_types = {"application/stix+json;version=2.1", "application/stix+json;version=2.0"};
+  other.alias = "reports";
+  ASSERT_OK(s.CreateCollection(other));
+
+  auto got = s.GetCollection(kOther);
+  ASSERT_OK(got);
+  EXPECT_EQ(*got, other);
+  auto all = s.ListCollections();
+  ASSERT_OK(all);
+  ASSERT_EQ(all->size(), 2u);
+  EXPECT_EQ((*all)[0].id, kCollection);  // creation order
+  EXPECT_EQ((*all)[1].id, kOther);
+
+  other.title = "Reports (renamed)";
+  other.media_types.clear();
+  ASSERT_OK(s.UpdateCollection(other));
+  EXPECT_EQ(*s.GetCollection(kOther), other);
+  EXPECT_EQ(s.UpdateCollection(MakeCollection("missing")).code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(s.GetCollection("missing").status().code(), absl::StatusCode::kNotFound);
+
+  std::vector<stix::Object> objects = {V(1, "2020-01-01T00:00:00.000Z")};
+  ASSERT_OK(s.Add(kOther, objects));
+  ASSERT_OK(s.DeleteCollection(kOther));
+  EXPECT_EQ(s.GetCollection(kOther).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(s.Query(kOther, {}).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(s.DeleteCollection(kOther).code(), absl::StatusCode::kNotFound);
+  // Re-creating the id starts empty.
+  ASSERT_OK(s.CreateCollection(other));
+  auto page = s.Query(kOther, {});
+  ASSERT_OK(page);
+  EXPECT_THAT(page->records, IsEmpty());
+}
+
+// --- Add: versions, duplicates, atomicity --------------------------------------------------------
+
+TEST_P(StoreConformanceTest, AddKeepsEveryVersion) {
+  std::vector<stix::Object> objects = {V(1, "2021-01-01T00:00:00.000Z"),
+                                       V(1, "2022-01-01T00:00:00.000Z"),
+                                       V(1, "2020-06-01T00:00:00.000Z"),  // older, added last
+                                       V(2, "2020-01-01T00:00:00.000Z")};
+  auto added = store().Add(kCollection, objects);
+  ASSERT_OK(added);
+  EXPECT_EQ(added->added, 4u);
+  EXPECT_EQ(added->duplicates, 0u);
+
+  auto last = store().Query(kCollection, {});
+  ASSERT_OK(last);
+  EXPECT_THAT(Keys(*last), ElementsAre("1@2022-01-01T00:00:00.000Z", "2@2020-01-01T00:00:00.000Z"));
+
+  auto versions = store().QueryVersions(kCollection, IdOf("indicator", 1), {});
+  ASSERT_OK(versions);
+  EXPECT_THAT(Keys(*versions),
+              ElementsAre("1@2021-01-01T00:00:00.000Z", "1@2022-01-01T00:00:00.000Z",
+                          "1@2020-06-01T00:00:00.000Z"));  // date_added order
+  for (const ObjectRecord& r : versions->records) EXPECT_THAT(r.json, IsEmpty());
+
+  Filter first;
+  first.versions = {VersionMatch::First()};
+  auto page = store().Query(kCollection, first);
+  ASSERT_OK(page);
+  EXPECT_THAT(Keys(*page), ElementsAre("1@2020-06-01T00:00:00.000Z", "2@2020-01-01T00:00:00.000Z"));
+}
+
+TEST_P(StoreConformanceTest, AddReportsDuplicatesWithoutAddingThem) {
+  std::vector<stix::Object> batch = {V(1, "2021-01-01T00:00:00.000Z"),
+                                     V(2, "2021-01-01T00:00:00.000Z")};
+  auto first = store().Add(kCollection, batch);
+  ASSERT_OK(first);
+  clock_.AdvanceMicros(1000);
+  std::vector<stix::Object> again = {V(2, "2021-01-01T00:00:00.000Z"),
+                                     V(3, "2021-01-01T00:00:00.000Z"),
+                                     V(3, "2021-01-01T00:00:00.000Z")};  // twice in one call
+  auto second = store().Add(kCollection, again);
+  ASSERT_OK(second);
+  EXPECT_EQ(second->added, 1u);
+  EXPECT_EQ(second->duplicates, 2u);
+  ASSERT_EQ(second->outcomes.size(), 3u);
+  EXPECT_EQ(second->outcomes[0].kind, AddOutcome::Kind::kDuplicate);
+  EXPECT_EQ(second->outcomes[0].date_added, first->outcomes[1].date_added);
+  EXPECT_EQ(second->outcomes[1].kind, AddOutcome::Kind::kAdded);
+  EXPECT_EQ(second->outcomes[2].kind, AddOutcome::Kind::kDuplicate);
+  EXPECT_EQ(second->outcomes[2].date_added, second->outcomes[1].date_added);
+
+  Filter all;
+  all.versions = {VersionMatch::All()};
+  EXPECT_EQ(QueryAll(store(), kCollection, all).size(), 3u);
+}
+
+TEST_P(StoreConformanceTest, AddIsAllOrNothing) {
+  std::vector<stix::Object> seed = {V(9, "2021-01-01T00:00:00.000Z")};
+  ASSERT_OK(store().Add(kCollection, seed));
+  std::vector<stix::Object> batch = {V(1, "2021-01-01T00:00:00.000Z"),
+                                     V(9, "2022-01-01T00:00:00.000Z"),  // a new version
+                                     V(2, "2021-01-01T00:00:00.000Z")};
+  stix::Object broken = V(3, "2021-01-01T00:00:00.000Z");
+  broken.id = "malware--00000000-0000-4000-8000-000000000003";  // type and id disagree
+  batch.push_back(broken);
+  AddOptions with_status;
+  with_status.status = StatusResource{.id = "s-1", .api_root = "api1"};
+  auto result = store().Add(kCollection, batch, with_status);
+  EXPECT_EQ(result.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(result.status().message(), HasSubstr("objects/3"));
+
+  Filter all;
+  all.versions = {VersionMatch::All()};
+  EXPECT_THAT(KeysOf(QueryAll(store(), kCollection, all)),
+              ElementsAre("9@2021-01-01T00:00:00.000Z"));
+  // The status resource was part of the transaction too.
+  EXPECT_EQ(store().GetStatus("s-1").status().code(), absl::StatusCode::kNotFound);
+  // And the version flags of object 9 were rolled back with the rest.
+  auto last = store().Query(kCollection, {});
+  ASSERT_OK(last);
+  EXPECT_THAT(Keys(*last), ElementsAre("9@2021-01-01T00:00:00.000Z"));
+
+  for (auto mutate : std::vector<std::function<void(stix::Object&)>>{
+           [](stix::Object& o) { o.id.clear(); }, [](stix::Object& o) { o.type.clear(); },
+           [](stix::Object& o) { o.json.clear(); },
+           [](stix::Object& o) { o.id = o.type + "-" + o.id.substr(o.type.size() + 2); }}) {
+    std::vector<stix::Object> bad = {V(4, "2021-01-01T00:00:00.000Z"),
+                                     V(5, "2021-01-01T00:00:00.000Z")};
+    mutate(bad[1]);
+    auto r = store().Add(kCollection, bad);
+    EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(r.status().message(), HasSubstr("objects/1"));
+  }
+  EXPECT_EQ(QueryAll(store(), kCollection, all).size(), 1u);
+}
+
+TEST_P(StoreConformanceTest, ConcurrentAddsSucceedOrFailIndependently) {
+  // Backends may commit concurrent Adds together (SQLite's group commit): one failing Add must
+  // still leave the others whole, and itself leave nothing.
+  constexpr int kThreads = 6, kRounds = 8, kPerAdd = 5;
+  std::vector<std::thread> threads;
+  std::atomic<int> failures{0};
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int round = 0; round < kRounds; ++round) {
+        std::vector<stix::Object> batch;
+        for (int i = 0; i < kPerAdd; ++i) {
+          batch.push_back(V((t * kRounds + round) * kPerAdd + i, "2021-01-01T00:00:00.000Z"));
+        }
+        const bool poisoned = t % 2 == 1 && round % 2 == 0;
+        if (poisoned) batch.back().json.clear();
+        auto r = store().Add(kCollection, batch);
+        if (r.ok() == poisoned) ++failures;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(failures.load(), 0);
+  Filter all;
+  all.versions = {VersionMatch::All()};
+  std::set<int> present;
+  for (const ObjectRecord& r : QueryAll(store(), kCollection, all)) {
+    present.insert(std::stoi(r.id.substr(r.id.size() - 4)));
+  }
+  for (int t = 0; t < kThreads; ++t) {
+    for (int round = 0; round < kRounds; ++round) {
+      const bool poisoned = t % 2 == 1 && round % 2 == 0;
+      for (int i = 0; i < kPerAdd; ++i) {
+        EXPECT_EQ(present.count((t * kRounds + round) * kPerAdd + i), poisoned ? 0u : 1u)
+            << "thread " << t << " round " << round;
+      }
+    }
+  }
+}
+
+TEST_P(StoreConformanceTest, AddToUnknownCollectionIsNotFound) {
+  std::vector<stix::Object> batch = {V(1, "2021-01-01T00:00:00.000Z")};
+  EXPECT_EQ(store().Add("no-such-collection", batch).status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST_P(StoreConformanceTest, FaultyStoreFailsTheChosenCallWithoutWriting) {
+  FaultyStore faulty(store(), /*fail_on_call=*/1);
+  std::vector<stix::Object> batch = {V(1, "2021-01-01T00:00:00.000Z")};
+  EXPECT_EQ(faulty.Add(kCollection, batch).status().code(), absl::StatusCode::kUnavailable);
+  auto page = store().Query(kCollection, {});
+  ASSERT_OK(page);
+  EXPECT_THAT(page->records, IsEmpty());
+
+  faulty.FailOnCall(2);
+  ASSERT_OK(faulty.Add(kCollection, batch));
+  EXPECT_EQ(faulty.Query(kCollection, {}).status().code(), absl::StatusCode::kUnavailable);
+  ASSERT_OK(faulty.Query(kCollection, {}));
+  EXPECT_EQ(faulty.calls(), 3);
+  EXPECT_EQ(faulty.failures(), 2);
+
+  faulty.FailOnCall(1, /*sticky=*/true);
+  EXPECT_FALSE(faulty.GetCollection(kCollection).ok());
+  EXPECT_FALSE(faulty.ListCollections().ok());
+  EXPECT_FALSE(faulty.GetObject(kCollection, IdOf("indicator", 1), {}).ok());
+}
+
+TEST_P(StoreConformanceTest, DateAddedIsStrictlyIncreasingEvenWhenTheClockStepsBack) {
+  ASSERT_OK(store().CreateCollection(MakeCollection(kOther)));
+  std::vector<Timestamp> seen;
+  const Timestamp start = clock_.Now();
+  for (int i = 0; i < 6; ++i) {
+    if (i == 3) clock_.Set(Timestamp::FromUnixNanos(start.unix_seconds() - 3600, 0));
+    std::vector<stix::Object> batch = {V(2 * i, "2021-01-01T00:00:00.000Z"),
+                                       V(2 * i + 1, "2021-01-01T00:00:00.000Z")};
+    auto r = store().Add(i % 2 == 0 ? kCollection : kOther, batch);
+    ASSERT_OK(r);
+    for (const AddOutcome& o : r->outcomes) seen.push_back(o.date_added);
+  }
+  for (size_t i = 1; i < seen.size(); ++i) EXPECT_LT(seen[i - 1], seen[i]) << i;
+  // date_added follows the clock when the clock is ahead.
+  clock_.Set(Timestamp::FromUnixNanos(start.unix_seconds() + 100, 123'456'000));
+  std::vector<stix::Object> batch = {V(99, "2021-01-01T00:00:00.000Z")};
+  auto r = store().Add(kCollection, batch);
+  ASSERT_OK(r);
+  EXPECT_EQ(r->outcomes[0].date_added, clock_.Now());
+}
+
+// --- Version and spec_version selection ----------------------------------------------------------
+
+class VersionFixture {
+ public:
+  // Object 1: three versions (2020, 2021, 2022); object 2: one version; object 3: unversioned.
+  static std::vector<stix::Object> Objects() {
+    return {V(1, "2021-01-01T00:00:00.000Z"), V(2, "2020-01-01T00:00:00.000Z"),
+            V(1, "2020-01-01T00:00:00.000Z"), V(1, "2022-01-01T00:00:00.000Z"),
+            Make({.type = "indicator", .n = 3, .modified = "", .created = ""})};
+  }
+};
+
+TEST_P(StoreConformanceTest, MatchVersionFirstLastAllAndTimestamps) {
+  auto objects = VersionFixture::Objects();
+  auto added = store().Add(kCollection, objects);
+  ASSERT_OK(added);
+  auto run = [&](std::vector<VersionMatch> versions) {
+    Filter f;
+    f.versions = std::move(versions);
+    return KeysOf(QueryAll(store(), kCollection, f));
+  };
+  EXPECT_THAT(run({}),
+              ElementsAre("2@2020-01-01T00:00:00.000Z", "1@2022-01-01T00:00:00.000Z", "3@none"));
+  EXPECT_THAT(run({VersionMatch::Last()}),
+              ElementsAre("2@2020-01-01T00:00:00.000Z", "1@2022-01-01T00:00:00.000Z", "3@none"));
+  EXPECT_THAT(run({VersionMatch::First()}),
+              ElementsAre("2@2020-01-01T00:00:00.000Z", "1@2020-01-01T00:00:00.000Z", "3@none"));
+  EXPECT_THAT(run({VersionMatch::First(), VersionMatch::Last()}),
+              ElementsAre("2@2020-01-01T00:00:00.000Z", "1@2020-01-01T00:00:00.000Z",
+                          "1@2022-01-01T00:00:00.000Z", "3@none"));
+  EXPECT_EQ(run({VersionMatch::All()}).size(), 5u);
+  EXPECT_EQ(run({VersionMatch::All(), VersionMatch::First()}).size(), 5u);
+  EXPECT_THAT(run({VersionMatch::At(T("2021-01-01T00:00:00Z"))}),
+              ElementsAre("1@2021-01-01T00:00:00.000Z"));
+  // A timestamp is an instant: other spellings of the same instant match.
+  EXPECT_THAT(run({VersionMatch::At(T("2021-01-01T00:00:00.000000Z"))}),
+              ElementsAre("1@2021-01-01T00:00:00.000Z"));
+  EXPECT_THAT(run({VersionMatch::At(T("2020-01-01T00:00:00Z")), VersionMatch::Last()}),
+              ElementsAre("2@2020-01-01T00:00:00.000Z", "1@2020-01-01T00:00:00.000Z",
+                          "1@2022-01-01T00:00:00.000Z", "3@none"));
+  EXPECT_THAT(run({VersionMatch::At(T("1999-01-01T00:00:00Z"))}), IsEmpty());
+  // An unversioned object is identified by its date_added.
+  EXPECT_THAT(run({VersionMatch::At(added->outcomes[4].date_added)}), ElementsAre("3@none"));
+}
+
+TEST_P(StoreConformanceTest, FirstAndLastAreAmongVersionsPassingOtherFilters) {
+  // The newest version is added first, an older one later: with added_after between the two
+  // additions, `last` is the older version, the latest of those added after that time.
+  std::vector<stix::Object> newer = {V(1, "2022-01-01T00:00:00.000Z"),
+                                     V(2, "2022-01-01T00:00:00.000Z")};
+  auto a = store().Add(kCollection, newer);
+  ASSERT_OK(a);
+  clock_.AdvanceMicros(10);
+  std::vector<stix::Object> older = {V(1, "2021-01-01T00:00:00.000Z"),
+                                     V(1, "2020-01-01T00:00:00.000Z")};
+  ASSERT_OK(store().Add(kCollection, older));
+
+  Filter f;
+  f.added_after = a->outcomes[1].date_added;
+  EXPECT_THAT(KeysOf(QueryAll(store(), kCollection, f)), ElementsAre("1@2021-01-01T00:00:00.000Z"));
+  f.versions = {VersionMatch::First()};
+  EXPECT_THAT(KeysOf(QueryAll(store(), kCollection, f)), ElementsAre("1@2020-01-01T00:00:00.000Z"));
+  f.versions = {VersionMatch::All()};
+  EXPECT_EQ(QueryAll(store(), kCollection, f).size(), 2u);
+  // Without added_after, object 1's latest version is the 2022 one.
+  EXPECT_THAT(KeysOf(QueryAll(store(), kCollection, {})),
+              ElementsAre("1@2022-01-01T00:00:00.000Z", "2@2022-01-01T00:00:00.000Z"));
+}
+
+TEST_P(StoreConformanceTest, SpecVersionDefaultsToTheLatestPerObject) {
+  std::vector<stix::Object> objects = {
+      V(1, "2020-01-01T00:00:00.000Z", "2.0"), V(1, "2021-01-01T00:00:00.000Z", "2.1"),
+      V(1, "2022-01-01T00:00:00.000Z", "2.0"), V(2, "2020-01-01T00:00:00.000Z", "2.0")};
+  ASSERT_OK(store().Add(kCollection, objects));
+  auto run = [&](std::vector<VersionMatch> versions, std::vector<std::string> specs) {
+    Filter f;
+    f.versions = std::move(versions);
+    f.spec_versions = std::move(specs);
+    return KeysOf(QueryAll(store(), kCollection, f));
+  };
+  // Version selection first, then the latest spec version among the selected versions.
+  EXPECT_THAT(run({}, {}), ElementsAre("1@2022-01-01T00:00:00.000Z", "2@2020-01-01T00:00:00.000Z"));
+  EXPECT_THAT(run({VersionMatch::All()}, {}),
+              ElementsAre("1@2021-01-01T00:00:00.000Z", "2@2020-01-01T00:00:00.000Z"));
+  EXPECT_THAT(run({VersionMatch::First()}, {}),
+              ElementsAre("1@2020-01-01T00:00:00.000Z", "2@2020-01-01T00:00:00.000Z"));
+  EXPECT_THAT(run({VersionMatch::First(), VersionMatch::Last()}, {}),
+              ElementsAre("1@2020-01-01T00:00:00.000Z", "1@2022-01-01T00:00:00.000Z",
+                          "2@2020-01-01T00:00:00.000Z"));
+  // An explicit match[spec_version] is a plain filter applied before version selection.
+  EXPECT_THAT(run({}, {"2.1"}), ElementsAre("1@2021-01-01T00:00:00.000Z"));
+  EXPECT_THAT(run({VersionMatch::All()}, {"2.0"}),
+              ElementsAre("1@2020-01-01T00:00:00.000Z", "1@2022-01-01T00:00:00.000Z",
+                          "2@2020-01-01T00:00:00.000Z"));
+  EXPECT_EQ(run({VersionMatch::All()}, {"2.0", "2.1"}).size(), 4u);
+  EXPECT_THAT(run({}, {"2.2"}), IsEmpty());
+
+  auto manifest = store().QueryManifest(kCollection, {});
+  ASSERT_OK(manifest);
+  ASSERT_EQ(manifest->records.size(), 2u);
+  EXPECT_EQ(manifest->records[0].media_type, "application/stix+json;version=2.0");
+  EXPECT_EQ(manifest->records[0].spec_version, "2.0");
+}
+
+TEST_P(StoreConformanceTest, MissingSpecVersionIsTwoOneForScosAndTwoZeroOtherwise) {
+  stix::Object sco =
+      Make({.type = "ipv4-addr", .n = 1, .modified = "", .created = "", .spec_version = ""});
+  stix::Object sdo = Make({.type = "malware", .n = 2, .spec_version = ""});
+  std::vector<stix::Object> objects = {sco, sdo};
+  ASSERT_OK(store().Add(kCollection, objects));
+  auto page = store().QueryManifest(kCollection, {});
+  ASSERT_OK(page);
+  ASSERT_EQ(page->records.size(), 2u);
+  EXPECT_EQ(page->records[0].spec_version, "2.1");
+  EXPECT_EQ(page->records[1].spec_version, "2.0");
+  EXPECT_FALSE(page->records[0].version.has_value());
+}
+
+TEST_P(StoreConformanceTest, IdAndTypeFiltersAreListsOfAlternatives) {
+  std::vector<stix::Object> objects = {
+      Make({.type = "indicator", .n = 1}),
+      Make({.type = "malware", .n = 2}),
+      Make({.type = "tool", .n = 3}),
+      Make({.type = "indicator", .n = 4}),
+      Make({.type = "malware", .n = 5}),
+      Make({.type = "malware", .n = 5, .modified = "2021-01-01T00:00:00.000Z"})};
+  ASSERT_OK(store().Add(kCollection, objects));
+  auto run = [&](std::vector<std::string> ids, std::vector<std::string> types) {
+    Filter f;
+    f.ids = std::move(ids);
+    f.types = std::move(types);
+    return KeysOf(QueryAll(store(), kCollection, f));
+  };
+  EXPECT_THAT(run({}, {"malware"}),
+              ElementsAre("2@2020-01-01T00:00:00.000Z", "5@2021-01-01T00:00:00.000Z"));
+  EXPECT_THAT(run({}, {"tool", "indicator", "tool"}),
+              ElementsAre("1@2020-01-01T00:00:00.000Z", "3@2020-01-01T00:00:00.000Z",
+                          "4@2020-01-01T00:00:00.000Z"));
+  EXPECT_THAT(run({IdOf("malware", 5), IdOf("indicator", 1), IdOf("indicator", 77)}, {}),
+              ElementsAre("1@2020-01-01T00:00:00.000Z", "5@2021-01-01T00:00:00.000Z"));
+  EXPECT_THAT(run({IdOf("malware", 5), IdOf("indicator", 1)}, {"malware"}),
+              ElementsAre("5@2021-01-01T00:00:00.000Z"));
+  EXPECT_THAT(run({}, {"campaign"}), IsEmpty());
+  Filter paged;
+  paged.types = {"indicator", "malware", "tool"};
+  paged.limit = 2;
+  int pages = 0;
+  EXPECT_EQ(QueryAll(store(), kCollection, paged, &pages).size(), 5u);
+  EXPECT_EQ(pages, 3);
+  paged.types.clear();
+  paged.ids = {IdOf("malware", 5), IdOf("indicator", 1), IdOf("tool", 3)};
+  paged.versions = {VersionMatch::All()};
+  EXPECT_THAT(KeysOf(QueryAll(store(), kCollection, paged, &pages)),
+              ElementsAre("1@2020-01-01T00:00:00.000Z", "3@2020-01-01T00:00:00.000Z",
+                          "5@2020-01-01T00:00:00.000Z", "5@2021-01-01T00:00:00.000Z"));
+  EXPECT_EQ(pages, 2);
+}
+
+// --- Pagination
+// -----------------------------------------------------------------------------------
+
+TEST_P(StoreConformanceTest, PagesFollowDateAddedWithMoreNextAndBounds) {
+  std::vector<stix::Object> objects;
+  for (int i = 0; i < 25; ++i) objects.push_back(V(i, "2021-01-01T00:00:00.000Z"));
+  auto added = store().Add(kCollection, objects);
+  ASSERT_OK(added);
+
+  Filter f;
+  f.limit = 10;
+  auto p1 = store().Query(kCollection, f);
+  ASSERT_OK(p1);
+  EXPECT_EQ(p1->records.size(), 10u);
+  EXPECT_TRUE(p1->more);
+  EXPECT_EQ(p1->date_added_first, added->outcomes[0].date_added);
+  EXPECT_EQ(p1->date_added_last, added->outcomes[9].date_added);
+  f.next = p1->next;
+  auto p2 = store().Query(kCollection, f);
+  ASSERT_OK(p2);
+  EXPECT_EQ(p2->records.size(), 10u);
+  EXPECT_EQ(p2->date_added_first, added->outcomes[10].date_added);
+  f.next = p2->next;
+  auto p3 = store().Query(kCollection, f);
+  ASSERT_OK(p3);
+  EXPECT_EQ(p3->records.size(), 5u);
+  EXPECT_FALSE(p3->more);
+  EXPECT_THAT(p3->next, IsEmpty());
+  EXPECT_EQ(p3->date_added_last, added->outcomes[24].date_added);
+  for (size_t i = 0; i < 10; ++i) {
+    EXPECT_EQ(p2->records[i].json, objects[10 + i].json);
+    EXPECT_EQ(p2->records[i].date_added, added->outcomes[10 + i].date_added);
+  }
+
+  // The server's maximum applies with no limit and caps larger ones.
+  Filter unlimited;
+  auto all = store().Query(kCollection, unlimited);
+  ASSERT_OK(all);
+  EXPECT_EQ(all->records.size(), 25u);
+  EXPECT_FALSE(all->more);
+  Filter exact;
+  exact.limit = 25;
+  EXPECT_FALSE(store().Query(kCollection, exact)->more);
+  std::vector<stix::Object> more_objects;
+  for (int i = 100; i < 140; ++i) more_objects.push_back(V(i, "2021-01-01T00:00:00.000Z"));
+  ASSERT_OK(store().Add(kCollection, more_objects));
+  unlimited.limit = 1'000'000;
+  auto capped = store().Query(kCollection, unlimited);
+  ASSERT_OK(capped);
+  EXPECT_EQ(capped->records.size(), store().max_page_size());
+  EXPECT_TRUE(capped->more);
+
+  // An empty collection: an empty page, no more, no header dates.
+  ASSERT_OK(store().CreateCollection(MakeCollection(kOther)));
+  auto empty = store().Query(kOther, {});
+  ASSERT_OK(empty);
+  EXPECT_THAT(empty->records, IsEmpty());
+  EXPECT_FALSE(empty->more);
+  EXPECT_FALSE(empty->date_added_first.has_value());
+}
+
+TEST_P(StoreConformanceTest, AddedAfterIsExclusiveAndResumesFromTheLastDateAdded) {
+  std::vector<stix::Object> objects;
+  for (int i = 0; i < 12; ++i) objects.push_back(V(i, "2021-01-01T00:00:00.000Z"));
+  auto added = store().Add(kCollection, objects);
+  ASSERT_OK(added);
+  Filter f;
+  f.added_after = added->outcomes[4].date_added;
+  auto page = store().Query(kCollection, f);
+  ASSERT_OK(page);
+  ASSERT_EQ(page->records.size(), 7u);
+  EXPECT_EQ(page->records[0].date_added, added->outcomes[5].date_added);
+  // A client that pages with added_after = X-TAXII-Date-Added-Last sees every record once.
+  Filter g;
+  g.limit = 5;
+  std::vector<std::string> seen;
+  for (int guard = 0; guard < 10; ++guard) {
+    auto p = store().Query(kCollection, g);
+    ASSERT_OK(p);
+    for (const auto& r : p->records) seen.push_back(KeyOf(r));
+    if (p->records.empty()) break;
+    g.added_after = p->date_added_last;
+  }
+  EXPECT_EQ(seen.size(), 12u);
+  EXPECT_EQ(std::set<std::string>(seen.begin(), seen.end()).size(), 12u);
+  // A sub-microsecond added_after is compared as an instant.
+  Filter h;
+  h.added_after = Timestamp::FromUnixNanos(added->outcomes[4].date_added.unix_seconds(),
+                                           added->outcomes[4].date_added.nanos() + 1);
+  EXPECT_EQ(store().Query(kCollection, h)->records.front().date_added,
+            added->outcomes[5].date_added);
+}
+
+TEST_P(StoreConformanceTest, PagingSeesObjectsAddedBetweenPagesExactlyOnce) {
+  std::vector<stix::Object> objects;
+  for (int i = 0; i < 20; ++i) objects.push_back(V(i, "2021-01-01T00:00:00.000Z"));
+  ASSERT_OK(store().Add(kCollection, objects));
+  Filter f;
+  f.limit = 6;
+  f.versions = {VersionMatch::All()};
+  std::vector<std::string> seen;
+  int round = 0;
+  for (;;) {
+    auto page = store().Query(kCollection, f);
+    ASSERT_OK(page);
+    for (const auto& r : page->records) seen.push_back(KeyOf(r));
+    // Between pages: new objects, and new versions of objects already served and not yet.
+    if (round < 3) {
+      std::vector<stix::Object> batch = {V(100 + round, "2021-01-01T00:00:00.000Z"),
+                                         V(round, "2022-01-01T00:00:00.000Z"),
+                                         V(19 - round, "2022-01-01T00:00:00.000Z")};
+      ASSERT_OK(store().Add(kCollection, batch));
+    }
+    ++round;
+    if (!page->more) break;
+    f.next = page->next;
+  }
+  EXPECT_EQ(seen.size(), 29u);
+  EXPECT_EQ(std::set<std::string>(seen.begin(), seen.end()).size(), seen.size());
+  Filter all;
+  all.versions = {VersionMatch::All()};
+  EXPECT_THAT(seen, UnorderedElementsAreArray(KeysOf(QueryAll(store(), kCollection, all))));
+}
+
+TEST_P(StoreConformanceTest, ReaderPagingBesideAConcurrentWriterMissesNothing) {
+  constexpr int kBatches = 40, kPerBatch = 5;
+  std::atomic<bool> done{false};
+  std::thread writer([&] {
+    for (int b = 0; b < kBatches; ++b) {
+      std::vector<stix::Object> batch;
+      for (int i = 0; i < kPerBatch; ++i)
+        batch.push_back(V(b * kPerBatch + i, "2021-01-01T00:00:00.000Z"));
+      auto r = store().Add(kCollection, batch);
+      EXPECT_TRUE(r.ok()) << r.status();
+    }
+    done = true;
+  });
+  std::vector<std::string> seen;
+  Filter f;
+  f.limit = 7;
+  std::optional<Timestamp> last_seen;
+  for (int guard = 0; guard < 100000; ++guard) {
+    const bool finished = done.load();
+    auto page = store().Query(kCollection, f);
+    ASSERT_OK(page);
+    for (const auto& r : page->records) seen.push_back(KeyOf(r));
+    if (page->date_added_last) last_seen = page->date_added_last;
+    if (page->more) {
+      f.next = page->next;
+      continue;
+    }
+    if (finished) break;
+    // Caught up with the writer: continue from the last date_added, as a TAXII client polls.
+    f.next.clear();
+    f.added_after = last_seen;
+  }
+  writer.join();
+  EXPECT_EQ(seen.size(), static_cast<size_t>(kBatches * kPerBatch));
+  EXPECT_EQ(std::set<std::string>(seen.begin(), seen.end()).size(), seen.size());
+}
+
+TEST_P(StoreConformanceTest, TamperedCursorIsInvalidArgument) {
+  std::vector<stix::Object> objects;
+  for (int i = 0; i < 5; ++i) objects.push_back(V(i, "2021-01-01T00:00:00.000Z"));
+  ASSERT_OK(store().Add(kCollection, objects));
+  Filter f;
+  f.limit = 2;
+  auto page = store().Query(kCollection, f);
+  ASSERT_OK(page);
+  const std::string next = page->next;
+  std::vector<std::string> bad = {"x", "!!!!", next.substr(0, next.size() - 3), next + "A",
+                                  std::string(5000, 'A')};
+  for (size_t i = 0; i < next.size(); i += 3) {
+    std::string t = next;
+    t[i] = t[i] == 'A' ? 'B' : 'A';
+    bad.push_back(t);
+  }
+  for (const std::string& b : bad) {
+    f.next = b;
+    auto r = store().Query(kCollection, f);
+    EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument) << b;
+    EXPECT_THAT(r.status().message(), HasSubstr("next")) << b;
+  }
+  f.next = next;
+  EXPECT_OK(store().Query(kCollection, f));
+}
+
+TEST_P(StoreConformanceTest, BadFiltersAreInvalidArgument) {
+  Filter f;
+  f.limit = 0;
+  EXPECT_EQ(store().Query(kCollection, f).status().code(), absl::StatusCode::kInvalidArgument);
+  Filter g;
+  g.ids.assign(kMaxFilterValues + 1, "indicator--x");
+  EXPECT_EQ(store().QueryManifest(kCollection, g).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(store().Query("missing", {}).status().code(), absl::StatusCode::kNotFound);
+}
+
+// --- Manifest, object, versions endpoints ----------------------------------------------------
+
+TEST_P(StoreConformanceTest, ManifestGetObjectAndVersions) {
+  auto objects = VersionFixture::Objects();
+  auto added = store().Add(kCollection, objects);
+  ASSERT_OK(added);
+  auto manifest = store().QueryManifest(kCollection, {});
+  ASSERT_OK(manifest);
+  ASSERT_EQ(manifest->records.size(), 3u);
+  const ObjectRecord& m = manifest->records[1];
+  EXPECT_EQ(m.id, IdOf("indicator", 1));
+  EXPECT_EQ(m.type, "indicator");
+  EXPECT_EQ(m.version, T("2022-01-01T00:00:00.000Z"));
+  EXPECT_EQ(m.date_added, added->outcomes[3].date_added);
+  EXPECT_EQ(m.media_type, "application/stix+json;version=2.1");
+  EXPECT_THAT(m.json, IsEmpty());
+
+  auto object = store().GetObject(kCollection, IdOf("indicator", 1), {});
+  ASSERT_OK(object);
+  ASSERT_EQ(object->records.size(), 1u);
+  EXPECT_EQ(object->records[0].json, objects[3].json);
+  Filter all;
+  all.versions = {VersionMatch::All()};
+  all.ids = {IdOf("indicator", 2)};  // replaced by the object id
+  EXPECT_EQ(store().GetObject(kCollection, IdOf("indicator", 1), all)->records.size(), 3u);
+  Filter none;
+  none.versions = {VersionMatch::At(T("1990-01-01T00:00:00Z"))};
+  auto empty = store().GetObject(kCollection, IdOf("indicator", 1), none);
+  ASSERT_OK(empty);
+  EXPECT_THAT(empty->records, IsEmpty());
+  EXPECT_EQ(store().GetObject(kCollection, IdOf("indicator", 42), {}).status().code(),
+            absl::StatusCode::kNotFound);
+
+  Filter two;
+  two.limit = 2;
+  auto v1 = store().QueryVersions(kCollection, IdOf("indicator", 1), two);
+  ASSERT_OK(v1);
+  EXPECT_EQ(v1->records.size(), 2u);
+  EXPECT_TRUE(v1->more);
+  two.next = v1->next;
+  auto v2 = store().QueryVersions(kCollection, IdOf("indicator", 1), two);
+  ASSERT_OK(v2);
+  EXPECT_THAT(Keys(*v2), ElementsAre("1@2022-01-01T00:00:00.000Z"));
+  EXPECT_EQ(store().QueryVersions(kCollection, IdOf("indicator", 42), {}).status().code(),
+            absl::StatusCode::kNotFound);
+}
+
+// --- Delete -----------------------------------------------------------------------------------
+
+TEST_P(StoreConformanceTest, DeleteWithoutMatchVersionRemovesEveryVersion) {
+  auto objects = VersionFixture::Objects();
+  ASSERT_OK(store().Add(kCollection, objects));
+  auto n = store().DeleteObject(kCollection, IdOf("indicator", 1), {});
+  ASSERT_OK(n);
+  EXPECT_EQ(*n, 3u);
+  EXPECT_EQ(store().GetObject(kCollection, IdOf("indicator", 1), {}).status().code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_EQ(store().DeleteObject(kCollection, IdOf("indicator", 1), {}).status().code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_EQ(store().DeleteObject("missing", IdOf("indicator", 2), {}).status().code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_THAT(KeysOf(QueryAll(store(), kCollection, {})),
+              ElementsAre("2@2020-01-01T00:00:00.000Z", "3@none"));
+}
+
+TEST_P(StoreConformanceTest, DeleteSelectedVersionsKeepsTheOthersQueryable) {
+  auto objects = VersionFixture::Objects();
+  ASSERT_OK(store().Add(kCollection, objects));
+  DeleteFilter last;
+  last.versions = {VersionMatch::Last()};
+  ASSERT_EQ(*store().DeleteObject(kCollection, IdOf("indicator", 1), last), 1u);
+  // The previous version is now the latest one.
+  EXPECT_THAT(KeysOf(QueryAll(store(), kCollection, {})),
+              ElementsAre("1@2021-01-01T00:00:00.000Z", "2@2020-01-01T00:00:00.000Z", "3@none"));
+  DeleteFilter first;
+  first.versions = {VersionMatch::First()};
+  ASSERT_EQ(*store().DeleteObject(kCollection, IdOf("indicator", 1), first), 1u);
+  Filter f;
+  f.versions = {VersionMatch::First()};
+  EXPECT_THAT(KeysOf(QueryAll(store(), kCollection, f)),
+              ElementsAre("1@2021-01-01T00:00:00.000Z", "2@2020-01-01T00:00:00.000Z", "3@none"));
+  DeleteFilter at;
+  at.versions = {VersionMatch::At(T("1999-01-01T00:00:00Z"))};
+  EXPECT_EQ(*store().DeleteObject(kCollection, IdOf("indicator", 1), at), 0u);
+  DeleteFilter spec;
+  spec.spec_versions = {"2.0"};
+  EXPECT_EQ(*store().DeleteObject(kCollection, IdOf("indicator", 1), spec), 0u);
+  spec.spec_versions = {"2.1"};
+  EXPECT_EQ(*store().DeleteObject(kCollection, IdOf("indicator", 1), spec), 1u);
+
+  // A deleted version can be added again, and gets a new date_added.
+  std::vector<stix::Object> again = {V(1, "2022-01-01T00:00:00.000Z")};
+  auto r = store().Add(kCollection, again);
+  ASSERT_OK(r);
+  EXPECT_EQ(r->added, 1u);
+}
+
+// --- Status resources -------------------------------------------------------------------------
+
+TEST_P(StoreConformanceTest, StatusRoundTripsAndAddWritesItAtomically) {
+  StatusResource s;
+  s.id = "2d086da7-4bdc-4f91-900e-d77486753710";
+  s.api_root = "api1";
+  s.status = "pending";
+  s.request_timestamp = T("2024-05-06T07:08:09.123456789Z");
+  s.total_count = 4;
+  s.success_count = 1;
+  s.failure_count = 1;
+  s.pending_count = 2;
+  s.successes = {{"indicator--1", "2021-01-01T00:00:00.000Z", ""}};
+  s.failures = {{"malware--2", "2021-01-01T00:00:00.000Z", "invalid \"pattern\"\n line 2"}};
+  s.pendings = {{"tool--3", "2021-01-01T00:00:00.000Z", ""}, {"tool--4", "", "queued"}};
+  ASSERT_OK(store().PutStatus(s));
+  auto got = store().GetStatus(s.id);
+  ASSERT_OK(got);
+  EXPECT_EQ(*got, s);
+  s.status = "complete";
+  s.pendings.clear();
+  ASSERT_OK(store().PutStatus(s));
+  EXPECT_EQ(*store().GetStatus(s.id), s);
+  EXPECT_EQ(store().GetStatus("missing").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(store().PutStatus(StatusResource{}).code(), absl::StatusCode::kInvalidArgument);
+
+  std::vector<stix::Object> first = {V(1, "2021-01-01T00:00:00.000Z")};
+  ASSERT_OK(store().Add(kCollection, first));
+  AddOptions options;
+  options.status = StatusResource{
+      .id = "s-2", .api_root = "api1", .request_timestamp = T("2024-01-01T00:00:00Z")};
+  options.status->failures = {{"indicator--bad", "", "invalid pattern"}};
+  std::vector<stix::Object> batch = {
+      V(1, "2021-01-01T00:00:00.000Z"), V(2, "2021-01-01T00:00:00.123Z"),
+      Make({.type = "indicator", .n = 3, .modified = "", .created = ""})};
+  auto added = store().Add(kCollection, batch, options);
+  ASSERT_OK(added);
+  ASSERT_TRUE(added->status.has_value());
+  auto stored = store().GetStatus("s-2");
+  ASSERT_OK(stored);
+  EXPECT_EQ(*stored, *added->status);
+  EXPECT_EQ(stored->status, "complete");
+  EXPECT_EQ(stored->total_count, 4);
+  EXPECT_EQ(stored->success_count, 3);
+  EXPECT_EQ(stored->failure_count, 1);
+  EXPECT_EQ(stored->pending_count, 0);
+  ASSERT_EQ(stored->successes.size(), 3u);
+  EXPECT_EQ(stored->successes[0].message, "duplicate");
+  EXPECT_EQ(stored->successes[1].message, "added");
+  EXPECT_EQ(stored->successes[1].version, "2021-01-01T00:00:00.123Z");
+  EXPECT_EQ(stored->successes[2].version, added->outcomes[2].date_added.ToString(6));
+}
+
+// --- Users, tokens, permissions ---------------------------------------------------------------
+
+TEST_P(StoreConformanceTest, UsersTokensAndPermissions) {
+  Store& s = store();
+  User alice{"alice", "$argon2id$v=19$m=65536,t=2,p=1$c2FsdA$aGFzaA", false, {"cert-fr", "isac"}};
+  User bob{"bob", "$argon2id$v=19$m=65536,t=2,p=1$c2FsdB$aGFzaB", true, {}};
+  ASSERT_OK(s.CreateUser(alice));
+  ASSERT_OK(s.CreateUser(bob));
+  EXPECT_EQ(s.CreateUser(alice).code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(s.CreateUser(User{}).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(*s.GetUser("alice"), alice);
+  alice.password_hash = "$argon2id$new";
+  alice.groups = {"isac"};
+  ASSERT_OK(s.UpdateUser(alice));
+  EXPECT_EQ(*s.GetUser("alice"), alice);
+  EXPECT_EQ(s.UpdateUser(User{"carol", "h", false, {}}).code(), absl::StatusCode::kNotFound);
+  auto users = s.ListUsers();
+  ASSERT_OK(users);
+  ASSERT_EQ(users->size(), 2u);
+  EXPECT_EQ((*users)[0].name, "alice");
+  EXPECT_EQ(s.GetUser("carol").status().code(), absl::StatusCode::kNotFound);
+
+  ApiToken t1{"9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08", "alice",
+              "sync job", T("2024-01-01T00:00:00Z"), T("2025-01-01T00:00:00Z")};
+  ApiToken t2{"60303ae22b998861bce3b28f33eec1be758a213c86c93c076dbe9f558c11c752", "alice", "cli",
+              T("2024-02-01T00:00:00Z"), std::nullopt};
+  ASSERT_OK(s.AddToken(t1));
+  ASSERT_OK(s.AddToken(t2));
+  EXPECT_EQ(s.AddToken(t1).code(), absl::StatusCode::kAlreadyExists);
+  ApiToken orphan = t1;
+  orphan.token_hash = "00";
+  orphan.user = "carol";
+  EXPECT_EQ(s.AddToken(orphan).code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(*s.FindToken(t2.token_hash), t2);
+  EXPECT_EQ(s.FindToken("ffff").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(*s.ListTokens("alice"), ElementsAre(t1, t2));
+  ASSERT_OK(s.DeleteToken(t1.token_hash));
+  EXPECT_EQ(s.DeleteToken(t1.token_hash).code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(*s.ListTokens("alice"), ElementsAre(t2));
+
+  ASSERT_OK(s.SetPermission(kCollection, Principal::UserNamed("alice"), {true, false}));
+  ASSERT_OK(s.SetPermission(kCollection, Principal::GroupNamed("isac"), {false, true}));
+  ASSERT_OK(s.SetPermission(kCollection, Principal::UserNamed("bob"), {true, true}));
+  EXPECT_EQ(s.SetPermission(kCollection, Principal::UserNamed("carol"), {true, false}).code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_EQ(s.SetPermission("missing", Principal::UserNamed("alice"), {true, false}).code(),
+            absl::StatusCode::kNotFound);
+  auto grants = s.ListPermissions(kCollection);
+  ASSERT_OK(grants);
+  ASSERT_EQ(grants->size(), 3u);
+  EXPECT_EQ((*grants)[0].first, Principal::UserNamed("alice"));
+  EXPECT_EQ((*grants)[2].first, Principal::GroupNamed("isac"));
+  EXPECT_EQ(*s.EffectivePermission(kCollection, "alice"), (Permission{true, true}));
+  ASSERT_OK(s.SetPermission(kCollection, Principal::GroupNamed("isac"), {false, false}));
+  EXPECT_EQ(*s.EffectivePermission(kCollection, "alice"), (Permission{true, false}));
+  EXPECT_EQ(s.EffectivePermission(kCollection, "carol").status().code(),
+            absl::StatusCode::kNotFound);
+
+  ASSERT_OK(s.DeleteUser("alice"));
+  EXPECT_EQ(s.DeleteUser("alice").code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(s.FindToken(t2.token_hash).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(s.ListPermissions(kCollection)->size(), 1u);
+  // A user created again under the same name inherits nothing.
+  ASSERT_OK(s.CreateUser(User{"alice", "h", false, {}}));
+  EXPECT_EQ(*s.EffectivePermission(kCollection, "alice"), (Permission{false, false}));
+}
+
+// --- Persistence --------------------------------------------------------------------------------
+
+TEST_P(StoreConformanceTest, EverythingSurvivesReopening) {
+  auto objects = VersionFixture::Objects();
+  auto added = store().Add(kCollection, objects);
+  ASSERT_OK(added);
+  ASSERT_OK(store().CreateUser(User{"alice", "h", true, {"g"}}));
+  ASSERT_OK(store().AddToken(ApiToken{"abc", "alice", "", T("2024-01-01T00:00:00Z"), {}}));
+  ASSERT_OK(store().SetPermission(kCollection, Principal::UserNamed("alice"), {true, true}));
+  ASSERT_OK(store().PutStatus(StatusResource{.id = "st", .api_root = "r"}));
+  // Delete the newest version: its date_added must never be handed out again.
+  DeleteFilter last;
+  last.versions = {VersionMatch::Last()};
+  ASSERT_OK(store().DeleteObject(kCollection, IdOf("indicator", 3), last));
+  Filter all;
+  all.versions = {VersionMatch::All()};
+  const auto before = KeysOf(QueryAll(store(), kCollection, all));
+
+  ASSERT_NO_FATAL_FAILURE(Reopen());
+  EXPECT_EQ(KeysOf(QueryAll(store(), kCollection, all)), before);
+  EXPECT_EQ(store().GetUser("alice")->groups, std::vector<std::string>{"g"});
+  EXPECT_EQ(store().FindToken("abc")->user, "alice");
+  EXPECT_EQ(*store().EffectivePermission(kCollection, "alice"), (Permission{true, true}));
+  EXPECT_EQ(store().GetStatus("st")->api_root, "r");
+  EXPECT_EQ(store().ListCollections()->size(), 1u);
+
+  std::vector<stix::Object> next = {V(50, "2021-01-01T00:00:00.000Z")};
+  auto r = store().Add(kCollection, next);
+  ASSERT_OK(r);
+  EXPECT_GT(r->outcomes[0].date_added, added->outcomes[4].date_added);
+}
+
+// --- Randomised comparison with a naive reference ---------------------------------------------
+
+struct RefRecord {
+  std::string id;
+  std::string type;
+  std::string spec_version;
+  std::optional<Timestamp> version;
+  Timestamp date_added;
+  std::string key;
+};
+
+bool RefVersionLess(const RefRecord& a, const RefRecord& b) {
+  if (!a.version) return b.version.has_value();
+  if (!b.version) return false;
+  return *a.version < *b.version;
+}
+
+// The semantics of filter.h, written out as plainly as possible.
+std::vector<std::string> RefQuery(const std::vector<RefRecord>& stored, const Filter& f) {
+  std::map<std::string, std::vector<const RefRecord*>> by_id;
+  for (const RefRecord& r : stored) {
+    if (f.added_after && !(r.date_added > *f.added_after)) continue;
+    if (!f.ids.empty() && std::find(f.ids.begin(), f.ids.end(), r.id) == f.ids.end()) continue;
+    if (!f.types.empty() && std::find(f.types.begin(), f.types.end(), r.type) == f.types.end()) {
+      continue;
+    }
+    if (!f.spec_versions.empty() && std::find(f.spec_versions.begin(), f.spec_versions.end(),
+                                              r.spec_version) == f.spec_versions.end()) {
+      continue;
+    }
+    by_id[r.id].push_back(&r);
+  }
+  std::vector<VersionMatch> versions = f.versions;
+  if (versions.empty()) versions = {VersionMatch::Last()};
+  std::vector<const RefRecord*> out;
+  for (auto& [id, records] : by_id) {
+    const RefRecord* first = *std::min_element(
+        records.begin(), records.end(),
+        [](const RefRecord* a, const RefRecord* b) { return RefVersionLess(*a, *b); });
+    const RefRecord* last = *std::max_element(
+        records.begin(), records.end(),
+        [](const RefRecord* a, const RefRecord* b) { return RefVersionLess(*a, *b); });
+    std::vector<const RefRecord*> chosen;
+    for (const RefRecord* r : records) {
+      for (const VersionMatch& m : versions) {
+        const bool hit = m.kind == VersionMatch::Kind::kAll ||
+                         (m.kind == VersionMatch::Kind::kFirst && r == first) ||
+                         (m.kind == VersionMatch::Kind::kLast && r == last) ||
+                         (m.kind == VersionMatch::Kind::kAt &&
+                          (r->version ? *r->version == m.at : r->date_added == m.at));
+        if (hit) {
+          chosen.push_back(r);
+          break;
+        }
+      }
+    }
+    if (f.spec_versions.empty() && !chosen.empty()) {
+      std::string best = chosen[0]->spec_version;
+      for (const RefRecord* r : chosen) {
+        if (CompareSpecVersions(r->spec_version, best) > 0) best = r->spec_version;
+      }
+      std::erase_if(chosen, [&](const RefRecord* r) { return r->spec_version != best; });
+    }
+    out.insert(out.end(), chosen.begin(), chosen.end());
+  }
+  std::sort(out.begin(), out.end(),
+            [](const RefRecord* a, const RefRecord* b) { return a->date_added < b->date_added; });
+  std::vector<std::string> keys;
+  for (const RefRecord* r : out) keys.push_back(r->key);
+  return keys;
+}
+
+TEST_P(StoreConformanceTest, RandomQueriesAgreeWithTheNaiveReference) {
+  std::mt19937 rng(20240531);
+  const std::vector<std::string> types = {"indicator", "malware", "tool"};
+  const std::vector<std::string> stamps = {"2020-01-01T00:00:00.000Z", "2020-06-01T00:00:00.000Z",
+                                           "2021-01-01T00:00:00.500Z", "2021-01-01T00:00:01Z",
+                                           "2022-03-04T05:06:07.000Z"};
+  auto pick = [&](size_t n) { return static_cast<size_t>(rng() % n); };
+  std::vector<stix::Object> pool;
+  for (int n = 0; n < 24; ++n) {
+    const std::string type = types[pick(types.size())];
+    if (n % 8 == 7) {  // unversioned
+      pool.push_back(Make({.type = type, .n = n, .modified = "", .created = ""}));
+      continue;
+    }
+    const size_t versions = 1 + pick(4);
+    for (size_t v = 0; v < versions; ++v) {
+      pool.push_back(Make({.type = type,
+                           .n = n,
+                           .modified = stamps[pick(stamps.size())],
+                           .spec_version = pick(4) == 0 ? "2.0" : "2.1"}));
+    }
+  }
+  std::shuffle(pool.begin(), pool.end(), rng);
+  // Add in batches, with some repeats; record what the reference should hold.
+  std::vector<RefRecord> stored;
+  std::set<std::pair<std::string, std::string>> present;
+  for (size_t at = 0; at < pool.size();) {
+    const size_t n = std::min(pool.size() - at, 1 + pick(6));
+    std::vector<stix::Object> batch(pool.begin() + at, pool.begin() + at + n);
+    if (at > 0 && pick(3) == 0) batch.push_back(pool[pick(at)]);  // a duplicate
+    at += n;
+    clock_.AdvanceMicros(static_cast<int64_t>(pick(3)));
+    auto r = store().Add(kCollection, batch);
+    ASSERT_OK(r);
+    for (size_t i = 0; i < batch.size(); ++i) {
+      const stix::Object& o = batch[i];
+      const std::string vkey = VersionKey(o.version());
+      const bool fresh = present.insert({o.id, vkey}).second;
+      EXPECT_EQ(r->outcomes[i].kind == AddOutcome::Kind::kAdded, fresh) << o.id;
+      if (!fresh) continue;
+      RefRecord rec{o.id, o.type, o.spec_version, o.version(), r->outcomes[i].date_added, ""};
+      rec.key = absl::StrCat(o.id, "@", vkey);
+      stored.push_back(rec);
+    }
+  }
+  for (int q = 0; q < 300; ++q) {
+    Filter f;
+    if (pick(3) == 0) f.added_after = stored[pick(stored.size())].date_added;
+    if (pick(4) == 0) {
+      for (int k = 0; k < 3; ++k) f.ids.push_back(stored[pick(stored.size())].id);
+    }
+    if (pick(3) == 0) f.types.push_back(types[pick(types.size())]);
+    if (pick(4) == 0) f.types.push_back(types[pick(types.size())]);
+    const size_t nv = pick(3);
+    for (size_t k = 0; k < nv; ++k) {
+      switch (pick(4)) {
+        case 0:
+          f.versions.push_back(VersionMatch::First());
+          break;
+        case 1:
+          f.versions.push_back(VersionMatch::Last());
+          break;
+        case 2:
+          f.versions.push_back(VersionMatch::All());
+          break;
+        default: {
+          const RefRecord& r = stored[pick(stored.size())];
+          f.versions.push_back(VersionMatch::At(r.version ? *r.version : r.date_added));
+        }
+      }
+    }
+    if (pick(4) == 0) f.spec_versions.push_back(pick(2) == 0 ? "2.0" : "2.1");
+    f.limit = 1 + pick(9);
+    std::vector<std::string> got;
+    for (const ObjectRecord& r : QueryAll(store(), kCollection, f)) {
+      got.push_back(absl::StrCat(r.id, "@", VersionKey(r.version)));
+    }
+    ASSERT_EQ(got, RefQuery(stored, f)) << "query " << q;
+  }
+}
+
+// --- Real data ----------------------------------------------------------------------------------
+
+// The objects of a STIX bundle with their original text. (simdjson directly: the test needs only
+// the `objects` list, not the positions stix::SplitObjects computes for error messages.)
+std::vector<stix::Object> ReadBundle(const std::filesystem::path& path) {
+  const simdjson::padded_string text(liaison::testing::ReadFileOrDie(path));
+  simdjson::ondemand::parser parser;
+  simdjson::ondemand::document doc;
+  simdjson::ondemand::array objects;
+  std::vector<stix::Object> out;
+  if (parser.iterate(text).get(doc) != simdjson::SUCCESS ||
+      doc["objects"].get_array().get(objects) != simdjson::SUCCESS) {
+    ADD_FAILURE() << path << ": not a bundle";
+    return out;
+  }
+  for (auto element : objects) {
+    simdjson::ondemand::object object;
+    std::string_view raw;
+    if (element.get_object().get(object) != simdjson::SUCCESS ||
+        object.raw_json().get(raw) != simdjson::SUCCESS) {
+      ADD_FAILURE() << path << ": an entry of objects is not an object";
+      break;
+    }
+    auto o = stix::ParseObject(raw);
+    EXPECT_TRUE(o.ok()) << o.status();
+    if (o.ok()) out.push_back(std::move(*o));
+  }
+  return out;
+}
+
+TEST_P(StoreConformanceTest, MitreIcsReleasesKeepTwoVersionsOfChangedObjects) {
+  LIAISON_REQUIRE_SHARED_DIR(shared);
+  const auto dir = shared / "data" / "stix" / "mitre-attack";
+  const std::vector<stix::Object> v17 = ReadBundle(dir / "ics-attack-17.1.json");
+  const std::vector<stix::Object> v18 = ReadBundle(dir / "ics-attack-18.1.json");
+  ASSERT_EQ(v17.size(), 1651u);
+  ASSERT_EQ(v18.size(), 1826u);
+  size_t added = 0, duplicates = 0;
+  for (const auto* release : {&v17, &v18}) {
+    for (size_t at = 0; at < release->size(); at += 500) {
+      const size_t n = std::min<size_t>(500, release->size() - at);
+      auto r = store().Add(kCollection, std::span(*release).subspan(at, n));
+      ASSERT_OK(r);
+      added += r->added;
+      duplicates += r->duplicates;
+    }
+  }
+  EXPECT_EQ(added, 2141u);
+  EXPECT_EQ(duplicates, 1826u - (2141u - 1651u));
+
+  Filter all;
+  all.versions = {VersionMatch::All()};
+  const std::vector<ObjectRecord> every = QueryAll(store(), kCollection, all);
+  EXPECT_EQ(every.size(), 2141u);
+  std::map<std::string, int> versions_per_id;
+  for (const ObjectRecord& r : every) ++versions_per_id[r.id];
+  EXPECT_EQ(versions_per_id.size(), 2064u);
+  const size_t two = std::count_if(versions_per_id.begin(), versions_per_id.end(),
+                                   [](const auto& e) { return e.second == 2; });
+  EXPECT_EQ(two, 77u);
+
+  const std::vector<ObjectRecord> latest = QueryAll(store(), kCollection, {});
+  EXPECT_EQ(latest.size(), 2064u);
+  Filter first;
+  first.versions = {VersionMatch::First()};
+  EXPECT_EQ(QueryAll(store(), kCollection, first).size(), 2064u);
+
+  // For a changed object, first is the 17.1 text and last the 18.1 text, byte for byte.
+  const std::string changed =
+      std::find_if(versions_per_id.begin(), versions_per_id.end(), [](const auto& e) {
+        return e.second == 2;
+      })->first;
+  auto find_text = [&](const std::vector<stix::Object>& release) {
+    return std::find_if(release.begin(), release.end(),
+                        [&](const stix::Object& o) { return o.id == changed; })
+        ->json;
+  };
+  auto got_first = store().GetObject(kCollection, changed, first);
+  ASSERT_OK(got_first);
+  ASSERT_EQ(got_first->records.size(), 1u);
+  EXPECT_EQ(got_first->records[0].json, find_text(v17));
+  auto got_last = store().GetObject(kCollection, changed, {});
+  ASSERT_OK(got_last);
+  ASSERT_EQ(got_last->records.size(), 1u);
+  EXPECT_EQ(got_last->records[0].json, find_text(v18));
+
+  Filter patterns;
+  patterns.types = {"attack-pattern"};
+  EXPECT_EQ(
+      QueryAll(store(), kCollection, patterns).size(),
+      static_cast<size_t>(
+          std::count_if(v18.begin(), v18.end(),
+                        [](const stix::Object& o) { return o.type == "attack-pattern"; })) +
+          static_cast<size_t>(std::count_if(v17.begin(), v17.end(), [&](const stix::Object& o) {
+            return o.type == "attack-pattern" &&
+                   std::none_of(v18.begin(), v18.end(),
+                                [&](const stix::Object& p) { return p.id == o.id; });
+          })));
+}
+
+}  // namespace
+}  // namespace liaison::store::testing
