@@ -31,6 +31,8 @@ Status SplitContainer(std::string_view text, SplitResult& out) {
   }
   const char* base = padded.data();
   bool saw_objects = false;
+  // Lines are counted incrementally: objects come in offset order.
+  size_t counted_to = 0, line = 1;
   for (auto field : root) {
     std::string_view key;
     if (field.unescaped_key().get(key) != simdjson::SUCCESS) return Malformed(text, 0);
@@ -54,7 +56,9 @@ Status SplitContainer(std::string_view text, SplitResult& out) {
       ObjectText t;
       t.json = text.substr(offset, raw.size());
       t.pointer = StrCat("/objects/", index++);
-      t.line = 1 + std::count(text.begin(), text.begin() + offset, '\n');
+      line += std::count(text.begin() + counted_to, text.begin() + offset, '\n');
+      counted_to = offset;
+      t.line = line;
       out.objects.push_back(std::move(t));
     }
   }
