@@ -49,7 +49,11 @@ size_t ParseOnly(simdjson::dom::parser& parser, const Input& in) {
     return 1;
   }
   simdjson::dom::document_stream docs;
-  if (parser.parse_many(reinterpret_cast<const uint8_t*>(in.bytes.data()), in.bytes.size(), simdjson::dom::DEFAULT_BATCH_SIZE).get(docs)) return 0;
+  if (parser
+          .parse_many(reinterpret_cast<const uint8_t*>(in.bytes.data()), in.bytes.size(),
+                      simdjson::dom::DEFAULT_BATCH_SIZE)
+          .get(docs))
+    return 0;
   size_t n = 0;
   for (auto doc : docs) n += doc.error() == simdjson::SUCCESS;
   return n;

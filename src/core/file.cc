@@ -49,8 +49,8 @@ Result<Buffer> Gunzip(std::string_view path, std::string_view in, size_t max_byt
     }
     if (rc != Z_OK) {
       inflateEnd(&zs);
-      return absl::DataLossError(StrCat(path, ": corrupt gzip data after byte ",
-                                              zs.total_in, ": ", zs.msg ? zs.msg : "truncated"));
+      return absl::DataLossError(StrCat(path, ": corrupt gzip data after byte ", zs.total_in, ": ",
+                                        zs.msg ? zs.msg : "truncated"));
     }
     if (zs.avail_in == 0 && produced == 0) {
       inflateEnd(&zs);

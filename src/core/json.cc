@@ -207,13 +207,27 @@ void AppendQuoted(std::string_view s, std::string& out) {
   for (char ch : s) {
     unsigned char c = static_cast<unsigned char>(ch);
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\b': out += "\\b"; break;
-      case '\f': out += "\\f"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\b':
+        out += "\\b";
+        break;
+      case '\f':
+        out += "\\f";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (c < 0x20) {
           out += "\\u00";
@@ -229,7 +243,7 @@ void AppendQuoted(std::string_view s, std::string& out) {
 
 std::string FormatNumber(double d) {
   if (std::isnan(d) || std::isinf(d)) return "null";  // not representable in JSON
-  if (d == 0) return "0";                              // also -0, as ECMAScript prints it
+  if (d == 0) return "0";                             // also -0, as ECMAScript prints it
   std::string out;
   if (d < 0) {
     out += '-';

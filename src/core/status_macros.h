@@ -10,10 +10,10 @@
 #define LIAISON_STATUS_CONCAT_(a, b) LIAISON_STATUS_CONCAT_INNER_(a, b)
 
 // Returns from the enclosing function if `expr` (a Status) is not OK.
-#define LIAISON_RETURN_IF_ERROR(expr)                   \
-  do {                                                  \
-    ::liaison::Status liaison_status_ = (expr);         \
-    if (!liaison_status_.ok()) return liaison_status_;  \
+#define LIAISON_RETURN_IF_ERROR(expr)                  \
+  do {                                                 \
+    ::liaison::Status liaison_status_ = (expr);        \
+    if (!liaison_status_.ok()) return liaison_status_; \
   } while (false)
 
 // Evaluates `rexpr` (a Result<T>); on error returns its status, otherwise moves the value into
@@ -27,9 +27,9 @@
   lhs = std::move(result).value()
 
 // Aborts in every build when carrying on would corrupt stored data. Never for outside input.
-#define LIAISON_CHECK(cond)                                                      \
-  do {                                                                           \
-    if (!(cond)) ::liaison::internal::CheckFailed(#cond, __FILE__, __LINE__);    \
+#define LIAISON_CHECK(cond)                                                   \
+  do {                                                                        \
+    if (!(cond)) ::liaison::internal::CheckFailed(#cond, __FILE__, __LINE__); \
   } while (false)
 
 namespace liaison::internal {

@@ -30,8 +30,8 @@ int DaysInMonth(int y, int m) {
 }
 
 Status Error(std::string_view text, size_t offset, std::string_view what) {
-  return absl::InvalidArgumentError(StrCat("invalid timestamp \"", text.substr(0, 64),
-                                                 "\" at offset ", offset, ": ", what));
+  return absl::InvalidArgumentError(
+      StrCat("invalid timestamp \"", text.substr(0, 64), "\" at offset ", offset, ": ", what));
 }
 
 }  // namespace
@@ -47,9 +47,7 @@ int64_t DaysFromCivil(int64_t y, unsigned m, unsigned d) {
 
 Result<Timestamp> Timestamp::Parse(std::string_view text) { return ParseImpl(text, true); }
 
-Result<Timestamp> Timestamp::ParseRfc3339(std::string_view text) {
-  return ParseImpl(text, false);
-}
+Result<Timestamp> Timestamp::ParseRfc3339(std::string_view text) { return ParseImpl(text, false); }
 
 Result<Timestamp> Timestamp::ParseImpl(std::string_view s, bool stix_only) {
   // YYYY-MM-DDTHH:mm:ss
@@ -106,14 +104,15 @@ Result<Timestamp> Timestamp::ParseImpl(std::string_view s, bool stix_only) {
     offset_seconds = (oh * 3600 + om * 60) * (s[pos] == '+' ? 1 : -1);
     pos += 6;
   } else {
-    return Error(s, pos, stix_only ? "expected 'Z': STIX timestamps are in UTC"
-                                   : "expected 'Z' or a UTC offset");
+    return Error(
+        s, pos,
+        stix_only ? "expected 'Z': STIX timestamps are in UTC" : "expected 'Z' or a UTC offset");
   }
   if (pos != s.size()) return Error(s, pos, "unexpected text after the timestamp");
 
   Timestamp t;
-  t.seconds_ = DaysFromCivil(year, month, day) * 86400 + hour * 3600 + minute * 60 + second -
-               offset_seconds;
+  t.seconds_ =
+      DaysFromCivil(year, month, day) * 86400 + hour * 3600 + minute * 60 + second - offset_seconds;
   t.nanos_ = nanos;
   t.precision_ = static_cast<int8_t>(precision);
   return t;

@@ -1,16 +1,13 @@
 #include "core/uuid.h"
 
-#include <openssl/rand.h>
 #include <openssl/evp.h>
+#include <openssl/rand.h>
 
-#include "core/strings.h"
 #include "core/status_macros.h"
+#include "core/strings.h"
 
 namespace liaison {
-namespace {
-
-
-}  // namespace
+namespace {}  // namespace
 
 Result<Uuid> Uuid::Parse(std::string_view text) {
   // Table-driven: validation walks every identifier of every object, so this is hot.
@@ -22,7 +19,8 @@ Result<Uuid> Uuid::Parse(std::string_view text) {
     for (int c = 'A'; c <= 'F'; ++c) t[c] = static_cast<int8_t>(c - 'A' + 10);
     return t;
   }();
-  static constexpr uint8_t kOffsets[16] = {0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34};
+  static constexpr uint8_t kOffsets[16] = {0,  2,  4,  6,  9,  11, 14, 16,
+                                           19, 21, 24, 26, 28, 30, 32, 34};
   if (text.size() != 36) {
     return absl::InvalidArgumentError(StrCat("a UUID has 36 characters, not ", text.size()));
   }

@@ -50,11 +50,16 @@ ObjectCategory CategoryOfType(std::string_view type) {
   const internal::TypeSpec* spec = internal::FindType(type);
   if (spec == nullptr) return ObjectCategory::kUnknown;
   switch (spec->category) {
-    case internal::Category::kSdo: return ObjectCategory::kSdo;
-    case internal::Category::kSro: return ObjectCategory::kSro;
-    case internal::Category::kSco: return ObjectCategory::kSco;
-    case internal::Category::kMeta: return ObjectCategory::kMeta;
-    case internal::Category::kBundle: return ObjectCategory::kUnknown;
+    case internal::Category::kSdo:
+      return ObjectCategory::kSdo;
+    case internal::Category::kSro:
+      return ObjectCategory::kSro;
+    case internal::Category::kSco:
+      return ObjectCategory::kSco;
+    case internal::Category::kMeta:
+      return ObjectCategory::kMeta;
+    case internal::Category::kBundle:
+      return ObjectCategory::kUnknown;
   }
   return ObjectCategory::kUnknown;
 }
@@ -90,8 +95,8 @@ Result<Object> ParseObject(std::string_view json) {
   bool revoked = false;
   if (obj["revoked"].get_bool().get(revoked) == simdjson::SUCCESS) o.revoked = revoked;
   int64_t confidence;
-  if (obj["confidence"].get_int64().get(confidence) == simdjson::SUCCESS &&
-      confidence >= 0 && confidence <= 100) {
+  if (obj["confidence"].get_int64().get(confidence) == simdjson::SUCCESS && confidence >= 0 &&
+      confidence <= 100) {
     o.confidence = static_cast<int>(confidence);
   }
   if (auto st = ReadStrings(obj, "labels", o.labels); !st.ok()) return st;

@@ -84,7 +84,8 @@ Result<SplitResult> SplitObjects(std::string_view text) {
     }
     std::string_view type;
     const bool has_type = root["type"].get_string().get(type) == simdjson::SUCCESS;
-    if ((has_type && type == "bundle") || (!has_type && root["objects"].error() == simdjson::SUCCESS)) {
+    if ((has_type && type == "bundle") ||
+        (!has_type && root["objects"].error() == simdjson::SUCCESS)) {
       out.form = has_type ? InputForm::kBundle : InputForm::kEnvelope;
       if (auto st = SplitContainer(text, out); !st.ok()) return st;
       return out;

@@ -12,8 +12,8 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
-#include "core/strings.h"
 #include "core/status_macros.h"
+#include "core/strings.h"
 #include "core/timestamp.h"
 #include "core/uuid.h"
 #include "simdjson.h"
@@ -83,10 +83,10 @@ class Registry {
     }
     // Predefined SCO extensions are reached through `extensions`, not through a kObject
     // property, so compile them explicitly.
-    for (std::string_view name : {"archive-ext", "ntfs-ext", "pdf-ext", "raster-image-ext",
-                                  "windows-pebinary-ext", "http-request-ext", "icmp-ext",
-                                  "socket-ext", "tcp-ext", "windows-process-ext",
-                                  "windows-service-ext", "unix-account-ext"}) {
+    for (std::string_view name :
+         {"archive-ext", "ntfs-ext", "pdf-ext", "raster-image-ext", "windows-pebinary-ext",
+          "http-request-ext", "icmp-ext", "socket-ext", "tcp-ext", "windows-process-ext",
+          "windows-service-ext", "unix-account-ext"}) {
       if (const TypeSpec* spec = internal::FindPredefinedExtension(name)) CompileNested(spec);
     }
     static const TypeSpec kEmpty = {.type = "empty", .has_common_properties = false};
@@ -161,7 +161,8 @@ bool IsDictionaryKey(std::string_view k) {
 }
 
 bool IsHexString(std::string_view s) {
-  return std::all_of(s.begin(), s.end(), [](char c) { return isxdigit(static_cast<unsigned char>(c)); });
+  return std::all_of(s.begin(), s.end(),
+                     [](char c) { return isxdigit(static_cast<unsigned char>(c)); });
 }
 
 bool IsBase64(std::string_view s) {
@@ -189,9 +190,8 @@ bool IsUrl(std::string_view s) {
     char c = s[i];
     if (!(isalnum(static_cast<unsigned char>(c)) || c == '+' || c == '-' || c == '.')) return false;
   }
-  return std::none_of(s.begin(), s.end(), [](char c) {
-    return c == ' ' || static_cast<unsigned char>(c) < 0x20;
-  });
+  return std::none_of(s.begin(), s.end(),
+                      [](char c) { return c == ' ' || static_cast<unsigned char>(c) < 0x20; });
 }
 
 // RFC 5646 in its common shapes: a 2-3 letter (or 4-8) primary subtag, then 1-8 alphanumeric
@@ -221,36 +221,48 @@ struct HashFormat {
   bool hex;
 };
 constexpr HashFormat kHashFormats[] = {
-    {"MD5", 32, 32, true},        {"SHA-1", 40, 40, true},     {"SHA-256", 64, 64, true},
-    {"SHA-512", 128, 128, true},  {"SHA3-256", 64, 64, true},  {"SHA3-512", 128, 128, true},
-    {"SSDEEP", 1, 148, false},    {"TLSH", 70, 72, false},
+    {"MD5", 32, 32, true},       {"SHA-1", 40, 40, true},    {"SHA-256", 64, 64, true},
+    {"SHA-512", 128, 128, true}, {"SHA3-256", 64, 64, true}, {"SHA3-512", 128, 128, true},
+    {"SSDEEP", 1, 148, false},   {"TLSH", 70, 72, false},
 };
 
 std::string_view ElementTypeName(element_type t) {
   switch (t) {
-    case element_type::ARRAY: return "an array";
-    case element_type::OBJECT: return "an object";
+    case element_type::ARRAY:
+      return "an array";
+    case element_type::OBJECT:
+      return "an object";
     case element_type::INT64:
     case element_type::UINT64:
-    case element_type::DOUBLE: return "a number";
-    case element_type::STRING: return "a string";
-    case element_type::BOOL: return "a boolean";
-    case element_type::NULL_VALUE: return "null";
+    case element_type::DOUBLE:
+      return "a number";
+    case element_type::STRING:
+      return "a string";
+    case element_type::BOOL:
+      return "a boolean";
+    case element_type::NULL_VALUE:
+      return "null";
   }
   return "a value";
 }
 
 std::string_view KindName(Kind kind) {
   switch (kind) {
-    case Kind::kBoolean: return "a boolean";
-    case Kind::kInteger: return "an integer";
-    case Kind::kFloat: return "a number";
+    case Kind::kBoolean:
+      return "a boolean";
+    case Kind::kInteger:
+      return "an integer";
+    case Kind::kFloat:
+      return "a number";
     case Kind::kObject:
     case Kind::kDictionary:
     case Kind::kHashes:
-    case Kind::kExtensions: return "an object";
-    case Kind::kAny: return "a value";
-    default: return "a string";
+    case Kind::kExtensions:
+      return "an object";
+    case Kind::kAny:
+      return "a value";
+    default:
+      return "a string";
   }
 }
 
@@ -322,8 +334,7 @@ struct Validator::Impl final : internal::CheckContext {
     return p;
   }
 
-  void Add(Severity severity, std::string_view relative, std::string_view r,
-              std::string message) {
+  void Add(Severity severity, std::string_view relative, std::string_view r, std::string message) {
     if (demote_errors) severity = Severity::kWarning;
     if (severity == Severity::kWarning) {
       if (!options.warnings) return;
@@ -337,7 +348,9 @@ struct Validator::Impl final : internal::CheckContext {
   }
 
   struct PathGuard {
-    PathGuard(Impl& impl, std::string_view key) : impl(impl) { impl.path.push_back({key, 0, false}); }
+    PathGuard(Impl& impl, std::string_view key) : impl(impl) {
+      impl.path.push_back({key, 0, false});
+    }
     PathGuard(Impl& impl, size_t index) : impl(impl) { impl.path.push_back({{}, index, true}); }
     ~PathGuard() { impl.path.pop_back(); }
     Impl& impl;
@@ -384,8 +397,7 @@ struct Validator::Impl final : internal::CheckContext {
   bool CheckStringLength(std::string_view s) {
     if (s.size() <= options.max_string_bytes) return true;
     Error("", rule::kType,
-          StrCat("string of ", s.size(), " bytes exceeds the limit of ",
-                       options.max_string_bytes));
+          StrCat("string of ", s.size(), " bytes exceeds the limit of ", options.max_string_bytes));
     return false;
   }
 
@@ -423,7 +435,7 @@ struct Validator::Impl final : internal::CheckContext {
   void TypeError(const PropertySpec& p, element e) {
     Error("", rule::kType,
           StrCat(p.name.empty() ? "value" : p.name, " must be ", KindName(p.kind), ", not ",
-                       ElementTypeName(e.type())));
+                 ElementTypeName(e.type())));
   }
 
   void CheckRefString(std::string_view ref, std::span<const std::string_view> allowed,
@@ -438,7 +450,7 @@ struct Validator::Impl final : internal::CheckContext {
     if (!IsValidTypeName(type) || !uuid.ok()) {
       Error("", rule::kIdentifier,
             StrCat("\"", ref, "\" is not an identifier (type--UUID): ",
-                         uuid.ok() ? "invalid type name" : uuid.status().message()));
+                   uuid.ok() ? "invalid type name" : uuid.status().message()));
       return;
     }
     if (!uuid->IsRfc4122Variant() || uuid->version() < 1 || uuid->version() > 5) {
@@ -449,16 +461,14 @@ struct Validator::Impl final : internal::CheckContext {
     if (!self_type.empty()) id_uuid_version = uuid->version();
     if (!self_type.empty() && type != self_type) {
       Error("", rule::kIdentifier,
-            StrCat("id prefix \"", type, "\" does not match the object type \"", self_type,
-                         "\""));
+            StrCat("id prefix \"", type, "\" does not match the object type \"", self_type, "\""));
       return;
     }
     if (!allowed.empty() && std::find(allowed.begin(), allowed.end(), type) == allowed.end() &&
         Registry::Get().Find(type) != nullptr) {
       std::string names;
       for (std::string_view a : allowed) StrAppend(&names, names.empty() ? "" : ", ", a);
-      Error("", rule::kRefType,
-            StrCat("reference to a ", type, " where ", names, " is expected"));
+      Error("", rule::kRefType, StrCat("reference to a ", type, " where ", names, " is expected"));
     }
   }
 
@@ -491,8 +501,8 @@ struct Validator::Impl final : internal::CheckContext {
         if ((p.min != INT64_MIN && v < static_cast<double>(p.min)) ||
             (p.max != INT64_MAX && v > static_cast<double>(p.max))) {
           Error("", rule::kRange,
-                StrCat(p.name, " must be in [", p.min == INT64_MIN ? "-inf" : StrCat(p.min),
-                             ", ", p.max == INT64_MAX ? "inf" : StrCat(p.max), "]"));
+                StrCat(p.name, " must be in [", p.min == INT64_MIN ? "-inf" : StrCat(p.min), ", ",
+                       p.max == INT64_MAX ? "inf" : StrCat(p.max), "]"));
         }
         return;
       }
@@ -519,7 +529,7 @@ struct Validator::Impl final : internal::CheckContext {
           if (!IsDictionaryKey(field.key)) {
             Error("", rule::kType,
                   StrCat("dictionary key \"", field.key,
-                               "\" must be 1-250 ASCII letters, digits, '_' or '-'"));
+                         "\" must be 1-250 ASCII letters, digits, '_' or '-'"));
           }
           CheckGeneric(field.value);
         }
@@ -571,8 +581,7 @@ struct Validator::Impl final : internal::CheckContext {
           for (std::string_view v : p.vocab->values) {
             StrAppend(&names, names.empty() ? "" : ", ", v);
           }
-          Error("", rule::kEnum,
-                StrCat("\"", s, "\" is not one of ", p.vocab->name, ": ", names));
+          Error("", rule::kEnum, StrCat("\"", s, "\" is not one of ", p.vocab->name, ": ", names));
         }
         return;
       case Kind::kBinary:
@@ -606,8 +615,7 @@ struct Validator::Impl final : internal::CheckContext {
       return;
     }
     if (e.type() != element_type::ARRAY) {
-      Error("", rule::kType,
-            StrCat(p.name, " must be a list, not ", ElementTypeName(e.type())));
+      Error("", rule::kType, StrCat(p.name, " must be a list, not ", ElementTypeName(e.type())));
       return;
     }
     simdjson::dom::array a = e.get_array().value_unsafe();
@@ -649,7 +657,7 @@ struct Validator::Impl final : internal::CheckContext {
         if (field.key.size() < 3 || !IsDictionaryKey(field.key)) {
           Error("", rule::kHashAlgorithm,
                 StrCat("hash algorithm name \"", field.key,
-                             "\" must be 3-250 ASCII letters, digits, '_' or '-'"));
+                       "\" must be 3-250 ASCII letters, digits, '_' or '-'"));
         } else {
           Warning("", rule::kHashAlgorithm,
                   StrCat("\"", field.key, "\" is not in the hash-algorithm-ov vocabulary"));
@@ -685,9 +693,8 @@ struct Validator::Impl final : internal::CheckContext {
         CheckRefString(field.key, {}, "extension-definition");
         std::string_view extension_type;
         if (ext["extension_type"].get_string().get(extension_type) == simdjson::SUCCESS) {
-          static constexpr std::string_view kTypes[] = {"new-sdo", "new-sco", "new-sro",
-                                                        "property-extension",
-                                                        "toplevel-property-extension"};
+          static constexpr std::string_view kTypes[] = {
+              "new-sdo", "new-sco", "new-sro", "property-extension", "toplevel-property-extension"};
           if (std::find(std::begin(kTypes), std::end(kTypes), extension_type) == std::end(kTypes)) {
             Error("extension_type", rule::kEnum,
                   StrCat("\"", extension_type, "\" is not an extension type"));
@@ -704,11 +711,11 @@ struct Validator::Impl final : internal::CheckContext {
       if (!IsValidTypeName(field.key)) {
         Error("", rule::kExtension,
               StrCat("extension name \"", field.key,
-                           "\" must be an extension-definition id or a lower-case hyphenated name"));
+                     "\" must be an extension-definition id or a lower-case hyphenated name"));
       } else {
         Warning("", rule::kExtension,
                 StrCat("\"", field.key,
-                             "\" is neither predefined nor an extension-definition reference"));
+                       "\" is neither predefined nor an extension-definition reference"));
       }
       CheckGeneric(field.value);
     }
@@ -721,14 +728,14 @@ struct Validator::Impl final : internal::CheckContext {
       return;
     }
     // Section 3.1: names reserved for future use on SDOs and SROs.
-    if (check_reserved && (name == "severity" || name == "action" || name == "username" ||
-                           name == "phone_numbers")) {
+    if (check_reserved &&
+        (name == "severity" || name == "action" || name == "username" || name == "phone_numbers")) {
       Error("", rule::kReserved, StrCat(name, " is reserved for future use"));
     }
     if (!IsValidPropertyName(name)) {
       Error("", rule::kCustomProperty,
             StrCat("property name \"", name.substr(0, 64),
-                         "\" must be 3-250 characters of a-z, 0-9 and '_'"));
+                   "\" must be 3-250 characters of a-z, 0-9 and '_'"));
     }
     if (e.type() == element_type::NULL_VALUE) {
       Error("", rule::kType, StrCat(name.substr(0, 64), " must not be null"));
@@ -769,7 +776,8 @@ struct Validator::Impl final : internal::CheckContext {
 
   // Walks one JSON object against a compiled type. `self_type` is the STIX type for top-level
   // objects (checked against the id prefix) and empty for nested sub-objects.
-  void CheckObject(simdjson::dom::object obj, const CompiledType& type, std::string_view self_type) {
+  void CheckObject(simdjson::dom::object obj, const CompiledType& type,
+                   std::string_view self_type) {
     CheckDuplicateKeys(obj);
     const bool nested = self_type.empty();
     uint64_t seen_required = 0;
@@ -782,10 +790,9 @@ struct Validator::Impl final : internal::CheckContext {
       }
       const PropertySpec& p = *it->second;
       if (p.required) {
-        auto r = std::lower_bound(type.required.begin(), type.required.end(), &p,
-                                  [](const PropertySpec* a, const PropertySpec* b) {
-                                    return a->name < b->name;
-                                  });
+        auto r = std::lower_bound(
+            type.required.begin(), type.required.end(), &p,
+            [](const PropertySpec* a, const PropertySpec* b) { return a->name < b->name; });
         seen_required |= uint64_t{1} << std::min<size_t>(r - type.required.begin(), 63);
       }
       CheckValue(p, field.value, p.kind == Kind::kIdentifier ? self_type : std::string_view{});
@@ -794,7 +801,7 @@ struct Validator::Impl final : internal::CheckContext {
       if (!(seen_required & (uint64_t{1} << std::min<size_t>(i, 63)))) {
         Error(type.required[i]->name, rule::kRequired,
               StrCat("required property ", type.required[i]->name, " is missing",
-                           nested ? StrCat(" in ", type.spec->type) : ""));
+                     nested ? StrCat(" in ", type.spec->type) : ""));
       }
     }
     if (type.spec->check != nullptr) {
@@ -832,14 +839,14 @@ struct Validator::Impl final : internal::CheckContext {
     stix20_finding = report->findings.size();
     Error("", rule::kSpecVersion,
           StrCat("STIX 2.0 content (", why,
-                       "): convert it to 2.1 with `liaison upgrade` before loading it"));
+                 "): convert it to 2.1 with `liaison upgrade` before loading it"));
   }
 
   void ValidateStixObject(element e) {
     ++report->objects;
     if (e.type() != element_type::OBJECT) {
-      Error("", rule::kType, StrCat("a STIX object must be a JSON object, not ",
-                                          ElementTypeName(e.type())));
+      Error("", rule::kType,
+            StrCat("a STIX object must be a JSON object, not ", ElementTypeName(e.type())));
       return;
     }
     simdjson::dom::object obj = e.get_object().value_unsafe();
@@ -865,12 +872,12 @@ struct Validator::Impl final : internal::CheckContext {
       if (!IsValidTypeName(type)) {
         Error("type", rule::kCustomObject,
               StrCat("type \"", type.substr(0, 64),
-                           "\" must be 3-250 characters of a-z, 0-9 and '-', starting with a "
-                           "letter"));
+                     "\" must be 3-250 characters of a-z, 0-9 and '-', starting with a "
+                     "letter"));
       } else if (!declared && !type.starts_with("x-")) {
         Warning("type", rule::kCustomPrefix,
                 StrCat("custom type \"", type,
-                             "\" has no extension-definition and does not start with x-"));
+                       "\" has no extension-definition and does not start with x-"));
       }
     }
 
@@ -882,8 +889,8 @@ struct Validator::Impl final : internal::CheckContext {
       ReportStix20("spec_version \"2.0\"");
       return;
     }
-    if (!has_spec_version && category != Category::kSco && obj["spec_version"].error() ==
-        simdjson::NO_SUCH_FIELD) {
+    if (!has_spec_version && category != Category::kSco &&
+        obj["spec_version"].error() == simdjson::NO_SUCH_FIELD) {
       ReportStix20(StrCat("a ", type, " without spec_version"));
       return;
     }
@@ -940,7 +947,7 @@ struct Validator::Impl final : internal::CheckContext {
     if (**expected != id) {
       Warning("id", rule::kScoId,
               StrCat("id differs from the deterministic id ", **expected,
-                           " of its ID-contributing properties"));
+                     " of its ID-contributing properties"));
     }
   }
 
@@ -963,7 +970,7 @@ struct Validator::Impl final : internal::CheckContext {
         if (!ResolveSelector(obj, selector)) {
           Error("", rule::kGranularMarking,
                 StrCat("selector \"", selector.substr(0, 128),
-                             "\" does not resolve to a property of this object"));
+                       "\" does not resolve to a property of this object"));
         }
       }
     }
@@ -975,13 +982,15 @@ struct Validator::Impl final : internal::CheckContext {
     size_t start = 0;
     while (start <= selector.size()) {
       size_t dot = selector.find('.', start);
-      std::string_view step = selector.substr(start, dot == selector.npos ? selector.npos : dot - start);
+      std::string_view step =
+          selector.substr(start, dot == selector.npos ? selector.npos : dot - start);
       if (step.empty()) return false;
       if (step.front() == '[' && step.back() == ']') {
         simdjson::dom::array a;
         if (at_root || cur.get_array().get(a) != simdjson::SUCCESS) return false;
         std::string_view digits = step.substr(1, step.size() - 2);
-        if (digits.empty() || digits.size() > 9 || !std::all_of(digits.begin(), digits.end(), ::isdigit)) {
+        if (digits.empty() || digits.size() > 9 ||
+            !std::all_of(digits.begin(), digits.end(), ::isdigit)) {
           return false;
         }
         size_t index = std::stoul(std::string(digits));
@@ -1046,9 +1055,9 @@ struct Validator::Impl final : internal::CheckContext {
 
   void ValidateRoot(element root) {
     if (root.type() != element_type::OBJECT) {
-      Error("", rule::kType,
-            StrCat("expected a STIX object, bundle or envelope, not ",
-                         ElementTypeName(root.type())));
+      Error(
+          "", rule::kType,
+          StrCat("expected a STIX object, bundle or envelope, not ", ElementTypeName(root.type())));
       return;
     }
     simdjson::dom::object obj = root.get_object().value_unsafe();
@@ -1071,7 +1080,7 @@ struct Validator::Impl final : internal::CheckContext {
   void FinishStix20() {
     if (stix20_finding < report->findings.size() && stix20_objects > 1) {
       StrAppend(&report->findings[stix20_finding].message, " (", stix20_objects,
-                      " objects are 2.0)");
+                " objects are 2.0)");
     }
   }
 
@@ -1089,8 +1098,9 @@ struct Validator::Impl final : internal::CheckContext {
     if (result.get(root) == simdjson::SUCCESS) return true;
     const simdjson::error_code code = result.error();
     if (code == simdjson::CAPACITY || code == simdjson::MEMALLOC) {
-      Error("", rule::kJson, StrCat("input of ", text.size(), " bytes is too large: ",
-                                          simdjson::error_message(code)));
+      Error(
+          "", rule::kJson,
+          StrCat("input of ", text.size(), " bytes is too large: ", simdjson::error_message(code)));
       return false;
     }
     auto syntax = internal::FindSyntaxError(text, options.max_depth);
@@ -1119,7 +1129,8 @@ struct Validator::Impl final : internal::CheckContext {
     // Count lines once, in offset order, instead of from the start for every finding.
     std::vector<size_t> order(which.size());
     for (size_t k = 0; k < order.size(); ++k) order[k] = k;
-    std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return offsets[a] < offsets[b]; });
+    std::sort(order.begin(), order.end(),
+              [&](size_t a, size_t b) { return offsets[a] < offsets[b]; });
     size_t line = 1, line_start = 0, counted_to = 0;
     for (size_t k : order) {
       const size_t offset = offsets[k];
@@ -1157,7 +1168,6 @@ struct Validator::Impl final : internal::CheckContext {
       Locate(line, before, line_number - 1);
     }
   }
-
 };
 
 Validator::Validator(ValidateOptions options) : impl_(std::make_unique<Impl>(options)) {

@@ -28,11 +28,11 @@ struct Finding {
 enum class InputForm { kUnknown, kBundle, kEnvelope, kObject, kNdjson };
 
 struct ValidateOptions {
-  size_t max_depth = 100;                    // JSON nesting; deeper input is an error
-  size_t max_string_bytes = 64 << 20;        // longest string value accepted
-  size_t max_findings = 1000;                // findings kept per input (all are counted)
-  bool check_sco_ids = false;                // report SCOs whose id is not the deterministic one
-  bool warnings = true;                      // report SHOULD-level findings
+  size_t max_depth = 100;              // JSON nesting; deeper input is an error
+  size_t max_string_bytes = 64 << 20;  // longest string value accepted
+  size_t max_findings = 1000;          // findings kept per input (all are counted)
+  bool check_sco_ids = false;          // report SCOs whose id is not the deterministic one
+  bool warnings = true;                // report SHOULD-level findings
 };
 
 struct Report {
@@ -41,7 +41,7 @@ struct Report {
   size_t objects = 0;             // STIX objects seen
   size_t errors = 0;              // all errors, including those past max_findings
   size_t warnings = 0;
-  bool stix20 = false;            // the input is STIX 2.0 content (use `liaison upgrade`)
+  bool stix20 = false;  // the input is STIX 2.0 content (use `liaison upgrade`)
 
   bool ok() const { return errors == 0; }
 };

@@ -43,7 +43,8 @@ TEST(Json, FormatsNumbersAsEcmaScript) {
 }
 
 TEST(Json, CanonicalizeSortsByUtf16AndEscapesMinimally) {
-  auto v = Parse(R"({"b":"\u0001\n\"","a":{"z":1,"y":[3,2]},"\u20ac":1,"\ud83d\ude00":2,"\ufb33":3})");
+  auto v =
+      Parse(R"({"b":"\u0001\n\"","a":{"z":1,"y":[3,2]},"\u20ac":1,"\ud83d\ude00":2,"\ufb33":3})");
   ASSERT_TRUE(v.ok()) << v.status();
   // U+1F600 (surrogates D83D DE00) sorts before U+FB33 in UTF-16 although not in UTF-8.
   EXPECT_EQ(Canonicalize(*v),

@@ -50,9 +50,9 @@ TEST(Timestamp, Rfc3339AcceptsOffsets) {
 }
 
 TEST(Timestamp, FormatsRoundTrip) {
-  for (const char* text : {"2016-04-06T20:03:48.000Z", "1969-12-31T23:59:59.999Z",
-                           "2016-04-06T20:03:48.123456789Z", "0001-01-01T00:00:00.000Z",
-                           "9999-12-31T23:59:59.999Z"}) {
+  for (const char* text :
+       {"2016-04-06T20:03:48.000Z", "1969-12-31T23:59:59.999Z", "2016-04-06T20:03:48.123456789Z",
+        "0001-01-01T00:00:00.000Z", "9999-12-31T23:59:59.999Z"}) {
     auto t = Timestamp::Parse(text);
     ASSERT_TRUE(t.ok()) << text;
     EXPECT_EQ(t->ToString(), text);

@@ -59,9 +59,9 @@ TEST_P(CasesTest, ReportsExactlyTheExpectedFindings) {
                                  << Describe(want_errors) << "reported:\n"
                                  << all;
   for (const Expectation& w : want_warnings) {
-    EXPECT_TRUE(warnings.contains(w)) << "missing warning " << w.first << " [" << w.second
-                                      << "]; reported:\n"
-                                      << all;
+    EXPECT_TRUE(warnings.contains(w))
+        << "missing warning " << w.first << " [" << w.second << "]; reported:\n"
+        << all;
   }
 }
 
@@ -70,7 +70,8 @@ std::vector<std::filesystem::path> AllCases() {
 }
 
 std::string CaseName(const ::testing::TestParamInfo<std::filesystem::path>& info) {
-  std::string name = info.param.parent_path().filename().string() + "_" + info.param.stem().string();
+  std::string name =
+      info.param.parent_path().filename().string() + "_" + info.param.stem().string();
   for (char& c : name) {
     if (!isalnum(static_cast<unsigned char>(c))) c = '_';
   }

@@ -20,7 +20,7 @@ struct KnownViolation {
   std::string_view file;     // path relative to ../shared/data
   std::string_view pointer;  // the finding's JSON pointer
   std::string_view rule;
-  std::string_view clause;   // why this is a real violation of STIX 2.1
+  std::string_view clause;  // why this is a real violation of STIX 2.1
 };
 
 // Real violations in third-party data. Each entry names the clause of STIX 2.1 it breaks.
@@ -36,32 +36,57 @@ constexpr std::string_view kMillis =
     "STIX 2.1 section 3.2 (created): the timestamp MUST be precise to the nearest millisecond";
 
 constexpr KnownViolation kKnownViolations[] = {
-    {"stix/attack-flow-corpus/corpus/cisa-iranian-apt.json", "/objects/45/value", "property-type", kNotUrl},
-    {"stix/attack-flow-corpus/corpus/cisa-iranian-apt.json", "/objects/46/value", "property-type", kNotUrl},
-    {"stix/attack-flow-corpus/corpus/hancitor-dll.json", "/objects/46/value", "property-type", kNotUrl},
-    {"stix/attack-flow-corpus/corpus/mac-malware-steals-crypto.json", "/objects/2/start_refs", "empty-list", kEmptyList},
-    {"stix/attack-flow-corpus/corpus/mac-malware-steals-crypto.json", "/objects/22/capabilities", "empty-list", kEmptyList},
-    {"stix/attack-flow-corpus/corpus/notpetya.json", "/objects/2/start_refs", "empty-list", kEmptyList},
-    {"stix/attack-flow-corpus/corpus/uber-breach.json", "/objects/2/start_refs", "empty-list", kEmptyList},
-    {"stix/attack-flow-corpus/corpus/swift-heist.json", "/objects/6/aliases", "empty-list", kEmptyList},
-    {"stix/attack-flow-corpus/corpus/shamoon.json", "/objects/7/hashes", "property-type", kFileTypes},
+    {"stix/attack-flow-corpus/corpus/cisa-iranian-apt.json", "/objects/45/value", "property-type",
+     kNotUrl},
+    {"stix/attack-flow-corpus/corpus/cisa-iranian-apt.json", "/objects/46/value", "property-type",
+     kNotUrl},
+    {"stix/attack-flow-corpus/corpus/hancitor-dll.json", "/objects/46/value", "property-type",
+     kNotUrl},
+    {"stix/attack-flow-corpus/corpus/mac-malware-steals-crypto.json", "/objects/2/start_refs",
+     "empty-list", kEmptyList},
+    {"stix/attack-flow-corpus/corpus/mac-malware-steals-crypto.json", "/objects/22/capabilities",
+     "empty-list", kEmptyList},
+    {"stix/attack-flow-corpus/corpus/notpetya.json", "/objects/2/start_refs", "empty-list",
+     kEmptyList},
+    {"stix/attack-flow-corpus/corpus/uber-breach.json", "/objects/2/start_refs", "empty-list",
+     kEmptyList},
+    {"stix/attack-flow-corpus/corpus/swift-heist.json", "/objects/6/aliases", "empty-list",
+     kEmptyList},
+    {"stix/attack-flow-corpus/corpus/shamoon.json", "/objects/7/hashes", "property-type",
+     kFileTypes},
     {"stix/attack-flow-corpus/corpus/shamoon.json", "/objects/7/size", "property-type", kFileTypes},
-    {"stix/attack-flow-corpus/corpus/shamoon.json", "/objects/16/hashes", "property-type", kFileTypes},
-    {"stix/attack-flow-corpus/corpus/shamoon.json", "/objects/16/size", "property-type", kFileTypes},
-    {"stix/attack-flow-corpus/corpus/shamoon.json", "/objects/43/hashes", "property-type", kFileTypes},
-    {"stix/attack-flow-corpus/corpus/shamoon.json", "/objects/43/size", "property-type", kFileTypes},
-    {"stix/attack-flow-corpus/corpus/shamoon.json", "/objects/53/hashes", "property-type", kFileTypes},
-    {"stix/attack-flow-corpus/corpus/shamoon.json", "/objects/53/size", "property-type", kFileTypes},
-    {"stix/attack-flow-corpus/corpus/shamoon.json", "/objects/55/hashes", "property-type", kFileTypes},
-    {"stix/attack-flow-corpus/corpus/shamoon.json", "/objects/55/size", "property-type", kFileTypes},
-    {"stix/attack-flow-corpus/corpus/uber-breach.json", "/objects/2/external_references/0/description", "property-type", kNull},
-    {"stix/attack-flow-corpus/corpus/uber-breach.json", "/objects/2/external_references/1/description", "property-type", kNull},
-    {"stix/attack-flow-corpus/corpus/uber-breach.json", "/objects/2/external_references/2/description", "property-type", kNull},
-    {"stix/attack-flow-corpus/corpus/uber-breach.json", "/objects/2/external_references/3/description", "property-type", kNull},
+    {"stix/attack-flow-corpus/corpus/shamoon.json", "/objects/16/hashes", "property-type",
+     kFileTypes},
+    {"stix/attack-flow-corpus/corpus/shamoon.json", "/objects/16/size", "property-type",
+     kFileTypes},
+    {"stix/attack-flow-corpus/corpus/shamoon.json", "/objects/43/hashes", "property-type",
+     kFileTypes},
+    {"stix/attack-flow-corpus/corpus/shamoon.json", "/objects/43/size", "property-type",
+     kFileTypes},
+    {"stix/attack-flow-corpus/corpus/shamoon.json", "/objects/53/hashes", "property-type",
+     kFileTypes},
+    {"stix/attack-flow-corpus/corpus/shamoon.json", "/objects/53/size", "property-type",
+     kFileTypes},
+    {"stix/attack-flow-corpus/corpus/shamoon.json", "/objects/55/hashes", "property-type",
+     kFileTypes},
+    {"stix/attack-flow-corpus/corpus/shamoon.json", "/objects/55/size", "property-type",
+     kFileTypes},
+    {"stix/attack-flow-corpus/corpus/uber-breach.json",
+     "/objects/2/external_references/0/description", "property-type", kNull},
+    {"stix/attack-flow-corpus/corpus/uber-breach.json",
+     "/objects/2/external_references/1/description", "property-type", kNull},
+    {"stix/attack-flow-corpus/corpus/uber-breach.json",
+     "/objects/2/external_references/2/description", "property-type", kNull},
+    {"stix/attack-flow-corpus/corpus/uber-breach.json",
+     "/objects/2/external_references/3/description", "property-type", kNull},
     // NDJSON pointers are relative to the line's object.
-    {"stix/capec/capec-3.9.stix21-objects.ndjson.gz", "/external_references/3/url", "property-type", kNotUrl},
-    {"stix/capec/capec-3.9.stix21-objects.ndjson.gz", "/external_references/4/url", "property-type", kNotUrl},
-    {"stix/cti-python-stix2/v21/marking-definition/marking-definition--fa42a846-8d90-4e51-bc29-71d5b4802168.json", "/objects/0/created", "timestamp", kMillis},
+    {"stix/capec/capec-3.9.stix21-objects.ndjson.gz", "/external_references/3/url", "property-type",
+     kNotUrl},
+    {"stix/capec/capec-3.9.stix21-objects.ndjson.gz", "/external_references/4/url", "property-type",
+     kNotUrl},
+    {"stix/cti-python-stix2/v21/marking-definition/"
+     "marking-definition--fa42a846-8d90-4e51-bc29-71d5b4802168.json",
+     "/objects/0/created", "timestamp", kMillis},
 };
 
 bool IsKnown(const std::string& file, const Finding& f) {
@@ -116,8 +141,9 @@ TEST(RealData, EveryStix21FileValidatesWithoutErrors) {
   EXPECT_GE(validated, 55u);
   EXPECT_GE(objects, 7000u);
   EXPECT_GE(stix20, 10u);
-  std::printf("validated %zu STIX 2.1 files (%zu objects); %zu STIX 2.0 files left to upgrade_test\n",
-              validated, objects, stix20);
+  std::printf(
+      "validated %zu STIX 2.1 files (%zu objects); %zu STIX 2.0 files left to upgrade_test\n",
+      validated, objects, stix20);
 }
 
 }  // namespace

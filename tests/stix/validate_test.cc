@@ -23,7 +23,8 @@ constexpr std::string_view kIndicator = R"({
 })";
 
 std::string Bundle(std::string_view object) {
-  return std::string(R"({"type":"bundle","id":"bundle--5d0092c5-5f74-4287-9642-33f4c354e56d","objects":[)") +
+  return std::string(
+             R"({"type":"bundle","id":"bundle--5d0092c5-5f74-4287-9642-33f4c354e56d","objects":[)") +
          std::string(object) + "]}";
 }
 
@@ -43,14 +44,17 @@ TEST(Validate, AcceptsAValidIndicatorInEveryForm) {
   EXPECT_EQ(bundle.errors, 0u);
   EXPECT_EQ(bundle.form, InputForm::kBundle);
   EXPECT_EQ(bundle.objects, 1u);
-  Report envelope = v.Validate(std::string(R"({"more":false,"objects":[)") + std::string(kIndicator) + "]}");
+  Report envelope =
+      v.Validate(std::string(R"({"more":false,"objects":[)") + std::string(kIndicator) + "]}");
   EXPECT_EQ(envelope.errors, 0u);
   EXPECT_EQ(envelope.form, InputForm::kEnvelope);
 }
 
 TEST(Validate, NdjsonReportsTheLineOfEachFinding) {
-  std::string line1 = R"({"type":"domain-name","id":"domain-name--3c10e93f-798e-5a26-a0c1-08156efab7f5","value":"example.com"})";
-  std::string line2 = R"({"type":"domain-name","id":"domain-name--3c10e93f-798e-5a26-a0c1-08156efab7f5"})";
+  std::string line1 =
+      R"({"type":"domain-name","id":"domain-name--3c10e93f-798e-5a26-a0c1-08156efab7f5","value":"example.com"})";
+  std::string line2 =
+      R"({"type":"domain-name","id":"domain-name--3c10e93f-798e-5a26-a0c1-08156efab7f5"})";
   Validator v;
   Report r = v.Validate(line1 + "\n" + line2 + "\n");
   EXPECT_EQ(r.form, InputForm::kNdjson);
@@ -99,8 +103,8 @@ TEST(Validate, InvalidUtf8IsAnErrorWithPosition) {
 }
 
 TEST(Validate, DeepNestingIsRejectedWithoutCrashing) {
-  std::string deep = R"({"type":"x-deep","x_nest":)" + std::string(10000, '[') +
-                     std::string(10000, ']') + "}";
+  std::string deep =
+      R"({"type":"x-deep","x_nest":)" + std::string(10000, '[') + std::string(10000, ']') + "}";
   Validator v;
   Report r = v.Validate(deep);
   ASSERT_GE(r.errors, 1u);
@@ -119,7 +123,8 @@ TEST(Validate, OversizedStringsAreRejected) {
 }
 
 TEST(Validate, RecognisesStix20) {
-  std::string text = R"({"type":"bundle","id":"bundle--5d0092c5-5f74-4287-9642-33f4c354e56d","spec_version":"2.0","objects":[]})";
+  std::string text =
+      R"({"type":"bundle","id":"bundle--5d0092c5-5f74-4287-9642-33f4c354e56d","spec_version":"2.0","objects":[]})";
   Validator v;
   Report r = v.Validate(text);
   EXPECT_TRUE(r.stix20);

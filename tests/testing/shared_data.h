@@ -28,10 +28,10 @@ std::vector<std::filesystem::path> FilesUnder(const std::filesystem::path& dir,
 }  // namespace liaison::testing
 
 // Skips the test when ../shared is absent (and fails it under CI).
-#define LIAISON_REQUIRE_SHARED_DIR(var)                                              \
-  auto var##_opt = ::liaison::testing::SharedDir();                                  \
-  if (!var##_opt) {                                                                  \
-    if (std::getenv("LIAISON_REQUIRE_SHARED")) FAIL() << "../shared is required";    \
-    GTEST_SKIP() << "../shared is absent: skipping a test that reads real data";      \
-  }                                                                                  \
+#define LIAISON_REQUIRE_SHARED_DIR(var)                                           \
+  auto var##_opt = ::liaison::testing::SharedDir();                               \
+  if (!var##_opt) {                                                               \
+    if (std::getenv("LIAISON_REQUIRE_SHARED")) FAIL() << "../shared is required"; \
+    GTEST_SKIP() << "../shared is absent: skipping a test that reads real data";  \
+  }                                                                               \
   const std::filesystem::path var = *var##_opt

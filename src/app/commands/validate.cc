@@ -1,15 +1,16 @@
 // `liaison validate FILE...`: STIX 2.1 validation with one line per finding.
 
+#include "stix/validate.h"
+
 #include <cstdio>
 #include <string>
 #include <vector>
 
 #include "CLI/CLI.hpp"
-#include "core/strings.h"
 #include "app/commands/commands.h"
 #include "core/file.h"
 #include "core/json.h"
-#include "stix/validate.h"
+#include "core/strings.h"
 
 namespace liaison::app {
 namespace {
@@ -26,11 +27,16 @@ struct ValidateArgs {
 
 std::string_view FormName(stix::InputForm form) {
   switch (form) {
-    case stix::InputForm::kBundle: return "bundle";
-    case stix::InputForm::kEnvelope: return "envelope";
-    case stix::InputForm::kObject: return "object";
-    case stix::InputForm::kNdjson: return "ndjson";
-    case stix::InputForm::kUnknown: break;
+    case stix::InputForm::kBundle:
+      return "bundle";
+    case stix::InputForm::kEnvelope:
+      return "envelope";
+    case stix::InputForm::kObject:
+      return "object";
+    case stix::InputForm::kNdjson:
+      return "ndjson";
+    case stix::InputForm::kUnknown:
+      break;
   }
   return "unknown";
 }
@@ -52,11 +58,12 @@ int RunValidate(const ValidateArgs& args) {
     const std::string name = path == "-" ? "<stdin>" : path;
     auto buffer = ReadInput(path, read_options);
     if (!buffer.ok()) {
-      std::fprintf(stderr, "%s: error: %s\n", name.c_str(), std::string(buffer.status().message()).c_str());
+      std::fprintf(stderr, "%s: error: %s\n", name.c_str(),
+                   std::string(buffer.status().message()).c_str());
       ++io_failures;
       if (as_json) {
-        file_reports.push_back(json::Object{{"file", name},
-                                            {"io_error", std::string(buffer.status().message())}});
+        file_reports.push_back(
+            json::Object{{"file", name}, {"io_error", std::string(buffer.status().message())}});
       }
       continue;
     }
@@ -67,13 +74,13 @@ int RunValidate(const ValidateArgs& args) {
     if (as_json) {
       json::Array findings;
       for (const stix::Finding& f : report.findings) {
-        findings.push_back(json::Object{
-            {"severity", f.severity == stix::Severity::kError ? "error" : "warning"},
-            {"line", static_cast<int64_t>(f.line)},
-            {"column", static_cast<int64_t>(f.column)},
-            {"pointer", f.pointer},
-            {"rule", f.rule},
-            {"message", f.message}});
+        findings.push_back(
+            json::Object{{"severity", f.severity == stix::Severity::kError ? "error" : "warning"},
+                         {"line", static_cast<int64_t>(f.line)},
+                         {"column", static_cast<int64_t>(f.column)},
+                         {"pointer", f.pointer},
+                         {"rule", f.rule},
+                         {"message", f.message}});
       }
       file_reports.push_back(json::Object{{"file", name},
                                           {"form", std::string(FormName(report.form))},
@@ -85,10 +92,10 @@ int RunValidate(const ValidateArgs& args) {
       continue;
     }
     for (const stix::Finding& f : report.findings) {
-      std::string line = StrCat(name, ":", f.line, ":", f.column, ": ",
-                                       f.severity == stix::Severity::kError ? "error" : "warning",
-                                       ": ", f.pointer.empty() ? "/" : f.pointer, ": ", f.message,
-                                       " [", f.rule, "]");
+      std::string line =
+          StrCat(name, ":", f.line, ":", f.column, ": ",
+                 f.severity == stix::Severity::kError ? "error" : "warning", ": ",
+                 f.pointer.empty() ? "/" : f.pointer, ": ", f.message, " [", f.rule, "]");
       std::printf("%s\n", line.c_str());
     }
     const size_t shown = report.findings.size();
@@ -97,7 +104,8 @@ int RunValidate(const ValidateArgs& args) {
                   report.errors + report.warnings - shown);
     }
     if (report.stix20) {
-      std::fprintf(stderr, "%s: this is STIX 2.0 content; `liaison upgrade %s` converts it to 2.1\n",
+      std::fprintf(stderr,
+                   "%s: this is STIX 2.0 content; `liaison upgrade %s` converts it to 2.1\n",
                    name.c_str(), name.c_str());
     }
   }
@@ -122,7 +130,8 @@ int RunValidate(const ValidateArgs& args) {
 void RegisterValidateCommand(CLI::App& root, int& exit_code) {
   auto args = std::make_shared<ValidateArgs>();
   CLI::App* cmd = root.add_subcommand(
-      "validate", "Validate STIX 2.1 bundles, objects, TAXII envelopes or NDJSON (.gz ok, - for stdin)");
+      "validate",
+      "Validate STIX 2.1 bundles, objects, TAXII envelopes or NDJSON (.gz ok, - for stdin)");
   cmd->add_option("files", args->files, "Files to validate")->required();
   cmd->add_option("--format", args->format, "Output format")
       ->check(CLI::IsMember({"text", "json"}));

@@ -148,7 +148,8 @@ bool Scanner::ScanString(std::string* decoded) {
     } else if (len == 4) {
       ok = ok && !(c == 0xf0 && c1 < 0x90) && !(c == 0xf4 && c1 >= 0x90);
     }
-    for (int i = 2; i < len; ++i) ok = ok && (static_cast<unsigned char>(s_[pos_ + i]) & 0xc0) == 0x80;
+    for (int i = 2; i < len; ++i)
+      ok = ok && (static_cast<unsigned char>(s_[pos_ + i]) & 0xc0) == 0x80;
     if (!ok) {
       error_ = "invalid UTF-8";
       return false;
@@ -249,7 +250,8 @@ std::optional<SyntaxError> Scanner::Run(bool track_paths, OnValue&& on_value) {
         if (track_paths) path.resize(top.path_size);
         if (top.is_object) {
           SkipWs();
-          if (pos_ >= s_.size() || s_[pos_] != '"') return Fail("expected a member name in double quotes");
+          if (pos_ >= s_.size() || s_[pos_] != '"')
+            return Fail("expected a member name in double quotes");
           key.clear();
           if (!ScanString(track_paths ? &key : nullptr)) return Fail(error_);
           SkipWs();
@@ -349,7 +351,8 @@ class PointerLocator {
     const __m128i space = _mm_set1_epi8(' ');
     while (pos + 16 <= s_.size()) {
       const __m128i chunk = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s_.data() + pos));
-      const unsigned mask = ~static_cast<unsigned>(_mm_movemask_epi8(_mm_cmpeq_epi8(chunk, space))) & 0xffff;
+      const unsigned mask =
+          ~static_cast<unsigned>(_mm_movemask_epi8(_mm_cmpeq_epi8(chunk, space))) & 0xffff;
       if (mask != 0) return pos + __builtin_ctz(mask);
       pos += 16;
     }
@@ -430,7 +433,8 @@ class PointerLocator {
 
 }  // namespace
 
-std::vector<size_t> LocatePointers(std::string_view text, const std::vector<std::string>& pointers) {
+std::vector<size_t> LocatePointers(std::string_view text,
+                                   const std::vector<std::string>& pointers) {
   PointerLocator locator(text);
   std::vector<size_t> offsets;
   offsets.reserve(pointers.size());

@@ -26,7 +26,7 @@ namespace liaison::stix::internal {
 enum class Category { kSdo, kSro, kSco, kMeta, kBundle };
 
 enum class Kind {
-  kAny,          // any JSON value (checked by a type's `check` function, if at all)
+  kAny,  // any JSON value (checked by a type's `check` function, if at all)
   kString,
   kBoolean,
   kInteger,      // JSON number with an integral value; `min`/`max` bound it
@@ -53,11 +53,11 @@ struct PropertySpec {
   std::string_view name;
   Kind kind = Kind::kString;
   bool required = false;
-  bool list = false;                 // a non-empty JSON array of `kind`
-  const Vocab* vocab = nullptr;      // kOpenVocab, kEnum
+  bool list = false;                                 // a non-empty JSON array of `kind`
+  const Vocab* vocab = nullptr;                      // kOpenVocab, kEnum
   std::span<const std::string_view> ref_types = {};  // kRef: allowed target types
-  const TypeSpec* nested = nullptr;  // kObject
-  int64_t min = INT64_MIN;           // kInteger, kFloat
+  const TypeSpec* nested = nullptr;                  // kObject
+  int64_t min = INT64_MIN;                           // kInteger, kFloat
   int64_t max = INT64_MAX;
 };
 

@@ -63,7 +63,8 @@ constexpr TypeSpec kKillChainPhaseSpec = {.type = "kill-chain-phase",
 void CheckGranularMarking(CheckContext& ctx) {
   const bool has_ref = ctx.Has("marking_ref"), has_lang = ctx.Has("lang");
   if (has_ref == has_lang) {
-    ctx.Error("", rule::kGranularMarking, "a granular marking needs exactly one of marking_ref and lang");
+    ctx.Error("", rule::kGranularMarking,
+              "a granular marking needs exactly one of marking_ref and lang");
   }
 }
 
@@ -89,11 +90,17 @@ constexpr PropertySpec kSdoCommon[] = {
     {.name = "labels", .kind = Kind::kString, .list = true},
     {.name = "confidence", .kind = Kind::kInteger, .min = 0, .max = 100},
     {.name = "lang", .kind = Kind::kLanguageTag},
-    {.name = "external_references", .kind = Kind::kObject, .list = true,
+    {.name = "external_references",
+     .kind = Kind::kObject,
+     .list = true,
      .nested = &kExternalReference},
-    {.name = "object_marking_refs", .kind = Kind::kRef, .list = true,
+    {.name = "object_marking_refs",
+     .kind = Kind::kRef,
+     .list = true,
      .ref_types = kMarkingDefinition},
-    {.name = "granular_markings", .kind = Kind::kObject, .list = true,
+    {.name = "granular_markings",
+     .kind = Kind::kObject,
+     .list = true,
      .nested = &kGranularMarkingSpec},
     {.name = "extensions", .kind = Kind::kExtensions},
 };
@@ -103,9 +110,13 @@ constexpr PropertySpec kScoCommon[] = {
     {.name = "type", .kind = Kind::kString, .required = true},
     {.name = "spec_version", .kind = Kind::kString},
     {.name = "id", .kind = Kind::kIdentifier, .required = true},
-    {.name = "object_marking_refs", .kind = Kind::kRef, .list = true,
+    {.name = "object_marking_refs",
+     .kind = Kind::kRef,
+     .list = true,
      .ref_types = kMarkingDefinition},
-    {.name = "granular_markings", .kind = Kind::kObject, .list = true,
+    {.name = "granular_markings",
+     .kind = Kind::kObject,
+     .list = true,
      .nested = &kGranularMarkingSpec},
     {.name = "defanged", .kind = Kind::kBoolean},
     {.name = "extensions", .kind = Kind::kExtensions},
@@ -119,11 +130,17 @@ constexpr PropertySpec kMetaCommon[] = {
     {.name = "id", .kind = Kind::kIdentifier, .required = true},
     {.name = "created_by_ref", .kind = Kind::kRef, .ref_types = kIdentity},
     {.name = "created", .kind = Kind::kTimestamp, .required = true},
-    {.name = "external_references", .kind = Kind::kObject, .list = true,
+    {.name = "external_references",
+     .kind = Kind::kObject,
+     .list = true,
      .nested = &kExternalReference},
-    {.name = "object_marking_refs", .kind = Kind::kRef, .list = true,
+    {.name = "object_marking_refs",
+     .kind = Kind::kRef,
+     .list = true,
      .ref_types = kMarkingDefinition},
-    {.name = "granular_markings", .kind = Kind::kObject, .list = true,
+    {.name = "granular_markings",
+     .kind = Kind::kObject,
+     .list = true,
      .nested = &kGranularMarkingSpec},
     {.name = "extensions", .kind = Kind::kExtensions},
 };
@@ -205,7 +222,7 @@ void CheckNotBefore(CheckContext& ctx, std::string_view earlier, std::string_vie
   if (strictly_after ? *b <= *a : *b < *a) {
     ctx.Error(later, rule::kCoConstraint,
               StrCat(later, " must be ", strictly_after ? "later than" : "at or after ",
-                           strictly_after ? " " : "", earlier));
+                     strictly_after ? " " : "", earlier));
   }
 }
 

@@ -783,7 +783,11 @@ std::vector<Result<AddResult>> SqliteStore::CommitGroup(const std::vector<AddJob
     results.push_back(std::move(r));
   }
   // One commit, one fsync for the whole group. If it fails, nothing of the group is stored.
-  if (Status s = tx->Commit(); !s.ok()) return fail_all(s);
+  if (Status s = tx->Commit(); !s.ok()) {
+    for (Result<AddResult>& r : results) {
+      if (r.ok()) r = s;
+    }
+  }
   return results;
 }
 

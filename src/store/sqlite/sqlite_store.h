@@ -8,11 +8,13 @@
 //
 // Threads: the store may be used from any number of threads. Writes go through one writer
 // connection under a mutex (SQLite allows one writer at a time anyway, and date_added must be
-// assigned in commit order). Reads take a connection from a pool (one per concurrent reader,
-// opened on demand), each in its own read transaction: in WAL mode readers see a consistent
-// snapshot and neither block nor are blocked by the writer. Several processes may open the same
-// file (e.g. `liaison import` beside `liaison serve`); they wait up to busy_timeout for the
-// write lock and get Unavailable after it.
+// assigned in commit order). Adds that arrive while another is committing are committed
+// together (group commit: one transaction, a savepoint per Add so each stays all-or-nothing,
+// one fsync), which is what keeps concurrent ingest from being bound by fsync latency. Reads take a
+// connection from a pool (one per concurrent reader, opened on demand), each in its own read
+// transaction: in WAL mode readers see a consistent snapshot and neither block nor are blocked by
+// the writer. Several processes may open the same file (e.g. `liaison import` beside `liaison
+// serve`); they wait up to busy_timeout for the write lock and get Unavailable after it.
 
 #include <cstddef>
 #include <cstdint>
