@@ -67,9 +67,10 @@ Buffer::Buffer(std::string_view bytes) { Append(bytes.data(), bytes.size()); }
 
 void Buffer::Reserve(size_t capacity) {
   if (capacity <= capacity_ && data_) return;
-  auto fresh = std::make_unique<char[]>(capacity + kPadding);
+  // make_unique_for_overwrite: the bytes past size_ are written before they are read, except
+  // the padding, which is zeroed in Append.
+  auto fresh = std::unique_ptr<char[]>(new char[capacity + kPadding]);
   if (size_ > 0) std::memcpy(fresh.get(), data_.get(), size_);
-  std::memset(fresh.get() + size_, 0, capacity + kPadding - size_);
   data_ = std::move(fresh);
   capacity_ = capacity;
 }
@@ -78,12 +79,19 @@ void Buffer::Append(const char* bytes, size_t n) {
   if (!data_ || size_ + n > capacity_) Reserve(std::max(size_ + n, capacity_ * 2));
   if (n > 0) std::memcpy(data_.get() + size_, bytes, n);
   size_ += n;
+  std::memset(data_.get() + size_, 0, kPadding);
 }
 
 Result<Buffer> ReadInput(std::string_view path, const ReadOptions& options) {
   Buffer raw;
   FILE* f = path == "-" ? stdin : std::fopen(std::string(path).c_str(), "rb");
   if (f == nullptr) return IoError(path, errno);
+  // Read straight into the buffer; its size is known for regular files.
+  if (f != stdin && std::fseek(f, 0, SEEK_END) == 0) {
+    const long end = std::ftell(f);
+    std::rewind(f);
+    if (end > 0 && static_cast<size_t>(end) <= options.max_bytes) raw.Reserve(static_cast<size_t>(end));
+  }
   char chunk[1 << 16];
   size_t n;
   while ((n = std::fread(chunk, 1, sizeof chunk, f)) > 0) {

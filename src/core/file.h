@@ -25,10 +25,10 @@ class Buffer {
 
   // Appends bytes, growing geometrically; padding is kept zeroed.
   void Append(const char* bytes, size_t n);
-
- private:
+  // Makes room for `capacity` bytes without changing the size.
   void Reserve(size_t capacity);
 
+ private:
   std::unique_ptr<char[]> data_;
   size_t size_ = 0;
   size_t capacity_ = 0;  // excluding padding

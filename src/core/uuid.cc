@@ -9,18 +9,40 @@
 namespace liaison {
 namespace {}  // namespace
 
+namespace {
+
+constexpr std::array<int8_t, 256> kHexValue = [] {
+  std::array<int8_t, 256> t{};
+  for (auto& v : t) v = -1;
+  for (int c = '0'; c <= '9'; ++c) t[c] = static_cast<int8_t>(c - '0');
+  for (int c = 'a'; c <= 'f'; ++c) t[c] = static_cast<int8_t>(c - 'a' + 10);
+  for (int c = 'A'; c <= 'F'; ++c) t[c] = static_cast<int8_t>(c - 'A' + 10);
+  return t;
+}();
+constexpr uint8_t kByteOffsets[16] = {0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34};
+
+}  // namespace
+
+// Table-driven: validation walks every identifier of every object, so this is hot.
+bool Uuid::TryParse(std::string_view text, Uuid& out) {
+  if (text.size() != 36 || text[8] != '-' || text[13] != '-' || text[18] != '-' ||
+      text[23] != '-') {
+    return false;
+  }
+  int bad = 0;
+  for (size_t i = 0; i < 16; ++i) {
+    const size_t at = kByteOffsets[i];
+    const int hi = kHexValue[static_cast<unsigned char>(text[at])];
+    const int lo = kHexValue[static_cast<unsigned char>(text[at + 1])];
+    bad |= hi | lo;
+    out.bytes_[i] = static_cast<uint8_t>(hi << 4 | lo);
+  }
+  return bad >= 0;
+}
+
 Result<Uuid> Uuid::Parse(std::string_view text) {
-  // Table-driven: validation walks every identifier of every object, so this is hot.
-  static constexpr auto kHex = [] {
-    std::array<int8_t, 256> t{};
-    for (auto& v : t) v = -1;
-    for (int c = '0'; c <= '9'; ++c) t[c] = static_cast<int8_t>(c - '0');
-    for (int c = 'a'; c <= 'f'; ++c) t[c] = static_cast<int8_t>(c - 'a' + 10);
-    for (int c = 'A'; c <= 'F'; ++c) t[c] = static_cast<int8_t>(c - 'A' + 10);
-    return t;
-  }();
-  static constexpr uint8_t kOffsets[16] = {0,  2,  4,  6,  9,  11, 14, 16,
-                                           19, 21, 24, 26, 28, 30, 32, 34};
+  Uuid u;
+  if (TryParse(text, u)) return u;
   if (text.size() != 36) {
     return absl::InvalidArgumentError(StrCat("a UUID has 36 characters, not ", text.size()));
   }
@@ -29,18 +51,12 @@ Result<Uuid> Uuid::Parse(std::string_view text) {
       return absl::InvalidArgumentError(StrCat("expected '-' at UUID offset ", dash));
     }
   }
-  Uuid u;
-  for (size_t i = 0; i < 16; ++i) {
-    const size_t at = kOffsets[i];
-    const int hi = kHex[static_cast<unsigned char>(text[at])];
-    const int lo = kHex[static_cast<unsigned char>(text[at + 1])];
-    if ((hi | lo) < 0) {
-      return absl::InvalidArgumentError(
-          StrCat("expected a hex digit at UUID offset ", hi < 0 ? at : at + 1));
+  for (size_t i = 0; i < 36; ++i) {
+    if (i != 8 && i != 13 && i != 18 && i != 23 && kHexValue[static_cast<unsigned char>(text[i])] < 0) {
+      return absl::InvalidArgumentError(StrCat("expected a hex digit at UUID offset ", i));
     }
-    u.bytes_[i] = static_cast<uint8_t>(hi << 4 | lo);
   }
-  return u;
+  return absl::InternalError("unreachable UUID parse failure");
 }
 
 Uuid Uuid::V4() {

@@ -15,6 +15,8 @@ class Uuid {
  public:
   // Parses the canonical lower- or upper-case 8-4-4-4-12 hex form.
   static Result<Uuid> Parse(std::string_view text);
+  // Like Parse without building an error: false when `text` is not a UUID. For hot paths.
+  static bool TryParse(std::string_view text, Uuid& out);
   // A random (version 4) UUID from the operating system's CSPRNG.
   static Uuid V4();
   // A name-based SHA-1 (version 5) UUID of `name` in `namespace_id` (RFC 4122 section 4.3).

@@ -12,6 +12,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
+#include "absl/container/inlined_vector.h"
 #include "core/status_macros.h"
 #include "core/strings.h"
 #include "core/timestamp.h"
@@ -35,10 +36,29 @@ using simdjson::dom::element_type;
 // ---------------------------------------------------------------------------------------------
 // The registry: each TypeSpec compiled once into a property map (common + type-specific).
 
+// Property names are short and share prefixes ("x_mitre_"), so hash the length and the last
+// eight bytes; std::hash over the whole name (what Debian's abseil falls back to for
+// std::string_view) showed up in profiles.
+struct PropertyNameHash {
+  size_t operator()(std::string_view s) const {
+    uint64_t tail = 0;
+    const size_t n = std::min<size_t>(s.size(), 8);
+    std::memcpy(&tail, s.data() + s.size() - n, n);
+    uint64_t h = (tail ^ (s.size() * 0x9E3779B97F4A7C15ull)) * 0xff51afd7ed558ccdull;
+    return static_cast<size_t>(h ^ (h >> 32));
+  }
+};
+
+struct PropertyEntry {
+  const PropertySpec* spec = nullptr;
+  int required_index = -1;  // bit in the "seen required" mask, or -1 when optional
+  int bit = -1;             // bit in the "seen" mask (duplicate detection), -1 past 64
+};
+
 struct CompiledType {
   const TypeSpec* spec = nullptr;
   Category category = Category::kSdo;
-  absl::flat_hash_map<std::string_view, const PropertySpec*> properties;
+  absl::flat_hash_map<std::string_view, PropertyEntry, PropertyNameHash> properties;
   std::vector<const PropertySpec*> required;
 };
 
@@ -100,20 +120,26 @@ class Registry {
     c->spec = spec;
     c->category = category;
     auto add = [&](const PropertySpec& p) {
-      auto [it, inserted] = c->properties.insert_or_assign(p.name, &p);
-      (void)it;
-      (void)inserted;
+      c->properties.insert_or_assign(p.name, PropertyEntry{&p, -1});
       if (p.kind == Kind::kObject && p.nested != nullptr) CompileNested(p.nested);
     };
     if (with_common) {
       for (const PropertySpec& p : internal::CommonProperties(category)) add(p);
     }
     for (const PropertySpec& p : spec->properties) add(p);  // type-specific wins
-    for (const auto& [name, p] : c->properties) {
-      if (p->required) c->required.push_back(p);
+    for (const auto& [name, entry] : c->properties) {
+      if (entry.spec->required) c->required.push_back(entry.spec);
     }
     std::sort(c->required.begin(), c->required.end(),
               [](const PropertySpec* a, const PropertySpec* b) { return a->name < b->name; });
+    LIAISON_CHECK(c->required.size() <= 64);
+    for (size_t i = 0; i < c->required.size(); ++i) {
+      c->properties[c->required[i]->name].required_index = static_cast<int>(i);
+    }
+    int bit = 0;
+    for (auto& [name, entry] : c->properties) {
+      if (bit < 64) entry.bit = bit++;
+    }
     return c;
   }
 
@@ -135,29 +161,38 @@ class Registry {
 
 bool IsLowerAlnum(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
 
+// Character classes as bit sets, so the name checks below cost one load per byte.
+constexpr uint8_t kTypeChar = 1, kPropertyChar = 2, kDictionaryChar = 4;
+constexpr std::array<uint8_t, 256> kCharClass = [] {
+  std::array<uint8_t, 256> t{};
+  for (int c = 'a'; c <= 'z'; ++c) t[c] = kTypeChar | kPropertyChar | kDictionaryChar;
+  for (int c = '0'; c <= '9'; ++c) t[c] = kTypeChar | kPropertyChar | kDictionaryChar;
+  for (int c = 'A'; c <= 'Z'; ++c) t[c] = kDictionaryChar;
+  t['-'] = kTypeChar | kDictionaryChar;
+  t['_'] = kPropertyChar | kDictionaryChar;
+  return t;
+}();
+
+bool AllOfClass(std::string_view s, uint8_t cls) {
+  uint8_t acc = cls;
+  for (char c : s) acc &= kCharClass[static_cast<unsigned char>(c)];
+  return acc == cls;
+}
+
 // Section 3.1: object type names: a-z, 0-9 and hyphen, starting with a letter, 3-250 characters.
 bool IsValidTypeName(std::string_view t) {
   if (t.size() < 3 || t.size() > 250) return false;
-  if (!(t[0] >= 'a' && t[0] <= 'z')) return false;
-  if (t.back() == '-') return false;
-  for (size_t i = 0; i < t.size(); ++i) {
-    if (!IsLowerAlnum(t[i]) && t[i] != '-') return false;
-    if (t[i] == '-' && i + 1 < t.size() && t[i + 1] == '-') return false;
-  }
-  return true;
+  if (!(t[0] >= 'a' && t[0] <= 'z') || t.back() == '-') return false;
+  return AllOfClass(t, kTypeChar) && t.find("--") == std::string_view::npos;
 }
 
 // Section 3.1: property names: a-z, 0-9 and underscore, 3-250 characters.
 bool IsValidPropertyName(std::string_view n) {
-  if (n.size() < 3 || n.size() > 250) return false;
-  return std::all_of(n.begin(), n.end(), [](char c) { return IsLowerAlnum(c) || c == '_'; });
+  return n.size() >= 3 && n.size() <= 250 && AllOfClass(n, kPropertyChar);
 }
 
 bool IsDictionaryKey(std::string_view k) {
-  if (k.empty() || k.size() > 250) return false;
-  return std::all_of(k.begin(), k.end(), [](char c) {
-    return IsLowerAlnum(c) || (c >= 'A' && c <= 'Z') || c == '_' || c == '-';
-  });
+  return !k.empty() && k.size() <= 250 && AllOfClass(k, kDictionaryChar);
 }
 
 bool IsHexString(std::string_view s) {
@@ -304,6 +339,29 @@ struct Validator::Impl final : internal::CheckContext {
   bool demote_errors = false;
   // Whether reserved property names are errors for the current object (not on SCOs).
   bool check_reserved = false;
+  // Timestamps the walk parsed in the object being checked, for co-constraint checks.
+  struct TimeCache {
+    static constexpr size_t kCapacity = 12;
+    struct Entry {
+      std::string_view name;
+      Timestamp value;
+    };
+    Entry entries[kCapacity];
+    size_t size = 0;
+  };
+  const TimeCache* current_times = nullptr;
+  std::optional<Timestamp> parsed_timestamp;  // set by CheckScalar for a valid timestamp
+
+  std::optional<Timestamp> Time(std::string_view property) const override {
+    if (current_times == nullptr) return CheckContext::Time(property);
+    for (size_t i = 0; i < current_times->size; ++i) {
+      if (current_times->entries[i].name == property) return current_times->entries[i].value;
+    }
+    // Not a table timestamp of this object (or invalid, already reported): look it up.
+    return current_times->size == TimeCache::kCapacity ? CheckContext::Time(property)
+                                                       : std::nullopt;
+  }
+
   // The UUID version of the current object's id, recorded when the id is checked (0: none).
   int id_uuid_version = 0;
 
@@ -364,17 +422,23 @@ struct Validator::Impl final : internal::CheckContext {
     const size_t n = obj.size();
     if (n < 2) return;
     if (n <= 24) {
+      // Compare cheap fingerprints (length, first and last byte) before any bytes.
       std::string_view keys[24];
+      uint32_t prints[24];
       size_t i = 0;
       for (auto field : obj) {
+        const std::string_view k = field.key;
+        const uint32_t print = static_cast<uint32_t>(k.size()) << 16 |
+                               (k.empty() ? 0 : static_cast<uint8_t>(k.front()) << 8 |
+                                                    static_cast<uint8_t>(k.back()));
         for (size_t j = 0; j < i; ++j) {
-          if (keys[j] == field.key) {
-            Error(EscapeToken(field.key), rule::kJson,
-                  StrCat("duplicate member name \"", field.key, "\""));
+          if (prints[j] == print && keys[j] == k) {
+            Error(EscapeToken(k), rule::kJson, StrCat("duplicate member name \"", k, "\""));
             break;
           }
         }
-        keys[i++] = field.key;
+        keys[i] = k;
+        prints[i++] = print;
       }
       return;
     }
@@ -446,13 +510,15 @@ struct Validator::Impl final : internal::CheckContext {
       return;
     }
     std::string_view type = ref.substr(0, sep);
-    auto uuid = Uuid::Parse(ref.substr(sep + 2));
-    if (!IsValidTypeName(type) || !uuid.ok()) {
+    Uuid parsed;
+    if (!IsValidTypeName(type) || !Uuid::TryParse(ref.substr(sep + 2), parsed)) {
+      auto uuid = Uuid::Parse(ref.substr(sep + 2));
       Error("", rule::kIdentifier,
             StrCat("\"", ref, "\" is not an identifier (type--UUID): ",
                    uuid.ok() ? "invalid type name" : uuid.status().message()));
       return;
     }
+    const Uuid* uuid = &parsed;
     if (!uuid->IsRfc4122Variant() || uuid->version() < 1 || uuid->version() > 5) {
       Error("", rule::kIdentifier,
             StrCat("\"", ref, "\" does not hold an RFC 4122 UUID (version 1-5, variant 10)"));
@@ -554,6 +620,7 @@ struct Validator::Impl final : internal::CheckContext {
     switch (p.kind) {
       case Kind::kTimestamp: {
         auto ts = Timestamp::Parse(s);
+        if (ts.ok()) parsed_timestamp = *ts;
         if (!ts.ok()) {
           Error("", rule::kTimestamp, std::string(ts.status().message()));
         } else if ((p.name == "created" || p.name == "modified") && ts->precision() < 3) {
@@ -778,38 +845,69 @@ struct Validator::Impl final : internal::CheckContext {
   // objects (checked against the id prefix) and empty for nested sub-objects.
   void CheckObject(simdjson::dom::object obj, const CompiledType& type,
                    std::string_view self_type) {
-    CheckDuplicateKeys(obj);
     const bool nested = self_type.empty();
     uint64_t seen_required = 0;
+    // Duplicate member names (see CheckDuplicateKeys): known properties by a bit each, the
+    // rest (custom properties, rare) pairwise.
+    uint64_t seen = 0;
+    absl::InlinedVector<std::string_view, 16> others;
+    absl::flat_hash_set<std::string_view> many_others;  // past 32: hostile input stays linear
+    TimeCache times;
     for (auto field : obj) {
       PathGuard g(*this, field.key);
       auto it = type.properties.find(field.key);
+      bool duplicate = false;
+      if (it != type.properties.end() && it->second.bit >= 0) {
+        const uint64_t mask = uint64_t{1} << it->second.bit;
+        duplicate = (seen & mask) != 0;
+        seen |= mask;
+      } else {
+        if (others.size() < 32) {
+          for (std::string_view o : others) duplicate = duplicate || o == field.key;
+          others.push_back(field.key);
+        } else {
+          if (many_others.empty()) many_others.insert(others.begin(), others.end());
+          duplicate = !many_others.insert(field.key).second;
+        }
+      }
+      if (duplicate) {
+        Error("", rule::kJson, StrCat("duplicate member name \"", field.key, "\""));
+        continue;
+      }
       if (it == type.properties.end()) {
         CheckCustomProperty(field.key, field.value, nested);
         continue;
       }
-      const PropertySpec& p = *it->second;
-      if (p.required) {
-        auto r = std::lower_bound(
-            type.required.begin(), type.required.end(), &p,
-            [](const PropertySpec* a, const PropertySpec* b) { return a->name < b->name; });
-        seen_required |= uint64_t{1} << std::min<size_t>(r - type.required.begin(), 63);
-      }
+      const PropertySpec& p = *it->second.spec;
+      if (it->second.required_index >= 0) seen_required |= uint64_t{1} << it->second.required_index;
+      parsed_timestamp.reset();
       CheckValue(p, field.value, p.kind == Kind::kIdentifier ? self_type : std::string_view{});
+      if (p.kind == Kind::kTimestamp && !p.list && parsed_timestamp &&
+          times.size < TimeCache::kCapacity) {
+        times.entries[times.size++] = {p.name, *parsed_timestamp};
+      }
     }
     for (size_t i = 0; i < type.required.size(); ++i) {
-      if (!(seen_required & (uint64_t{1} << std::min<size_t>(i, 63)))) {
+      if (!(seen_required & (uint64_t{1} << i))) {
         Error(type.required[i]->name, rule::kRequired,
               StrCat("required property ", type.required[i]->name, " is missing",
                      nested ? StrCat(" in ", type.spec->type) : ""));
       }
     }
-    if (type.spec->check != nullptr) {
-      const simdjson::dom::object* saved = current;
-      current = &obj;
-      type.spec->check(*this);
-      current = saved;
+    const simdjson::dom::object* saved = current;
+    const TimeCache* saved_times = current_times;
+    current = &obj;
+    current_times = &times;
+    if (type.spec->check != nullptr) type.spec->check(*this);
+    if (!nested) {
+      // Section 3.2: modified MUST be later than or equal to created.
+      auto created = Time("created"), modified = Time("modified");
+      if (created && modified && *modified < *created) {
+        Error("modified", rule::kModified, "modified must be later than or equal to created");
+      }
     }
+    current = saved;
+    current_times = saved_times;
   }
 
   // --- top-level objects ------------------------------------------------------------------
@@ -904,19 +1002,10 @@ struct Validator::Impl final : internal::CheckContext {
     CheckObject(obj, *compiled, type);
     check_reserved = false;
 
-    // Section 3.2: modified MUST be later than or equal to created.
     current = &obj;
-    CheckNotBeforeModified();
     CheckUuidVersion(obj, category, *compiled);
     CheckGranularSelectors(obj);
     current = nullptr;
-  }
-
-  void CheckNotBeforeModified() {
-    auto created = Time("created"), modified = Time("modified");
-    if (created && modified && *modified < *created) {
-      Error("modified", rule::kModified, "modified must be later than or equal to created");
-    }
   }
 
   // Section 2.9: SDO/SRO/meta ids SHOULD be UUIDv4, SCO ids SHOULD be UUIDv5 (when the type has

@@ -92,6 +92,18 @@ TEST(Validate, DuplicateKeysAreErrors) {
   EXPECT_TRUE(HasFinding(r, "/name", "json")) << r.findings.size();
 }
 
+TEST(Validate, DuplicateCustomPropertiesAreFoundAmongMany) {
+  std::string text(kIndicator);
+  std::string customs;
+  for (int i = 0; i < 200; ++i) customs += "\"x_custom_" + std::to_string(i) + "\": 1, ";
+  customs += "\"x_custom_7\": 2, ";
+  text.insert(text.find("\"pattern_type\""), customs);
+  Validator v;
+  Report r = v.Validate(text);
+  EXPECT_EQ(r.errors, 1u);
+  EXPECT_TRUE(HasFinding(r, "/x_custom_7", "json"));
+}
+
 TEST(Validate, InvalidUtf8IsAnErrorWithPosition) {
   std::string text(kIndicator);
   text.replace(text.find("Poison"), 1, "\xff");

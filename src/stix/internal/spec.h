@@ -128,7 +128,8 @@ class CheckContext {
   std::optional<double> Number(std::string_view property) const;
   std::optional<bool> Boolean(std::string_view property) const;
   // Parses a timestamp property; nullopt when absent or invalid (already reported by the table).
-  std::optional<Timestamp> Time(std::string_view property) const;
+  // Virtual so the validator can answer from the timestamps its walk already parsed.
+  virtual std::optional<Timestamp> Time(std::string_view property) const;
 };
 
 // Returns the spec of a standard type, or null for a custom/unknown type.
