@@ -65,7 +65,13 @@ class Value {
   // Removes a member of an object; returns whether it was there.
   bool Erase(std::string_view key);
 
-  friend bool operator==(const Value&, const Value&) = default;
+  // Numbers compare by value: 12.0 and 12 are the same JSON number (and serialise alike).
+  friend bool operator==(const Value& a, const Value& b) {
+    if (a.is_number() && b.is_number()) {
+      return a.is_int() && b.is_int() ? a.as_int() == b.as_int() : a.as_double() == b.as_double();
+    }
+    return a.v_ == b.v_;
+  }
 
  private:
   std::variant<std::monostate, bool, int64_t, double, std::string, Array, Object> v_;

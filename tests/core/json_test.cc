@@ -11,6 +11,16 @@ TEST(Json, ParseAndSerializeKeepMemberOrder) {
   EXPECT_EQ(Serialize(*v), R"({"b":1,"a":[true,null,"x"],"c":{"d":1.5}})");
 }
 
+// Found by stix_validate_fuzz: "12.0" serialises as "12", which parses back as an integer.
+TEST(Json, NumbersCompareByValueAcrossIntegerAndDouble) {
+  auto a = Parse("[12.0]");
+  auto b = Parse("[12]");
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_EQ(*a, *b);
+  EXPECT_EQ(Serialize(*a), "[12]");
+  EXPECT_NE(*Parse("[12.5]"), *b);
+}
+
 TEST(Json, RejectsDuplicateMembersAndMalformedInput) {
   EXPECT_FALSE(Parse(R"({"a":1,"a":2})").ok());
   EXPECT_FALSE(Parse(R"({"a":1)").ok());
