@@ -13,6 +13,8 @@ int main(int argc, char** argv) {
   liaison::app::RegisterValidateCommand(app, exit_code);
   liaison::app::RegisterUpgradeCommand(app, exit_code);
   liaison::app::RegisterPatternCommand(app, exit_code);
+  liaison::app::RegisterServeCommand(app, exit_code);
+  liaison::app::RegisterAdminCommands(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -1,0 +1,28 @@
+#pragma once
+
+// The configuration of `liaison serve` and of the administration commands that open the same
+// store (`liaison user`, `liaison token`, `liaison collection`): a small TOML file, every key
+// optional. docs/taxii.md lists the keys.
+
+#include <memory>
+#include <string>
+
+#include "core/result.h"
+#include "store/store.h"
+#include "taxii/server.h"
+
+namespace liaison::app {
+
+struct TaxiiConfig {
+  std::string data_dir = "liaison-data";  // the SQLite store is <data_dir>/liaison.db
+  size_t max_page_size = 1000;
+  taxii::ServerOptions server;
+};
+
+// Reads `path` ("" gives the defaults). InvalidArgument with the file position on a bad file.
+Result<TaxiiConfig> LoadTaxiiConfig(const std::string& path);
+
+// Opens (creating when missing) the store the configuration names.
+Result<std::unique_ptr<store::Store>> OpenConfiguredStore(const TaxiiConfig& config);
+
+}  // namespace liaison::app

@@ -1,0 +1,356 @@
+// The HTTP(S) transport of the TAXII server: Boost.Beast sessions that parse requests within the
+// limits of ServerOptions and hand them to server::Handler.
+//
+// Limits, and why each one is where it is:
+//  * the header is read alone first (header_limit), so a Content-Length above
+//    max_content_length is answered 413 before a byte of the body is read (TAXII 2.1 section
+//    5.5: "the server MUST respond with 413 if the request exceeds max_content_length");
+//  * body_limit catches chunked bodies that grow past the limit;
+//  * every read has a deadline (idle_timeout while waiting for a request, request_timeout once
+//    it started), so a slow client cannot hold a connection;
+//  * connections beyond max_connections are closed at once.
+
+#include "taxii/server.h"
+
+#include <atomic>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "core/strings.h"
+#include "taxii/server/handler.h"
+
+namespace liaison::taxii {
+namespace {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace net = boost::asio;
+namespace ssl = net::ssl;
+using tcp = net::ip::tcp;
+
+struct Shared {
+  Shared(store::Store& store, ServerOptions opts)
+      : options(std::move(opts)), handler(store, options) {}
+  ServerOptions options;
+  server::Handler handler;
+  std::atomic<size_t> connections{0};
+};
+
+template <class Stream>
+class Session : public std::enable_shared_from_this<Session<Stream>> {
+ public:
+  static constexpr bool kTls = !std::is_same_v<Stream, beast::tcp_stream>;
+
+  template <class... Args>
+  Session(Shared& shared, Args&&... args)
+      : shared_(shared), stream_(std::forward<Args>(args)...), timer_(stream_.get_executor()) {
+    ++shared_.connections;
+  }
+  ~Session() { --shared_.connections; }
+
+  void Run() {
+    if constexpr (kTls) {
+      beast::get_lowest_layer(stream_).expires_after(shared_.options.request_timeout);
+      stream_.async_handshake(ssl::stream_base::server,
+                              [self = this->shared_from_this()](beast::error_code ec) {
+                                if (!ec) self->ReadHeader();
+                              });
+    } else {
+      ReadHeader();
+    }
+  }
+
+ private:
+  void ReadHeader() {
+    header_parser_.emplace();
+    header_parser_->header_limit(static_cast<uint32_t>(shared_.options.max_header_bytes));
+    header_parser_->body_limit(shared_.options.max_content_length);
+    beast::get_lowest_layer(stream_).expires_after(shared_.options.idle_timeout);
+    http::async_read_header(
+        stream_, buffer_, *header_parser_,
+        [self = this->shared_from_this()](beast::error_code ec, size_t) { self->OnHeader(ec); });
+  }
+
+  void OnHeader(beast::error_code ec) {
+    if (ec == http::error::header_limit) {
+      return Fail(431, "Request header fields too large", "the request header is too large");
+    }
+    if (ec == http::error::body_limit) {
+      // Beast checks Content-Length against body_limit while parsing the header.
+      return Fail(413, "Content too large",
+                  StrCat("the body exceeds max_content_length (",
+                         shared_.options.max_content_length, " bytes)"));
+    }
+    if (ec) return Close();  // end of stream, timeout, malformed request: nothing to answer
+    auto length = header_parser_->content_length();
+    if (length && *length > shared_.options.max_content_length) {
+      return Fail(413, "Content too large",
+                  StrCat("the body exceeds max_content_length (",
+                         shared_.options.max_content_length, " bytes)"));
+    }
+    body_parser_.emplace(std::move(*header_parser_));
+    body_parser_->body_limit(shared_.options.max_content_length);
+    beast::get_lowest_layer(stream_).expires_after(shared_.options.request_timeout);
+    auto& req = body_parser_->get();
+    if (beast::iequals(req[http::field::expect], "100-continue")) {
+      // RFC 9110 section 10.1.1: tell the client to send the body it is holding back.
+      auto cont = std::make_shared<http::response<http::empty_body>>(http::status::continue_,
+                                                                     req.version());
+      http::async_write(stream_, *cont,
+                        [self = this->shared_from_this(), cont](beast::error_code ec, size_t) {
+                          if (ec) return self->Close();
+                          self->ReadBody();
+                        });
+      return;
+    }
+    ReadBody();
+  }
+
+  void ReadBody() {
+    http::async_read(
+        stream_, buffer_, *body_parser_,
+        [self = this->shared_from_this()](beast::error_code ec, size_t) { self->OnBody(ec); });
+  }
+
+  void OnBody(beast::error_code ec) {
+    if (ec == http::error::body_limit) {
+      return Fail(413, "Content too large", "the body exceeds max_content_length");
+    }
+    if (ec) return Close();
+    beast::get_lowest_layer(stream_).expires_never();
+    auto& req = body_parser_->get();
+    server::HttpRequest request;
+    request.method = std::string(req.method_string());
+    request.target = std::string(req.target());
+    request.host = std::string(req[http::field::host]);
+    request.tls = kTls;
+    if (auto it = req.find(http::field::accept); it != req.end()) {
+      request.has_accept = true;
+      request.accept = std::string(it->value());
+    }
+    if (auto it = req.find(http::field::content_type); it != req.end()) {
+      request.has_content_type = true;
+      request.content_type = std::string(it->value());
+    }
+    request.authorization = std::string(req[http::field::authorization]);
+    beast::error_code ignored;
+    auto endpoint = beast::get_lowest_layer(stream_).socket().remote_endpoint(ignored);
+    request.remote_address = endpoint.address().to_string();
+    request.body = std::move(req.body());
+    const bool head = req.method() == http::verb::head;
+    keep_alive_ = req.keep_alive();
+    version_ = req.version();
+
+    server::HttpResponse response = shared_.handler.Handle(request);
+    Send(std::move(response), head);
+  }
+
+  // Answers and closes: the rest of the request (its body) is not read.
+  void Fail(int status, std::string_view title, std::string_view description) {
+    keep_alive_ = false;
+    linger_ = true;
+    version_ = 11;
+    Send(server::ErrorResponse(status, title, description), false);
+  }
+
+  void Send(server::HttpResponse response, bool head) {
+    auto res = std::make_shared<http::response<http::string_body>>(
+        static_cast<http::status>(response.status), version_);
+    res->set(http::field::server, "liaison");
+    if (!response.content_type.empty()) res->set(http::field::content_type, response.content_type);
+    for (auto& [name, value] : response.headers) res->insert(name, value);
+    res->keep_alive(keep_alive_);
+    const size_t length = response.body.size();
+    if (!head) res->body() = std::move(response.body);
+    res->content_length(length);
+    if (response.delay.count() > 0) {
+      // A throttled failed login: answer later without holding a serving thread.
+      timer_.expires_after(response.delay);
+      timer_.async_wait(
+          [self = this->shared_from_this(), res](beast::error_code) { self->Write(res); });
+      return;
+    }
+    Write(res);
+  }
+
+  void Write(std::shared_ptr<http::response<http::string_body>> res) {
+    beast::get_lowest_layer(stream_).expires_after(shared_.options.request_timeout);
+    http::async_write(stream_, *res,
+                      [self = this->shared_from_this(), res](beast::error_code ec, size_t) {
+                        if (ec || !self->keep_alive_) return self->Close();
+                        self->ReadHeader();
+                      });
+  }
+
+  void Close() {
+    if constexpr (kTls) {
+      beast::get_lowest_layer(stream_).expires_after(std::chrono::seconds(5));
+      stream_.async_shutdown([self = this->shared_from_this()](beast::error_code) {
+        beast::error_code ignored;
+        beast::get_lowest_layer(self->stream_).socket().close(ignored);
+      });
+    } else {
+      beast::error_code ignored;
+      stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+      if (linger_) {
+        // The client may still be sending the body we refused. Closing now with unread bytes
+        // would make the kernel send a reset, which can destroy our error response before the
+        // client reads it; so read and discard for a short while first ("lingering close").
+        linger_ = false;
+        stream_.expires_after(std::chrono::seconds(2));
+        Drain();
+        return;
+      }
+      stream_.socket().close(ignored);
+    }
+  }
+
+  void Drain() {
+    if constexpr (!kTls) {
+      drain_buffer_.resize(16 * 1024);
+      stream_.async_read_some(net::buffer(drain_buffer_), [self = this->shared_from_this()](
+                                                              beast::error_code ec, size_t n) {
+        self->drained_ += n;
+        if (ec || self->drained_ > 2 * self->shared_.options.max_content_length + (1 << 20)) {
+          beast::error_code ignored;
+          self->stream_.socket().close(ignored);
+          return;
+        }
+        self->Drain();
+      });
+    }
+  }
+
+  Shared& shared_;
+  Stream stream_;
+  net::steady_timer timer_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::empty_body>> header_parser_;
+  std::optional<http::request_parser<http::string_body>> body_parser_;
+  bool keep_alive_ = false;
+  bool linger_ = false;
+  unsigned version_ = 11;
+  std::vector<char> drain_buffer_;
+  size_t drained_ = 0;
+};
+
+class ServerImpl final : public Server {
+ public:
+  ServerImpl(store::Store& store, ServerOptions options)
+      : shared_(store, std::move(options)),
+        ioc_(static_cast<int>(std::max<size_t>(1, shared_.options.threads))),
+        acceptor_(ioc_) {}
+
+  ~ServerImpl() override { Stop(); }
+
+  Status Open() {
+    const ServerOptions& o = shared_.options;
+    if (o.api_roots.empty()) return absl::InvalidArgumentError("no API root configured");
+    beast::error_code ec;
+    net::ip::address address = net::ip::make_address(o.address, ec);
+    if (ec) return absl::InvalidArgumentError(StrCat("listen address: ", o.address));
+    const bool tls = !o.tls_cert_file.empty() || !o.tls_key_file.empty();
+    if (tls && (o.tls_cert_file.empty() || o.tls_key_file.empty())) {
+      return absl::InvalidArgumentError("TLS needs both a certificate and a key file");
+    }
+    if (!tls && !address.is_loopback() && !o.insecure) {
+      return absl::FailedPreconditionError(
+          StrCat("refusing to serve plain HTTP on ", o.address,
+                 ": configure a TLS certificate and key, or opt out explicitly with --insecure"));
+    }
+    if (tls) {
+      ssl_.emplace(ssl::context::tls_server);
+      ssl_->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
+                        ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1 |
+                        ssl::context::single_dh_use);
+      ssl_->use_certificate_chain_file(o.tls_cert_file, ec);
+      if (ec) return absl::InvalidArgumentError(StrCat("TLS certificate: ", ec.message()));
+      ssl_->use_private_key_file(o.tls_key_file, ssl::context::pem, ec);
+      if (ec) return absl::InvalidArgumentError(StrCat("TLS key: ", ec.message()));
+    }
+    tcp::endpoint endpoint(address, o.port);
+    acceptor_.open(endpoint.protocol(), ec);
+    if (!ec) acceptor_.set_option(net::socket_base::reuse_address(true), ec);
+    if (!ec) acceptor_.bind(endpoint, ec);
+    if (!ec) acceptor_.listen(net::socket_base::max_listen_connections, ec);
+    if (ec) {
+      return absl::UnavailableError(
+          StrCat("cannot listen on ", o.address, ":", o.port, ": ", ec.message()));
+    }
+    port_ = acceptor_.local_endpoint().port();
+    Accept();
+    for (size_t i = 0; i < std::max<size_t>(1, o.threads); ++i) {
+      threads_.emplace_back([this] { ioc_.run(); });
+    }
+    return absl::OkStatus();
+  }
+
+  uint16_t port() const override { return port_; }
+
+  void Stop() override {
+    if (stopped_.exchange(true)) return;
+    net::post(ioc_, [this] {
+      beast::error_code ignored;
+      acceptor_.close(ignored);
+    });
+    ioc_.stop();
+    for (std::thread& t : threads_) {
+      if (t.joinable()) t.join();
+    }
+  }
+
+ private:
+  void Accept() {
+    acceptor_.async_accept(net::make_strand(ioc_), [this](beast::error_code ec, tcp::socket s) {
+      if (ec) {
+        if (!acceptor_.is_open()) return;
+      } else if (shared_.connections.load() >= shared_.options.max_connections) {
+        beast::error_code ignored;
+        s.close(ignored);  // over the connection limit: refuse rather than queue
+      } else if (ssl_) {
+        std::make_shared<Session<beast::ssl_stream<beast::tcp_stream>>>(shared_, std::move(s),
+                                                                        *ssl_)
+            ->Run();
+      } else {
+        std::make_shared<Session<beast::tcp_stream>>(shared_, std::move(s))->Run();
+      }
+      Accept();
+    });
+  }
+
+  Shared shared_;
+  net::io_context ioc_;
+  std::optional<ssl::context> ssl_;
+  tcp::acceptor acceptor_;
+  std::vector<std::thread> threads_;
+  uint16_t port_ = 0;
+  std::atomic<bool> stopped_{false};
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Server>> Server::Start(store::Store& store, ServerOptions options) {
+  auto server = std::make_unique<ServerImpl>(store, std::move(options));
+  // Boost reports some failures by throwing; none may cross this function (STYLE.md section 4).
+  try {
+    if (Status st = server->Open(); !st.ok()) return st;
+  } catch (const std::exception& e) {
+    return absl::UnavailableError(StrCat("cannot start the server: ", e.what()));
+  }
+  return std::unique_ptr<Server>(std::move(server));
+}
+
+}  // namespace liaison::taxii

@@ -1,0 +1,82 @@
+#pragma once
+
+// The TAXII 2.1 server (OASIS TAXII Version 2.1, sections 4 and 5) over HTTP/1.1 or HTTPS, on a
+// store::Store. docs/taxii.md describes the endpoints, authentication, limits and DELETE
+// semantics.
+//
+// Threads: Start() returns once the listening socket is bound; requests are served by
+// `options.threads` threads until Stop() or destruction. Store calls block the serving thread,
+// so `threads` bounds the number of requests in flight.
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/result.h"
+#include "store/store.h"
+
+namespace liaison::taxii {
+
+// One API root (TAXII 2.1 section 4.2). `name` is its URL path segment: "/<name>/".
+struct ApiRootOptions {
+  std::string name;
+  std::string title;
+  std::string description;
+};
+
+struct ServerOptions {
+  // Where to listen. Port 0 picks a free port (see Server::port()).
+  std::string address = "127.0.0.1";
+  uint16_t port = 6543;
+  size_t threads = 4;
+
+  // TLS: PEM certificate chain and private key. Both empty means plain HTTP, which is refused on
+  // any address but loopback unless `insecure` is set.
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  bool insecure = false;
+
+  // Discovery (TAXII 2.1 section 4.1).
+  std::string title = "liaison";
+  std::string description = "liaison TAXII 2.1 server";
+  std::string contact;
+  // The API roots served; the first is the default. Collections name theirs in
+  // store::Collection::api_root.
+  std::vector<ApiRootOptions> api_roots = {{"api", "liaison", "default API root"}};
+
+  // Limits. max_content_length is advertised in every API root and enforced with 413 before
+  // the body is read.
+  size_t max_content_length = size_t{10} << 20;
+  size_t max_header_bytes = size_t{16} << 10;
+  size_t max_connections = 512;
+  std::chrono::milliseconds request_timeout{30'000};  // to receive one whole request
+  std::chrono::milliseconds idle_timeout{60'000};     // between keep-alive requests
+
+  // Authentication: after `free_auth_failures` failures from one client address, each further
+  // failed attempt is answered only after a delay that doubles up to `max_auth_delay`.
+  size_t free_auth_failures = 5;
+  std::chrono::milliseconds base_auth_delay{250};
+  std::chrono::milliseconds max_auth_delay{8'000};
+  // How long a successful Basic login is remembered, so that Argon2id runs once per client and
+  // not once per request.
+  std::chrono::seconds credential_cache_ttl{300};
+};
+
+class Server {
+ public:
+  // Binds and starts serving. `store` must outlive the server. Errors: InvalidArgument for bad
+  // options, FailedPrecondition for plain HTTP on a non-loopback address without `insecure`,
+  // Unavailable when the address cannot be bound, NotFound/InvalidArgument for TLS files.
+  static Result<std::unique_ptr<Server>> Start(store::Store& store, ServerOptions options);
+
+  virtual ~Server() = default;
+  // The bound port (useful with port 0).
+  virtual uint16_t port() const = 0;
+  // Stops accepting, closes connections and joins the serving threads. Idempotent.
+  virtual void Stop() = 0;
+};
+
+}  // namespace liaison::taxii
