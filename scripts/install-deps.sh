@@ -7,7 +7,7 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build ccache pkg-config git
   libsimdjson-dev libabsl-dev libcli11-dev libspdlog-dev libfmt-dev libtomlplusplus-dev
-  tao-pegtl-dev libre2-dev libsodium-dev libboost-dev libssl-dev libsqlite3-dev zlib1g-dev
+  tao-pegtl-dev libre2-dev libicu-dev libsodium-dev libboost-dev libssl-dev libsqlite3-dev zlib1g-dev
   libgtest-dev libgmock-dev libbenchmark-dev
 )
 # clang's libFuzzer is only needed for scripts/fuzz.sh; install it with LIAISON_FUZZ=1.
