@@ -13,7 +13,7 @@ void RegisterValidateCommand(CLI::App& root, int& exit_code);  // commands/valid
 void RegisterUpgradeCommand(CLI::App& root, int& exit_code);   // commands/upgrade.cc
 void RegisterPatternCommand(CLI::App& root, int& exit_code);   // commands/pattern.cc
 
-void RegisterServeCommand(CLI::App& root, int& exit_code);     // commands/serve.cc
+void RegisterServeCommand(CLI::App& root, int& exit_code);  // commands/serve.cc
 // `user`, `token` and `collection`: commands/admin.cc
 void RegisterAdminCommands(CLI::App& root, int& exit_code);
 }  // namespace liaison::app
