@@ -7,13 +7,17 @@ namespace liaison::pattern {
 bool operator==(const Constant& a, const Constant& b) {
   if (a.kind != b.kind) return false;
   switch (a.kind) {
-    case Constant::Kind::kInteger: return a.integer == b.integer;
-    case Constant::Kind::kFloat: return a.floating == b.floating;
-    case Constant::Kind::kBoolean: return a.boolean == b.boolean;
+    case Constant::Kind::kInteger:
+      return a.integer == b.integer;
+    case Constant::Kind::kFloat:
+      return a.floating == b.floating;
+    case Constant::Kind::kBoolean:
+      return a.boolean == b.boolean;
     case Constant::Kind::kString:
     case Constant::Kind::kBinary:
     case Constant::Kind::kHex:
-    case Constant::Kind::kTimestamp: return a.text == b.text;
+    case Constant::Kind::kTimestamp:
+      return a.text == b.text;
   }
   return false;
 }
@@ -21,9 +25,12 @@ bool operator==(const Constant& a, const Constant& b) {
 bool operator==(const PathStep& a, const PathStep& b) {
   if (a.kind != b.kind) return false;
   switch (a.kind) {
-    case PathStep::Kind::kKey: return a.key == b.key;
-    case PathStep::Kind::kIndex: return a.index == b.index;
-    case PathStep::Kind::kAnyIndex: return true;
+    case PathStep::Kind::kKey:
+      return a.key == b.key;
+    case PathStep::Kind::kIndex:
+      return a.index == b.index;
+    case PathStep::Kind::kAnyIndex:
+      return true;
   }
   return false;
 }
@@ -45,9 +52,12 @@ bool operator==(const ComparisonExpression& a, const ComparisonExpression& b) {
 bool operator==(const Qualifier& a, const Qualifier& b) {
   if (a.kind != b.kind) return false;
   switch (a.kind) {
-    case Qualifier::Kind::kWithin: return a.seconds == b.seconds;
-    case Qualifier::Kind::kRepeats: return a.times == b.times;
-    case Qualifier::Kind::kStartStop: return a.start == b.start && a.stop == b.stop;
+    case Qualifier::Kind::kWithin:
+      return a.seconds == b.seconds;
+    case Qualifier::Kind::kRepeats:
+      return a.times == b.times;
+    case Qualifier::Kind::kStartStop:
+      return a.start == b.start && a.stop == b.stop;
   }
   return false;
 }
@@ -60,27 +70,42 @@ bool operator==(const ObservationExpression& a, const ObservationExpression& b) 
 
 std::string_view OperatorName(ComparisonOperator op) {
   switch (op) {
-    case ComparisonOperator::kEqual: return "=";
-    case ComparisonOperator::kNotEqual: return "!=";
-    case ComparisonOperator::kLess: return "<";
-    case ComparisonOperator::kLessOrEqual: return "<=";
-    case ComparisonOperator::kGreater: return ">";
-    case ComparisonOperator::kGreaterOrEqual: return ">=";
-    case ComparisonOperator::kIn: return "IN";
-    case ComparisonOperator::kLike: return "LIKE";
-    case ComparisonOperator::kMatches: return "MATCHES";
-    case ComparisonOperator::kIsSubset: return "ISSUBSET";
-    case ComparisonOperator::kIsSuperset: return "ISSUPERSET";
-    case ComparisonOperator::kExists: return "EXISTS";
+    case ComparisonOperator::kEqual:
+      return "=";
+    case ComparisonOperator::kNotEqual:
+      return "!=";
+    case ComparisonOperator::kLess:
+      return "<";
+    case ComparisonOperator::kLessOrEqual:
+      return "<=";
+    case ComparisonOperator::kGreater:
+      return ">";
+    case ComparisonOperator::kGreaterOrEqual:
+      return ">=";
+    case ComparisonOperator::kIn:
+      return "IN";
+    case ComparisonOperator::kLike:
+      return "LIKE";
+    case ComparisonOperator::kMatches:
+      return "MATCHES";
+    case ComparisonOperator::kIsSubset:
+      return "ISSUBSET";
+    case ComparisonOperator::kIsSuperset:
+      return "ISSUPERSET";
+    case ComparisonOperator::kExists:
+      return "EXISTS";
   }
   return "?";
 }
 
 std::string_view QualifierName(Qualifier::Kind kind) {
   switch (kind) {
-    case Qualifier::Kind::kWithin: return "WITHIN";
-    case Qualifier::Kind::kRepeats: return "REPEATS";
-    case Qualifier::Kind::kStartStop: return "START/STOP";
+    case Qualifier::Kind::kWithin:
+      return "WITHIN";
+    case Qualifier::Kind::kRepeats:
+      return "REPEATS";
+    case Qualifier::Kind::kStartStop:
+      return "START/STOP";
   }
   return "?";
 }

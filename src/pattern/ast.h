@@ -77,8 +77,8 @@ std::string_view OperatorName(ComparisonOperator op);
 struct Comparison {
   ObjectPath path;
   ComparisonOperator op = ComparisonOperator::kEqual;
-  bool negated = false;              // the NOT modifier (section 9.6.1)
-  std::vector<Constant> constants;   // one; the set for kIn (maybe empty); none for kExists
+  bool negated = false;             // the NOT modifier (section 9.6.1)
+  std::vector<Constant> constants;  // one; the set for kIn (maybe empty); none for kExists
   size_t offset = 0;
 
   friend bool operator==(const Comparison& a, const Comparison& b);

@@ -1,11 +1,11 @@
 #include "pattern/check.h"
 
+#include <re2/re2.h>
+
 #include <algorithm>
 #include <cmath>
 #include <set>
 #include <string_view>
-
-#include <re2/re2.h>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -30,31 +30,50 @@ constexpr int64_t kMaxStixInteger = (int64_t{1} << 53) - 1;
 
 std::string_view KindName(ValueKind kind) {
   switch (kind) {
-    case ValueKind::kString: return "a string";
-    case ValueKind::kInteger: return "an integer";
-    case ValueKind::kFloat: return "a float";
-    case ValueKind::kBoolean: return "a boolean";
-    case ValueKind::kTimestamp: return "a timestamp";
-    case ValueKind::kBinary: return "binary";
-    case ValueKind::kHex: return "hex";
-    case ValueKind::kHashes: return "a hashes dictionary";
-    case ValueKind::kDictionary: return "a dictionary";
-    case ValueKind::kObject: return "an object";
-    case ValueKind::kRef: return "a reference";
-    case ValueKind::kExtensions: return "the extensions dictionary";
+    case ValueKind::kString:
+      return "a string";
+    case ValueKind::kInteger:
+      return "an integer";
+    case ValueKind::kFloat:
+      return "a float";
+    case ValueKind::kBoolean:
+      return "a boolean";
+    case ValueKind::kTimestamp:
+      return "a timestamp";
+    case ValueKind::kBinary:
+      return "binary";
+    case ValueKind::kHex:
+      return "hex";
+    case ValueKind::kHashes:
+      return "a hashes dictionary";
+    case ValueKind::kDictionary:
+      return "a dictionary";
+    case ValueKind::kObject:
+      return "an object";
+    case ValueKind::kRef:
+      return "a reference";
+    case ValueKind::kExtensions:
+      return "the extensions dictionary";
   }
   return "?";
 }
 
 std::string_view ConstantName(Constant::Kind kind) {
   switch (kind) {
-    case Constant::Kind::kInteger: return "an integer";
-    case Constant::Kind::kFloat: return "a float";
-    case Constant::Kind::kString: return "a string";
-    case Constant::Kind::kBoolean: return "a boolean";
-    case Constant::Kind::kBinary: return "a binary";
-    case Constant::Kind::kHex: return "a hex";
-    case Constant::Kind::kTimestamp: return "a timestamp";
+    case Constant::Kind::kInteger:
+      return "an integer";
+    case Constant::Kind::kFloat:
+      return "a float";
+    case Constant::Kind::kString:
+      return "a string";
+    case Constant::Kind::kBoolean:
+      return "a boolean";
+    case Constant::Kind::kBinary:
+      return "a binary";
+    case Constant::Kind::kHex:
+      return "a hex";
+    case Constant::Kind::kTimestamp:
+      return "a timestamp";
   }
   return "?";
 }
@@ -72,8 +91,8 @@ std::string JoinOr(std::span<const std::string_view> names) {
 struct Cursor {
   enum class Kind { kUnknown, kObject, kProperty, kElement };
   Kind kind = Kind::kUnknown;
-  std::string_view sco_type;               // the object whose property this is
-  const ObjectSchema* object = nullptr;    // kObject
+  std::string_view sco_type;                 // the object whose property this is
+  const ObjectSchema* object = nullptr;      // kObject
   const PropertySchema* property = nullptr;  // kProperty (maybe a list), kElement (one element)
 };
 
@@ -152,16 +171,18 @@ class Checker {
   }
 
   static std::string TimestampMessage(std::string_view text, const Status& status) {
-    return absl::StrCat("t'", ToAbsl(text), "' is not a valid STIX timestamp (",
-                        status.message(), ")");
+    return absl::StrCat("t'", ToAbsl(text), "' is not a valid STIX timestamp (", status.message(),
+                        ")");
   }
 
   // The object types a comparison expression can be true for (section 9.5: "All operands of
   // AND in an Observation Expression MUST be satisfiable with the same object").
   std::set<std::string> Types(const ComparisonExpression& e) {
     switch (e.kind) {
-      case ComparisonExpression::Kind::kComparison: return {e.comparison.path.object_type};
-      case ComparisonExpression::Kind::kGroup: return Types(e.operands[0]);
+      case ComparisonExpression::Kind::kComparison:
+        return {e.comparison.path.object_type};
+      case ComparisonExpression::Kind::kGroup:
+        return Types(e.operands[0]);
       case ComparisonExpression::Kind::kOr: {
         std::set<std::string> all;
         for (const auto& operand : e.operands) {
@@ -203,11 +224,13 @@ class Checker {
     if (internal::FindScoType(type) != nullptr) return;
     if (internal::IsNonObservableType(type)) {
       Warn(path.offset, "object-type",
-           absl::StrCat("'", type, "' is not a cyber-observable object type: patterns match only "
+           absl::StrCat("'", type,
+                        "' is not a cyber-observable object type: patterns match only "
                         "SCOs in observed-data, so this never matches (section 9.7)"));
     } else if (!internal::IsValidCustomTypeName(type)) {
       Warn(path.offset, "custom-object-type",
-           absl::StrCat("'", type, "' is not a STIX 2.1 object type, and as a custom type it "
+           absl::StrCat("'", type,
+                        "' is not a STIX 2.1 object type, and as a custom type it "
                         "breaks the naming rules (3-250 characters a-z, 0-9, '-'; section 11.2)"));
     } else {
       Warn(path.offset, "custom-object-type",
@@ -226,14 +249,16 @@ class Checker {
     } else if (!path.steps.empty() && path.steps[0].kind == PathStep::Kind::kKey &&
                !internal::IsValidCustomPropertyName(path.steps[0].key)) {
       Warn(path.offset, "custom-property",
-           absl::StrCat("'", path.steps[0].key, "' breaks the naming rules for properties of "
+           absl::StrCat("'", path.steps[0].key,
+                        "' breaks the naming rules for properties of "
                         "custom objects (3-250 characters a-z, 0-9, '_'; section 11.2)"));
     }
     for (size_t i = 0; i < path.steps.size(); ++i) {
       const PathStep& step = path.steps[i];
       if (step.kind == PathStep::Kind::kIndex && step.index < 0) {
         Warn(path.offset, "list-index",
-             absl::StrCat("list index ", step.index, " is negative and never resolves (section "
+             absl::StrCat("list index ", step.index,
+                          " is negative and never resolves (section "
                           "9.7.2)"));
       }
       cur = Step(path, cur, step);
@@ -246,7 +271,8 @@ class Checker {
     next.sco_type = cur.sco_type;
     const bool key = step.kind == PathStep::Kind::kKey;
     switch (cur.kind) {
-      case Cursor::Kind::kUnknown: return next;
+      case Cursor::Kind::kUnknown:
+        return next;
       case Cursor::Kind::kObject: {
         if (!key) {
           Warn(path.offset, "list-index", "an index step follows something that is not a list");
@@ -287,7 +313,8 @@ class Checker {
         const PropertySchema* p = cur.property;
         if (!key) {
           Warn(path.offset, "list-index",
-               absl::StrCat("'", ToAbsl(p->name), "' is not a list: an index step never "
+               absl::StrCat("'", ToAbsl(p->name),
+                            "' is not a list: an index step never "
                             "resolves (section 9.7.2)"));
           return next;
         }
@@ -302,8 +329,7 @@ class Checker {
               next.object = ext;
             } else if (internal::IsPredefinedExtension(step.key)) {
               Warn(path.offset, "extension",
-                   absl::StrCat("'", step.key, "' is not an extension of ",
-                                ToAbsl(cur.sco_type)));
+                   absl::StrCat("'", step.key, "' is not an extension of ", ToAbsl(cur.sco_type)));
             }
             return next;
           }
@@ -322,8 +348,7 @@ class Checker {
             }
             if (hits == 0) {
               Warn(path.offset, "custom-property",
-                   absl::StrCat("'", ToAbsl(p->name), "' refers to ",
-                                JoinOr(p->refs),
+                   absl::StrCat("'", ToAbsl(p->name), "' refers to ", JoinOr(p->refs),
                                 ", which has no property '", step.key, "'"));
             } else if (hits == 1) {
               next.kind = Cursor::Kind::kProperty;
@@ -333,7 +358,8 @@ class Checker {
             return next;
           }
           case ValueKind::kHashes:
-          case ValueKind::kDictionary: return next;
+          case ValueKind::kDictionary:
+            return next;
           default:
             Warn(path.offset, "custom-property",
                  absl::StrCat("'", ToAbsl(p->name), "' is ", ToAbsl(KindName(p->kind)),
@@ -419,8 +445,7 @@ class Checker {
                           ToAbsl(OperatorName(c.op)), " is never true"));
       } else if (ip_type && net->v6 != (c.path.object_type == "ipv6-addr")) {
         Warn(k.offset, "ip-constant",
-             absl::StrCat("'", k.text, "' is not of the address family of ",
-                          c.path.object_type));
+             absl::StrCat("'", k.text, "' is not of the address family of ", c.path.object_type));
       }
     }
   }
@@ -434,8 +459,9 @@ class Checker {
     const std::string where = Print(c.path);
     if (cur.kind == Cursor::Kind::kProperty && p->list) {
       Warn(c.offset, "list-index",
-           absl::StrCat(where, " is a list: compare its elements with [n] or [*] (section "
-                               "9.7.2)"));
+           absl::StrCat(where,
+                        " is a list: compare its elements with [n] or [*] (section "
+                        "9.7.2)"));
       return;
     }
     const ValueKind kind = p->kind;
@@ -476,10 +502,14 @@ class Checker {
       case ValueKind::kHex:
         return constant == CK::kString || constant == CK::kBinary || constant == CK::kHex;
       case ValueKind::kInteger:
-      case ValueKind::kFloat: return constant == CK::kInteger || constant == CK::kFloat;
-      case ValueKind::kBoolean: return constant == CK::kBoolean;
-      case ValueKind::kTimestamp: return constant == CK::kTimestamp;
-      default: return true;
+      case ValueKind::kFloat:
+        return constant == CK::kInteger || constant == CK::kFloat;
+      case ValueKind::kBoolean:
+        return constant == CK::kBoolean;
+      case ValueKind::kTimestamp:
+        return constant == CK::kTimestamp;
+      default:
+        return true;
     }
   }
 

@@ -30,8 +30,9 @@ Result<std::unique_ptr<PatternPlan>> PlanPattern(const Pattern& pattern,
   auto plan = std::make_unique<PatternPlan>();
   plan->pattern = pattern;
   plan->options = options;
+  PlanContext context(plan->options);
   for (const ObservationExpression* o : Observations(plan->pattern)) {
-    auto leaf = PlanObservation(o->comparison, options);
+    auto leaf = PlanObservation(o->comparison, context);
     if (!leaf.ok()) return leaf.status();
     plan->observations.push_back(std::move(*leaf));
   }
@@ -56,6 +57,7 @@ Result<EvaluationResult> Bind(const PatternPlan& plan,
   }
   SolverLimits limits;
   limits.max_steps = plan.options.max_search_steps;
+  limits.max_cells = plan.options.max_search_memory / 64;
   auto solved = Solve(plan.tree, candidates, data, limits);
   if (!solved.ok()) return solved.status();
   if (solved->has_value()) {

@@ -30,13 +30,17 @@
 namespace liaison::pattern {
 
 struct EvaluateOptions {
-  // Steps of the search for a binding (observation operators and qualifiers).
+  // Steps of the search for a binding (observation operators and qualifiers), and the memory
+  // the search may hold (bytes, approximate).
   int64_t max_search_steps = 1'000'000;
+  int64_t max_search_memory = 256 << 20;
   // Values visited while resolving object paths, per evaluation.
   int64_t max_value_visits = 50'000'000;
   // MATCHES: longest expression, and RE2's memory budget for one compiled expression.
   size_t max_regex_bytes = 32 << 10;
   int64_t max_regex_memory = 8 << 20;
+  // RE2 program instructions of all of one pattern's (distinct) MATCHES expressions together.
+  int64_t max_regex_program_total = 4'000'000;
 };
 
 // One observed-data bound to one observation expression.
@@ -44,7 +48,7 @@ struct Binding {
   size_t observation = 0;    // the [ ... ]: its position in Observations(pattern)
   size_t observed_data = 0;  // its position in the ObservationSet
   std::string observed_data_id;
-  int64_t count = 1;         // observations of it bound there (REPEATS may bind several)
+  int64_t count = 1;  // observations of it bound there (REPEATS may bind several)
 
   friend bool operator==(const Binding&, const Binding&) = default;
 };

@@ -96,9 +96,9 @@ class Loader {
       prefixes_.push_back(prefix);
       AddArray(array, document);
     } else {
-      return absl::InvalidArgumentError(absl::StrCat(
-          prefix.empty() ? "" : absl::StrCat(prefix, ": "),
-          "expected a bundle, an observed-data object or an array of STIX objects"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(prefix.empty() ? "" : absl::StrCat(prefix, ": "),
+                       "expected a bundle, an observed-data object or an array of STIX objects"));
     }
     data_->documents.push_back(std::move(doc));
     return absl::OkStatus();
@@ -148,7 +148,7 @@ class Loader {
         }
         if (od.refs.size() > kRefSetThreshold) {
           od.ref_set = std::make_unique<absl::flat_hash_set<std::string_view>>(od.refs.begin(),
-                                                                             od.refs.end());
+                                                                               od.refs.end());
         }
       }
       dom::object embedded;

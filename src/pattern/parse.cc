@@ -4,10 +4,9 @@
 #include <cmath>
 #include <memory>
 #include <string>
-#include <utility>
-
 #include <tao/pegtl.hpp>
 #include <tao/pegtl/contrib/parse_tree.hpp>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "core/absl_compat.h"
@@ -174,17 +173,28 @@ class Builder {
       ++i;
     }
     const Node& op = *n.children[i++];
-    if (op.is_type<g::op_eq>()) c.op = ComparisonOperator::kEqual;
-    else if (op.is_type<g::op_neq>()) c.op = ComparisonOperator::kNotEqual;
-    else if (op.is_type<g::op_lt>()) c.op = ComparisonOperator::kLess;
-    else if (op.is_type<g::op_le>()) c.op = ComparisonOperator::kLessOrEqual;
-    else if (op.is_type<g::op_gt>()) c.op = ComparisonOperator::kGreater;
-    else if (op.is_type<g::op_ge>()) c.op = ComparisonOperator::kGreaterOrEqual;
-    else if (op.is_type<g::op_in>()) c.op = ComparisonOperator::kIn;
-    else if (op.is_type<g::op_like>()) c.op = ComparisonOperator::kLike;
-    else if (op.is_type<g::op_matches>()) c.op = ComparisonOperator::kMatches;
-    else if (op.is_type<g::op_issubset>()) c.op = ComparisonOperator::kIsSubset;
-    else c.op = ComparisonOperator::kIsSuperset;
+    if (op.is_type<g::op_eq>())
+      c.op = ComparisonOperator::kEqual;
+    else if (op.is_type<g::op_neq>())
+      c.op = ComparisonOperator::kNotEqual;
+    else if (op.is_type<g::op_lt>())
+      c.op = ComparisonOperator::kLess;
+    else if (op.is_type<g::op_le>())
+      c.op = ComparisonOperator::kLessOrEqual;
+    else if (op.is_type<g::op_gt>())
+      c.op = ComparisonOperator::kGreater;
+    else if (op.is_type<g::op_ge>())
+      c.op = ComparisonOperator::kGreaterOrEqual;
+    else if (op.is_type<g::op_in>())
+      c.op = ComparisonOperator::kIn;
+    else if (op.is_type<g::op_like>())
+      c.op = ComparisonOperator::kLike;
+    else if (op.is_type<g::op_matches>())
+      c.op = ComparisonOperator::kMatches;
+    else if (op.is_type<g::op_issubset>())
+      c.op = ComparisonOperator::kIsSubset;
+    else
+      c.op = ComparisonOperator::kIsSuperset;
     const Node& operand = *n.children[i];
     if (operand.is_type<g::set_literal>()) {
       for (const auto& element : operand.children) {

@@ -79,7 +79,8 @@ std::optional<std::vector<Key>> KeysOf(const ComparisonPlan& c) {
           key.kind = Key::Kind::kBoolean;
           key.boolean = k.boolean;
           break;
-        default: return std::nullopt;  // octets and timestamps: by type
+        default:
+          return std::nullopt;  // octets and timestamps: by type
       }
       keys.push_back(std::move(key));
     }
@@ -99,7 +100,8 @@ std::optional<std::vector<Key>> KeysOf(const ComparisonPlan& c) {
 
 std::optional<std::vector<Key>> KeysOf(const ObservationPlan& plan, const ConditionPlan& c) {
   switch (c.kind) {
-    case ConditionPlan::Kind::kComparison: return KeysOf(plan.comparisons[c.comparison]);
+    case ConditionPlan::Kind::kComparison:
+      return KeysOf(plan.comparisons[c.comparison]);
     case ConditionPlan::Kind::kAnd: {
       // Any operand's keys will do: take the smallest set.
       std::optional<std::vector<Key>> best;
@@ -127,9 +129,15 @@ std::string PathText(const ComparisonPlan& c) {
   std::string out = c.object_type;
   for (const internal::PathStepPlan& s : c.steps) {
     switch (s.kind) {
-      case PathStep::Kind::kKey: absl::StrAppend(&out, "\x01", s.key.size(), ":", s.key); break;
-      case PathStep::Kind::kIndex: absl::StrAppend(&out, "[", s.index, "]"); break;
-      case PathStep::Kind::kAnyIndex: out.append("[*]"); break;
+      case PathStep::Kind::kKey:
+        absl::StrAppend(&out, "\x01", s.key.size(), ":", s.key);
+        break;
+      case PathStep::Kind::kIndex:
+        absl::StrAppend(&out, "[", s.index, "]");
+        break;
+      case PathStep::Kind::kAnyIndex:
+        out.append("[*]");
+        break;
     }
   }
   return out;
@@ -155,8 +163,8 @@ struct TypeIndex {
 struct PatternSet::Impl {
   EvaluateOptions options;
   std::vector<std::unique_ptr<internal::PatternPlan>> patterns;
-  std::vector<std::vector<uint32_t>> pattern_units;  // by pattern, the unit of each leaf
-  std::vector<const ObservationPlan*> units;         // owned by `patterns`
+  std::vector<std::vector<uint32_t>> pattern_units;         // by pattern, the unit of each leaf
+  std::vector<const ObservationPlan*> units;                // owned by `patterns`
   absl::flat_hash_map<std::string, uint32_t> unit_numbers;  // by canonical text
   absl::flat_hash_map<std::string, TypeIndex> types;
 
@@ -182,7 +190,9 @@ struct PatternSet::Impl {
       }
       PathIndex& p = t.paths[it->second];
       switch (key.kind) {
-        case Key::Kind::kString: p.strings[key.text].push_back(unit); break;
+        case Key::Kind::kString:
+          p.strings[key.text].push_back(unit);
+          break;
         case Key::Kind::kNumber:
           if (key.number.integral) {
             p.integers[key.number.integer].push_back(unit);
@@ -190,8 +200,12 @@ struct PatternSet::Impl {
             p.doubles[key.number.bits].push_back(unit);
           }
           break;
-        case Key::Kind::kBoolean: p.booleans[key.boolean ? 1 : 0].push_back(unit); break;
-        case Key::Kind::kSubset: p.subset_of.emplace_back(key.network, unit); break;
+        case Key::Kind::kBoolean:
+          p.booleans[key.boolean ? 1 : 0].push_back(unit);
+          break;
+        case Key::Kind::kSubset:
+          p.subset_of.emplace_back(key.network, unit);
+          break;
       }
     }
   }
@@ -233,17 +247,15 @@ Result<size_t> PatternSet::Add(const Pattern& pattern) { return impl_->Add(patte
 
 size_t PatternSet::size() const { return impl_->patterns.size(); }
 
-const Pattern& PatternSet::pattern(size_t number) const {
-  return impl_->patterns[number]->pattern;
-}
+const Pattern& PatternSet::pattern(size_t number) const { return impl_->patterns[number]->pattern; }
 
 SetEvaluation PatternSet::Evaluate(const ObservationSet& observations) const {
   const Impl& s = *impl_;
   const internal::ObservationData& data = internal::Data(observations);
   const size_t unit_count = s.units.size();
   std::vector<Units> candidates(unit_count);
-  std::vector<int64_t> last_od(unit_count, -1);   // the observed-data a unit last held for
-  std::vector<uint64_t> tested(unit_count, 0);    // the SCO a unit was last tested on
+  std::vector<int64_t> last_od(unit_count, -1);  // the observed-data a unit last held for
+  std::vector<uint64_t> tested(unit_count, 0);   // the SCO a unit was last tested on
   std::vector<Status> failed(unit_count);
   // Each observation expression has the value-visit budget one evaluation has.
   std::vector<int64_t> budget(unit_count, s.options.max_value_visits);
@@ -259,8 +271,7 @@ SetEvaluation PatternSet::Evaluate(const ObservationSet& observations) const {
       if (type == s.types.end()) continue;
       ++sco;
       auto test = [&](uint32_t unit) {
-        if (last_od[unit] == static_cast<int64_t>(i) || tested[unit] == sco ||
-            !failed[unit].ok()) {
+        if (last_od[unit] == static_cast<int64_t>(i) || tested[unit] == sco || !failed[unit].ok()) {
           return;
         }
         tested[unit] = sco;
@@ -328,7 +339,8 @@ SetEvaluation PatternSet::Evaluate(const ObservationSet& observations) const {
               for (uint32_t unit : p.booleans[b ? 1 : 0]) test(unit);
               break;
             }
-            default: break;
+            default:
+              break;
           }
           return false;  // visit every value the path reaches
         };

@@ -39,7 +39,7 @@ struct PatternFailure {
 };
 
 struct SetEvaluation {
-  std::vector<PatternMatch> matches;    // ascending pattern number
+  std::vector<PatternMatch> matches;     // ascending pattern number
   std::vector<PatternFailure> failures;  // ascending pattern number
   // Work done: tests of one observation expression against one SCO.
   uint64_t observation_tests = 0;

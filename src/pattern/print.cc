@@ -10,10 +10,10 @@ namespace liaison::pattern {
 namespace {
 
 // Words the grammar reserves: a property spelled like one must be quoted to parse back.
-constexpr std::string_view kKeywords[] = {
-    "AND",   "OR",   "NOT",     "FOLLOWEDBY", "LIKE",  "MATCHES", "ISSUPERSET",
-    "ISSUBSET", "EXISTS", "LAST", "IN",      "START", "STOP",    "SECONDS",
-    "true",  "false", "WITHIN", "REPEATS",   "TIMES"};
+constexpr std::string_view kKeywords[] = {"AND",     "OR",         "NOT",      "FOLLOWEDBY", "LIKE",
+                                          "MATCHES", "ISSUPERSET", "ISSUBSET", "EXISTS",     "LAST",
+                                          "IN",      "START",      "STOP",     "SECONDS",    "true",
+                                          "false",   "WITHIN",     "REPEATS",  "TIMES"};
 
 bool IsBareName(std::string_view key) {
   if (key.empty()) return false;
@@ -22,8 +22,7 @@ bool IsBareName(std::string_view key) {
     return false;
   }
   for (char c : key) {
-    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-          c == '_')) {
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_')) {
       return false;
     }
   }
@@ -62,13 +61,27 @@ void AppendSeconds(double seconds, std::string& out) {
 
 void AppendConstant(const Constant& k, std::string& out) {
   switch (k.kind) {
-    case Constant::Kind::kInteger: absl::StrAppend(&out, k.integer); return;
-    case Constant::Kind::kFloat: AppendFloat(k.floating, out); return;
-    case Constant::Kind::kBoolean: out.append(k.boolean ? "true" : "false"); return;
-    case Constant::Kind::kString: AppendQuoted(k.text, out); return;
-    case Constant::Kind::kBinary: absl::StrAppend(&out, "b'", k.text, "'"); return;
-    case Constant::Kind::kHex: absl::StrAppend(&out, "h'", k.text, "'"); return;
-    case Constant::Kind::kTimestamp: absl::StrAppend(&out, "t'", k.text, "'"); return;
+    case Constant::Kind::kInteger:
+      absl::StrAppend(&out, k.integer);
+      return;
+    case Constant::Kind::kFloat:
+      AppendFloat(k.floating, out);
+      return;
+    case Constant::Kind::kBoolean:
+      out.append(k.boolean ? "true" : "false");
+      return;
+    case Constant::Kind::kString:
+      AppendQuoted(k.text, out);
+      return;
+    case Constant::Kind::kBinary:
+      absl::StrAppend(&out, "b'", k.text, "'");
+      return;
+    case Constant::Kind::kHex:
+      absl::StrAppend(&out, "h'", k.text, "'");
+      return;
+    case Constant::Kind::kTimestamp:
+      absl::StrAppend(&out, "t'", k.text, "'");
+      return;
   }
 }
 
@@ -86,8 +99,12 @@ void AppendPath(const ObjectPath& path, std::string& out) {
           AppendQuoted(step.key, out);
         }
         break;
-      case PathStep::Kind::kIndex: absl::StrAppend(&out, "[", step.index, "]"); break;
-      case PathStep::Kind::kAnyIndex: out.append("[*]"); break;
+      case PathStep::Kind::kIndex:
+        absl::StrAppend(&out, "[", step.index, "]");
+        break;
+      case PathStep::Kind::kAnyIndex:
+        out.append("[*]");
+        break;
     }
   }
 }
@@ -117,7 +134,9 @@ void AppendComparison(const Comparison& c, std::string& out) {
 
 void AppendComparisonExpression(const ComparisonExpression& e, std::string& out) {
   switch (e.kind) {
-    case ComparisonExpression::Kind::kComparison: AppendComparison(e.comparison, out); return;
+    case ComparisonExpression::Kind::kComparison:
+      AppendComparison(e.comparison, out);
+      return;
     case ComparisonExpression::Kind::kGroup:
       out.push_back('(');
       AppendComparisonExpression(e.operands[0], out);
@@ -142,7 +161,9 @@ void AppendQualifier(const Qualifier& q, std::string& out) {
       AppendSeconds(q.seconds, out);
       out.append(" SECONDS");
       return;
-    case Qualifier::Kind::kRepeats: absl::StrAppend(&out, "REPEATS ", q.times, " TIMES"); return;
+    case Qualifier::Kind::kRepeats:
+      absl::StrAppend(&out, "REPEATS ", q.times, " TIMES");
+      return;
     case Qualifier::Kind::kStartStop:
       absl::StrAppend(&out, "START t'", q.start, "' STOP t'", q.stop, "'");
       return;

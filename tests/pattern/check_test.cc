@@ -41,7 +41,8 @@ TEST(PatternCheck, CleanPatternsHaveNoFindings) {
   for (const char* text : {
            "[file:hashes.'SHA-256' = "
            "'aec070645fe53ee3b3763059376134f058cc337247c978add178b6ccdfb0019f']",
-           "[network-traffic:dst_ref.value ISSUBSET '10.0.0.0/8' AND network-traffic:dst_port = 443]",
+           "[network-traffic:dst_ref.value ISSUBSET '10.0.0.0/8' AND network-traffic:dst_port = "
+           "443]",
            "[email-message:from_ref.value MATCHES '.+\\\\@example\\\\.com$' AND "
            "email-message:body_multipart[*].body_raw_ref.name MATCHES '^Final Report.+\\\\.exe$']",
            "[file:extensions.'windows-pebinary-ext'.sections[*].entropy > 7.0]",
@@ -110,8 +111,7 @@ TEST(PatternCheck, RegularExpressionsMustRunOnRe2) {
 
 TEST(PatternCheck, ObjectTypesAndProperties) {
   EXPECT_THAT(Warnings("[x-acme-widget:size = 1]"), ::testing::ElementsAre("custom-object-type"));
-  EXPECT_THAT(Warnings("[Bad_Type:name = 'x']"),
-              ::testing::ElementsAre("custom-object-type"));
+  EXPECT_THAT(Warnings("[Bad_Type:name = 'x']"), ::testing::ElementsAre("custom-object-type"));
   EXPECT_THAT(Warnings("[indicator:name = 'x']"), ::testing::ElementsAre("object-type"));
   EXPECT_THAT(Warnings("[file:x_acme_score = 1]"), ::testing::ElementsAre("custom-property"));
   EXPECT_THAT(Warnings("[file:Score = 1]"), ::testing::ElementsAre("custom-property"));
@@ -139,7 +139,8 @@ TEST(PatternCheck, AndAcrossObjectTypesNeverMatches) {
   // same object".
   EXPECT_THAT(Warnings("[file:name = 'a' AND process:command_line = 'b']"),
               ::testing::ElementsAre("and-object-types"));
-  EXPECT_THAT(Warnings("[(file:name = 'a' OR process:command_line = 'b') AND file:size = 1]"), IsEmpty());
+  EXPECT_THAT(Warnings("[(file:name = 'a' OR process:command_line = 'b') AND file:size = 1]"),
+              IsEmpty());
 }
 
 TEST(PatternCheck, IpOperators) {

@@ -94,7 +94,8 @@ void RunEvaluationCase(const json::Value& c, Tally& tally) {
   ++tally.total;
   const std::string text = Str(c, "pattern");
   const json::Value& expect = *c.Find("expect");
-  std::string want = expect.is_string() ? expect.as_string() : (expect.as_bool() ? "true" : "false");
+  std::string want =
+      expect.is_string() ? expect.as_string() : (expect.as_bool() ? "true" : "false");
   if (auto it = SpecOverrides().find(id); it != SpecOverrides().end()) {
     want = it->second.expect;
     ++tally.overridden;
@@ -171,7 +172,8 @@ TEST(Conformance, CorpusHas528Cases) {
 TEST(Conformance, EveryPatternRoundTrips) {
   LIAISON_REQUIRE_SHARED_DIR(shared);
   int checked = 0;
-  for (const auto& file : testing::FilesUnder(shared / "conformance" / "stix-patterns", {".json"})) {
+  for (const auto& file :
+       testing::FilesUnder(shared / "conformance" / "stix-patterns", {".json"})) {
     for (const json::Value& c : LoadCases(file)) {
       const std::string text = Str(c, "pattern");
       auto first = Parse(text);

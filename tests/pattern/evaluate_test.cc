@@ -66,13 +66,14 @@ bool Matches(std::string_view pattern, const std::string& json) {
 }
 
 const std::string kIpv6 = One(R"({"type":"ipv6-addr","id":"ipv6-addr--1","value":"2001:db8::1"})");
-const std::string kIpv6Net =
-    One(R"({"type":"ipv6-addr","id":"ipv6-addr--1","value":"2001:0db8:0001:0000:0000:0000:0000:0000/48"})");
+const std::string kIpv6Net = One(
+    R"({"type":"ipv6-addr","id":"ipv6-addr--1","value":"2001:0db8:0001:0000:0000:0000:0000:0000/48"})");
 const std::string kIpv4 = One(R"({"type":"ipv4-addr","id":"ipv4-addr--1","value":"198.51.100.7"})");
 
 TEST(PatternEvaluate, IsSubsetAndIsSupersetOnIpv6) {
   EXPECT_TRUE(Matches("[ipv6-addr:value ISSUBSET '2001:db8::/32']", kIpv6));
-  EXPECT_TRUE(Matches("[ipv6-addr:value ISSUBSET '2001:0db8:0000:0000:0000:0000:0000:0001']", kIpv6));
+  EXPECT_TRUE(
+      Matches("[ipv6-addr:value ISSUBSET '2001:0db8:0000:0000:0000:0000:0000:0001']", kIpv6));
   EXPECT_FALSE(Matches("[ipv6-addr:value ISSUBSET '2001:db9::/32']", kIpv6));
   EXPECT_TRUE(Matches("[ipv6-addr:value NOT ISSUBSET '2001:db9::/32']", kIpv6));
   EXPECT_TRUE(Matches("[ipv6-addr:value ISSUBSET '2001:db8::/32']", kIpv6Net));
@@ -125,7 +126,7 @@ TEST(PatternEvaluate, LikeIsSqlLike) {
   EXPECT_FALSE(Matches("[x-t:v LIKE 'line']", s));   // the whole value, not a part
   EXPECT_TRUE(Matches("[x-t:u LIKE 'caf_']", s));    // _ is one code point, not one byte
   EXPECT_FALSE(Matches("[x-t:u LIKE 'caf__']", s));
-  EXPECT_TRUE(Matches("[x-t:u LIKE 'cafe\u0301']", s));  // NFC on both sides (section 9.6.2)
+  EXPECT_TRUE(Matches("[x-t:u LIKE 'cafe\u0301']", s));   // NFC on both sides (section 9.6.2)
   EXPECT_TRUE(Matches(R"([x-t:p LIKE '100%\\ok'])", s));  // no escape character in LIKE
   EXPECT_TRUE(Matches("[x-t:p LIKE '%_%']", s));
   EXPECT_TRUE(Matches("[x-t:v LIKE '%one%tw_']", s));
@@ -138,7 +139,7 @@ TEST(PatternEvaluate, MatchesIsPcreSearchWithDotall) {
   EXPECT_TRUE(Matches("[x-t:v MATCHES 'second$']", s));      // $ before a final newline
   EXPECT_TRUE(Matches("[x-t:v MATCHES 'second\\\\Z']", s));  // \Z likewise
   EXPECT_FALSE(Matches("[x-t:v MATCHES 'second\\\\z']", s));
-  EXPECT_FALSE(Matches("[x-t:v MATCHES '^second']", s));     // ^ is the start of the subject
+  EXPECT_FALSE(Matches("[x-t:v MATCHES '^second']", s));  // ^ is the start of the subject
   EXPECT_TRUE(Matches("[x-t:v MATCHES '(?m)^second$']", s));
   EXPECT_TRUE(Matches("[x-t:w MATCHES '^C:\\\\\\\\Windows\\\\\\\\\\\\w+\\\\.exe$']", s));
   EXPECT_TRUE(Matches("[x-t:v MATCHES '\\\\Afirst\\\\R']", s));
@@ -148,8 +149,8 @@ TEST(PatternEvaluate, MatchesIsPcreSearchWithDotall) {
 }
 
 TEST(PatternEvaluate, MatchesRefusesWhatRe2CannotRun) {
-  for (const char* regex : {"(a)\\\\1", "a(?=b)", "(?<!a)b", "(?>a+)b", "a++", "(?R)",
-                            "(?(1)a|b)", "\\\\G", "(*ACCEPT)", "(?x) a"}) {
+  for (const char* regex : {"(a)\\\\1", "a(?=b)", "(?<!a)b", "(?>a+)b", "a++", "(?R)", "(?(1)a|b)",
+                            "\\\\G", "(*ACCEPT)", "(?x) a"}) {
     auto r = Eval(absl::StrCat("[x-t:v MATCHES '", regex, "']"), kIpv4);
     ASSERT_FALSE(r.ok()) << regex;
     EXPECT_THAT(r.status().message(), HasSubstr("regular expression")) << regex;
@@ -176,9 +177,10 @@ TEST(PatternEvaluate, LegacyObjectsForm) {
         "1":{"type":"ipv4-addr","value":"203.0.113.10"},
         "2":{"type":"network-traffic","dst_ref":"3"},
         "3":{"type":"ipv4-addr","value":"198.51.100.58"}}}])";
-  EXPECT_FALSE(Matches("[network-traffic:src_ref.value = '203.0.113.10' AND "
-                       "network-traffic:dst_ref.value = '198.51.100.58']",
-                       legacy));
+  EXPECT_FALSE(
+      Matches("[network-traffic:src_ref.value = '203.0.113.10' AND "
+              "network-traffic:dst_ref.value = '198.51.100.58']",
+              legacy));
   EXPECT_TRUE(Matches("[network-traffic:src_ref.value = '203.0.113.10']", legacy));
   EXPECT_TRUE(Matches("[ipv4-addr:value = '198.51.100.58']", legacy));
   EXPECT_TRUE(Matches("[network-traffic:dst_ref.value = '198.51.100.58']", legacy));
@@ -276,8 +278,10 @@ TEST(PatternEvaluate, NumberObservedCountsObservations) {
 TEST(PatternEvaluate, WithinIsStrictlyShorterThanTheWindow) {
   // Section 9.5.1: the latest MUST NOT be equal to or later than the earliest plus the window.
   const std::string json = Bundle({
-      Od("a", 0, 0, 1, {"x-s--a"}), Od("b", 5, 5, 1, {"x-s--b"}),
-      R"({"type":"x-s","id":"x-s--a","v":"a"})", R"({"type":"x-s","id":"x-s--b","v":"b"})",
+      Od("a", 0, 0, 1, {"x-s--a"}),
+      Od("b", 5, 5, 1, {"x-s--b"}),
+      R"({"type":"x-s","id":"x-s--a","v":"a"})",
+      R"({"type":"x-s","id":"x-s--b","v":"b"})",
   });
   EXPECT_FALSE(Matches("([x-s:v = 'a'] AND [x-s:v = 'b']) WITHIN 5 SECONDS", json));
   EXPECT_TRUE(Matches("([x-s:v = 'a'] AND [x-s:v = 'b']) WITHIN 5.000000001 SECONDS", json));
@@ -288,8 +292,11 @@ TEST(PatternEvaluate, WithinIsStrictlyShorterThanTheWindow) {
 
 TEST(PatternEvaluate, FollowedByOrdersByTime) {
   const std::string json = Bundle({
-      Od("a", 10, 20, 1, {"x-s--a"}), Od("b", 0, 15, 1, {"x-s--b"}), Od("c", 0, 5, 1, {"x-s--c"}),
-      R"({"type":"x-s","id":"x-s--a","v":"a"})", R"({"type":"x-s","id":"x-s--b","v":"b"})",
+      Od("a", 10, 20, 1, {"x-s--a"}),
+      Od("b", 0, 15, 1, {"x-s--b"}),
+      Od("c", 0, 5, 1, {"x-s--c"}),
+      R"({"type":"x-s","id":"x-s--a","v":"a"})",
+      R"({"type":"x-s","id":"x-s--b","v":"b"})",
       R"({"type":"x-s","id":"x-s--c","v":"c"})",
   });
   // b may have happened at 15, after a at 10; c ended at 5, before a began.
@@ -306,20 +313,22 @@ TEST(PatternEvaluate, FollowedByOrdersByTime) {
 }
 
 TEST(PatternEvaluate, StartStopIsInclusiveExclusive) {
-  const std::string json = Bundle({Od("a", 10, 10, 1, {"x-s--a"}),
-                                   R"({"type":"x-s","id":"x-s--a","v":"a"})"});
-  EXPECT_TRUE(Matches("[x-s:v = 'a'] START t'2020-01-01T00:00:10Z' STOP t'2020-01-01T00:00:11Z'",
-                      json));
-  EXPECT_FALSE(Matches("[x-s:v = 'a'] START t'2020-01-01T00:00:09Z' STOP t'2020-01-01T00:00:10Z'",
-                       json));
-  EXPECT_FALSE(Matches("[x-s:v = 'a'] START t'2020-01-01T00:00:11Z' STOP t'2020-01-01T00:00:10Z'",
-                       json));
+  const std::string json =
+      Bundle({Od("a", 10, 10, 1, {"x-s--a"}), R"({"type":"x-s","id":"x-s--a","v":"a"})"});
+  EXPECT_TRUE(
+      Matches("[x-s:v = 'a'] START t'2020-01-01T00:00:10Z' STOP t'2020-01-01T00:00:11Z'", json));
+  EXPECT_FALSE(
+      Matches("[x-s:v = 'a'] START t'2020-01-01T00:00:09Z' STOP t'2020-01-01T00:00:10Z'", json));
+  EXPECT_FALSE(
+      Matches("[x-s:v = 'a'] START t'2020-01-01T00:00:11Z' STOP t'2020-01-01T00:00:10Z'", json));
 }
 
 TEST(PatternEvaluate, BindingsNameTheObservationExpressions) {
   const std::string json = Bundle({
-      Od("a", 0, 0, 1, {"x-s--a"}), Od("b", 1, 1, 2, {"x-s--b"}),
-      R"({"type":"x-s","id":"x-s--a","v":"a"})", R"({"type":"x-s","id":"x-s--b","v":"b"})",
+      Od("a", 0, 0, 1, {"x-s--a"}),
+      Od("b", 1, 1, 2, {"x-s--b"}),
+      R"({"type":"x-s","id":"x-s--a","v":"a"})",
+      R"({"type":"x-s","id":"x-s--b","v":"b"})",
   });
   auto r = Eval("[x-s:v = 'z'] OR ([x-s:v = 'a'] AND [x-s:v = 'b'] REPEATS 2 TIMES)", json);
   ASSERT_TRUE(r.ok());
@@ -356,14 +365,14 @@ TEST(PatternEvaluate, ObservationsAcrossDocuments) {
 }
 
 TEST(PatternEvaluate, RejectsMalformedObservedData) {
-  for (const std::string& json : {
-           std::string(R"({"type":"observed-data","id":"observed-data--1","number_observed":1,
+  for (const std::string& json :
+       {std::string(R"({"type":"observed-data","id":"observed-data--1","number_observed":1,
                "first_observed":"2020-01-01T00:00:00","last_observed":"2020-01-01T00:00:00Z"})"),
-           std::string(R"({"type":"observed-data","id":"observed-data--1","number_observed":0,
+        std::string(R"({"type":"observed-data","id":"observed-data--1","number_observed":0,
                "first_observed":"2020-01-01T00:00:00Z","last_observed":"2020-01-01T00:00:00Z"})"),
-           std::string(R"({"type":"observed-data","id":"observed-data--1","number_observed":1,
+        std::string(R"({"type":"observed-data","id":"observed-data--1","number_observed":1,
                "first_observed":"2020-01-02T00:00:00Z","last_observed":"2020-01-01T00:00:00Z"})"),
-           std::string(R"([{"type":)")}) {
+        std::string(R"([{"type":)")}) {
     EXPECT_FALSE(ObservationSet::FromJson(json).ok()) << json;
   }
 }
@@ -408,8 +417,7 @@ TEST(PatternEvaluate, SearchBudgetStopsRunawayBindings) {
   std::vector<std::string> objects;
   for (int i = 0; i < 40; ++i) {
     objects.push_back(Od(std::to_string(i), i, i, 1, {"x-s--" + std::to_string(i)}));
-    objects.push_back(
-        absl::StrCat(R"({"type":"x-s","id":"x-s--)", i, R"(","v":)", i % 2, "}"));
+    objects.push_back(absl::StrCat(R"({"type":"x-s","id":"x-s--)", i, R"(","v":)", i % 2, "}"));
   }
   const std::string json = Bundle(objects);
   const char* pattern = "([x-s:v = 0] FOLLOWEDBY [x-s:v = 1]) REPEATS 20 TIMES";
@@ -431,14 +439,14 @@ TEST(PatternEvaluate, CombinatorialPatternsStayFast) {
   const std::string json = Bundle(objects);
   std::string thirty_one = "[x-s:age < 100]";
   for (int i = 1; i < 31; ++i) thirty_one += " AND [x-s:age < 100]";
-  EXPECT_LT(Seconds([&] {
-              EXPECT_FALSE(Matches(thirty_one, json));
-              EXPECT_FALSE(Matches("[x-s:age < 100] REPEATS 10 TIMES WITHIN 8 SECONDS", json));
-              EXPECT_TRUE(Matches("[x-s:age < 100] REPEATS 9 TIMES WITHIN 8.5 SECONDS", json));
-              EXPECT_TRUE(
-                  Matches("([x-s:age < 20] FOLLOWEDBY [x-s:age > 5]) REPEATS 10 TIMES", json));
-            }),
-            5.0);
+  EXPECT_LT(
+      Seconds([&] {
+        EXPECT_FALSE(Matches(thirty_one, json));
+        EXPECT_FALSE(Matches("[x-s:age < 100] REPEATS 10 TIMES WITHIN 8 SECONDS", json));
+        EXPECT_TRUE(Matches("[x-s:age < 100] REPEATS 9 TIMES WITHIN 8.5 SECONDS", json));
+        EXPECT_TRUE(Matches("([x-s:age < 20] FOLLOWEDBY [x-s:age > 5]) REPEATS 10 TIMES", json));
+      }),
+      5.0);
 }
 
 TEST(PatternEvaluate, PathologicalRegexRunsInLinearTime) {
@@ -448,6 +456,29 @@ TEST(PatternEvaluate, PathologicalRegexRunsInLinearTime) {
   // A regular expression whose program is too large is refused, not run.
   auto r = Eval("[x-t:v MATCHES '((a{1000}){1000}){1000}']", long_value);
   EXPECT_FALSE(r.ok());
+}
+
+TEST(PatternEvaluate, ManyRegularExpressionsShareABudget) {
+  // Thousands of large, distinct expressions: refused before they take gigabytes.
+  std::string text = "[x-t:v MATCHES 'a{1000}b{1000}c{1000}0'";
+  for (int i = 1; i < 2000; ++i) {
+    absl::StrAppend(&text, " OR x-t:v MATCHES 'a{1000}b{1000}c{1000}", i, "'");
+  }
+  text += "]";
+  auto p = Parse(text);
+  ASSERT_TRUE(p.ok()) << p.status();
+  EvaluateOptions options;
+  options.max_regex_program_total = 100'000;  // the default is 4,000,000; keep the test short
+  auto compiled = CompiledPattern::Compile(*p, options);
+  ASSERT_FALSE(compiled.ok());
+  EXPECT_THAT(compiled.status().message(), HasSubstr("budget"));
+  // The same expression repeated is compiled once.
+  std::string same = "[x-t:v MATCHES 'a{1000}b{1000}c{1000}'";
+  for (int i = 1; i < 2000; ++i) same += " OR x-t:v MATCHES 'a{1000}b{1000}c{1000}'";
+  same += "]";
+  auto q = Parse(same);
+  ASSERT_TRUE(q.ok());
+  EXPECT_TRUE(CompiledPattern::Compile(*q, options).ok());
 }
 
 TEST(PatternEvaluate, WideOrIsCheap) {

@@ -42,12 +42,27 @@ TEST(PatternParse, SimpleComparison) {
 }
 
 TEST(PatternParse, EveryOperator) {
-  for (const char* text :
-       {"[a:b = 1]", "[a:b == 1]", "[a:b != 1]", "[a:b <> 1]", "[a:b < 1]", "[a:b <= 1]",
-        "[a:b > 1]", "[a:b >= 1]", "[a:b IN (1, 2)]", "[a:b IN ()]", "[a:b LIKE 'x%']",
-        "[a:b MATCHES '^x$']", "[a:b ISSUBSET '10.0.0.0/8']", "[a:b ISSUPERSET '10.0.0.1']",
-        "[EXISTS a:b]", "[NOT EXISTS a:b]", "[a:b NOT = 1]", "[a:b NOT IN ('x')]",
-        "[a:b NOT LIKE 'x']", "[a:b NOT MATCHES 'x']", "[a:b NOT ISSUBSET '::/0']"}) {
+  for (const char* text : {"[a:b = 1]",
+                           "[a:b == 1]",
+                           "[a:b != 1]",
+                           "[a:b <> 1]",
+                           "[a:b < 1]",
+                           "[a:b <= 1]",
+                           "[a:b > 1]",
+                           "[a:b >= 1]",
+                           "[a:b IN (1, 2)]",
+                           "[a:b IN ()]",
+                           "[a:b LIKE 'x%']",
+                           "[a:b MATCHES '^x$']",
+                           "[a:b ISSUBSET '10.0.0.0/8']",
+                           "[a:b ISSUPERSET '10.0.0.1']",
+                           "[EXISTS a:b]",
+                           "[NOT EXISTS a:b]",
+                           "[a:b NOT = 1]",
+                           "[a:b NOT IN ('x')]",
+                           "[a:b NOT LIKE 'x']",
+                           "[a:b NOT MATCHES 'x']",
+                           "[a:b NOT ISSUBSET '::/0']"}) {
     ParseOrDie(text);
   }
 }
@@ -73,8 +88,9 @@ TEST(PatternParse, StringEscapesOnlyQuoteAndBackslash) {
 TEST(PatternParse, NumbersAsTheGrammarReadsThem) {
   EXPECT_EQ(ParseOrDie("[a:b = -0]").root.comparison.comparison.constants[0].integer, 0);
   EXPECT_EQ(ParseOrDie("[a:b = .5]").root.comparison.comparison.constants[0].floating, 0.5);
-  EXPECT_EQ(ParseOrDie("[a:b = -9223372036854775808]").root.comparison.comparison.constants[0].integer,
-            INT64_MIN);
+  EXPECT_EQ(
+      ParseOrDie("[a:b = -9223372036854775808]").root.comparison.comparison.constants[0].integer,
+      INT64_MIN);
   ErrorOf("[a:b = 9223372036854775808]");  // out of int64
   ErrorOf("[a:b = 01]");                   // no leading zeros
   ErrorOf("[a:b = 1.]");                   // a float needs digits after the point
@@ -148,8 +164,8 @@ TEST(PatternParse, QualifiersAttachToThePrecedingExpression) {
 TEST(PatternParse, WhitespaceAndComments) {
   // Section 9.4: any Unicode whitespace, in any amount; STIXPattern.g4 skips comments too.
   Pattern a = ParseOrDie("[file:name='x']");
-  Pattern b = ParseOrDie(
-      "\xE2\x80\x83[ file\t:\nname /* c */ = // line\n 'x' ]\xE3\x80\x80\xC2\xA0");
+  Pattern b =
+      ParseOrDie("\xE2\x80\x83[ file\t:\nname /* c */ = // line\n 'x' ]\xE3\x80\x80\xC2\xA0");
   EXPECT_EQ(a, b);
 }
 

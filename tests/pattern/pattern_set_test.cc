@@ -75,7 +75,7 @@ const std::vector<std::string> kPatterns = {
     "[file:name = 'a.exe'] REPEATS 2 TIMES",
     "[file:name = 'a.exe'] REPEATS 3 TIMES",
     "[x-e:when > t'2020-01-01T00:00:00Z']",  // malformed data: a failure for this pattern
-    "[ipv4-addr:value = '10.1.2.3']",       // a duplicate: evaluated once
+    "[ipv4-addr:value = '10.1.2.3']",        // a duplicate: evaluated once
 };
 
 PatternSet MakeSet(const std::vector<std::string>& patterns) {
@@ -99,7 +99,8 @@ TEST(PatternSet, AgreesWithEachPatternOnItsOwn) {
   ExpectSame(indexed, naive);
   std::vector<size_t> matched;
   for (const PatternMatch& m : indexed.matches) matched.push_back(m.pattern);
-  EXPECT_THAT(matched, ::testing::ElementsAre(0, 2, 4, 5, 7, 8, 9, 11, 12, 13, 14, 16, 17, 18, 19, 22));
+  EXPECT_THAT(matched,
+              ::testing::ElementsAre(0, 2, 4, 5, 7, 8, 9, 11, 12, 13, 14, 16, 17, 18, 19, 22));
   ASSERT_EQ(indexed.failures.size(), 1u);
   EXPECT_EQ(indexed.failures[0].pattern, 21u);
 }
@@ -107,7 +108,8 @@ TEST(PatternSet, AgreesWithEachPatternOnItsOwn) {
 TEST(PatternSet, IndexSparesObservationTests) {
   // 1000 equality patterns on distinct values: each SCO meets at most one of them.
   std::vector<std::string> patterns;
-  for (int i = 0; i < 1000; ++i) patterns.push_back(absl::StrCat("[ipv4-addr:value = '10.0.", i / 256, ".", i % 256, "']"));
+  for (int i = 0; i < 1000; ++i)
+    patterns.push_back(absl::StrCat("[ipv4-addr:value = '10.0.", i / 256, ".", i % 256, "']"));
   PatternSet set = MakeSet(patterns);
   auto observations = ObservationSet::FromJson(kObservations);
   ASSERT_TRUE(observations.ok());
@@ -117,12 +119,27 @@ TEST(PatternSet, IndexSparesObservationTests) {
 }
 
 TEST(PatternSet, NumbersIndexByValue) {
-  PatternSet set = MakeSet({"[file:size = 5.0]", "[file:size = 5]", "[file:size IN (5.5, 6)]",
-                            "[file:size > 4]"});
+  PatternSet set = MakeSet(
+      {"[file:size = 5.0]", "[file:size = 5]", "[file:size IN (5.5, 6)]", "[file:size > 4]"});
   auto observations = ObservationSet::FromJson(kObservations);
   ASSERT_TRUE(observations.ok());
   const SetEvaluation indexed = set.Evaluate(*observations);
   ASSERT_EQ(indexed.matches.size(), 3u);
+  ExpectSame(indexed, set.EvaluateEachNaively(*observations));
+}
+
+// Found by fuzz/pattern/pattern_set_fuzz.cc: the index followed references inside the
+// deprecated `objects` dictionary as if they were object_refs ids.
+TEST(PatternSet, FollowsReferencesOfTheLegacyObjectsForm) {
+  const char* legacy = R"([{"type":"observed-data","id":"observed-data--1",
+      "first_observed":"2020-01-01T00:00:00Z","last_observed":"2020-01-01T00:00:00Z",
+      "number_observed":1,"objects":{"0":{"type":"url","value":"https://a.example/x"},
+                                     "1":{"type":"x-e","ref_ref":"0"}}}])";
+  PatternSet set = MakeSet({"[x-e:ref_ref.value = 'https://a.example/x']"});
+  auto observations = ObservationSet::FromJson(legacy);
+  ASSERT_TRUE(observations.ok());
+  const SetEvaluation indexed = set.Evaluate(*observations);
+  EXPECT_EQ(indexed.matches.size(), 1u);
   ExpectSame(indexed, set.EvaluateEachNaively(*observations));
 }
 
@@ -164,7 +181,8 @@ TEST(PatternSet, AgreesOnTheBenchmarkWorkload) {
 TEST(PatternSet, AgreesOnEveryConformanceCase) {
   LIAISON_REQUIRE_SHARED_DIR(shared);
   int compared = 0;
-  for (const auto& file : testing::FilesUnder(shared / "conformance" / "stix-patterns", {".json"})) {
+  for (const auto& file :
+       testing::FilesUnder(shared / "conformance" / "stix-patterns", {".json"})) {
     auto cases = json::Parse(testing::ReadFileOrDie(file));
     ASSERT_TRUE(cases.ok());
     for (const json::Value& c : cases->as_array()) {

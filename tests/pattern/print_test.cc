@@ -65,8 +65,7 @@ TEST(PatternPrint, DropsCommentsAndKeepsConstantsVerbatim) {
 }
 
 TEST(PatternPrint, ParenthesesSurvive) {
-  EXPECT_EQ(Canonical("[(a:b = 1 OR a:b = 2) AND a:c = 3]"),
-            "[(a:b = 1 OR a:b = 2) AND a:c = 3]");
+  EXPECT_EQ(Canonical("[(a:b = 1 OR a:b = 2) AND a:c = 3]"), "[(a:b = 1 OR a:b = 2) AND a:c = 3]");
   EXPECT_EQ(Canonical("(([a:b = 1]))"), "(([a:b = 1]))");
   EXPECT_EQ(Canonical("[a:b=1] FOLLOWEDBY ([a:b=2] FOLLOWEDBY [a:b=3])"),
             "[a:b = 1] FOLLOWEDBY ([a:b = 2] FOLLOWEDBY [a:b = 3])");

@@ -4,7 +4,6 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-
 #include <re2/re2.h>
 
 namespace liaison::pattern::internal {
@@ -41,9 +40,9 @@ TEST(PatternRegex, AdaptsPcreOnlySyntax) {
 TEST(PatternRegex, PcreSemanticsHold) {
   EXPECT_TRUE(Search("end$", "the end\n"));
   EXPECT_FALSE(Search("end$", "the end\n\n"));
-  EXPECT_TRUE(Search("a.b", "a\nb"));            // DOTALL
-  EXPECT_TRUE(Search("\\s", "\x0B"));            // PCRE's \s includes VT
-  EXPECT_TRUE(Search("\\h+x", "\xC2\xA0 x"));    // horizontal space
+  EXPECT_TRUE(Search("a.b", "a\nb"));          // DOTALL
+  EXPECT_TRUE(Search("\\s", "\x0B"));          // PCRE's \s includes VT
+  EXPECT_TRUE(Search("\\h+x", "\xC2\xA0 x"));  // horizontal space
   EXPECT_TRUE(Search("a\\Rb", "a\r\nb"));
   EXPECT_TRUE(Search("[[:digit:]]+", "abc123"));
   EXPECT_TRUE(Search("(?m)^b$", "a\nb\nc"));
@@ -51,10 +50,11 @@ TEST(PatternRegex, PcreSemanticsHold) {
 }
 
 TEST(PatternRegex, RefusesWhatRe2CannotRun) {
-  for (const char* pcre : {"(a)\\1", "\\k<n>", "\\g{1}", "a(?=b)", "a(?!b)", "(?<=a)b",
-                           "(?<!a)b", "(?>ab)", "a*+", "a++", "a?+", "a{2}+", "(?R)", "(?1)",
-                           "(?&name)", "(?P>name)", "(?P=name)", "(?(1)a|b)", "(?C1)",
-                           "(*FAIL)", "\\G", "a\\K", "\\X", "(?x)a b", "[\\V]"}) {
+  for (const char* pcre :
+       {"(a)\\1",   "\\k<n>",    "\\g{1}",    "a(?=b)",    "a(?!b)", "(?<=a)b", "(?<!a)b",
+        "(?>ab)",   "a*+",       "a++",       "a?+",       "a{2}+",  "(?R)",    "(?1)",
+        "(?&name)", "(?P>name)", "(?P=name)", "(?(1)a|b)", "(?C1)",  "(*FAIL)", "\\G",
+        "a\\K",     "\\X",       "(?x)a b",   "[\\V]"}) {
     auto out = PcreToRe2(pcre);
     EXPECT_FALSE(out.ok()) << pcre << " became " << (out.ok() ? *out : "");
   }

@@ -116,11 +116,11 @@ int RunEval(const EvalArgs& args) {
   if (args.json) {
     json::Array bindings;
     for (const pattern::Binding& b : result->bindings) {
-      bindings.push_back(json::Object{
-          {"observation", static_cast<int64_t>(b.observation)},
-          {"observation_expression", pattern::Print(*leaves[b.observation])},
-          {"observed_data", b.observed_data_id},
-          {"count", b.count}});
+      bindings.push_back(
+          json::Object{{"observation", static_cast<int64_t>(b.observation)},
+                       {"observation_expression", pattern::Print(*leaves[b.observation])},
+                       {"observed_data", b.observed_data_id},
+                       {"count", b.count}});
     }
     json::Object out{{"pattern", pattern::Print(compiled->pattern())},
                      {"matched", result->matched},
@@ -149,7 +149,9 @@ void RegisterPatternCommand(CLI::App& root, int& exit_code) {
   auto check_args = std::make_shared<CheckArgs>();
   CLI::App* check = command->add_subcommand(
       "check", "Check patterns against the STIX 2.1 grammar and rules; prints ok or the problems");
-  check->add_option("PATTERN", check_args->pattern, "the pattern, or - for one pattern a line on stdin")
+  check
+      ->add_option("PATTERN", check_args->pattern,
+                   "the pattern, or - for one pattern a line on stdin")
       ->required();
   check->add_flag("--no-warnings", check_args->no_warnings, "report errors only");
   check->callback([check_args, &exit_code] { exit_code = RunCheck(*check_args); });

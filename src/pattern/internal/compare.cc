@@ -10,10 +10,10 @@
 //   - every value visited costs one unit of ctx.visits_left, so [*] over huge lists of
 //     references cannot run away.
 
+#include <re2/re2.h>
+
 #include <algorithm>
 #include <cmath>
-
-#include <re2/re2.h>
 
 #include "absl/strings/str_cat.h"
 #include "core/absl_compat.h"
@@ -36,17 +36,22 @@ bool EndsWith(std::string_view s, std::string_view suffix) {
 }
 
 Status InvalidConstant(const Constant& k, std::string_view what) {
-  return absl::InvalidArgumentError(
-      absl::StrCat("offset ", k.offset, ": ", ToAbsl(what)));
+  return absl::InvalidArgumentError(absl::StrCat("offset ", k.offset, ": ", ToAbsl(what)));
 }
 
 Result<PreparedConstant> Prepare(const Constant& k) {
   PreparedConstant p;
   p.kind = k.kind;
   switch (k.kind) {
-    case Constant::Kind::kInteger: p.number = static_cast<long double>(k.integer); break;
-    case Constant::Kind::kFloat: p.number = static_cast<long double>(k.floating); break;
-    case Constant::Kind::kBoolean: p.boolean = k.boolean; break;
+    case Constant::Kind::kInteger:
+      p.number = static_cast<long double>(k.integer);
+      break;
+    case Constant::Kind::kFloat:
+      p.number = static_cast<long double>(k.floating);
+      break;
+    case Constant::Kind::kBoolean:
+      p.boolean = k.boolean;
+      break;
     case Constant::Kind::kString:
       p.text = k.text;
       p.octets = Utf8ToOctets(k.text);  // section 9.2: comparable with binary when < U+0100
@@ -63,7 +68,8 @@ Result<PreparedConstant> Prepare(const Constant& k) {
       auto t = Timestamp::Parse(k.text);
       if (!t.ok()) {
         return InvalidConstant(
-            k, absl::StrCat("t'", k.text, "' is not a valid STIX timestamp: ", t.status().message()));
+            k,
+            absl::StrCat("t'", k.text, "' is not a valid STIX timestamp: ", t.status().message()));
       }
       p.timestamp = *t;
       break;
@@ -72,7 +78,8 @@ Result<PreparedConstant> Prepare(const Constant& k) {
   return p;
 }
 
-Result<ComparisonPlan> PlanComparison(const Comparison& c, const EvaluateOptions& options) {
+Result<ComparisonPlan> PlanComparison(const Comparison& c, PlanContext& context) {
+  const EvaluateOptions& options = context.options;
   ComparisonPlan plan;
   plan.object_type = c.path.object_type;
   plan.op = c.op;
@@ -94,9 +101,9 @@ Result<ComparisonPlan> PlanComparison(const Comparison& c, const EvaluateOptions
   if (EndsWith(last_key, "_hex")) plan.binary = ComparisonPlan::Binary::kHex;
 
   if (c.op == ComparisonOperator::kIn && !IsHomogeneous(c.constants)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "offset ", c.offset,
-        ": the constants of an IN set must all be of one data type (section 9.6.1)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("offset ", c.offset,
+                     ": the constants of an IN set must all be of one data type (section 9.6.1)"));
   }
   for (const Constant& k : c.constants) {
     auto prepared = Prepare(k);
@@ -111,45 +118,59 @@ Result<ComparisonPlan> PlanComparison(const Comparison& c, const EvaluateOptions
       plan.like = LikeMatcher(Nfc(c.constants[0].text, storage));
       break;
     case ComparisonOperator::kMatches: {
+      const std::string nfc(Nfc(c.constants[0].text, storage));
+      if (auto cached = context.regexes.find(nfc); cached != context.regexes.end()) {
+        plan.regex = cached->second;
+        break;
+      }
       RegexLimits limits;
       limits.max_pattern_bytes = options.max_regex_bytes;
       limits.max_program_memory = options.max_regex_memory;
-      auto re = CompileRegex(Nfc(c.constants[0].text, storage), limits);
+      auto re = CompileRegex(nfc, limits);
       if (!re.ok()) {
         return absl::InvalidArgumentError(
             absl::StrCat("offset ", c.constants[0].offset, ": ", re.status().message()));
       }
+      context.regex_program_left -= (*re)->ProgramSize();
+      if (context.regex_program_left < 0) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("offset ", c.constants[0].offset,
+                         ": the pattern's regular expressions together exceed their size budget"));
+      }
       plan.regex = std::move(*re);
+      context.regexes.emplace(nfc, plan.regex);
       break;
     }
     case ComparisonOperator::kIsSubset:
     case ComparisonOperator::kIsSuperset:
       plan.network = ParseIpNetwork(c.constants[0].text);
       break;
-    default: break;
+    default:
+      break;
   }
   return plan;
 }
 
 Result<ConditionPlan> PlanCondition(const ComparisonExpression& e, ObservationPlan& out,
-                                    const EvaluateOptions& options) {
+                                    PlanContext& context) {
   ConditionPlan plan;
   switch (e.kind) {
     case ComparisonExpression::Kind::kComparison: {
-      auto c = PlanComparison(e.comparison, options);
+      auto c = PlanComparison(e.comparison, context);
       if (!c.ok()) return c.status();
       plan.kind = ConditionPlan::Kind::kComparison;
       plan.comparison = static_cast<int>(out.comparisons.size());
       out.comparisons.push_back(std::move(*c));
       return plan;
     }
-    case ComparisonExpression::Kind::kGroup: return PlanCondition(e.operands[0], out, options);
+    case ComparisonExpression::Kind::kGroup:
+      return PlanCondition(e.operands[0], out, context);
     case ComparisonExpression::Kind::kAnd:
     case ComparisonExpression::Kind::kOr:
       plan.kind = e.kind == ComparisonExpression::Kind::kAnd ? ConditionPlan::Kind::kAnd
                                                              : ConditionPlan::Kind::kOr;
       for (const ComparisonExpression& operand : e.operands) {
-        auto child = PlanCondition(operand, out, options);
+        auto child = PlanCondition(operand, out, context);
         if (!child.ok()) return child.status();
         plan.operands.push_back(std::move(*child));
       }
@@ -222,7 +243,8 @@ ValueView View(dom::element v, const ComparisonPlan& plan, EvalContext& ctx) {
       out.kind = ValueView::Kind::kBoolean;
       return out;
     }
-    default: return out;  // null, arrays, objects: comparable with nothing
+    default:
+      return out;  // null, arrays, objects: comparable with nothing
   }
 }
 
@@ -260,9 +282,11 @@ Order CompareTo(const ValueView& v, const PreparedConstant& k, EvalContext& ctx)
         // Compared with a timestamp, a string must be one: malformed data is an error, not a
         // silent mismatch (the reference matcher raises here too).
         if (ctx.error.ok()) {
-          ctx.error = absl::InvalidArgumentError(absl::StrCat(
-              "observed-data ", ToAbsl(ctx.od->id), ": a value compared with t'...' is not a "
-              "valid STIX timestamp: ", t.status().message()));
+          ctx.error =
+              absl::InvalidArgumentError(absl::StrCat("observed-data ", ToAbsl(ctx.od->id),
+                                                      ": a value compared with t'...' is not a "
+                                                      "valid STIX timestamp: ",
+                                                      t.status().message()));
         }
         return Order::kIncomparable;
       }
@@ -288,10 +312,12 @@ bool Satisfies(const ComparisonPlan& plan, dom::element value, EvalContext& ctx)
   if (plan.op == ComparisonOperator::kExists) return true;
   const ValueView v = View(value, plan, ctx);
   switch (plan.op) {
-    case ComparisonOperator::kEqual: return CompareTo(v, plan.constants[0], ctx) == Order::kEqual;
+    case ComparisonOperator::kEqual:
+      return CompareTo(v, plan.constants[0], ctx) == Order::kEqual;
     case ComparisonOperator::kNotEqual:
       return CompareTo(v, plan.constants[0], ctx) != Order::kEqual;
-    case ComparisonOperator::kLess: return CompareTo(v, plan.constants[0], ctx) == Order::kLess;
+    case ComparisonOperator::kLess:
+      return CompareTo(v, plan.constants[0], ctx) == Order::kLess;
     case ComparisonOperator::kLessOrEqual: {
       const Order o = CompareTo(v, plan.constants[0], ctx);
       return o == Order::kLess || o == Order::kEqual;
@@ -324,7 +350,8 @@ bool Satisfies(const ComparisonPlan& plan, dom::element value, EvalContext& ctx)
       return plan.op == ComparisonOperator::kIsSubset ? NetworkContains(*plan.network, *net)
                                                       : NetworkContains(*net, *plan.network);
     }
-    case ComparisonOperator::kExists: return true;
+    case ComparisonOperator::kExists:
+      return true;
   }
   return false;
 }
@@ -421,13 +448,17 @@ LikeMatcher::LikeMatcher(std::string_view p) {
 
 bool LikeMatcher::Matches(std::string_view value) const {
   switch (mode_) {
-    case Mode::kExact: return value == literal_;
-    case Mode::kPrefix: return value.substr(0, literal_.size()) == literal_;
+    case Mode::kExact:
+      return value == literal_;
+    case Mode::kPrefix:
+      return value.substr(0, literal_.size()) == literal_;
     case Mode::kSuffix:
       return value.size() >= literal_.size() &&
              value.substr(value.size() - literal_.size()) == literal_;
-    case Mode::kContains: return value.find(literal_) != std::string_view::npos;
-    case Mode::kGeneral: break;
+    case Mode::kContains:
+      return value.find(literal_) != std::string_view::npos;
+    case Mode::kGeneral:
+      break;
   }
   std::u32string v;
   v.reserve(value.size());
@@ -456,9 +487,9 @@ bool LikeMatcher::Matches(std::string_view value) const {
 // ---- plans ----
 
 Result<ObservationPlan> PlanObservation(const ComparisonExpression& expression,
-                                        const EvaluateOptions& options) {
+                                        PlanContext& context) {
   ObservationPlan plan;
-  auto condition = PlanCondition(expression, plan, options);
+  auto condition = PlanCondition(expression, plan, context);
   if (!condition.ok()) return condition.status();
   plan.condition = std::move(*condition);
   CollectTypes(expression, plan.types);

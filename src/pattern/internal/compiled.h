@@ -19,6 +19,7 @@
 #include <string_view>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "core/result.h"
 #include "core/timestamp.h"
@@ -37,11 +38,11 @@ namespace liaison::pattern::internal {
 
 struct PreparedConstant {
   Constant::Kind kind = Constant::Kind::kString;
-  long double number = 0;            // kInteger, kFloat: exact for every int64 and double
-  bool boolean = false;              // kBoolean
-  std::string text;                  // kString: the value (UTF-8)
+  long double number = 0;             // kInteger, kFloat: exact for every int64 and double
+  bool boolean = false;               // kBoolean
+  std::string text;                   // kString: the value (UTF-8)
   std::optional<std::string> octets;  // kString when every code point < U+0100; kBinary, kHex
-  Timestamp timestamp;               // kTimestamp
+  Timestamp timestamp;                // kTimestamp
 };
 
 // SQL LIKE (section 9.6.1): '%' any run of code points, '_' exactly one; no escape character.
@@ -53,8 +54,8 @@ class LikeMatcher {
  private:
   enum class Mode { kExact, kPrefix, kSuffix, kContains, kGeneral };
   Mode mode_ = Mode::kExact;
-  std::string literal_;      // the fast modes
-  std::u32string pattern_;   // kGeneral; U+FFFFFFFF stands for '%' and U+FFFFFFFE for '_'
+  std::string literal_;     // the fast modes
+  std::u32string pattern_;  // kGeneral; U+FFFFFFFF stands for '%' and U+FFFFFFFE for '_'
 };
 
 struct PathStepPlan {
@@ -100,15 +101,15 @@ struct EvalContext {
   const ObservedDataRecord* od = nullptr;
   bool legacy = false;
   int64_t visits_left;
-  Status error;             // set once; evaluation stops
-  std::string scratch[2];   // NFC and octet conversions
+  Status error;            // set once; evaluation stops
+  std::string scratch[2];  // NFC and octet conversions
 };
 
 // Walks plan.steps from `v` (ref_kind: 1 = v is a reference, 2 = v is a list of references),
 // calling `fn` on each value reached until it returns true.
 template <typename Fn>
 bool WalkPath(const ComparisonPlan& plan, size_t i, simdjson::dom::element v, uint8_t ref_kind,
-          EvalContext& ctx, Fn& fn) {
+              EvalContext& ctx, Fn& fn) {
   if (--ctx.visits_left < 0) {
     if (ctx.error.ok()) {
       ctx.error = absl::ResourceExhaustedError(
@@ -158,17 +159,28 @@ bool ForEachValue(const ComparisonPlan& plan, const Root& root, EvalContext& ctx
   ctx.legacy = root.legacy;  // references resolve as the root's observed-data holds it
   // The first step is always a key, looked up on the root object itself.
   simdjson::dom::element first;
-  if (plan.steps.empty() ||
-      root.object[plan.steps[0].key].get(first) != simdjson::SUCCESS) {
+  if (plan.steps.empty() || root.object[plan.steps[0].key].get(first) != simdjson::SUCCESS) {
     return false;
   }
   return WalkPath(plan, 1, first, plan.steps[0].ref_kind, ctx, fn);
 }
 
+// What the plans of one pattern share: compiled regular expressions (one per distinct
+// expression) and the budget for all of them, so that a pattern of thousands of MATCHES cannot
+// take unbounded memory.
+struct PlanContext {
+  explicit PlanContext(const EvaluateOptions& o)
+      : options(o), regex_program_left(o.max_regex_program_total) {}
+
+  const EvaluateOptions& options;
+  int64_t regex_program_left;  // RE2 program instructions still allowed
+  absl::flat_hash_map<std::string, std::shared_ptr<const re2::RE2>> regexes;
+};
+
 // Builds the plan of one [ ... ]. Errors: a constant evaluation cannot use (a timestamp naming
 // a day that does not exist, a mixed-type IN set, a regular expression RE2 cannot run).
 Result<ObservationPlan> PlanObservation(const ComparisonExpression& expression,
-                                        const EvaluateOptions& options);
+                                        PlanContext& context);
 
 // Whether `plan` holds for `root`, an SCO of ctx.od. On a data error sets ctx.error and
 // returns false.
@@ -183,7 +195,7 @@ struct QualifierPlan {
   Qualifier::Kind kind = Qualifier::Kind::kWithin;
   Nanos window = 0;  // kWithin, in nanoseconds, rounded up
   int64_t times = 0;
-  Nanos start = 0;   // kStartStop: observation time >= start and < stop
+  Nanos start = 0;  // kStartStop: observation time >= start and < stop
   Nanos stop = 0;
 };
 
@@ -205,6 +217,7 @@ Result<ObservationNode> PlanObservationTree(const ObservationExpression& root);
 
 struct SolverLimits {
   int64_t max_steps = 1'000'000;
+  int64_t max_cells = 4'000'000;  // goal and frame cells held at once
 };
 
 // Finds a binding, given for each observation expression the observed-data (ascending indices

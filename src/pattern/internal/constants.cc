@@ -5,12 +5,17 @@ namespace liaison::pattern::internal {
 std::string_view ConstantFamily(Constant::Kind kind) {
   switch (kind) {
     case Constant::Kind::kInteger:
-    case Constant::Kind::kFloat: return "number";
-    case Constant::Kind::kString: return "string";
-    case Constant::Kind::kBoolean: return "boolean";
+    case Constant::Kind::kFloat:
+      return "number";
+    case Constant::Kind::kString:
+      return "string";
+    case Constant::Kind::kBoolean:
+      return "boolean";
     case Constant::Kind::kBinary:
-    case Constant::Kind::kHex: return "binary";
-    case Constant::Kind::kTimestamp: return "timestamp";
+    case Constant::Kind::kHex:
+      return "binary";
+    case Constant::Kind::kTimestamp:
+      return "timestamp";
   }
   return "?";
 }

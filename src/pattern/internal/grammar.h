@@ -44,10 +44,9 @@ using pegtl::ascii::xdigit;
 
 // ---- whitespace and comments (WS, COMMENT, LINE_COMMENT) ----
 
-struct ws_char
-    : sor<one<' ', '\t', '\n', '\r', '\v', '\f'>,
-          pegtl::utf8::one<0x85, 0xA0, 0x1680, 0x2028, 0x2029, 0x202F, 0x205F, 0x3000>,
-          pegtl::utf8::range<0x2000, 0x200A>> {};
+struct ws_char : sor<one<' ', '\t', '\n', '\r', '\v', '\f'>,
+                     pegtl::utf8::one<0x85, 0xA0, 0x1680, 0x2028, 0x2029, 0x202F, 0x205F, 0x3000>,
+                     pegtl::utf8::range<0x2000, 0x200A>> {};
 struct block_comment : seq<string<'/', '*'>, until<string<'*', '/'>>> {};
 struct line_comment : seq<string<'/', '/'>, until<eolf>> {};
 struct ws : star<sor<ws_char, block_comment, line_comment>> {};
@@ -81,10 +80,9 @@ struct kw_within : keyword<TAO_PEGTL_STRING("WITHIN")> {};
 struct kw_repeats : keyword<TAO_PEGTL_STRING("REPEATS")> {};
 struct kw_times : keyword<TAO_PEGTL_STRING("TIMES")> {};
 
-struct any_keyword
-    : sor<kw_and, kw_or, kw_not, kw_followedby, kw_like, kw_matches, kw_issuperset, kw_issubset,
-          kw_exists, kw_last, kw_in, kw_start, kw_stop, kw_seconds, kw_true, kw_false, kw_within,
-          kw_repeats, kw_times> {};
+struct any_keyword : sor<kw_and, kw_or, kw_not, kw_followedby, kw_like, kw_matches, kw_issuperset,
+                         kw_issubset, kw_exists, kw_last, kw_in, kw_start, kw_stop, kw_seconds,
+                         kw_true, kw_false, kw_within, kw_repeats, kw_times> {};
 
 // objectType: IdentifierWithoutHyphen | IdentifierWithHyphen.
 struct object_type : seq<not_at<any_keyword>, ident_first, star<ident_or_hyphen>> {};
@@ -111,14 +109,13 @@ struct hex_literal : seq<one<'h'>, one<'\''>, star<xdigit, xdigit>, one<'\''>> {
 // BinaryLiteral: base64; its grouping and padding are checked when the tree is built, after
 // line feeds are dropped.
 struct base64_char : ranges<'A', 'Z', 'a', 'z', '0', '9', '+', '+', '/', '/'> {};
-struct binary_literal
-    : seq<one<'b'>, one<'\''>, star<sor<base64_char, one<'\n', '\r'>>>, rep_max<2, one<'='>>,
-          one<'\''>> {};
+struct binary_literal : seq<one<'b'>, one<'\''>, star<sor<base64_char, one<'\n', '\r'>>>,
+                            rep_max<2, one<'='>>, one<'\''>> {};
 
 // TimestampLiteral: t'YYYY-MM-DDTHH:mm:ss[.s+]Z' with the field ranges of the ANTLR grammar.
 struct ts_month : sor<seq<one<'0'>, range<'1', '9'>>, seq<one<'1'>, range<'0', '2'>>> {};
-struct ts_day
-    : sor<seq<one<'0'>, range<'1', '9'>>, seq<range<'1', '2'>, digit>, seq<one<'3'>, range<'0', '1'>>> {};
+struct ts_day : sor<seq<one<'0'>, range<'1', '9'>>, seq<range<'1', '2'>, digit>,
+                    seq<one<'3'>, range<'0', '1'>>> {};
 struct ts_hour : sor<seq<range<'0', '1'>, digit>, seq<one<'2'>, range<'0', '3'>>> {};
 struct ts_minute : seq<range<'0', '5'>, digit> {};
 struct ts_second : sor<seq<range<'0', '5'>, digit>, string<'6', '0'>> {};
@@ -129,16 +126,14 @@ struct timestamp_literal : seq<one<'t'>, one<'\''>, ts_body, one<'\''>> {};
 
 struct bool_literal : sor<kw_true, kw_false> {};
 
-struct orderable_literal
-    : sor<float_literal, int_literal, string_literal, binary_literal, hex_literal,
-          timestamp_literal> {};
+struct orderable_literal : sor<float_literal, int_literal, string_literal, binary_literal,
+                               hex_literal, timestamp_literal> {};
 struct primitive_literal : sor<orderable_literal, bool_literal> {};
 
 struct close_set : one<')'> {};
 // setLiteral: () or (literal, literal, ...)
 struct set_literal
-    : seq<one<'('>, ws,
-          opt<primitive_literal, star<ws, one<','>, ws, must<primitive_literal>>>, ws,
+    : seq<one<'('>, ws, opt<primitive_literal, star<ws, one<','>, ws, must<primitive_literal>>>, ws,
           must<close_set>> {};
 
 // ---- object paths ----
@@ -149,9 +144,8 @@ struct index_value : sor<int_literal, one<'*'>> {};
 struct close_index : one<']'> {};
 struct key_path_step : seq<one<'.'>, ws, must<path_component>> {};
 struct index_path_step : seq<one<'['>, ws, must<index_value>, ws, must<close_index>> {};
-struct object_path
-    : seq<object_type, ws, must<colon>, ws, must<path_component>,
-          star<ws, sor<key_path_step, index_path_step>>> {};
+struct object_path : seq<object_type, ws, must<colon>, ws, must<path_component>,
+                         star<ws, sor<key_path_step, index_path_step>>> {};
 
 // ---- comparison expressions ----
 
@@ -175,9 +169,8 @@ struct prop_test_like : seq<op_like, ws, must<string_literal>> {};
 struct prop_test_regex : seq<op_matches, ws, must<string_literal>> {};
 struct prop_test_is_subset : seq<op_issubset, ws, must<string_literal>> {};
 struct prop_test_is_superset : seq<op_issuperset, ws, must<string_literal>> {};
-struct operator_test
-    : sor<prop_test_equal, prop_test_order, prop_test_set, prop_test_like, prop_test_regex,
-          prop_test_is_subset, prop_test_is_superset> {};
+struct operator_test : sor<prop_test_equal, prop_test_order, prop_test_set, prop_test_like,
+                           prop_test_regex, prop_test_is_subset, prop_test_is_superset> {};
 
 struct comparison_expression;
 struct close_prop_paren : one<')'> {};
@@ -218,8 +211,8 @@ struct observation_expression_and
 struct observation_expression_or
     : seq<observation_expression_and, star<ws, kw_or, ws, must<observation_expression_and>>> {};
 struct observation_expressions
-    : seq<observation_expression_or,
-          star<ws, kw_followedby, ws, must<observation_expression_or>>> {};
+    : seq<observation_expression_or, star<ws, kw_followedby, ws, must<observation_expression_or>>> {
+};
 
 struct pattern : seq<ws, must<observation_expressions>, ws, must<eof>> {};
 
@@ -234,65 +227,87 @@ struct errors {
   static constexpr bool raise_on_failure = false;
 };
 
-template <> inline constexpr const char* errors::message<observation_expressions> =
+template <>
+inline constexpr const char* errors::message<observation_expressions> =
     "expected an observation expression: '[' or '('";
-template <> inline constexpr const char* errors::message<eof> =
+template <>
+inline constexpr const char* errors::message<eof> =
     "expected AND, OR, FOLLOWEDBY, a qualifier (WITHIN, REPEATS, START) or the end of the pattern";
-template <> inline constexpr const char* errors::message<observation_expression> =
+template <>
+inline constexpr const char* errors::message<observation_expression> =
     "expected an observation expression after AND: '[' or '('";
-template <> inline constexpr const char* errors::message<observation_expression_and> =
+template <>
+inline constexpr const char* errors::message<observation_expression_and> =
     "expected an observation expression after OR: '[' or '('";
-template <> inline constexpr const char* errors::message<observation_expression_or> =
+template <>
+inline constexpr const char* errors::message<observation_expression_or> =
     "expected an observation expression after FOLLOWEDBY: '[' or '('";
-template <> inline constexpr const char* errors::message<close_bracket> =
+template <>
+inline constexpr const char* errors::message<close_bracket> =
     "expected AND, OR or ']' to close the observation expression";
-template <> inline constexpr const char* errors::message<close_paren> =
+template <>
+inline constexpr const char* errors::message<close_paren> =
     "expected AND, OR, FOLLOWEDBY, a qualifier or ')'";
-template <> inline constexpr const char* errors::message<comparison_expression> =
+template <>
+inline constexpr const char* errors::message<comparison_expression> =
     "expected a comparison expression: an object path such as file:name, EXISTS or '('";
-template <> inline constexpr const char* errors::message<comparison_expression_and> =
+template <>
+inline constexpr const char* errors::message<comparison_expression_and> =
     "expected a comparison after OR";
-template <> inline constexpr const char* errors::message<prop_test> =
-    "expected a comparison after AND";
-template <> inline constexpr const char* errors::message<close_prop_paren> =
-    "expected AND, OR or ')'";
-template <> inline constexpr const char* errors::message<operator_test> =
+template <>
+inline constexpr const char* errors::message<prop_test> = "expected a comparison after AND";
+template <>
+inline constexpr const char* errors::message<close_prop_paren> = "expected AND, OR or ')'";
+template <>
+inline constexpr const char* errors::message<operator_test> =
     "expected a comparison operator: =, !=, <, <=, >, >=, IN, LIKE, MATCHES, ISSUBSET or "
     "ISSUPERSET";
-template <> inline constexpr const char* errors::message<primitive_literal> =
+template <>
+inline constexpr const char* errors::message<primitive_literal> =
     "expected a constant: a number, 'string', true, false, h'hex', b'base64' or "
     "t'timestamp'";
-template <> inline constexpr const char* errors::message<orderable_literal> =
+template <>
+inline constexpr const char* errors::message<orderable_literal> =
     "expected a constant that can be ordered: a number, 'string', h'hex', b'base64' or "
     "t'timestamp'";
-template <> inline constexpr const char* errors::message<set_literal> =
+template <>
+inline constexpr const char* errors::message<set_literal> =
     "expected a parenthesised list of constants after IN";
-template <> inline constexpr const char* errors::message<close_set> =
+template <>
+inline constexpr const char* errors::message<close_set> =
     "expected ',' or ')' in the list of constants";
-template <> inline constexpr const char* errors::message<string_literal> =
-    "expected a 'string' constant";
-template <> inline constexpr const char* errors::message<string_close> =
+template <>
+inline constexpr const char* errors::message<string_literal> = "expected a 'string' constant";
+template <>
+inline constexpr const char* errors::message<string_close> =
     "expected the closing quote of the string (the only escapes are \\' and \\\\)";
-template <> inline constexpr const char* errors::message<colon> =
-    "expected ':' after the object type";
-template <> inline constexpr const char* errors::message<path_component> =
+template <>
+inline constexpr const char* errors::message<colon> = "expected ':' after the object type";
+template <>
+inline constexpr const char* errors::message<path_component> =
     "expected a property name (quote names that contain '-' or '.')";
-template <> inline constexpr const char* errors::message<index_value> =
+template <>
+inline constexpr const char* errors::message<index_value> =
     "expected a list index: an integer or '*'";
-template <> inline constexpr const char* errors::message<close_index> =
-    "expected ']' to close the list index";
-template <> inline constexpr const char* errors::message<object_path> =
-    "expected an object path after EXISTS";
-template <> inline constexpr const char* errors::message<within_number> =
+template <>
+inline constexpr const char* errors::message<close_index> = "expected ']' to close the list index";
+template <>
+inline constexpr const char* errors::message<object_path> = "expected an object path after EXISTS";
+template <>
+inline constexpr const char* errors::message<within_number> =
     "expected a positive number of seconds after WITHIN";
-template <> inline constexpr const char* errors::message<kw_seconds> =
-    "expected SECONDS";
-template <> inline constexpr const char* errors::message<repeats_count> =
+template <>
+inline constexpr const char* errors::message<kw_seconds> = "expected SECONDS";
+template <>
+inline constexpr const char* errors::message<repeats_count> =
     "expected a positive integer after REPEATS";
-template <> inline constexpr const char* errors::message<kw_times> = "expected TIMES";
-template <> inline constexpr const char* errors::message<timestamp_literal> =
+template <>
+inline constexpr const char* errors::message<kw_times> = "expected TIMES";
+template <>
+inline constexpr const char* errors::message<timestamp_literal> =
     "expected a timestamp constant t'YYYY-MM-DDTHH:mm:ss[.s+]Z'";
-template <> inline constexpr const char* errors::message<kw_stop> = "expected STOP";
+template <>
+inline constexpr const char* errors::message<kw_stop> = "expected STOP";
 
 template <typename Rule>
 using control = pegtl::must_if<errors>::control<Rule>;
@@ -308,8 +323,8 @@ using selector = pegtl::parse_tree::selector<
         within_qualifier, repeated_qualifier, start_stop_qualifier, within_number, repeats_count,
         comparison_expression, comparison_expression_and, prop_test_paren, prop_test_exists,
         prop_test_compare, not_modifier, object_path, object_type, path_name, index_value,
-        int_literal, float_literal, string_literal, binary_literal, hex_literal,
-        timestamp_literal, bool_literal, set_literal, op_eq, op_neq, op_lt, op_le, op_gt, op_ge,
-        op_in, op_like, op_matches, op_issubset, op_issuperset>>;
+        int_literal, float_literal, string_literal, binary_literal, hex_literal, timestamp_literal,
+        bool_literal, set_literal, op_eq, op_neq, op_lt, op_le, op_gt, op_ge, op_in, op_like,
+        op_matches, op_issubset, op_issuperset>>;
 
 }  // namespace liaison::pattern::internal::grammar

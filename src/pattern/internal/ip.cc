@@ -106,19 +106,21 @@ bool ParseIpv6(std::string_view s, uint8_t* out) {
   return true;
 }
 
-void ClearHostBits(IpNetwork& n) {
-  const int bytes = n.v6 ? 16 : 4;
-  for (int b = 0; b < bytes; ++b) {
-    const int keep = n.prefix - 8 * b;  // bits of this byte inside the prefix
-    if (keep >= 8) continue;
-    n.address[b] &= keep <= 0 ? 0 : static_cast<uint8_t>(0xFF << (8 - keep));
-  }
+unsigned __int128 Mask(int prefix) {
+  return prefix == 0 ? 0 : ~static_cast<unsigned __int128>(0) << (128 - prefix);
+}
+
+unsigned __int128 Bits(const uint8_t* bytes, int count) {
+  unsigned __int128 v = 0;
+  for (int i = 0; i < 16; ++i) v = v << 8 | (i < count ? bytes[i] : 0);
+  return v;
 }
 
 }  // namespace
 
 std::optional<IpNetwork> ParseIpNetwork(std::string_view text) {
   IpNetwork n;
+  uint8_t bytes[16] = {};
   std::string_view address = text;
   int prefix = -1;
   if (size_t slash = text.find('/'); slash != std::string_view::npos) {
@@ -127,23 +129,20 @@ std::optional<IpNetwork> ParseIpNetwork(std::string_view text) {
   }
   if (address.find(':') != std::string_view::npos) {
     n.v6 = true;
-    if (!ParseIpv6(address, n.address.data())) return std::nullopt;
+    if (!ParseIpv6(address, bytes)) return std::nullopt;
     n.prefix = prefix < 0 ? 128 : prefix;
   } else {
-    if (!ParseIpv4(address, n.address.data())) return std::nullopt;
+    if (!ParseIpv4(address, bytes)) return std::nullopt;
     if (prefix > 32) return std::nullopt;
     n.prefix = prefix < 0 ? 32 : prefix;
   }
-  ClearHostBits(n);
+  n.bits = Bits(bytes, n.v6 ? 16 : 4) & Mask(n.prefix);
   return n;
 }
 
 bool NetworkContains(const IpNetwork& outer, const IpNetwork& inner) {
-  if (outer.v6 != inner.v6 || outer.prefix > inner.prefix) return false;
-  IpNetwork masked = inner;
-  masked.prefix = outer.prefix;
-  ClearHostBits(masked);
-  return masked.address == outer.address;
+  return outer.v6 == inner.v6 && outer.prefix <= inner.prefix &&
+         ((inner.bits ^ outer.bits) & Mask(outer.prefix)) == 0;
 }
 
 }  // namespace liaison::pattern::internal

@@ -4,7 +4,6 @@
 // An address is the block of one address (/32 or /128); host bits below the prefix are ignored,
 // as in '11.22.41.123/20', which is the block 11.22.32.0/20.
 
-#include <array>
 #include <cstdint>
 #include <optional>
 #include <string_view>
@@ -13,8 +12,10 @@ namespace liaison::pattern::internal {
 
 struct IpNetwork {
   bool v6 = false;
-  std::array<uint8_t, 16> address{};  // network order; IPv4 uses the first 4 bytes
-  int prefix = 0;                     // 0..32 or 0..128
+  // The address, most significant bit first, left-aligned (an IPv4 address fills the top 32
+  // bits), with the bits past the prefix cleared.
+  unsigned __int128 bits = 0;
+  int prefix = 0;  // 0..32 or 0..128
 
   friend bool operator==(const IpNetwork&, const IpNetwork&) = default;
 };

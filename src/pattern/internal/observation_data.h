@@ -10,11 +10,10 @@
 #include <string_view>
 #include <vector>
 
-#include "simdjson.h"
-
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "core/timestamp.h"
+#include "simdjson.h"
 
 namespace liaison::pattern::internal {
 

@@ -1,8 +1,8 @@
 #include "pattern/internal/regex.h"
 
-#include <cctype>
-
 #include <re2/re2.h>
+
+#include <cctype>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -19,9 +19,9 @@ constexpr std::string_view kHorizontalSpace =
 constexpr std::string_view kPcreSpace = "\\t\\n\\x0B\\f\\r ";
 
 Status Unsupported(size_t offset, std::string_view what) {
-  return absl::InvalidArgumentError(absl::StrCat(
-      "regular expression offset ", offset, ": ", ToAbsl(what),
-      " (MATCHES runs on RE2, which matches in linear time and cannot run it)"));
+  return absl::InvalidArgumentError(
+      absl::StrCat("regular expression offset ", offset, ": ", ToAbsl(what),
+                   " (MATCHES runs on RE2, which matches in linear time and cannot run it)"));
 }
 
 Status Invalid(size_t offset, std::string_view what) {
@@ -33,9 +33,7 @@ bool IsOctal(char c) { return c >= '0' && c <= '7'; }
 
 bool IsHex(char c) { return std::isxdigit(static_cast<unsigned char>(c)) != 0; }
 
-void AppendCodePoint(uint32_t cp, std::string& out) {
-  absl::StrAppendFormat(&out, "\\x{%X}", cp);
-}
+void AppendCodePoint(uint32_t cp, std::string& out) { absl::StrAppendFormat(&out, "\\x{%X}", cp); }
 
 class Translator {
  public:
@@ -51,17 +49,18 @@ class Translator {
   }
 
  private:
-  char Peek(size_t ahead = 0) const {
-    return pos_ + ahead < in_.size() ? in_[pos_ + ahead] : '\0';
-  }
+  char Peek(size_t ahead = 0) const { return pos_ + ahead < in_.size() ? in_[pos_ + ahead] : '\0'; }
   bool StartsWith(std::string_view s) const { return in_.substr(pos_, s.size()) == s; }
 
   Status OuterChar() {
     const char c = in_[pos_];
     switch (c) {
-      case '\\': return Escape(/*in_class=*/false);
-      case '[': return OpenClass();
-      case '(': return OpenGroup();
+      case '\\':
+        return Escape(/*in_class=*/false);
+      case '[':
+        return OpenClass();
+      case '(':
+        return OpenGroup();
       case '$':
         // PCRE's $ (without multiline) also matches before a newline that ends the subject;
         // RE2's matches only at the very end.
@@ -74,7 +73,8 @@ class Translator {
         out_.push_back(c);
         ++pos_;
         return AfterQuantifier();
-      case '{': return Brace();
+      case '{':
+        return Brace();
       default:
         out_.push_back(c);
         ++pos_;
@@ -157,7 +157,8 @@ class Translator {
 
   Status OpenGroup() {
     const size_t start = pos_;
-    if (Peek(1) == '*') return Unsupported(start, "backtracking control verbs (*...) are not supported");
+    if (Peek(1) == '*')
+      return Unsupported(start, "backtracking control verbs (*...) are not supported");
     if (Peek(1) != '?') {
       out_.push_back('(');
       ++pos_;
@@ -207,8 +208,8 @@ class Translator {
       } else if (f == 'm') {
         if (!negate) multiline_ = true;
       } else if (f == 'x' || f == 'n' || f == 'J' || f == 'X') {
-        return Unsupported(start, absl::StrCat("the inline option (?", std::string(1, f),
-                                               ") is not supported"));
+        return Unsupported(
+            start, absl::StrCat("the inline option (?", std::string(1, f), ") is not supported"));
       } else {
         return Invalid(start, "unknown group construct after (?");
       }
@@ -226,8 +227,10 @@ class Translator {
     const char c = in_[pos_ + 1];
     pos_ += 2;
     switch (c) {
-      case 'Q': return Quoted();
-      case 'E': return absl::OkStatus();  // a stray \E is ignored
+      case 'Q':
+        return Quoted();
+      case 'E':
+        return absl::OkStatus();  // a stray \E is ignored
       case 'x': {
         if (Peek() == '{') {
           size_t end = in_.find('}', pos_);
@@ -262,18 +265,22 @@ class Translator {
       }
       case '0': {
         uint32_t v = 0;
-        for (int k = 0; k < 2 && IsOctal(Peek()); ++k) v = v * 8 + static_cast<uint32_t>(in_[pos_++] - '0');
+        for (int k = 0; k < 2 && IsOctal(Peek()); ++k)
+          v = v * 8 + static_cast<uint32_t>(in_[pos_++] - '0');
         AppendCodePoint(v, out_);
         return absl::OkStatus();
       }
       case 'c': {
         if (pos_ >= in_.size()) return Invalid(start, "missing character after \\c");
-        const auto x = static_cast<unsigned char>(std::toupper(static_cast<unsigned char>(in_[pos_++])));
+        const auto x =
+            static_cast<unsigned char>(std::toupper(static_cast<unsigned char>(in_[pos_++])));
         if (x >= 0x80) return Invalid(start, "\\c must be followed by an ASCII character");
         AppendCodePoint(x ^ 0x40u, out_);
         return absl::OkStatus();
       }
-      case 'e': AppendCodePoint(0x1B, out_); return absl::OkStatus();
+      case 'e':
+        AppendCodePoint(0x1B, out_);
+        return absl::OkStatus();
       case 's':
         out_.append(in_class ? kPcreSpace : absl::StrCat("[", ToAbsl(kPcreSpace), "]"));
         return absl::OkStatus();
@@ -288,7 +295,8 @@ class Translator {
         return absl::OkStatus();
       case 'H':
       case 'V':
-        if (in_class) return Unsupported(start, "\\H and \\V inside a character class are not supported");
+        if (in_class)
+          return Unsupported(start, "\\H and \\V inside a character class are not supported");
         out_.append(absl::StrCat("[^", ToAbsl(c == 'H' ? kHorizontalSpace : kVerticalSpace), "]"));
         return absl::OkStatus();
       case 'b':
@@ -298,7 +306,15 @@ class Translator {
           out_.append("\\b");
         }
         return absl::OkStatus();
-      case 'd': case 'D': case 'w': case 'W': case 'n': case 'r': case 't': case 'f': case 'a':
+      case 'd':
+      case 'D':
+      case 'w':
+      case 'W':
+      case 'n':
+      case 'r':
+      case 't':
+      case 'f':
+      case 'a':
         out_.push_back('\\');
         out_.push_back(c);
         return absl::OkStatus();
@@ -316,20 +332,28 @@ class Translator {
         }
         return absl::OkStatus();
       }
-      default: break;
+      default:
+        break;
     }
     if (!in_class) {
       switch (c) {
-        case 'B': case 'A': case 'z':
+        case 'B':
+        case 'A':
+        case 'z':
           out_.push_back('\\');
           out_.push_back(c);
           return absl::OkStatus();
-        case 'Z': out_.append("(?:\\n?\\z)"); return absl::OkStatus();
-        case 'N': out_.append("[^\\n]"); return absl::OkStatus();
+        case 'Z':
+          out_.append("(?:\\n?\\z)");
+          return absl::OkStatus();
+        case 'N':
+          out_.append("[^\\n]");
+          return absl::OkStatus();
         case 'R':
           out_.append(absl::StrCat("(?:\\r\\n|[", ToAbsl(kVerticalSpace), "])"));
           return absl::OkStatus();
-        default: break;
+        default:
+          break;
       }
     }
     if (c >= '1' && c <= '9') {
@@ -378,8 +402,8 @@ Result<std::string> PcreToRe2(std::string_view pcre) { return Translator(pcre).R
 
 Result<std::unique_ptr<re2::RE2>> CompileRegex(std::string_view pcre, const RegexLimits& limits) {
   if (pcre.size() > limits.max_pattern_bytes) {
-    return absl::InvalidArgumentError(absl::StrCat("regular expression longer than ",
-                                                   limits.max_pattern_bytes, " bytes"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("regular expression longer than ", limits.max_pattern_bytes, " bytes"));
   }
   Result<std::string> translated = PcreToRe2(pcre);
   if (!translated.ok()) return translated.status();

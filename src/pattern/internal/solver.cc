@@ -47,9 +47,9 @@ struct Goal {
   enum class Kind : uint8_t { kMatch, kPopFrame, kRepeatNext, kAndNext, kFollowNext, kBulk };
   Kind kind;
   const ObservationNode* node = nullptr;
-  int q = 0;          // kMatch, kRepeatNext: qualifiers of `node` still to apply
-  int64_t n = 0;      // kRepeatNext: copies left; kAndNext, kFollowNext: next child; kBulk: left
-  int32_t pos = 0;    // kBulk: next candidate position; kAndNext: 1 when an order frame is on
+  int q = 0;        // kMatch, kRepeatNext: qualifiers of `node` still to apply
+  int64_t n = 0;    // kRepeatNext: copies left; kAndNext, kFollowNext: next child; kBulk: left
+  int32_t pos = 0;  // kBulk: next candidate position; kAndNext: 1 when an order frame is on
   int next = -1;
 };
 
@@ -62,7 +62,7 @@ struct Assignment {
 struct Choice {
   enum class Kind : uint8_t { kLeaf, kOr, kBulk };
   Kind kind;
-  int goal;   // the goal being expanded
+  int goal;  // the goal being expanded
   int frames;
   size_t goals_size, frames_size, assignments_size;
   int64_t alt;   // kLeaf: next candidate position; kOr: next branch
@@ -91,6 +91,10 @@ class Solver {
             limits_.max_steps, " steps"));
       }
       if (goal_ < 0) return Bindings();
+      if (static_cast<int64_t>(goals_.size() + frames_.size()) > limits_.max_cells) {
+        return absl::ResourceExhaustedError(
+            "the search for a binding of the observation expressions exceeded its memory budget");
+      }
       const bool ok = Expand();
       if (!ok && !Backtrack()) return std::optional<std::vector<Binding>>();
     }
@@ -117,7 +121,8 @@ class Solver {
     const Goal g = goals_[goal_];
     const int cont = g.next;
     switch (g.kind) {
-      case Goal::Kind::kMatch: return Match(*g.node, g.q, cont);
+      case Goal::Kind::kMatch:
+        return Match(*g.node, g.q, cont);
       case Goal::Kind::kPopFrame:
         frame_ = frames_[frame_].parent;
         goal_ = cont;
@@ -216,7 +221,8 @@ class Solver {
           goal_ = Push({Goal::Kind::kMatch, &node, q - 1}, Push({Goal::Kind::kPopFrame}, cont));
           return true;
         }
-        case Qualifier::Kind::kRepeats: return Repeat(node, q, cont);
+        case Qualifier::Kind::kRepeats:
+          return Repeat(node, q, cont);
       }
     }
     switch (node.kind) {
@@ -322,9 +328,15 @@ class Solver {
       Restore(c);
       bool ok = false;
       switch (c.kind) {
-        case Choice::Kind::kLeaf: ok = TryLeaf(c); break;
-        case Choice::Kind::kOr: ok = TryOr(c); break;
-        case Choice::Kind::kBulk: ok = TryBulk(c); break;
+        case Choice::Kind::kLeaf:
+          ok = TryLeaf(c);
+          break;
+        case Choice::Kind::kOr:
+          ok = TryOr(c);
+          break;
+        case Choice::Kind::kBulk:
+          ok = TryBulk(c);
+          break;
       }
       if (ok) return true;
     }
@@ -378,11 +390,14 @@ class Solver {
           copy.b = std::max(copy.b, r.first);
           copy.c = std::min(copy.c, r.last);
           break;
-        case Frame::Kind::kFollow: copy.b = std::max(copy.b, r.first); break;
+        case Frame::Kind::kFollow:
+          copy.b = std::max(copy.b, r.first);
+          break;
         case Frame::Kind::kOrder:
           if (copy.first < 0) copy.first = od;
           break;
-        case Frame::Kind::kWindow: break;
+        case Frame::Kind::kWindow:
+          break;
       }
       copy.parent = parent;
       frames_.push_back(copy);
@@ -433,26 +448,31 @@ class Solver {
     for (size_t p = static_cast<size_t>(c.alt); p < cands.size(); ++p) {
       if (++steps_ > limits_.max_steps) return false;
       const uint32_t od = cands[p];
+      // The time constraints do not depend on how many observations are taken: test once.
+      if (!Admissible(od, 1)) {
+        c.take = -1;
+        continue;
+      }
       const int64_t free = data_.observed[od].number_observed - used_[od];
       int64_t take = std::min(left, free);
       if (c.take > 0 && static_cast<int64_t>(p) == c.alt) take = std::min(take, c.take);
-      // Try the largest count first, then smaller ones (the rest may be needed elsewhere).
-      for (; take >= 1; --take) {
-        if (!Admissible(od, take)) continue;
-        Choice next = c;
-        next.alt = static_cast<int64_t>(p);
-        next.take = take - 1;
-        if (next.take == 0) {
-          next.alt = static_cast<int64_t>(p) + 1;
-          next.take = -1;
-        }
-        choices_.push_back(next);
-        Bind(g.node->leaf, od, take);
-        Goal rest{Goal::Kind::kBulk, g.node, 0, left - take, static_cast<int32_t>(p + 1)};
-        goal_ = Push(rest, g.next);
-        return true;
+      if (take < 1) {
+        c.take = -1;
+        continue;
       }
-      c.take = -1;
+      // The largest count first; on backtracking one fewer (the rest may be needed elsewhere).
+      Choice next = c;
+      next.alt = static_cast<int64_t>(p);
+      next.take = take - 1;
+      if (next.take == 0) {
+        next.alt = static_cast<int64_t>(p) + 1;
+        next.take = -1;
+      }
+      choices_.push_back(next);
+      Bind(g.node->leaf, od, take);
+      Goal rest{Goal::Kind::kBulk, g.node, 0, left - take, static_cast<int32_t>(p + 1)};
+      goal_ = Push(rest, g.next);
+      return true;
     }
     return false;
   }
@@ -583,7 +603,9 @@ Status PlanNode(const ObservationExpression& e, int& next_leaf, ObservationNode&
 void Annotate(ObservationNode& node) {
   int64_t min = 1;
   switch (node.kind) {
-    case ObservationNode::Kind::kLeaf: min = 1; break;
+    case ObservationNode::Kind::kLeaf:
+      min = 1;
+      break;
     case ObservationNode::Kind::kAnd:
     case ObservationNode::Kind::kFollowedBy:
       min = 0;
