@@ -179,7 +179,9 @@ bool Value::Erase(std::string_view key) {
 }
 
 Result<Value> Parse(std::string_view text, const ParseOptions& options) {
-  simdjson::dom::parser parser;
+  // One parser per thread: `liaison upgrade` parses every object of a feed, and a fresh parser
+  // allocates its buffers each time.
+  thread_local simdjson::dom::parser parser;
   simdjson::dom::element root;
   if (auto err = parser.parse(text.data(), text.size()).get(root)) {
     return absl::InvalidArgumentError(StrCat("malformed JSON: ", simdjson::error_message(err)));

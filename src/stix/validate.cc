@@ -159,8 +159,6 @@ class Registry {
 // ---------------------------------------------------------------------------------------------
 // Lexical checks.
 
-bool IsLowerAlnum(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
-
 // Character classes as bit sets, so the name checks below cost one load per byte.
 constexpr uint8_t kTypeChar = 1, kPropertyChar = 2, kDictionaryChar = 4;
 constexpr std::array<uint8_t, 256> kCharClass = [] {
