@@ -49,7 +49,55 @@ Result<Timestamp> Timestamp::Parse(std::string_view text) { return ParseImpl(tex
 
 Result<Timestamp> Timestamp::ParseRfc3339(std::string_view text) { return ParseImpl(text, false); }
 
+// The layout nearly every producer writes, "YYYY-MM-DDTHH:mm:ss[.f+]Z", checked without the
+// general parser's per-field loop; anything else (or any out-of-range field) takes the general
+// path, which produces the error message.
+static bool ParseCommonLayout(std::string_view s, int64_t& seconds, int32_t& nanos,
+                              int& precision) {
+  if (s.size() < 20 || s.size() > 30 || s[4] != '-' || s[7] != '-' || s[10] != 'T' ||
+      s[13] != ':' || s[16] != ':' || s.back() != 'Z') {
+    return false;
+  }
+  auto d = [&](size_t i) { return static_cast<unsigned>(s[i]) - '0'; };
+  constexpr size_t kDigits[] = {0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18};
+  unsigned bad = 0;
+  for (size_t i : kDigits) bad |= d(i) > 9;
+  if (bad) return false;
+  const int year = static_cast<int>(d(0) * 1000 + d(1) * 100 + d(2) * 10 + d(3));
+  const int month = static_cast<int>(d(5) * 10 + d(6)), day = static_cast<int>(d(8) * 10 + d(9));
+  const int hour = static_cast<int>(d(11) * 10 + d(12));
+  const int minute = static_cast<int>(d(14) * 10 + d(15));
+  const int second = static_cast<int>(d(17) * 10 + d(18));
+  if (month < 1 || month > 12 || day < 1 || day > DaysInMonth(year, month) || hour > 23 ||
+      minute > 59 || second > 60) {
+    return false;
+  }
+  nanos = 0;
+  precision = 0;
+  if (s.size() > 20) {
+    if (s[19] != '.' || s.size() == 21) return false;
+    for (size_t i = 20; i + 1 < s.size(); ++i) {
+      if (d(i) > 9) return false;
+      if (precision < 9) {
+        nanos = nanos * 10 + static_cast<int32_t>(d(i));
+        ++precision;
+      }
+    }
+    for (int i = precision; i < 9; ++i) nanos *= 10;
+  }
+  seconds = DaysFromCivil(year, month, day) * 86400 + hour * 3600 + minute * 60 + second;
+  return true;
+}
+
 Result<Timestamp> Timestamp::ParseImpl(std::string_view s, bool stix_only) {
+  {
+    Timestamp t;
+    int precision = 0;
+    if (ParseCommonLayout(s, t.seconds_, t.nanos_, precision)) {
+      t.precision_ = static_cast<int8_t>(precision);
+      return t;
+    }
+  }
   // YYYY-MM-DDTHH:mm:ss
   static constexpr struct {
     size_t pos;

@@ -1,5 +1,9 @@
 #include "core/uuid.h"
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
@@ -7,7 +11,6 @@
 #include "core/strings.h"
 
 namespace liaison {
-namespace {}  // namespace
 
 namespace {
 
@@ -40,6 +43,40 @@ bool Uuid::TryParse(std::string_view text, Uuid& out) {
   return bad >= 0;
 }
 
+bool Uuid::Scan(std::string_view text, int& version, bool& rfc4122_variant) {
+  if (text.size() != 36) return false;
+#if defined(__SSE2__)
+  // Hex digits everywhere but at the dashes (offsets 8, 13 | 18, 23), 16 bytes at a time.
+  auto hex_mask = [](__m128i v) {
+    const __m128i digit = _mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8('0' - 1)),
+                                        _mm_cmplt_epi8(v, _mm_set1_epi8('9' + 1)));
+    const __m128i lower = _mm_or_si128(v, _mm_set1_epi8(0x20));
+    const __m128i alpha = _mm_and_si128(_mm_cmpgt_epi8(lower, _mm_set1_epi8('a' - 1)),
+                                        _mm_cmplt_epi8(lower, _mm_set1_epi8('f' + 1)));
+    return static_cast<unsigned>(_mm_movemask_epi8(_mm_or_si128(digit, alpha)));
+  };
+  const __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(text.data()));
+  const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(text.data() + 16));
+  constexpr unsigned kDashesA = 1u << 8 | 1u << 13, kDashesB = 1u << 2 | 1u << 7;
+  const __m128i dash = _mm_set1_epi8('-');
+  const unsigned dashes_a = static_cast<unsigned>(_mm_movemask_epi8(_mm_cmpeq_epi8(a, dash)));
+  const unsigned dashes_b = static_cast<unsigned>(_mm_movemask_epi8(_mm_cmpeq_epi8(b, dash)));
+  if ((hex_mask(a) | kDashesA) != 0xffff || (dashes_a & kDashesA) != kDashesA ||
+      (hex_mask(b) | kDashesB) != 0xffff || (dashes_b & kDashesB) != kDashesB) {
+    return false;
+  }
+  int bad = 0;
+  for (size_t i = 32; i < 36; ++i) bad |= kHexValue[static_cast<unsigned char>(text[i])];
+  if (bad < 0) return false;
+#else
+  Uuid ignored;
+  if (!TryParse(text, ignored)) return false;
+#endif
+  version = kHexValue[static_cast<unsigned char>(text[14])];
+  rfc4122_variant = (kHexValue[static_cast<unsigned char>(text[19])] & 0xc) == 0x8;
+  return true;
+}
+
 Result<Uuid> Uuid::Parse(std::string_view text) {
   Uuid u;
   if (TryParse(text, u)) return u;
@@ -52,7 +89,8 @@ Result<Uuid> Uuid::Parse(std::string_view text) {
     }
   }
   for (size_t i = 0; i < 36; ++i) {
-    if (i != 8 && i != 13 && i != 18 && i != 23 && kHexValue[static_cast<unsigned char>(text[i])] < 0) {
+    if (i != 8 && i != 13 && i != 18 && i != 23 &&
+        kHexValue[static_cast<unsigned char>(text[i])] < 0) {
       return absl::InvalidArgumentError(StrCat("expected a hex digit at UUID offset ", i));
     }
   }

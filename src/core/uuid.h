@@ -17,6 +17,10 @@ class Uuid {
   static Result<Uuid> Parse(std::string_view text);
   // Like Parse without building an error: false when `text` is not a UUID. For hot paths.
   static bool TryParse(std::string_view text, Uuid& out);
+  // Checks the text form without building the value (the validator's hot path): true for 36
+  // characters of 8-4-4-4-12 hex digits, with the version nibble and whether the variant is
+  // RFC 4122's (10xx).
+  static bool Scan(std::string_view text, int& version, bool& rfc4122_variant);
   // A random (version 4) UUID from the operating system's CSPRNG.
   static Uuid V4();
   // A name-based SHA-1 (version 5) UUID of `name` in `namespace_id` (RFC 4122 section 4.3).

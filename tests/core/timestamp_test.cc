@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <random>
+#include <string>
+
 namespace liaison {
 namespace {
 
@@ -47,6 +50,28 @@ TEST(Timestamp, Rfc3339AcceptsOffsets) {
   auto t = Timestamp::ParseRfc3339("2016-04-06T21:03:48+01:00");
   ASSERT_TRUE(t.ok()) << t.status();
   EXPECT_EQ(*t, *Timestamp::Parse("2016-04-06T20:03:48Z"));
+}
+
+// The common layout has a fast path; it must agree with the general parser (reached through
+// the RFC 3339 form with a lower-case 'z', which the fast path never takes).
+TEST(Timestamp, FastPathAgreesWithGeneralParser) {
+  std::mt19937_64 rng(20261129);
+  const std::string digits = "0123456789";
+  for (int round = 0; round < 20000; ++round) {
+    const int64_t seconds = static_cast<int64_t>(rng() % 8'000'000'000ull) - 1'000'000'000;
+    const int32_t nanos = static_cast<int32_t>(rng() % 1'000'000'000);
+    std::string text = Timestamp::FromUnixNanos(seconds, nanos).ToString(rng() % 10);
+    if (round % 4 == 0) text[rng() % (text.size() - 1)] = digits[rng() % 10];  // maybe invalid
+    std::string lower = text;
+    lower.back() = 'z';
+    auto fast = Timestamp::Parse(text);
+    auto general = Timestamp::ParseRfc3339(lower);
+    ASSERT_EQ(fast.ok(), general.ok()) << text;
+    if (fast.ok()) {
+      EXPECT_EQ(*fast, *general) << text;
+      EXPECT_EQ(fast->precision(), general->precision()) << text;
+    }
+  }
 }
 
 TEST(Timestamp, FormatsRoundTrip) {

@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <random>
+#include <string>
+
 namespace liaison {
 namespace {
 
@@ -17,6 +20,27 @@ TEST(Uuid, RejectsMalformed) {
   EXPECT_FALSE(Uuid::Parse("8e2e2d2b17d44cbf938f98ee46b3cd3f").ok());
   EXPECT_FALSE(Uuid::Parse("8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3g").ok());
   EXPECT_FALSE(Uuid::Parse("8e2e2d2b-17d4-4cbf-938f_98ee46b3cd3f").ok());
+}
+
+// Scan (the SIMD text check) must agree with TryParse on every input, valid or one byte off.
+TEST(Uuid, ScanAgreesWithTryParse) {
+  std::mt19937 rng(20261129);
+  const std::string alphabet = "0123456789abcdefABCDEF-gG/:@`{ \x80\xff";
+  for (int round = 0; round < 20000; ++round) {
+    std::string text = Uuid::V4().ToString();
+    if (round % 3 == 0) text[14] = "0123456789abcdef"[rng() % 16];
+    if (round % 2 == 1) text[rng() % text.size()] = alphabet[rng() % alphabet.size()];
+    if (round % 97 == 0) text.pop_back();
+    Uuid parsed;
+    const bool expected = Uuid::TryParse(text, parsed);
+    int version = -1;
+    bool rfc4122 = false;
+    ASSERT_EQ(Uuid::Scan(text, version, rfc4122), expected) << text;
+    if (expected) {
+      EXPECT_EQ(version, parsed.version()) << text;
+      EXPECT_EQ(rfc4122, parsed.IsRfc4122Variant()) << text;
+    }
+  }
 }
 
 TEST(Uuid, V4IsRandomVersion4) {

@@ -4,6 +4,11 @@
 
 #include <gtest/gtest.h>
 
+#include <string>
+#include <vector>
+
+#include "simdjson.h"
+#include "stix/internal/locate.h"
 #include "stix/parse.h"
 
 namespace liaison::stix {
@@ -61,6 +66,79 @@ TEST(Validate, NdjsonReportsTheLineOfEachFinding) {
   EXPECT_EQ(r.objects, 2u);
   ASSERT_GE(r.findings.size(), 1u);
   EXPECT_EQ(r.findings[0].line, 2u);
+}
+
+// Padded NDJSON goes through simdjson's parse_many; unpadded input line by line. Both must
+// report the same findings at the same lines and columns, including for inputs that are not
+// one object per line (which make the stream path fall back).
+TEST(Validate, NdjsonStreamAndLinePathsAgree) {
+  const std::string good =
+      R"({"type":"domain-name","id":"domain-name--3c10e93f-798e-5a26-a0c1-08156efab7f5","value":"example.com"})";
+  const std::string bad =
+      R"({"type":"domain-name","id":"domain-name--3c10e93f-798e-5a26-a0c1-08156efab7f5"})";
+  const std::vector<std::string> inputs = {
+      good + "\n\n" + bad + "\r\n  " + bad + "\n" + good,    // blank line, CRLF, indentation
+      good + "\n" + good + " " + bad + "\n" + good + "\n",   // two objects on one line
+      good + "\n" + "{\"type\":\n\"x-a\"}\n" + good + "\n",  // an object over two lines
+      good + "\n" + good + "\n" + "{\"type\": tru}\n" + bad + "\n",  // a malformed line
+      good + "\n" + good + "\n" + "[1]\n",                           // not an object
+  };
+  Validator v;
+  for (const std::string& input : inputs) {
+    std::string padded = input;
+    padded.append(kInputPadding, '\0');
+    const Report stream = v.Validate(std::string_view(padded.data(), input.size()), true);
+    const Report lines = v.Validate(input, false);
+    SCOPED_TRACE(input);
+    EXPECT_EQ(stream.form, lines.form);
+    EXPECT_EQ(stream.objects, lines.objects);
+    EXPECT_EQ(stream.errors, lines.errors);
+    EXPECT_EQ(stream.warnings, lines.warnings);
+    ASSERT_EQ(stream.findings.size(), lines.findings.size());
+    EXPECT_GT(stream.findings.size(), 0u);
+    for (size_t i = 0; i < stream.findings.size(); ++i) {
+      EXPECT_EQ(stream.findings[i].pointer, lines.findings[i].pointer);
+      EXPECT_EQ(stream.findings[i].message, lines.findings[i].message);
+      EXPECT_EQ(stream.findings[i].line, lines.findings[i].line);
+      EXPECT_EQ(stream.findings[i].column, lines.findings[i].column);
+    }
+  }
+  // The first input's two bad objects are on lines 3 and 4.
+  std::string padded = inputs[0];
+  padded.append(kInputPadding, '\0');
+  const Report r = v.Validate(std::string_view(padded.data(), inputs[0].size()), true);
+  ASSERT_EQ(r.findings.size(), 2u);
+  EXPECT_EQ(r.findings[0].line, 3u);
+  EXPECT_EQ(r.findings[1].line, 4u);
+  EXPECT_EQ(r.findings[1].column, 3u);
+}
+
+// Locating over simdjson's structural index must find what the byte scanner finds, including
+// escaped member names, "~1"/"~0" pointer tokens, empty containers and missing members.
+TEST(Locate, StructuralIndexAgreesWithByteScanner) {
+  const std::string text = R"( {"a": [1, {"b\tc": "x"}, [], {}],
+    "k/e~y": {"n": null, "t": true, "s": "q\"uo}te]", "neg": -1.5e3},
+    "z": [[0, [1, 2]], {"deep": {"er": [3]}}] } )";
+  const std::vector<std::string> pointers = {
+      "",        "/a",       "/a/0",        "/a/1",          "/a/1/b\tc", "/a/2",
+      "/a/3",    "/a/4",     "/k~1e~0y",    "/k~1e~0y/n",    "/k~1e~0y/t", "/k~1e~0y/s",
+      "/k~1e~0y/neg", "/z/0/1/1", "/z/1/deep/er/0", "/missing", "/a/1/missing", "/z/9"};
+  simdjson::dom::parser parser;
+  simdjson::dom::element root;
+  ASSERT_EQ(parser.parse(text).get(root), simdjson::SUCCESS);
+  const std::span<const uint32_t> structurals(parser.implementation->structural_indexes.get(),
+                                              parser.implementation->n_structural_indexes);
+  const std::vector<size_t> bytes = internal::LocatePointers(text, pointers);
+  const std::vector<size_t> fast = internal::LocatePointers(text, pointers, structurals);
+  ASSERT_EQ(bytes.size(), fast.size());
+  for (size_t i = 0; i < pointers.size(); ++i) {
+    EXPECT_EQ(fast[i], bytes[i]) << pointers[i];
+  }
+  EXPECT_EQ(text.substr(fast[4], 3), "\"x\"");
+  EXPECT_EQ(text.substr(fast[14], 1), "3");
+  EXPECT_EQ(internal::CountNewlines(text), 2u);
+  const std::string many(1000, '\n');
+  EXPECT_EQ(internal::CountNewlines(many + "x" + many), 2000u);
 }
 
 TEST(Validate, PositionsPointAtTheOffendingValue) {

@@ -21,6 +21,13 @@ class Scanner {
   template <typename OnValue>
   std::optional<SyntaxError> Run(bool track_paths, OnValue&& on_value);
 
+  // Decodes the JSON string at the start of the text (escapes resolved); empty on error.
+  std::string DecodeString() {
+    std::string out;
+    if (!s_.starts_with('"') || !ScanString(&out)) out.clear();
+    return out;
+  }
+
  private:
   void SkipWs() {
     while (pos_ < s_.size() &&
@@ -285,6 +292,32 @@ std::optional<SyntaxError> FindSyntaxError(std::string_view text, size_t max_dep
 
 namespace {
 
+// RFC 6901 section 4: "~1" is '/', "~0" is '~'.
+std::string UnescapeToken(std::string_view raw) {
+  std::string out;
+  for (size_t i = 0; i < raw.size(); ++i) {
+    if (raw[i] == '~' && i + 1 < raw.size()) {
+      out += raw[i + 1] == '1' ? '/' : '~';
+      ++i;
+    } else {
+      out += raw[i];
+    }
+  }
+  return out;
+}
+
+// `raw` is the text between a member name's quotes.
+std::string DecodeJsonString(std::string_view raw) {
+  const std::string quoted = StrCat("\"", raw, "\"");
+  return Scanner(quoted, 1).DecodeString();
+}
+
+// Whether the member name whose raw text (between the quotes) is `raw` equals `token`.
+bool KeyMatches(std::string_view raw, std::string_view token) {
+  if (raw.find('\\') == std::string_view::npos) return raw == token;
+  return DecodeJsonString(raw) == token;
+}
+
 // Finds values by JSON pointer in well-formed text without building anything: each step skips
 // sibling values with a string-aware bracket count. Arrays remember their element offsets, so
 // many findings in one big bundle ("/objects/N/...") cost one pass over the array.
@@ -300,7 +333,7 @@ class PointerLocator {
       size_t slash = pointer.find('/');
       std::string_view raw = pointer.substr(0, slash);
       pointer = slash == std::string_view::npos ? std::string_view{} : pointer.substr(slash);
-      std::string token = Unescape(raw);
+      std::string token = UnescapeToken(raw);
       size_t child = Child(pos, token);
       if (child == std::string_view::npos) break;  // missing member: its closest ancestor
       pos = child;
@@ -309,19 +342,6 @@ class PointerLocator {
   }
 
  private:
-  static std::string Unescape(std::string_view raw) {
-    std::string out;
-    for (size_t i = 0; i < raw.size(); ++i) {
-      if (raw[i] == '~' && i + 1 < raw.size()) {
-        out += raw[i + 1] == '1' ? '/' : '~';
-        ++i;
-      } else {
-        out += raw[i];
-      }
-    }
-    return out;
-  }
-
   size_t SkipWs(size_t pos) const {
     while (pos < s_.size() &&
            (s_[pos] == ' ' || s_[pos] == '\t' || s_[pos] == '\n' || s_[pos] == '\r')) {
@@ -408,7 +428,7 @@ class PointerLocator {
       pos = SkipWs(key_end);
       if (pos >= s_.size() || s_[pos] != ':') return std::string_view::npos;
       pos = SkipWs(pos + 1);
-      if (key == token) return pos;
+      if (KeyMatches(key, token)) return pos;
       pos = SkipWs(SkipValue(pos));
       if (pos < s_.size() && s_[pos] == ',') pos = SkipWs(pos + 1);
     }
@@ -431,15 +451,149 @@ class PointerLocator {
   absl::flat_hash_map<size_t, std::vector<size_t>> arrays_;
 };
 
+// The same walk over simdjson's structural index: position i is the i-th structural character
+// ('{', '}', '[', ']', ':', ',') or the first byte of a scalar, so skipping a sibling value is a
+// bracket count over a few entries instead of a scan over all of its bytes and strings.
+class StructuralLocator {
+ public:
+  StructuralLocator(std::string_view text, std::span<const uint32_t> index)
+      : s_(text), index_(index) {}
+
+  size_t Locate(std::string_view pointer) {
+    size_t i = 0;
+    if (index_.empty()) return std::string_view::npos;
+    while (!pointer.empty()) {
+      pointer.remove_prefix(1);  // '/'
+      const size_t slash = pointer.find('/');
+      const std::string token = UnescapeToken(pointer.substr(0, slash));
+      pointer = slash == std::string_view::npos ? std::string_view{} : pointer.substr(slash);
+      const size_t child = Child(i, token);
+      if (child == kNone) break;  // missing member: its closest ancestor
+      i = child;
+    }
+    return index_[i];
+  }
+
+ private:
+  static constexpr size_t kNone = SIZE_MAX;
+
+  char At(size_t i) const { return i < index_.size() ? s_[index_[i]] : '\0'; }
+
+  // Index just past the value starting at structural `i`.
+  size_t SkipValue(size_t i) const {
+    const char c = At(i);
+    if (c != '{' && c != '[') return i + 1;
+    size_t depth = 0;
+    for (; i < index_.size(); ++i) {
+      const char d = s_[index_[i]];
+      if (d == '{' || d == '[') {
+        ++depth;
+      } else if ((d == '}' || d == ']') && --depth == 0) {
+        return i + 1;
+      }
+    }
+    return index_.size();
+  }
+
+  // The raw text of the member name whose opening quote is structural `i`: it ends at the last
+  // quote before the ':' that follows it.
+  std::string_view KeyAt(size_t i) const {
+    const size_t open = index_[i];
+    size_t close = i + 1 < index_.size() ? index_[i + 1] : s_.size();
+    while (close > open + 1 && s_[close - 1] != '"') --close;
+    return s_.substr(open + 1, close > open + 1 ? close - open - 2 : 0);
+  }
+
+  size_t Child(size_t i, const std::string& token) {
+    if (At(i) == '[') {
+      const std::vector<size_t>& elements = Elements(i);
+      size_t n = 0;
+      for (char c : token) {
+        if (c < '0' || c > '9') return kNone;
+        n = n * 10 + (c - '0');
+        if (n > elements.size()) return kNone;
+      }
+      return n < elements.size() ? elements[n] : kNone;
+    }
+    if (At(i) != '{') return kNone;
+    size_t j = i + 1;
+    while (At(j) == '"' && At(j + 1) == ':') {
+      if (KeyMatches(KeyAt(j), token)) return j + 2;
+      j = SkipValue(j + 2);
+      if (At(j) != ',') break;
+      ++j;
+    }
+    return kNone;
+  }
+
+  const std::vector<size_t>& Elements(size_t open) {
+    auto [it, inserted] = arrays_.try_emplace(open);
+    if (!inserted) return it->second;
+    size_t j = open + 1;
+    if (At(j) == ']') return it->second;
+    while (j < index_.size()) {
+      it->second.push_back(j);
+      j = SkipValue(j);
+      if (At(j) != ',') break;
+      ++j;
+    }
+    return it->second;
+  }
+
+  std::string_view s_;
+  std::span<const uint32_t> index_;
+  absl::flat_hash_map<size_t, std::vector<size_t>> arrays_;
+};
+
 }  // namespace
 
-std::vector<size_t> LocatePointers(std::string_view text,
-                                   const std::vector<std::string>& pointers) {
-  PointerLocator locator(text);
+std::vector<size_t> LocatePointers(std::string_view text, const std::vector<std::string>& pointers,
+                                   std::span<const uint32_t> structurals) {
   std::vector<size_t> offsets;
   offsets.reserve(pointers.size());
+  if (!structurals.empty()) {
+    StructuralLocator locator(text, structurals);
+    for (const std::string& p : pointers) offsets.push_back(locator.Locate(p));
+    return offsets;
+  }
+  PointerLocator locator(text);
   for (const std::string& p : pointers) offsets.push_back(locator.Locate(p));
   return offsets;
+}
+
+size_t CountNewlines(std::string_view text) {
+  size_t count = 0, pos = 0;
+#if defined(__SSE2__)
+  const __m128i newline = _mm_set1_epi8('\n');
+  while (pos + 16 <= text.size()) {
+    // Byte counters subtract -1 per match; flushed before they can wrap (at most 252 blocks).
+    __m128i counters = _mm_setzero_si128();
+    const size_t blocks = std::min<size_t>((text.size() - pos) / 16, 252);
+    size_t b = 0;
+    for (; b + 4 <= blocks; b += 4, pos += 64) {
+      const char* p = text.data() + pos;
+      const __m128i c0 =
+          _mm_cmpeq_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)), newline);
+      const __m128i c1 =
+          _mm_cmpeq_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16)), newline);
+      const __m128i c2 =
+          _mm_cmpeq_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 32)), newline);
+      const __m128i c3 =
+          _mm_cmpeq_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 48)), newline);
+      // A lane grows by at most one per block, so 252 blocks cannot wrap it.
+      counters = _mm_sub_epi8(counters, _mm_add_epi8(_mm_add_epi8(c0, c1), _mm_add_epi8(c2, c3)));
+    }
+    for (; b < blocks; ++b, pos += 16) {
+      const __m128i chunk = _mm_loadu_si128(reinterpret_cast<const __m128i*>(text.data() + pos));
+      counters = _mm_sub_epi8(counters, _mm_cmpeq_epi8(chunk, newline));
+    }
+    const __m128i sums = _mm_sad_epu8(counters, _mm_setzero_si128());
+    count += static_cast<size_t>(_mm_cvtsi128_si32(sums)) +
+             static_cast<size_t>(_mm_cvtsi128_si32(_mm_srli_si128(sums, 8)));
+  }
+#endif
+  for (; pos < text.size(); ++pos) count += text[pos] == '\n';
+  return count;
 }
 
 bool LooksLikeNdjson(std::string_view text) {
