@@ -26,7 +26,7 @@ for _ in $(seq 1 300); do [[ -s "$work/port" ]] && break; sleep 0.1; done
 [[ -s "$work/port" ]] || { cat "$work/server.log" >&2; exit 3; }
 port=$(cat "$work/port")
 
-PYTHONPATH="$client_dir" python3 - "http://127.0.0.1:$port" <<'PY'
+PYTHONPATH="$client_dir" "${PYTHON:-/usr/bin/python3}" - "http://127.0.0.1:$port" <<'PY'
 import sys, uuid, datetime
 from taxii2client.v21 import Server, ApiRoot, Collection, as_pages
 
@@ -64,8 +64,8 @@ for n, i in enumerate(ids):
                      "pattern": "[ipv4-addr:value = '192.0.2.%d']" % n, "pattern_type": "stix",
                      "valid_from": "2024-01-01T00:00:00Z"})
 objs.append({"type": "indicator", "spec_version": "2.1", "id": "indicator--" + str(uuid.uuid4()),
-             "created": "2024-01-01T00:00:00.000Z", "modified": "2024-01-01T00:00:00.000Z",
-             "pattern": "not a pattern", "pattern_type": "stix",
+             "created": "yesterday", "modified": "2024-01-01T00:00:00.000Z",
+             "pattern": "[ipv4-addr:value = '192.0.2.99']", "pattern_type": "stix",
              "valid_from": "2024-01-01T00:00:00Z"})
 status = col.add_objects({"objects": objs})
 check("add objects: status complete", status.status == "complete", status.status)

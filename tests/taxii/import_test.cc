@@ -35,6 +35,13 @@ std::string Indicator(int n, std::string_view pattern = "") {
          p + R"(","pattern_type":"stix","valid_from":"2024-01-01T00:00:00Z"})";
 }
 
+// The same object with a `created` that is not a timestamp: invalid STIX.
+std::string BadTimestamp(std::string object) {
+  const std::string good = R"("created":"2024-01-01T00:00:00.000Z")";
+  object.replace(object.find(good), good.size(), R"("created":"yesterday")");
+  return object;
+}
+
 class ImportTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -105,10 +112,10 @@ class ImportTest : public ::testing::Test {
 TEST_F(ImportTest, BundleLandsValidObjectsAndReportsInvalidOnes) {
   const std::string bundle =
       R"({"type":"bundle","id":"bundle--11111111-2222-4333-8444-555555555555","objects":[)" +
-      Indicator(1) + "," + Indicator(2, "[ipv4-addr:value = ") + "," + Indicator(3) + "]}";
+      Indicator(1) + "," + BadTimestamp(Indicator(2)) + "," + Indicator(3) + "]}";
   EXPECT_EQ(Import(Write("b.json", bundle) + " --collection " + kCollection), 1) << output_;
   EXPECT_THAT(output_, HasSubstr("/objects/1: invalid: "));
-  EXPECT_THAT(output_, HasSubstr("pattern"));
+  EXPECT_THAT(output_, HasSubstr("/created"));
   EXPECT_THAT(output_, HasSubstr("2 added"));
   EXPECT_THAT(output_, HasSubstr("1 invalid"));
   auto records = All();

@@ -760,7 +760,7 @@ TEST(TaxiiStatusExpiry, StatusResourcesExpireAfterTheirTtl) {
   s.request_timestamp = store::FromUnixMicros(now.load());
   ASSERT_TRUE((*store)->PutStatus(s).ok());
   EXPECT_TRUE((*store)->GetStatus("status-2").ok());
-  store->value().reset();
+  store->reset();
   std::filesystem::remove_all(dir);
 }
 
