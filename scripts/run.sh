@@ -8,4 +8,4 @@ bash scripts/install-deps.sh
 cmake --preset release >/dev/null
 cmake --build --preset release --target liaison
 ./build/release/src/app/liaison validate examples/bundle.json
-exec ./build/release/src/app/liaison serve "$@"
+exec ./build/release/src/app/liaison serve --seed examples/bundle.json "$@"

@@ -12,6 +12,7 @@
 
 #include "taxii/server.h"
 
+#include <algorithm>
 #include <atomic>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl.hpp>
@@ -20,6 +21,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
+#include <chrono>
 #include <memory>
 #include <optional>
 #include <string>
@@ -43,10 +45,18 @@ using tcp = net::ip::tcp;
 
 struct Shared {
   Shared(store::Store& store, ServerOptions opts)
-      : options(std::move(opts)), handler(store, options) {}
+      : options(std::move(opts)), handler(store, options) {
+    largest_content_length = options.max_content_length;
+    for (const ApiRootOptions& root : options.api_roots) {
+      largest_content_length = std::max(largest_content_length, root.max_content_length);
+    }
+  }
   ServerOptions options;
   server::Handler handler;
   std::atomic<size_t> connections{0};
+  // The largest max_content_length of any API root: the parser's limit before the target is
+  // known; the target's own limit is checked once the header is in.
+  size_t largest_content_length = 0;
 };
 
 template <class Stream>
@@ -77,7 +87,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   void ReadHeader() {
     header_parser_.emplace();
     header_parser_->header_limit(static_cast<uint32_t>(shared_.options.max_header_bytes));
-    header_parser_->body_limit(shared_.options.max_content_length);
+    header_parser_->body_limit(shared_.largest_content_length);
     beast::get_lowest_layer(stream_).expires_after(shared_.options.idle_timeout);
     http::async_read_header(
         stream_, buffer_, *header_parser_,
@@ -85,6 +95,13 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   }
 
   void OnHeader(beast::error_code ec) {
+    started_ = std::chrono::steady_clock::now();
+    method_.clear();
+    target_.clear();
+    if (header_parser_->is_header_done()) {
+      method_ = std::string(header_parser_->get().method_string());
+      target_ = std::string(header_parser_->get().target());
+    }
     if (ec == http::error::header_limit) {
       return Fail(431, "Request header fields too large", "the request header is too large");
     }
@@ -92,17 +109,17 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
       // Beast checks Content-Length against body_limit while parsing the header.
       return Fail(413, "Content too large",
                   StrCat("the body exceeds max_content_length (",
-                         shared_.options.max_content_length, " bytes)"));
+                         MaxContentLengthFor(shared_.options, target_), " bytes)"));
     }
     if (ec) return Close();  // end of stream, timeout, malformed request: nothing to answer
+    content_limit_ = MaxContentLengthFor(shared_.options, target_);
     auto length = header_parser_->content_length();
-    if (length && *length > shared_.options.max_content_length) {
+    if (length && *length > content_limit_) {
       return Fail(413, "Content too large",
-                  StrCat("the body exceeds max_content_length (",
-                         shared_.options.max_content_length, " bytes)"));
+                  StrCat("the body exceeds max_content_length (", content_limit_, " bytes)"));
     }
     body_parser_.emplace(std::move(*header_parser_));
-    body_parser_->body_limit(shared_.options.max_content_length);
+    body_parser_->body_limit(content_limit_);
     beast::get_lowest_layer(stream_).expires_after(shared_.options.request_timeout);
     auto& req = body_parser_->get();
     if (beast::iequals(req[http::field::expect], "100-continue")) {
@@ -127,7 +144,8 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
 
   void OnBody(beast::error_code ec) {
     if (ec == http::error::body_limit) {
-      return Fail(413, "Content too large", "the body exceeds max_content_length");
+      return Fail(413, "Content too large",
+                  StrCat("the body exceeds max_content_length (", content_limit_, " bytes)"));
     }
     if (ec) return Close();
     beast::get_lowest_layer(stream_).expires_never();
@@ -167,6 +185,9 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   }
 
   void Send(server::HttpResponse response, bool head) {
+    log_status_ = response.status;
+    log_bytes_ = head ? 0 : response.body.size();
+    log_user_ = std::move(response.user);
     auto res = std::make_shared<http::response<http::string_body>>(
         static_cast<http::status>(response.status), version_);
     res->set(http::field::server, "liaison");
@@ -190,9 +211,27 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     beast::get_lowest_layer(stream_).expires_after(shared_.options.request_timeout);
     http::async_write(stream_, *res,
                       [self = this->shared_from_this(), res](beast::error_code ec, size_t) {
+                        self->LogRequest();
                         if (ec || !self->keep_alive_) return self->Close();
                         self->ReadHeader();
                       });
+  }
+
+  void LogRequest() {
+    if (!shared_.options.request_log) return;
+    RequestLogEntry entry;
+    entry.method = method_;
+    entry.target = target_;
+    entry.user = log_user_;
+    beast::error_code ignored;
+    auto endpoint = beast::get_lowest_layer(stream_).socket().remote_endpoint(ignored);
+    const std::string remote = ignored ? std::string() : endpoint.address().to_string();
+    entry.remote_address = remote;
+    entry.status = log_status_;
+    entry.bytes = log_bytes_;
+    entry.duration = std::chrono::duration_cast<std::chrono::microseconds>(
+        std::chrono::steady_clock::now() - started_);
+    shared_.options.request_log(entry);
   }
 
   void Close() {
@@ -245,6 +284,14 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   unsigned version_ = 11;
   std::vector<char> drain_buffer_;
   size_t drained_ = 0;
+  size_t content_limit_ = 0;
+  // For the access log.
+  std::chrono::steady_clock::time_point started_;
+  std::string method_;
+  std::string target_;
+  std::string log_user_;
+  int log_status_ = 0;
+  size_t log_bytes_ = 0;
 };
 
 class ServerImpl final : public Server {
@@ -341,6 +388,18 @@ class ServerImpl final : public Server {
 };
 
 }  // namespace
+
+size_t MaxContentLengthFor(const ServerOptions& options, std::string_view target) {
+  // "/<root>/..." -> "<root>"; the query and any percent-escape leave it unmatched, which gives
+  // the server's own limit.
+  std::string_view path = target.substr(0, target.find('?'));
+  if (!path.empty() && path.front() == '/') path.remove_prefix(1);
+  std::string_view first = path.substr(0, path.find('/'));
+  for (const ApiRootOptions& root : options.api_roots) {
+    if (root.name == first && root.max_content_length > 0) return root.max_content_length;
+  }
+  return options.max_content_length;
+}
 
 Result<std::unique_ptr<Server>> Server::Start(store::Store& store, ServerOptions options) {
   auto server = std::make_unique<ServerImpl>(store, std::move(options));

@@ -11,8 +11,10 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/result.h"
@@ -25,6 +27,20 @@ struct ApiRootOptions {
   std::string name;
   std::string title;
   std::string description;
+  // The largest request body this root accepts (its API root resource advertises it); 0 means
+  // ServerOptions::max_content_length.
+  size_t max_content_length = 0;
+};
+
+// One served request, for the access log. Views are valid only during the callback.
+struct RequestLogEntry {
+  std::string_view method;
+  std::string_view target;          // path and query as received
+  std::string_view user;            // "" when the request was not authenticated
+  std::string_view remote_address;  // the peer's IP address
+  int status = 0;
+  size_t bytes = 0;                       // response body bytes (0 for HEAD)
+  std::chrono::microseconds duration{0};  // from the end of the header to the end of the write
 };
 
 struct ServerOptions {
@@ -63,7 +79,15 @@ struct ServerOptions {
   // How long a successful Basic login is remembered, so that Argon2id runs once per client and
   // not once per request.
   std::chrono::seconds credential_cache_ttl{300};
+
+  // Called once per answered request from a serving thread (concurrently from several); must
+  // be thread safe and quick. Unset: no access log.
+  std::function<void(const RequestLogEntry&)> request_log;
 };
+
+// The max_content_length that applies to a request target: its API root's (the first path
+// segment), else the server's.
+size_t MaxContentLengthFor(const ServerOptions& options, std::string_view target);
 
 class Server {
  public:

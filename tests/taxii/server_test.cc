@@ -5,14 +5,18 @@
 
 #include <sodium.h>
 
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
+#include "absl/synchronization/mutex.h"
 #include "core/json.h"
+#include "core/strings.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "store/sqlite/sqlite_store.h"
@@ -678,6 +682,86 @@ TEST_F(TimeoutTest, SlowClientIsDisconnected) {
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
   // The server still serves others.
   EXPECT_EQ(Get("/taxii2/").status, 200);
+}
+
+}  // namespace
+}  // namespace liaison::taxii
+
+namespace liaison::taxii {
+namespace {
+
+// Per-API-root max_content_length and the access log callback.
+class PerRootLimitTest : public TaxiiServerTest {
+ protected:
+  void ModifyOptions(ServerOptions& options) override {
+    options.api_roots[1].max_content_length = 1 << 20;  // "other": 1 MiB; "api": the global 64 KiB
+    options.request_log = [this](const RequestLogEntry& e) {
+      absl::MutexLock lock(&mu_);
+      log_.push_back(StrCat(e.method, " ", e.target, " ", e.status, " ", e.bytes, " ", e.user));
+    };
+  }
+  std::vector<std::string> Log() {
+    absl::MutexLock lock(&mu_);
+    return log_;
+  }
+  absl::Mutex mu_;
+  std::vector<std::string> log_;
+};
+
+TEST_F(PerRootLimitTest, EachApiRootAdvertisesAndEnforcesItsOwnLimit) {
+  EXPECT_EQ(ParseJson(Get("/api/").body).Find("max_content_length")->as_int(), 64 * 1024);
+  EXPECT_EQ(ParseJson(Get("/other/").body).Find("max_content_length")->as_int(), 1 << 20);
+  const std::string big(100 * 1024, ' ');
+  // 100 KiB: over the limit of /api/, within that of /other/ (whose collection does not exist).
+  ExpectTaxiiError(Post(Objects(kRw), "{\"objects\":[]}" + big), 413);
+  ClientResponse r =
+      Post("/other/collections/" + std::string(kRw) + "/objects/", "{\"objects\":[]}" + big);
+  ExpectTaxiiError(r, 404);
+}
+
+TEST_F(PerRootLimitTest, EveryAnsweredRequestIsLogged) {
+  ClientResponse r = Get("/api/");
+  ASSERT_EQ(r.status, 200);
+  EXPECT_EQ(client_->Send("GET", "/taxii2/", {{"Accept", std::string(kMedia)}}).status, 401);
+  // The log entry is written after the response; wait for it briefly.
+  for (int i = 0; i < 200 && Log().size() < 2; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  std::vector<std::string> log = Log();
+  ASSERT_EQ(log.size(), 2u);
+  EXPECT_EQ(log[0], StrCat("GET /api/ 200 ", r.body.size(), " admin"));
+  EXPECT_THAT(log[1], ::testing::StartsWith("GET /taxii2/ 401 "));
+  EXPECT_THAT(log[1], ::testing::EndsWith(" "));  // no user
+}
+
+TEST(TaxiiStatusExpiry, StatusResourcesExpireAfterTheirTtl) {
+  const auto dir =
+      std::filesystem::temp_directory_path() / ("liaison_status_ttl_" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  std::atomic<int64_t> now{1'800'000'000'000'000};
+  store::SqliteOptions so;
+  so.path = dir / "store.db";
+  so.status_ttl = std::chrono::hours(1);
+  so.clock = [&now] { return store::FromUnixMicros(now.load()); };
+  auto store = store::OpenSqliteStore(so);
+  ASSERT_TRUE(store.ok()) << store.status();
+  store::StatusResource s;
+  s.id = "status-1";
+  s.api_root = "api";
+  s.status = "complete";
+  s.request_timestamp = store::FromUnixMicros(now.load());
+  ASSERT_TRUE((*store)->PutStatus(s).ok());
+  now += int64_t{59} * 60 * 1'000'000;
+  EXPECT_TRUE((*store)->GetStatus("status-1").ok());
+  now += int64_t{2} * 60 * 1'000'000;
+  EXPECT_TRUE(absl::IsNotFound((*store)->GetStatus("status-1").status()));
+  // A later write prunes it (and leaves the new one).
+  s.id = "status-2";
+  s.request_timestamp = store::FromUnixMicros(now.load());
+  ASSERT_TRUE((*store)->PutStatus(s).ok());
+  EXPECT_TRUE((*store)->GetStatus("status-2").ok());
+  store->reset();
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

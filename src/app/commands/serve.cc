@@ -1,19 +1,29 @@
 // `liaison serve [--config liaison.toml]`: the TAXII 2.1 server on the configured store. On the
-// first start it creates a default collection and an `admin` user whose password comes from
-// $LIAISON_ADMIN_PASSWORD or is generated and printed once.
+// first start it creates a default collection (loading the seed file into it, e.g. the repo's
+// examples/bundle.json) and an `admin` user whose password comes from $LIAISON_ADMIN_PASSWORD
+// or is generated and printed once. Every answered request is logged on stderr by spdlog, as
+// text or as one JSON object a line.
 
 #include <signal.h>
 
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
+#include <functional>
+#include <memory>
 #include <string>
 
 #include "CLI/CLI.hpp"
 #include "app/commands/commands.h"
+#include "app/commands/import.h"
 #include "app/commands/taxii_config.h"
+#include "core/json.h"
 #include "core/status_macros.h"
 #include "core/strings.h"
+#include "core/timestamp.h"
 #include "core/uuid.h"
+#include "spdlog/sinks/stdout_sinks.h"
+#include "spdlog/spdlog.h"
 #include "taxii/auth.h"
 #include "taxii/server.h"
 
@@ -24,10 +34,55 @@ struct ServeArgs {
   std::string config;
   std::string data_dir;
   std::string listen;
+  std::string log_format;
+  std::string seed_file;
+  std::string port_file;
   bool insecure = false;
 };
 
-// First start: an empty store gets a default collection under the first API root and an admin.
+// The access log: one line per answered request (method, target, status, body bytes, duration,
+// user, peer). JSON lines are built by hand: spdlog's pattern cannot escape field values.
+std::function<void(const taxii::RequestLogEntry&)> MakeRequestLog(spdlog::logger& log,
+                                                                  bool as_json) {
+  return [&log, as_json](const taxii::RequestLogEntry& e) {
+    const double ms = static_cast<double>(e.duration.count()) / 1000.0;
+    if (as_json) {
+      std::string line = "{\"ts\":";
+      json::AppendQuoted(Timestamp::Now().ToString(6), line);
+      line += ",\"msg\":\"request\",\"method\":";
+      json::AppendQuoted(e.method, line);
+      line += ",\"path\":";
+      json::AppendQuoted(e.target, line);
+      StrAppend(&line, ",\"status\":", e.status, ",\"bytes\":", e.bytes,
+                ",\"duration_ms\":", json::FormatNumber(ms), ",\"user\":");
+      json::AppendQuoted(e.user, line);
+      line += ",\"remote\":";
+      json::AppendQuoted(e.remote_address, line);
+      line += '}';
+      log.info("{}", line);
+    } else {
+      log.info("{} {} {} {}B {:.3f}ms user={} remote={}", e.method, e.target, e.status, e.bytes, ms,
+               e.user.empty() ? "-" : e.user, e.remote_address);
+    }
+  };
+}
+
+// Server messages (start, stop) in the access log's format.
+void LogEvent(spdlog::logger& log, bool as_json, std::string_view message) {
+  if (as_json) {
+    std::string line = "{\"ts\":";
+    json::AppendQuoted(Timestamp::Now().ToString(6), line);
+    line += ",\"msg\":";
+    json::AppendQuoted(message, line);
+    line += '}';
+    log.info("{}", line);
+  } else {
+    log.info("{}", message);
+  }
+}
+
+// First start: an empty store gets a default collection under the first API root (with the seed
+// file's objects) and an admin.
 Status Bootstrap(store::Store& store, const TaxiiConfig& config) {
   LIAISON_ASSIGN_OR_RETURN(auto collections, store.ListCollections());
   if (collections.empty()) {
@@ -38,6 +93,14 @@ Status Bootstrap(store::Store& store, const TaxiiConfig& config) {
     c.description = "created on first start";
     LIAISON_RETURN_IF_ERROR(store.CreateCollection(c));
     std::fprintf(stderr, "created collection %s under /%s/\n", c.id.c_str(), c.api_root.c_str());
+    if (!config.seed_file.empty()) {
+      ImportOptions options;
+      options.progress = false;
+      LIAISON_ASSIGN_OR_RETURN(ImportSummary s,
+                               ImportFiles(store, c.id, {config.seed_file}, options));
+      std::fprintf(stderr, "loaded %zu objects from %s into %s (%zu invalid)\n", s.added,
+                   config.seed_file.c_str(), c.id.c_str(), s.invalid);
+    }
   }
   LIAISON_ASSIGN_OR_RETURN(auto users, store.ListUsers());
   if (users.empty()) {
@@ -69,6 +132,18 @@ int RunServe(const ServeArgs& args) {
   }
   if (!args.data_dir.empty()) config->data_dir = args.data_dir;
   if (args.insecure) config->server.insecure = true;
+  if (!args.seed_file.empty()) config->seed_file = args.seed_file;
+  if (!args.log_format.empty()) config->log_format = args.log_format;
+  if (config->log_format != "text" && config->log_format != "json") {
+    std::fprintf(stderr, "error: --log-format: expected text or json\n");
+    return 2;
+  }
+  const bool json_log = config->log_format == "json";
+  // stderr, unbuffered by spdlog's own lock; a text line starts with the time and the level.
+  auto log = std::make_shared<spdlog::logger>("liaison",
+                                              std::make_shared<spdlog::sinks::stderr_sink_mt>());
+  log->set_pattern(json_log ? "%v" : "%Y-%m-%dT%H:%M:%S.%fZ %l %v", spdlog::pattern_time_type::utc);
+  config->server.request_log = MakeRequestLog(*log, json_log);
   if (!args.listen.empty()) {
     size_t colon = args.listen.rfind(':');
     if (colon == std::string::npos) {
@@ -102,13 +177,29 @@ int RunServe(const ServeArgs& args) {
     return 3;
   }
   const bool tls = !config->server.tls_cert_file.empty();
-  std::fprintf(stderr, "liaison serving TAXII 2.1 on %s://%s:%u/taxii2/ (data in %s)\n",
-               tls ? "https" : "http", config->server.address.c_str(), (*server)->port(),
-               config->data_dir.c_str());
+  LogEvent(
+      *log, json_log,
+      StrCat("liaison serving TAXII 2.1 on ", tls ? "https" : "http", "://", config->server.address,
+             ":", (*server)->port(), "/taxii2/ (data in ", config->data_dir, ")"));
+  if (!args.port_file.empty()) {
+    // Written after the bootstrap, so a reader that sees the port can use the server at once.
+    const std::string tmp = args.port_file + ".tmp";
+    {
+      std::ofstream out(tmp, std::ios::trunc);
+      out << (*server)->port() << "\n";
+    }
+    if (std::rename(tmp.c_str(), args.port_file.c_str()) != 0) {
+      std::fprintf(stderr, "error: cannot write %s\n", args.port_file.c_str());
+      return 3;
+    }
+  }
   int received = 0;
   sigwait(&signals, &received);
-  std::fprintf(stderr, "received %s, shutting down\n", received == SIGTERM ? "SIGTERM" : "SIGINT");
+  LogEvent(*log, json_log,
+           StrCat("received ", received == SIGTERM ? "SIGTERM" : "SIGINT", ", shutting down"));
   (*server)->Stop();
+  LogEvent(*log, json_log, "stopped");
+  log->flush();
   return 0;
 }
 
@@ -120,6 +211,11 @@ void RegisterServeCommand(CLI::App& root, int& exit_code) {
   cmd->add_option("--config", args->config, "TOML configuration file");
   cmd->add_option("--data", args->data_dir, "data directory (default ./liaison-data)");
   cmd->add_option("--listen", args->listen, "ADDRESS:PORT (default 127.0.0.1:6543)");
+  cmd->add_option("--log-format", args->log_format, "access log format: text (default) or json");
+  cmd->add_option("--seed", args->seed_file,
+                  "on first start (empty store), import this file into the default collection");
+  cmd->add_option("--port-file", args->port_file,
+                  "write the bound port to this file once serving (useful with --listen ...:0)");
   cmd->add_flag("--insecure", args->insecure,
                 "allow plain HTTP on a non-loopback address (no TLS)");
   cmd->callback([args, &exit_code] { exit_code = RunServe(*args); });

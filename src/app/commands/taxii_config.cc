@@ -2,6 +2,8 @@
 
 #include <toml++/toml.h>
 
+#include <algorithm>
+#include <chrono>
 #include <filesystem>
 #include <string>
 
@@ -26,6 +28,12 @@ Result<TaxiiConfig> LoadTaxiiConfig(const std::string& path) {
   taxii::ServerOptions& s = config.server;
   config.data_dir = root["data_dir"].value_or(config.data_dir);
   config.max_page_size = root["max_page_size"].value_or(config.max_page_size);
+  config.status_ttl_hours = root["status_ttl_hours"].value_or(config.status_ttl_hours);
+  config.log_format = root["log_format"].value_or(config.log_format);
+  if (config.log_format != "text" && config.log_format != "json") {
+    return absl::InvalidArgumentError(StrCat(path, ": log_format: expected \"text\" or \"json\""));
+  }
+  config.seed_file = root["seed"].value_or(config.seed_file);
   std::string listen = root["listen"].value_or(std::string());
   if (!listen.empty()) {
     size_t colon = listen.rfind(':');
@@ -68,6 +76,7 @@ Result<TaxiiConfig> LoadTaxiiConfig(const std::string& path) {
       r.name = (*t)["name"].value_or(std::string());
       r.title = (*t)["title"].value_or(r.name);
       r.description = (*t)["description"].value_or(std::string());
+      r.max_content_length = (*t)["max_content_length"].value_or(r.max_content_length);
       if (r.name.empty() || r.name.find('/') != std::string::npos || r.name == "taxii2" ||
           r.name == "health") {
         return absl::InvalidArgumentError(StrCat(path, ": api_roots: bad name \"", r.name, "\""));
@@ -82,6 +91,7 @@ Result<std::unique_ptr<store::Store>> OpenConfiguredStore(const TaxiiConfig& con
   store::SqliteOptions options;
   options.path = std::filesystem::path(config.data_dir) / "liaison.db";
   options.max_page_size = config.max_page_size;
+  options.status_ttl = std::chrono::hours(std::max<int64_t>(0, config.status_ttl_hours));
   return store::OpenSqliteStore(options);
 }
 

@@ -16,6 +16,13 @@ namespace liaison::app {
 struct TaxiiConfig {
   std::string data_dir = "liaison-data";  // the SQLite store is <data_dir>/liaison.db
   size_t max_page_size = 1000;
+  // Status resources are kept this long (SqliteOptions::status_ttl); 0 keeps them forever.
+  int64_t status_ttl_hours = 7 * 24;
+  // Access log format: "text" (one human-readable line per request) or "json" (one JSON object
+  // a line, for log shippers).
+  std::string log_format = "text";
+  // Imported into the default collection when `liaison serve` creates it (first start).
+  std::string seed_file;
   taxii::ServerOptions server;
 };
 

@@ -1,6 +1,7 @@
 #include "store/sqlite/sqlite_store.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
 #include <deque>
 #include <limits>
@@ -443,6 +444,12 @@ class SqliteStore final : public Store {
 
   Timestamp Now() const { return options_.clock ? options_.clock() : Timestamp::Now(); }
 
+  // Status expiry (SqliteOptions::status_ttl): whether a status written at `request_timestamp`
+  // has expired, and the pruning of expired ones, run inside a write transaction.
+  bool StatusExpired(Timestamp request_timestamp) const;
+  Status PruneStatuses(Connection& c);
+  std::atomic<int64_t> last_prune_micros_{0};
+
   // Group commit (see Add): the Adds waiting for the writer are committed together, each in its
   // own savepoint, with one fsync. Under concurrent ingest this multiplies throughput; a lone
   // Add is committed at once, as before.
@@ -873,6 +880,7 @@ Result<AddResult> SqliteStore::AddInTransaction(Connection& c, std::string_view 
                                     o.kind == AddOutcome::Kind::kAdded ? "added" : "duplicate"});
       }
       FinishStatus(status);
+      LIAISON_RETURN_IF_ERROR(PruneStatuses(c));
       LIAISON_RETURN_IF_ERROR(WriteStatus(c, status));
       result.status = std::move(status);
     }
@@ -1092,9 +1100,45 @@ Result<size_t> SqliteStore::DeleteObject(std::string_view collection, std::strin
 
 // --- Status resources ---------------------------------------------------------------------------
 
+bool SqliteStore::StatusExpired(Timestamp request_timestamp) const {
+  if (options_.status_ttl.count() <= 0) return false;
+  const int64_t ttl = options_.status_ttl.count() * 1'000'000;
+  return ToUnixMicros(request_timestamp) < ToUnixMicros(Now()) - ttl;
+}
+
+Status SqliteStore::PruneStatuses(Connection& c) {
+  if (options_.status_ttl.count() <= 0) return absl::OkStatus();
+  const int64_t now = ToUnixMicros(Now());
+  int64_t last = last_prune_micros_.load();
+  if (now - last < 60'000'000 || !last_prune_micros_.compare_exchange_strong(last, now)) {
+    return absl::OkStatus();
+  }
+  // Rowids grow with insertion, which follows request_timestamp closely: walk from the oldest
+  // and stop at the first live one, so a prune costs O(expired), with no index to maintain.
+  // A status that slips past here is still refused by GetStatus.
+  const std::string cutoff =
+      TimestampText(FromUnixMicros(now - options_.status_ttl.count() * 1'000'000));
+  LIAISON_ASSIGN_OR_RETURN(
+      Statement st,
+      c.Prepare("SELECT rowid, request_timestamp FROM statuses ORDER BY rowid LIMIT 10000"));
+  int64_t upto = -1;
+  for (;;) {
+    LIAISON_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row || std::string_view(st.Text(1)) >= cutoff) break;
+    upto = st.Int(0);
+  }
+  if (upto < 0) return absl::OkStatus();
+  LIAISON_ASSIGN_OR_RETURN(Statement del, c.Prepare("DELETE FROM statuses WHERE rowid <= ?1"));
+  del.Bind(1, upto);
+  return del.Run();
+}
+
 Status SqliteStore::PutStatus(const StatusResource& status) {
   if (status.id.empty()) return absl::InvalidArgumentError("status: empty id");
-  return Write([&](Connection& c) { return WriteStatus(c, status); });
+  return Write([&](Connection& c) -> Status {
+    LIAISON_RETURN_IF_ERROR(PruneStatuses(c));
+    return WriteStatus(c, status);
+  });
 }
 
 Result<StatusResource> SqliteStore::GetStatus(std::string_view id) {
@@ -1109,6 +1153,9 @@ Result<StatusResource> SqliteStore::GetStatus(std::string_view id) {
     s.id = std::string(id);
     s.api_root = std::string(st.Text(0));
     LIAISON_ASSIGN_OR_RETURN(s.request_timestamp, ParseStoredTimestamp(st.Text(1)));
+    if (StatusExpired(s.request_timestamp)) {
+      return absl::NotFoundError(absl::StrCat("status ", ToAbsl(id), " has expired"));
+    }
     LIAISON_RETURN_IF_ERROR(ParseStatusBody(st.Text(2), s));
     return s;
   });

@@ -16,6 +16,7 @@
 // the writer. Several processes may open the same file (e.g. `liaison import` beside `liaison
 // serve`); they wait up to busy_timeout for the write lock and get Unavailable after it.
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
@@ -45,6 +46,10 @@ struct SqliteOptions {
   // max(clock, previous date_added + 1 microsecond), so it stays strictly increasing even when
   // the clock steps back.
   std::function<Timestamp()> clock;
+  // Status resources (TAXII 2.1 section 4.3) expire this long after their request_timestamp:
+  // GetStatus answers NotFound from then on, and writes delete expired ones, oldest first, at
+  // most once a minute and a bounded number at a time. Zero keeps them forever.
+  std::chrono::seconds status_ttl{7 * 24 * 3600};
 };
 
 // Opens (creating and migrating when needed) the store at options.path. Errors: InvalidArgument

@@ -543,7 +543,9 @@ HttpResponse Handler::Handle(const HttpRequest& request) {
     return ErrorResponse(406, "Not acceptable",
                          StrCat("this server answers only with ", kTaxiiMediaType));
   }
-  return Dispatch(request, *caller, route);
+  HttpResponse response = Dispatch(request, *caller, route);
+  response.user = caller->user;
+  return response;
 }
 
 HttpResponse Handler::Dispatch(const HttpRequest& request, const Caller& caller,
@@ -596,7 +598,9 @@ HttpResponse Handler::ApiRootInfo(const ApiRootOptions& root) {
   json::Object o{{"title", root.title.empty() ? root.name : root.title}};
   if (!root.description.empty()) o.emplace_back("description", root.description);
   o.emplace_back("versions", json::Array{std::string(kTaxiiMediaType)});
-  o.emplace_back("max_content_length", static_cast<int64_t>(options_.max_content_length));
+  o.emplace_back("max_content_length",
+                 static_cast<int64_t>(root.max_content_length > 0 ? root.max_content_length
+                                                                  : options_.max_content_length));
   return JsonResponse(200, o);
 }
 

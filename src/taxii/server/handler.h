@@ -42,6 +42,8 @@ struct HttpResponse {
   std::string body;
   // Answer only after this delay (failed-login throttling); the connection's thread is not held.
   std::chrono::milliseconds delay{0};
+  // The authenticated user, for the access log ("" when none).
+  std::string user;
 };
 
 // A TAXII error message resource (TAXII 2.1 section 3.6.1) with the TAXII media type.

@@ -1,0 +1,129 @@
+#!/usr/bin/env bash
+# TAXII server benchmark (issue #3; figures in docs/BENCHMARKS.md and docs/taxii.md).
+#
+#   bash bench/taxii/run.sh [OBJECTS]        # OBJECTS defaults to 1000000
+#
+# 1. GET .../objects/?limit=100 from a collection of OBJECTS objects with wrk on loopback, next to
+#    nginx serving the very same response bytes as a static file, same wrk settings, same run.
+#    Bar: liaison >= 50 % of nginx's requests/s.
+# 2. p50 latency of the same GET at OBJECTS objects and at 1,000 objects. Bar: <= 1.5x.
+# 3. POST envelopes of 100 objects (taxii_load post) next to a bare SQLite insert of the same
+#    rows, 100 per transaction, same durability (taxii_load bare). Bar: >= 50 %.
+#
+# Stores are loaded through the store's bulk path (taxii_load fill), not over HTTP. Installs wrk
+# and nginx-light from Debian when missing (root needed then). Settings: WRK_THREADS (2),
+# WRK_CONNECTIONS (16), WRK_SECONDS (10), POST_ENVELOPES (2000), POST_CONNECTIONS (4), WORK
+# (a scratch directory, default /tmp/liaison-taxii-bench; the 1M store takes ~1 GB).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+objects=${1:-1000000}
+threads=${WRK_THREADS:-2}
+connections=${WRK_CONNECTIONS:-16}
+seconds=${WRK_SECONDS:-10}
+post_envelopes=${POST_ENVELOPES:-2000}
+post_connections=${POST_CONNECTIONS:-4}
+work=${WORK:-/tmp/liaison-taxii-bench}
+
+for tool in wrk nginx; do
+  if ! command -v "$tool" >/dev/null && [[ ! -x /usr/sbin/nginx || $tool != nginx ]]; then
+    echo "bench: installing wrk and nginx-light from Debian" >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends wrk nginx-light >&2
+    break
+  fi
+done
+nginx_bin=$(command -v nginx || echo /usr/sbin/nginx)
+
+cmake --preset release >/dev/null
+cmake --build build/release --target liaison taxii_load -j2 >&2
+liaison=build/release/src/app/liaison
+load=build/release/bench/taxii/taxii_load
+mkdir -p "$work"
+
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
+trap cleanup EXIT
+
+fill() {  # fill DIR COUNT -> collection id (reuses a store already filled)
+  if [[ ! -s "$1/collection" ]]; then
+    rm -rf "$1"; mkdir -p "$1"
+    "$load" fill "$1" "$2" >"$1/collection"
+  fi
+  cat "$1/collection"
+}
+
+serve() {  # serve DIR -> port
+  rm -f "$1/port"
+  "$liaison" serve --data "$1" --listen 127.0.0.1:0 --port-file "$1/port" 2>"$1/server.log" &
+  pids+=($!)
+  for _ in $(seq 1 300); do [[ -s "$1/port" ]] && break; sleep 0.1; done
+  cat "$1/port"
+}
+
+auth="Authorization: Basic $(printf 'admin:bench-pw' | base64)"
+accept='Accept: application/taxii+json;version=2.1'
+
+wrk_run() {  # wrk_run URL -> "requests/s p50_ms"
+  local out
+  out=$(wrk -t"$threads" -c"$connections" -d"${seconds}s" --latency -H "$auth" -H "$accept" "$1")
+  echo "$out" >&2
+  local rps p50
+  rps=$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")
+  p50=$(awk '$1 == "50%" {v=$2; if (v ~ /us$/) {sub(/us/,"",v); v=v/1000} else if (v ~ /ms$/) {sub(/ms/,"",v)} else if (v ~ /s$/) {sub(/s/,"",v); v=v*1000}; print v}' <<<"$out")
+  echo "$rps $p50"
+}
+
+big=$work/store-$objects
+small=$work/store-1000
+big_collection=$(fill "$big" "$objects")
+small_collection=$(fill "$small" 1000)
+big_port=$(serve "$big")
+small_port=$(serve "$small")
+path="/api/collections/$big_collection/objects/?limit=100"
+small_path="/api/collections/$small_collection/objects/?limit=100"
+
+# nginx: the same response bytes as a static file.
+mkdir -p "$work/nginx/root"
+curl -sf -H "$auth" -H "$accept" "http://127.0.0.1:$big_port$path" >"$work/nginx/root/objects.json"
+cat >"$work/nginx/nginx.conf" <<NGINX
+worker_processes 2;
+pid $work/nginx/nginx.pid;
+error_log $work/nginx/error.log;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  types { }
+  default_type application/taxii+json;
+  server {
+    listen 127.0.0.1:6599;
+    root $work/nginx/root;
+    location / { try_files /objects.json =404; }
+  }
+}
+NGINX
+"$nginx_bin" -c "$work/nginx/nginx.conf" -g 'daemon off;' &
+pids+=($!)
+sleep 0.5
+
+echo "== GET objects limit=100, $objects objects (liaison)" >&2
+read -r liaison_rps liaison_p50 < <(wrk_run "http://127.0.0.1:$big_port$path")
+echo "== the same bytes from nginx" >&2
+read -r nginx_rps nginx_p50 < <(wrk_run "http://127.0.0.1:6599$path")
+echo "== GET objects limit=100, 1000 objects (liaison)" >&2
+read -r small_rps small_p50 < <(wrk_run "http://127.0.0.1:$small_port$small_path")
+
+echo "== POST envelopes of 100 objects" >&2
+post_rate=$("$load" post "$small_port" "$small_collection" "$post_envelopes" "$post_connections" 10000000)
+bare_rate=$("$load" bare "$work/bare.db" "$post_envelopes")
+
+bytes=$(stat -c %s "$work/nginx/root/objects.json")
+cat <<REPORT
+response: $bytes bytes (100 objects); wrk -t$threads -c$connections -d${seconds}s --latency
+GET liaison ($objects objects):  $liaison_rps req/s, p50 $liaison_p50 ms
+GET nginx (static, same bytes): $nginx_rps req/s, p50 $nginx_p50 ms
+GET liaison (1000 objects):     $small_rps req/s, p50 $small_p50 ms
+GET ratio liaison/nginx:        $(awk -v a="$liaison_rps" -v b="$nginx_rps" 'BEGIN {printf "%.2f", a/b}') (bar >= 0.50)
+p50 ratio 1M/1k:                $(awk -v a="$liaison_p50" -v b="$small_p50" 'BEGIN {printf "%.2f", a/b}') (bar <= 1.50)
+POST objects/s ($post_connections connections): $post_rate
+bare SQLite rows/s (100/transaction):  $bare_rate
+POST ratio:                     $(awk -v a="$post_rate" -v b="$bare_rate" 'BEGIN {printf "%.2f", a/b}') (bar >= 0.50)
+REPORT

@@ -1,0 +1,228 @@
+// The TAXII server benchmark's helper (bench/taxii/run.sh drives it):
+//
+//   taxii_load fill DATA_DIR COUNT          a store with COUNT indicators in one collection, loaded
+//                                           through the store's bulk path (Add in batches of
+//                                           10,000), plus a user admin/bench-pw; prints the
+//                                           collection id
+//   taxii_load post PORT COLLECTION ENVELOPES CONNECTIONS [FIRST]
+//                                           POSTs ENVELOPES envelopes of 100 new indicators over
+//                                           CONNECTIONS keep-alive connections; prints objects/s
+//   taxii_load bare DB_FILE ENVELOPES       the same rows (100 per transaction, WAL,
+//                                           synchronous=FULL) into a bare SQLite table; prints
+//                                           rows/s
+//
+// Objects are generated from their index, so `post` and `bare` write the same bytes.
+
+#include <sodium.h>
+#include <sqlite3.h>
+
+#include <atomic>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "core/timestamp.h"
+#include "stix/object.h"
+#include "store/sqlite/sqlite_store.h"
+#include "taxii/auth.h"
+
+namespace {
+
+using liaison::Timestamp;
+using Clock = std::chrono::steady_clock;
+
+constexpr char kCollection[] = "5f1d7a80-6a1b-4c59-9d8e-0b2f5a7c9e31";
+constexpr size_t kPerEnvelope = 100;
+
+// A realistic indicator of about 600 bytes (the shape of bench/store's).
+std::string IndicatorId(int64_t n) {
+  char uuid[40];
+  std::snprintf(uuid, sizeof uuid, "6ba7b810-9dad-41d1-80b4-%012lld", static_cast<long long>(n));
+  return absl::StrCat("indicator--", uuid);
+}
+std::string IndicatorJson(int64_t n) {
+  return absl::StrCat(
+      R"({"type":"indicator","spec_version":"2.1","id":")", IndicatorId(n),
+      R"(","created":"2024-01-01T00:00:00.000Z","modified":"2024-01-01T00:00:00.000Z",)",
+      R"("created_by_ref":"identity--f431f809-377b-45e0-aa1c-6a4751cae5ff",)",
+      R"("name":"C2 address )", n, R"(","description":"Command and control server seen in )",
+      R"(the campaign; block at the perimeter.","indicator_types":["malicious-activity"],)",
+      R"("pattern":"[ipv4-addr:value = '10.)", (n >> 16) & 255, ".", (n >> 8) & 255, ".", n & 255,
+      R"(']","pattern_type":"stix","valid_from":"2024-01-01T00:00:00Z",)",
+      R"("object_marking_refs":["marking-definition--34098fce-860f-48ae-8e50-ebd3cc5e41da"]})");
+}
+
+int Fill(const std::string& dir, int64_t count) {
+  liaison::store::SqliteOptions options;
+  options.path = std::filesystem::path(dir) / "liaison.db";
+  auto store = liaison::store::OpenSqliteStore(options);
+  if (!store.ok()) {
+    std::fprintf(stderr, "fill: %s\n", std::string(store.status().message()).c_str());
+    return 3;
+  }
+  liaison::store::Collection c;
+  c.id = kCollection;
+  c.api_root = "api";
+  c.title = "bench";
+  (void)(*store)->CreateCollection(c);
+  if (!(*store)->GetUser("admin").ok()) {
+    auto hash = liaison::taxii::HashPassword("bench-pw");
+    if (!hash.ok() || !(*store)->CreateUser({"admin", *hash, true, {}}).ok()) return 3;
+  }
+  const auto start = Clock::now();
+  constexpr int64_t kBatch = 10'000;
+  const Timestamp version = *Timestamp::Parse("2024-01-01T00:00:00.000Z");
+  for (int64_t at = 0; at < count; at += kBatch) {
+    std::vector<liaison::stix::Object> batch;
+    for (int64_t i = at; i < std::min(count, at + kBatch); ++i) {
+      liaison::stix::Object o;
+      o.type = "indicator";
+      o.id = IndicatorId(i);
+      o.spec_version = "2.1";
+      o.created = version;
+      o.modified = version;
+      o.json = IndicatorJson(i);
+      batch.push_back(std::move(o));
+    }
+    auto r = (*store)->Add(kCollection, batch);
+    if (!r.ok()) {
+      std::fprintf(stderr, "fill: %s\n", std::string(r.status().message()).c_str());
+      return 3;
+    }
+  }
+  const double s = std::chrono::duration<double>(Clock::now() - start).count();
+  std::fprintf(stderr, "fill: %lld objects in %.1f s (%.0f objects/s)\n",
+               static_cast<long long>(count), s, static_cast<double>(count) / s);
+  std::printf("%s\n", kCollection);
+  return 0;
+}
+
+std::string Envelope(int64_t first) {
+  std::string body = R"({"objects":[)";
+  for (size_t i = 0; i < kPerEnvelope; ++i) {
+    if (i > 0) body += ',';
+    body += IndicatorJson(first + static_cast<int64_t>(i));
+  }
+  return body + "]}";
+}
+
+int Post(uint16_t port, const std::string& collection, int64_t envelopes, int connections,
+         int64_t first) {
+  namespace beast = boost::beast;
+  namespace http = beast::http;
+  const std::string plain = "admin:bench-pw";
+  std::string auth(sodium_base64_ENCODED_LEN(plain.size(), sodium_base64_VARIANT_ORIGINAL), '\0');
+  sodium_bin2base64(auth.data(), auth.size(), reinterpret_cast<const unsigned char*>(plain.data()),
+                    plain.size(), sodium_base64_VARIANT_ORIGINAL);
+  auth.resize(auth.size() - 1);
+  auth = "Basic " + auth;
+  // Bodies are built before the clock starts: the client's JSON building is not the server's.
+  std::vector<std::string> bodies(envelopes);
+  for (int64_t e = 0; e < envelopes; ++e) bodies[e] = Envelope(first + e * kPerEnvelope);
+  std::atomic<int64_t> next{0}, failed{0};
+  const std::string target = absl::StrCat("/api/collections/", collection, "/objects/");
+  const auto start = Clock::now();
+  std::vector<std::thread> threads;
+  for (int t = 0; t < connections; ++t) {
+    threads.emplace_back([&] {
+      boost::asio::io_context ioc;
+      beast::tcp_stream stream(ioc);
+      beast::error_code ec;
+      stream.connect({boost::asio::ip::make_address("127.0.0.1"), port}, ec);
+      if (ec) {
+        failed += 1;
+        return;
+      }
+      beast::flat_buffer buffer;
+      for (int64_t e; (e = next++) < envelopes;) {
+        http::request<http::string_body> req(http::verb::post, target, 11);
+        req.set(http::field::host, "127.0.0.1");
+        req.set(http::field::accept, "application/taxii+json;version=2.1");
+        req.set(http::field::content_type, "application/taxii+json;version=2.1");
+        req.set(http::field::authorization, auth);
+        req.body() = bodies[e];
+        req.prepare_payload();
+        http::write(stream, req, ec);
+        http::response<http::string_body> res;
+        if (!ec) http::read(stream, buffer, res, ec);
+        if (ec || res.result_int() != 202 ||
+            res.body().find("\"success_count\":100") == std::string::npos) {
+          failed += 1;
+          if (ec) return;
+        }
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  const double s = std::chrono::duration<double>(Clock::now() - start).count();
+  const double rate = static_cast<double>(envelopes * kPerEnvelope) / s;
+  std::fprintf(stderr,
+               "post: %lld envelopes x %zu objects over %d connections in %.2f s, %lld failed\n",
+               static_cast<long long>(envelopes), kPerEnvelope, connections, s,
+               static_cast<long long>(failed.load()));
+  std::printf("%.0f\n", rate);
+  return failed.load() == 0 ? 0 : 1;
+}
+
+int Bare(const std::string& path, int64_t envelopes) {
+  std::filesystem::remove(path);
+  std::filesystem::remove(path + "-wal");
+  std::filesystem::remove(path + "-shm");
+  sqlite3* db = nullptr;
+  if (sqlite3_open(path.c_str(), &db) != SQLITE_OK) return 3;
+  sqlite3_exec(db,
+               "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+               "CREATE TABLE objects(id TEXT, version TEXT, json TEXT)",
+               nullptr, nullptr, nullptr);
+  sqlite3_stmt* insert = nullptr;
+  sqlite3_prepare_v2(db, "INSERT INTO objects VALUES (?1, ?2, ?3)", -1, &insert, nullptr);
+  std::vector<std::pair<std::string, std::string>> rows;
+  rows.reserve(envelopes * kPerEnvelope);
+  for (int64_t i = 0; i < envelopes * static_cast<int64_t>(kPerEnvelope); ++i) {
+    rows.emplace_back(IndicatorId(i), IndicatorJson(i));
+  }
+  const std::string version = "2024-01-01T00:00:00.000000000Z";
+  const auto start = Clock::now();
+  for (int64_t e = 0; e < envelopes; ++e) {
+    sqlite3_exec(db, "BEGIN", nullptr, nullptr, nullptr);
+    for (size_t i = 0; i < kPerEnvelope; ++i) {
+      const auto& [id, json] = rows[e * kPerEnvelope + i];
+      sqlite3_bind_text(insert, 1, id.data(), static_cast<int>(id.size()), SQLITE_STATIC);
+      sqlite3_bind_text(insert, 2, version.data(), static_cast<int>(version.size()), SQLITE_STATIC);
+      sqlite3_bind_text(insert, 3, json.data(), static_cast<int>(json.size()), SQLITE_STATIC);
+      sqlite3_step(insert);
+      sqlite3_reset(insert);
+    }
+    if (sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr) != SQLITE_OK) return 3;
+  }
+  const double s = std::chrono::duration<double>(Clock::now() - start).count();
+  sqlite3_finalize(insert);
+  sqlite3_close(db);
+  std::printf("%.0f\n", static_cast<double>(envelopes * kPerEnvelope) / s);
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (sodium_init() < 0) return 3;
+  const std::string mode = argc > 1 ? argv[1] : "";
+  if (mode == "fill" && argc == 4) return Fill(argv[2], std::atoll(argv[3]));
+  if (mode == "post" && (argc == 6 || argc == 7)) {
+    return Post(static_cast<uint16_t>(std::atoi(argv[2])), argv[3], std::atoll(argv[4]),
+                std::atoi(argv[5]), argc == 7 ? std::atoll(argv[6]) : 0);
+  }
+  if (mode == "bare" && argc == 4) return Bare(argv[2], std::atoll(argv[3]));
+  std::fprintf(stderr,
+               "usage: taxii_load fill DATA_DIR COUNT | post PORT COLLECTION ENVELOPES "
+               "CONNECTIONS [FIRST] | bare DB_FILE ENVELOPES\n");
+  return 2;
+}
