@@ -41,8 +41,8 @@ struct ReleaseRules {
   AllowDeny creators;  // created_by_ref identity ids; an object without one fails a non-empty
                        // allow list
   // Marking definitions other than TLP (statement markings, custom definitions): an object (or
-  // a granular-marked property) carrying one is released only when the id is allowed. A
-  // marking neither allowed nor denied is withheld: an unknown marking may restrict sharing.
+  // a granular-marked property) carrying one is released only when the id is in `allow` (an
+  // empty allow list allows none) and not in `deny`: an unknown marking may restrict sharing.
   AllowDeny markings;
   std::optional<int> min_confidence;  // objects with a lower `confidence` are withheld
   bool require_confidence = false;    // withhold objects without `confidence`

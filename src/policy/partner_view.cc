@@ -65,6 +65,42 @@ Result<bool> PartnerView::Visible(std::string_view id) {
   return visible;
 }
 
+Status PartnerView::PrefetchEnds(const std::vector<store::ObjectRecord>& records) {
+  if (!partner_.rules.require_visible_ends) return absl::OkStatus();
+  std::vector<std::string> wanted;
+  absl::flat_hash_map<std::string, bool> pending;
+  for (const store::ObjectRecord& rec : records) {
+    if (rec.type != "relationship" && rec.type != "sighting") continue;
+    auto object = stix::ParseObject(rec.json);
+    if (!object.ok()) continue;
+    for (std::string& end : RelationshipEnds(*object, rec.json)) {
+      if (visible_.contains(ToAbsl(end)) || pending.contains(ToAbsl(end))) continue;
+      pending.emplace(end, false);
+      wanted.push_back(std::move(end));
+    }
+  }
+  for (size_t start = 0; start < wanted.size(); start += store::kMaxFilterValues) {
+    store::Filter f;
+    const size_t end = std::min(wanted.size(), start + store::kMaxFilterValues);
+    f.ids.assign(wanted.begin() + static_cast<std::ptrdiff_t>(start),
+                 wanted.begin() + static_cast<std::ptrdiff_t>(end));
+    for (;;) {
+      LIAISON_ASSIGN_OR_RETURN(store::Page page, store_.Query(collection_, f));
+      for (const store::ObjectRecord& rec : page.records) {
+        auto object = stix::ParseObject(rec.json);
+        if (!object.ok()) continue;
+        LIAISON_ASSIGN_OR_RETURN(Decision d, policy_.Decide(*object, rec.json, partner_, nullptr));
+        pending[rec.id] = d.released();
+      }
+      if (!page.more) break;
+      f.next = page.next;
+    }
+  }
+  if (visible_.size() + pending.size() > 100'000) visible_.clear();
+  for (auto& [id, visible] : pending) visible_.emplace(id, visible);
+  return absl::OkStatus();
+}
+
 Result<bool> PartnerView::AnyReleasedVersion(std::string_view object_id) {
   store::Filter f;
   f.ids = {std::string(object_id)};
@@ -99,6 +135,7 @@ Result<store::Page> PartnerView::Query(Endpoint endpoint, std::string_view objec
   std::vector<std::vector<std::string>> removed;
   for (bool done = false; !done;) {
     LIAISON_ASSIGN_OR_RETURN(store::Page page, store_.Query(collection_, f));
+    LIAISON_RETURN_IF_ERROR(PrefetchEnds(page.records));
     for (store::ObjectRecord& rec : page.records) {
       LIAISON_ASSIGN_OR_RETURN(Decision d, Decide(rec));
       if (!d.released()) {

@@ -66,6 +66,9 @@ class PartnerView {
 
  private:
   Result<bool> AnyReleasedVersion(std::string_view object_id);
+  // Decides, in one store query per 1000 ids, the visibility of every relationship or sighting
+  // end on a page that is not cached yet, so a page costs O(1) extra queries, not O(ends).
+  Status PrefetchEnds(const std::vector<store::ObjectRecord>& records);
 
   store::Store& store_;
   const std::string collection_;

@@ -175,8 +175,10 @@ bool MarkingAllowed(std::string_view marking, const ReleaseRules& rules, std::st
     }
     return true;
   }
-  if (!rules.markings.Passes(marking)) {
-    why = StrCat("marking ", marking, " is not released to this partner");
+  // Unlike types or labels, an empty allow list does not mean "any": a marking definition we do
+  // not know may restrict sharing (a statement, a custom handling caveat), so it must be named.
+  if (!rules.markings.Passes(marking) || rules.markings.allow.empty()) {
+    why = StrCat("marking ", marking, " is not among the partner's allowed markings");
     return false;
   }
   return true;
@@ -220,7 +222,7 @@ Result<Decision> ReleasePolicy::Decide(const stix::Object& object, std::string_v
   }
   // Marking definitions themselves: TLP ones are public; others only when allowed.
   if (object.type == "marking-definition" && !TlpOfMarking(object.id)) {
-    if (!rules.markings.Passes(object.id)) {
+    if (!rules.markings.Passes(object.id) || rules.markings.allow.empty()) {
       return Withhold("marking definition not among the partner's allowed markings");
     }
   }

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "core/result.h"
+#include "policy/partner.h"
 #include "store/store.h"
 
 namespace liaison::taxii {
@@ -63,6 +64,11 @@ struct ServerOptions {
   // How long a successful Basic login is remembered, so that Argon2id runs once per client and
   // not once per request.
   std::chrono::seconds credential_cache_ttl{300};
+
+  // Partners (issue #6, docs/policy.md): a user acting for a partner sees the object endpoints
+  // through that partner's release policy, and every release is appended to the release log.
+  // Null or empty: no partners, everyone sees what their permissions allow.
+  std::shared_ptr<const policy::PartnerSet> partners;
 };
 
 class Server {

@@ -16,4 +16,6 @@ void RegisterPatternCommand(CLI::App& root, int& exit_code);   // commands/patte
 void RegisterServeCommand(CLI::App& root, int& exit_code);  // commands/serve.cc
 // `user`, `token` and `collection`: commands/admin.cc
 void RegisterAdminCommands(CLI::App& root, int& exit_code);
+void RegisterPartnerCommands(CLI::App& root, int& exit_code);  // commands/partner.cc
+void RegisterAuditCommands(CLI::App& root, int& exit_code);    // commands/audit.cc
 }  // namespace liaison::app
