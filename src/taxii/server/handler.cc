@@ -16,13 +16,13 @@
 #include "core/strings.h"
 #include "core/timestamp.h"
 #include "core/uuid.h"
+#include "policy/partner_view.h"
+#include "policy/release_log.h"
 #include "stix/object.h"
 #include "stix/parse.h"
 #include "stix/serialize.h"
 #include "stix/validate.h"
 #include "store/filter.h"
-#include "policy/partner_view.h"
-#include "policy/release_log.h"
 #include "taxii/auth.h"
 
 namespace liaison::taxii::server {
@@ -721,24 +721,23 @@ HttpResponse Handler::GetObjects(const HttpRequest& request, const Route& route,
   Result<store::Page> page = absl::UnknownError("");
   policy::ReleaseDetails released;
   if (partner != nullptr) {
-    const policy::Endpoint endpoint = route.kind == Kind::kObjects  ? policy::Endpoint::kObjects
-                                      : route.kind == Kind::kObject ? policy::Endpoint::kObject
-                                      : route.kind == Kind::kManifest
-                                          ? policy::Endpoint::kManifest
-                                          : policy::Endpoint::kVersions;
+    const policy::Endpoint endpoint = route.kind == Kind::kObjects    ? policy::Endpoint::kObjects
+                                      : route.kind == Kind::kObject   ? policy::Endpoint::kObject
+                                      : route.kind == Kind::kManifest ? policy::Endpoint::kManifest
+                                                                      : policy::Endpoint::kVersions;
     policy::PartnerView view(store_, c->id, *partner);
     page = view.Query(endpoint, route.object_id, filter, &released);
   } else {
     switch (route.kind) {
-    case Kind::kObjects:
-      page = store_.Query(c->id, filter);
-      break;
-    case Kind::kManifest:
-      page = store_.QueryManifest(c->id, filter);
-      break;
-    case Kind::kObject:
-      page = store_.GetObject(c->id, route.object_id, filter);
-      break;
+      case Kind::kObjects:
+        page = store_.Query(c->id, filter);
+        break;
+      case Kind::kManifest:
+        page = store_.QueryManifest(c->id, filter);
+        break;
+      case Kind::kObject:
+        page = store_.GetObject(c->id, route.object_id, filter);
+        break;
       default:
         page = store_.QueryVersions(c->id, route.object_id, filter);
         break;
