@@ -16,6 +16,8 @@ int main(int argc, char** argv) {
   liaison::app::RegisterServeCommand(app, exit_code);
   liaison::app::RegisterAdminCommands(app, exit_code);
   liaison::app::RegisterImportCommand(app, exit_code);
+  liaison::app::RegisterPartnerCommands(app, exit_code);
+  liaison::app::RegisterAuditCommands(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -115,6 +115,16 @@ Result<std::vector<std::pair<Principal, Permission>>> FaultyStore::ListPermissio
   return inner_.ListPermissions(collection);
 }
 
+Result<std::vector<AuditRecord>> FaultyStore::AppendAudit(std::vector<AuditRecord> entries,
+                                                          const AuditChainFn& chain) {
+  LIAISON_FAULT_POINT("AppendAudit");
+  return inner_.AppendAudit(std::move(entries), chain);
+}
+Result<std::vector<AuditRecord>> FaultyStore::ReadAudit(const AuditQuery& query) {
+  LIAISON_FAULT_POINT("ReadAudit");
+  return inner_.ReadAudit(query);
+}
+
 #undef LIAISON_FAULT_POINT
 
 }  // namespace liaison::store

@@ -62,6 +62,9 @@ class FaultyStore final : public Store {
                        Permission permission) override;
   Result<std::vector<std::pair<Principal, Permission>>> ListPermissions(
       std::string_view collection) override;
+  Result<std::vector<AuditRecord>> AppendAudit(std::vector<AuditRecord> entries,
+                                               const AuditChainFn& chain) override;
+  Result<std::vector<AuditRecord>> ReadAudit(const AuditQuery& query) override;
 
  private:
   // Counts one call; returns the injected error when this call must fail, else OK.

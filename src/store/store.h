@@ -22,6 +22,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -158,6 +159,33 @@ struct Permission {
   friend bool operator==(const Permission&, const Permission&) = default;
 };
 
+// One entry of the hash-chained audit log (the release log of src/policy, PSI runs, sync
+// receipts). The store keeps entries in `seq` order and never rewrites them; what makes the log
+// tamper-evident is the chain computed by the caller (policy/release_log.h), not the store.
+struct AuditRecord {
+  int64_t seq = 0;             // 1, 2, 3, ... assigned by AppendAudit
+  Timestamp time;              // when the entry was made (the caller's clock)
+  std::string kind;            // "release", "psi", "receipt", ...
+  std::string partner;         // the partner the entry concerns ("" for none)
+  std::string policy_version;  // the partner's policy version at the time ("" for none)
+  std::string details;         // JSON text
+  std::string prev_hash;       // hash of entry seq - 1 ("" for the first entry)
+  std::string hash;            // the chain value of this entry
+
+  friend bool operator==(const AuditRecord&, const AuditRecord&) = default;
+};
+
+// Computes `hash` for a record whose seq and prev_hash the store has filled in.
+using AuditChainFn = std::function<std::string(const AuditRecord& record)>;
+
+// Which audit entries ReadAudit returns.
+struct AuditQuery {
+  int64_t after_seq = 0;               // entries with seq > after_seq
+  std::optional<std::string> partner;  // only this partner's entries
+  std::optional<Timestamp> since;      // only entries with time >= since
+  size_t limit = 1000;                 // at most this many, in seq order
+};
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -241,6 +269,24 @@ class Store {
   // What `user` may do on `collection`: its own grant ORed with its groups' grants. NotFound for
   // an unknown user or collection.
   Result<Permission> EffectivePermission(std::string_view collection, std::string_view user);
+
+  // --- Audit log (issue #6) -----------------------------------------------------------------
+  // Appends `entries` (seq, prev_hash and hash are ignored) in one transaction, after the last
+  // stored entry: each gets the next seq, the previous entry's hash as prev_hash, and
+  // hash = chain(record). Appends are serialised, so the chain never forks. Returns the entries
+  // as written. The call returns after the commit is durable. Backends without an audit log
+  // answer Unimplemented.
+  virtual Result<std::vector<AuditRecord>> AppendAudit(std::vector<AuditRecord> entries,
+                                                       const AuditChainFn& chain) {
+    (void)entries;
+    (void)chain;
+    return absl::UnimplementedError("this store keeps no audit log");
+  }
+  // Returns stored entries in seq order, as stored (verification is the caller's).
+  virtual Result<std::vector<AuditRecord>> ReadAudit(const AuditQuery& query) {
+    (void)query;
+    return absl::UnimplementedError("this store keeps no audit log");
+  }
 };
 
 }  // namespace liaison::store

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "core/result.h"
+#include "policy/partner.h"
 #include "store/store.h"
 
 namespace liaison::taxii {
@@ -83,6 +84,10 @@ struct ServerOptions {
   // Called once per answered request from a serving thread (concurrently from several); must
   // be thread safe and quick. Unset: no access log.
   std::function<void(const RequestLogEntry&)> request_log;
+  // Partners (issue #6, docs/policy.md): a user acting for a partner sees the object endpoints
+  // through that partner's release policy, and every release is appended to the release log.
+  // Null or empty: no partners, everyone sees what their permissions allow.
+  std::shared_ptr<const policy::PartnerSet> partners;
 };
 
 // The max_content_length that applies to a request target: its API root's (the first path

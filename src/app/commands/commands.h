@@ -17,4 +17,6 @@ void RegisterServeCommand(CLI::App& root, int& exit_code);  // commands/serve.cc
 // `user`, `token` and `collection`: commands/admin.cc
 void RegisterAdminCommands(CLI::App& root, int& exit_code);
 void RegisterImportCommand(CLI::App& root, int& exit_code);  // commands/import.cc
+void RegisterPartnerCommands(CLI::App& root, int& exit_code);  // commands/partner.cc
+void RegisterAuditCommands(CLI::App& root, int& exit_code);    // commands/audit.cc
 }  // namespace liaison::app

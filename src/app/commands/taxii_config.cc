@@ -10,6 +10,7 @@
 #include "absl/status/status.h"
 #include "core/status_macros.h"
 #include "core/strings.h"
+#include "policy/partner.h"
 #include "store/sqlite/sqlite_store.h"
 
 namespace liaison::app {
@@ -84,6 +85,9 @@ Result<TaxiiConfig> LoadTaxiiConfig(const std::string& path) {
       s.api_roots.push_back(std::move(r));
     }
   }
+  // [[partner]] tables: partners and their release policies (docs/policy.md).
+  LIAISON_ASSIGN_OR_RETURN(policy::PartnerSet partners, policy::LoadPartners(path));
+  s.partners = std::make_shared<const policy::PartnerSet>(std::move(partners));
   return config;
 }
 

@@ -98,6 +98,22 @@ CREATE TABLE permissions(
 ) WITHOUT ROWID;
 CREATE INDEX permissions_by_principal ON permissions(kind, principal);
 )sql",
+    // 2 (issue #6): the hash-chained audit log. seq is the rowid and the chain order; rows are
+    // only ever appended. Nothing here protects the rows: policy/release_log.h verifies the
+    // chain (hash over prev_hash and the canonical entry), which any edit breaks.
+    R"sql(
+CREATE TABLE audit_log(
+  seq INTEGER PRIMARY KEY,
+  time TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  partner TEXT NOT NULL,
+  policy_version TEXT NOT NULL,
+  details TEXT NOT NULL,
+  prev_hash TEXT NOT NULL,
+  hash TEXT NOT NULL
+);
+CREATE INDEX audit_by_partner ON audit_log(partner, seq);
+)sql",
 };
 static_assert(std::size(kMigrations) == kSchemaVersion);
 

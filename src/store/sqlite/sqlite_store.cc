@@ -411,6 +411,10 @@ class SqliteStore final : public Store {
   Result<std::vector<std::pair<Principal, Permission>>> ListPermissions(
       std::string_view collection) override;
 
+  Result<std::vector<AuditRecord>> AppendAudit(std::vector<AuditRecord> entries,
+                                               const AuditChainFn& chain) override;
+  Result<std::vector<AuditRecord>> ReadAudit(const AuditQuery& query) override;
+
  private:
   explicit SqliteStore(const SqliteOptions& options) : options_(options) {}
 
@@ -1402,6 +1406,85 @@ Result<std::vector<std::pair<Principal, Permission>>> SqliteStore::ListPermissio
       p.kind = st.Int(0) == 0 ? Principal::Kind::kUser : Principal::Kind::kGroup;
       p.name = std::string(st.Text(1));
       out.emplace_back(std::move(p), Permission{st.Int(2) != 0, st.Int(3) != 0});
+    }
+    return out;
+  });
+}
+
+// --- Audit log ----------------------------------------------------------------------------------
+
+Result<std::vector<AuditRecord>> SqliteStore::AppendAudit(std::vector<AuditRecord> entries,
+                                                          const AuditChainFn& chain) {
+  if (entries.empty()) return entries;
+  return Write([&](Connection& c) -> Result<std::vector<AuditRecord>> {
+    // Under the writer lock: the head read here is still the head when we insert, so two
+    // concurrent appends cannot both chain onto the same entry.
+    int64_t seq = 0;
+    std::string prev;
+    {
+      LIAISON_ASSIGN_OR_RETURN(
+          Statement st, c.Prepare("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1"));
+      LIAISON_ASSIGN_OR_RETURN(bool row, st.Step());
+      if (row) {
+        seq = st.Int(0);
+        prev = std::string(st.Text(1));
+      }
+    }
+    LIAISON_ASSIGN_OR_RETURN(
+        Statement ins,
+        c.Prepare("INSERT INTO audit_log(seq, time, kind, partner, policy_version, details, "
+                  "prev_hash, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"));
+    for (AuditRecord& e : entries) {
+      e.seq = ++seq;
+      e.prev_hash = prev;
+      e.hash = chain(e);
+      const std::string time = TimestampText(e.time);
+      ins.Bind(1, e.seq);
+      ins.Bind(2, time);
+      ins.Bind(3, e.kind);
+      ins.Bind(4, e.partner);
+      ins.Bind(5, e.policy_version);
+      ins.Bind(6, e.details);
+      ins.Bind(7, e.prev_hash);
+      ins.Bind(8, e.hash);
+      LIAISON_RETURN_IF_ERROR(ins.Run());
+      ins.Reset();
+      prev = e.hash;
+    }
+    return std::move(entries);
+  });
+}
+
+Result<std::vector<AuditRecord>> SqliteStore::ReadAudit(const AuditQuery& query) {
+  return Read([&](Connection& c) -> Result<std::vector<AuditRecord>> {
+    std::string sql =
+        "SELECT seq, time, kind, partner, policy_version, details, prev_hash, hash "
+        "FROM audit_log WHERE seq > ?1";
+    if (query.partner) sql += " AND partner = ?2";
+    // time is stored as fixed-width RFC 3339 with nine fractional digits: text order is time
+    // order.
+    if (query.since) sql += " AND time >= ?4";
+    sql += " ORDER BY seq LIMIT ?3";
+    LIAISON_ASSIGN_OR_RETURN(Statement st, c.Prepare(sql));
+    st.Bind(1, query.after_seq);
+    if (query.partner) st.Bind(2, *query.partner);
+    st.Bind(3, static_cast<int64_t>(std::min<size_t>(query.limit, 1'000'000)));
+    const std::string since = query.since ? TimestampText(*query.since) : std::string();
+    if (query.since) st.Bind(4, since);
+    std::vector<AuditRecord> out;
+    for (;;) {
+      LIAISON_ASSIGN_OR_RETURN(bool row, st.Step());
+      if (!row) break;
+      AuditRecord r;
+      r.seq = st.Int(0);
+      LIAISON_ASSIGN_OR_RETURN(r.time, ParseStoredTimestamp(st.Text(1)));
+      r.kind = std::string(st.Text(2));
+      r.partner = std::string(st.Text(3));
+      r.policy_version = std::string(st.Text(4));
+      r.details = std::string(st.Text(5));
+      r.prev_hash = std::string(st.Text(6));
+      r.hash = std::string(st.Text(7));
+      out.push_back(std::move(r));
     }
     return out;
   });

@@ -16,6 +16,8 @@
 #include "core/strings.h"
 #include "core/timestamp.h"
 #include "core/uuid.h"
+#include "policy/partner_view.h"
+#include "policy/release_log.h"
 #include "stix/object.h"
 #include "stix/parse.h"
 #include "stix/serialize.h"
@@ -28,6 +30,7 @@ namespace liaison::taxii::server {
 struct Handler::Caller {
   std::string user;
   bool is_admin = false;
+  std::vector<std::string> groups;  // decides the partner the user acts for (docs/policy.md)
 };
 
 struct Handler::Route {
@@ -430,7 +433,7 @@ Result<Handler::Caller> Handler::Authenticate(const HttpRequest& request, HttpRe
     auto user = store_.GetUser(found->user);
     if (!user.ok()) return deny("invalid credentials");
     RecordSuccess(request.remote_address);
-    return Caller{user->name, user->is_admin};
+    return Caller{user->name, user->is_admin, user->groups};
   }
   if (StartsWithNoCase(auth, "Basic ")) {
     std::string name, password;
@@ -468,7 +471,7 @@ Result<Handler::Caller> Handler::Authenticate(const HttpRequest& request, HttpRe
       logins_[cache_key] = {user->password_hash, now + options_.credential_cache_ttl};
     }
     RecordSuccess(request.remote_address);
-    return Caller{user->name, user->is_admin};
+    return Caller{user->name, user->is_admin, user->groups};
   }
   return deny("unsupported authentication scheme (use Basic or Bearer)");
 }
@@ -709,20 +712,40 @@ HttpResponse Handler::GetObjects(const HttpRequest& request, const Route& route,
     return ErrorResponse(400, "Bad request", ToStd(st.message()));
   }
 
+  // A user acting for a partner sees the collection through the partner's release policy,
+  // applied inside the paging loop (policy/partner_view.h); admins and users of no partner see
+  // everything their permissions allow.
+  const policy::Partner* partner = nullptr;
+  if (options_.partners && !caller.is_admin) {
+    store::User who;
+    who.name = caller.user;
+    who.groups = caller.groups;
+    partner = options_.partners->ForUser(who);
+  }
   Result<store::Page> page = absl::UnknownError("");
-  switch (route.kind) {
-    case Kind::kObjects:
-      page = store_.Query(c->id, filter);
-      break;
-    case Kind::kManifest:
-      page = store_.QueryManifest(c->id, filter);
-      break;
-    case Kind::kObject:
-      page = store_.GetObject(c->id, route.object_id, filter);
-      break;
-    default:
-      page = store_.QueryVersions(c->id, route.object_id, filter);
-      break;
+  policy::ReleaseDetails released;
+  if (partner != nullptr) {
+    const policy::Endpoint endpoint = route.kind == Kind::kObjects    ? policy::Endpoint::kObjects
+                                      : route.kind == Kind::kObject   ? policy::Endpoint::kObject
+                                      : route.kind == Kind::kManifest ? policy::Endpoint::kManifest
+                                                                      : policy::Endpoint::kVersions;
+    policy::PartnerView view(store_, c->id, *partner);
+    page = view.Query(endpoint, route.object_id, filter, &released);
+  } else {
+    switch (route.kind) {
+      case Kind::kObjects:
+        page = store_.Query(c->id, filter);
+        break;
+      case Kind::kManifest:
+        page = store_.QueryManifest(c->id, filter);
+        break;
+      case Kind::kObject:
+        page = store_.GetObject(c->id, route.object_id, filter);
+        break;
+      default:
+        page = store_.QueryVersions(c->id, route.object_id, filter);
+        break;
+    }
   }
   if (!page.ok()) {
     if (absl::IsNotFound(page.status())) {
@@ -777,7 +800,15 @@ HttpResponse Handler::GetObjects(const HttpRequest& request, const Route& route,
     r.body = std::move(body);
   }
   AddDateHeaders(*page, filter, r);
-  (void)request;
+  // The release is recorded (durably, one chained entry per response) before anything leaves;
+  // when the log cannot be written, nothing is released.
+  if (partner != nullptr && !released.versions.empty() && request.method != "HEAD") {
+    policy::ReleaseLog log(store_);
+    auto logged = log.AppendRelease(partner->name, partner->policy_version, released);
+    if (!logged.ok()) {
+      return ErrorResponse(503, "Service unavailable", "the release log cannot be written");
+    }
+  }
   return r;
 }
 

@@ -1,0 +1,67 @@
+#pragma once
+
+// The release decision: may this object version go to this partner, and in what form.
+//
+// One call decides one object version for one partner (TAXII GET paths, sync push, exports and
+// the dry run all call it):
+//
+//   ReleasePolicy policy;
+//   LIAISON_ASSIGN_OR_RETURN(Decision d, policy.Decide(object, json, partner, &ends));
+//   switch (d.kind) { case kRelease: send json; case kSanitised: send d.json; case kWithhold: ... }
+//
+// Rules, in order (docs/policy.md has the long form); the first that fails withholds:
+//   1. type allow/deny;  2. object markings: TLP (the most restrictive level present, or the
+//   partner's `unmarked` level), and every other marking definition must be allowed;
+//   3. created_by_ref allow/deny;  4. labels allow/deny;  5. confidence;  6. for relationships
+//   and sightings, every referenced object must be visible to the partner (EndsCheck);
+//   7. granular markings (STIX 2.1 section 7.2.3): properties and list items whose marking the
+//   partner may not receive are removed. If a common property (id, type, spec_version,
+//   created, modified) would go, or the sanitised object is no longer valid STIX (a required
+//   property removed, a list left empty), the object is withheld instead.
+// Marking-definition objects: the nine TLP definitions are always releasable (they are public);
+// any other definition is released only when its id is an allowed marking.
+
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/result.h"
+#include "policy/partner.h"
+#include "stix/object.h"
+
+namespace liaison::policy {
+
+struct Decision {
+  enum class Kind { kRelease, kSanitised, kWithhold };
+  Kind kind = Kind::kWithhold;
+  // kSanitised: the JSON text to send instead of the original.
+  std::string json;
+  // kSanitised: the selectors (STIX 2.1 section 7.2.3.1 syntax) whose values were removed.
+  std::vector<std::string> removed;
+  // kWithhold: why, for the dry run and logs (never sent to the partner).
+  std::string reason;
+
+  bool released() const { return kind != Kind::kWithhold; }
+};
+
+// Whether the object with id `id` (an end of a relationship or sighting) is visible to the
+// partner. Errors propagate out of Decide.
+using EndsCheck = std::function<Result<bool>(std::string_view id)>;
+
+class ReleasePolicy {
+ public:
+  // Decides `object` (parsed from `json`, its stored text) for `partner`. `ends` may be null:
+  // then a relationship or sighting whose partner requires visible ends is withheld.
+  // Errors: InvalidArgument when `json` is not a JSON object (a corrupt stored object).
+  // Thread safe; costs one pass over the common properties, plus a JSON tree, a rewrite and a
+  // validation of the result only for objects with granular markings to remove.
+  Result<Decision> Decide(const stix::Object& object, std::string_view json, const Partner& partner,
+                          const EndsCheck* ends = nullptr) const;
+};
+
+// The ids a relationship or sighting points to (STIX 2.1 sections 5.1, 5.2); empty for other
+// types.
+std::vector<std::string> RelationshipEnds(const stix::Object& object, std::string_view json);
+
+}  // namespace liaison::policy
