@@ -62,6 +62,16 @@ class FaultyStore final : public Store {
                        Permission permission) override;
   Result<std::vector<std::pair<Principal, Permission>>> ListPermissions(
       std::string_view collection) override;
+  Result<std::optional<std::string>> GetSyncState(std::string_view key) override;
+  Status PutSyncState(std::string_view key, std::string_view value) override;
+  Result<std::vector<std::pair<std::string, std::string>>> ListSyncState(std::string_view prefix,
+                                                                         size_t limit) override;
+  Status AddReceivedRange(std::string_view collection, std::string_view peer, Timestamp first,
+                          Timestamp last) override;
+  Result<std::vector<std::pair<Timestamp, Timestamp>>> ReceivedRanges(std::string_view collection,
+                                                                      std::string_view peer,
+                                                                      Timestamp from,
+                                                                      Timestamp to) override;
 
  private:
   // Counts one call; returns the injected error when this call must fail, else OK.

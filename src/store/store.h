@@ -241,6 +241,27 @@ class Store {
   // What `user` may do on `collection`: its own grant ORed with its groups' grants. NotFound for
   // an unknown user or collection.
   Result<Permission> EffectivePermission(std::string_view collection, std::string_view user);
+
+  // --- Sync state (docs/sync.md) -------------------------------------------------------------
+  // Small persistent values that sync with peers keeps between rounds and across restarts:
+  // cursors, failed pushes, receipts. Keys are opaque to the store. The defaults answer
+  // Unimplemented, so a backend without sync support still compiles; SQLite implements them.
+  //
+  // Returns the value stored under `key`, or nullopt when there is none.
+  virtual Result<std::optional<std::string>> GetSyncState(std::string_view key);
+  // Inserts or replaces; durable when it returns OK.
+  virtual Status PutSyncState(std::string_view key, std::string_view value);
+  // The keys starting with `prefix`, with their values, in key order; at most `limit`.
+  virtual Result<std::vector<std::pair<std::string, std::string>>> ListSyncState(
+      std::string_view prefix, size_t limit);
+  // Records that the versions of `collection` whose date_added lies in [first, last] were
+  // received from `peer` (one Add's added versions occupy such an interval alone, since date_added
+  // is assigned consecutively inside one transaction). Sync never pushes them back to `peer`.
+  virtual Status AddReceivedRange(std::string_view collection, std::string_view peer,
+                                  Timestamp first, Timestamp last);
+  // The recorded ranges of `collection` from `peer` that overlap [from, to], ordered by start.
+  virtual Result<std::vector<std::pair<Timestamp, Timestamp>>> ReceivedRanges(
+      std::string_view collection, std::string_view peer, Timestamp from, Timestamp to);
 };
 
 }  // namespace liaison::store

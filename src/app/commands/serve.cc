@@ -5,8 +5,11 @@
 #include <signal.h>
 
 #include <cstdio>
+#include <atomic>
 #include <cstdlib>
+#include <memory>
 #include <string>
+#include <thread>
 
 #include "CLI/CLI.hpp"
 #include "app/commands/commands.h"
@@ -16,6 +19,8 @@
 #include "core/uuid.h"
 #include "taxii/auth.h"
 #include "taxii/server.h"
+#include "taxii/sync/receipt.h"
+#include "taxii/sync/sync.h"
 
 namespace liaison::app {
 namespace {
@@ -91,6 +96,17 @@ int RunServe(const ServeArgs& args) {
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  // Sync (docs/sync.md): the signing key for receipts, the POST hook, and the scheduler below.
+  auto signer = taxii::sync::Signer::LoadOrCreate(config->data_dir);
+  if (!signer.ok()) {
+    std::fprintf(stderr, "error: %s\n", std::string(signer.status().message()).c_str());
+    return 3;
+  }
+  taxii::sync::EngineOptions sync_options;
+  sync_options.signer = signer->get();
+  sync_options.server_name = config->server.title;
+  taxii::sync::Engine sync_engine(**store, sync_options);
+  config->server.post_observer = sync_engine.MakePostObserver(config->peers);
   auto server = taxii::Server::Start(**store, config->server);
   if (!server.ok()) {
     std::fprintf(stderr, "error: %s\n", std::string(server.status().message()).c_str());
@@ -105,8 +121,21 @@ int RunServe(const ServeArgs& args) {
   std::fprintf(stderr, "liaison serving TAXII 2.1 on %s://%s:%u/taxii2/ (data in %s)\n",
                tls ? "https" : "http", config->server.address.c_str(), (*server)->port(),
                config->data_dir.c_str());
+  std::atomic<bool> stopping{false};
+  std::thread sync_thread;
+  if (!config->peers.empty()) {
+    sync_thread = std::thread([&] {
+      sync_engine.RunScheduled(
+          config->peers, [&] { return stopping.load(); },
+          [](std::string_view line) {
+            std::fprintf(stderr, "%.*s\n", static_cast<int>(line.size()), line.data());
+          });
+    });
+  }
   int received = 0;
   sigwait(&signals, &received);
+  stopping = true;
+  if (sync_thread.joinable()) sync_thread.join();
   std::fprintf(stderr, "received %s, shutting down\n", received == SIGTERM ? "SIGTERM" : "SIGINT");
   (*server)->Stop();
   return 0;

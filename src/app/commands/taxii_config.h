@@ -10,6 +10,7 @@
 #include "core/result.h"
 #include "store/store.h"
 #include "taxii/server.h"
+#include "taxii/sync/sync.h"
 
 namespace liaison::app {
 
@@ -17,6 +18,7 @@ struct TaxiiConfig {
   std::string data_dir = "liaison-data";  // the SQLite store is <data_dir>/liaison.db
   size_t max_page_size = 1000;
   taxii::ServerOptions server;
+  std::vector<taxii::sync::PeerConfig> peers;  // [[peer]] entries (docs/sync.md)
 };
 
 // Reads `path` ("" gives the defaults). InvalidArgument with the file position on a bad file.
