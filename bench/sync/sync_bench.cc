@@ -32,7 +32,8 @@ constexpr std::string_view kCollection = "11111111-1111-4111-8111-111111111111";
 
 size_t ObjectCount() {
   if (std::getenv("LIAISON_BENCH_SMOKE")) return 2'000;
-  if (const char* n = std::getenv("LIAISON_SYNC_BENCH_OBJECTS")) return std::strtoull(n, nullptr, 10);
+  if (const char* n = std::getenv("LIAISON_SYNC_BENCH_OBJECTS"))
+    return std::strtoull(n, nullptr, 10);
   return 1'000'000;
 }
 
@@ -105,8 +106,7 @@ void Load(store::Store& db, size_t n) {
         R"({"type":"indicator","spec_version":"2.1","id":"indicator--)", uuid,
         R"(","created":"2024-03-01T10:00:00.000Z","modified":"2024-03-01T10:00:00.000Z",)",
         R"("name":"C2 address )", i, R"(","indicator_types":["malicious-activity"],)",
-        R"("pattern":"[ipv4-addr:value = '10.)", (i >> 16) & 255, ".", (i >> 8) & 255, ".",
-        i & 255,
+        R"("pattern":"[ipv4-addr:value = '10.)", (i >> 16) & 255, ".", (i >> 8) & 255, ".", i & 255,
         R"(']","pattern_type":"stix","valid_from":"2024-03-01T10:00:00Z","labels":["c2"],)",
         R"("object_marking_refs":["marking-definition--bab4a63c-aed9-4cf5-a766-dfca5abac2bb"]})");
     auto o = stix::ParseObject(json);

@@ -5,6 +5,7 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -12,6 +13,7 @@
 #include <memory>
 #include <string>
 
+#include "core/strings.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "store/sqlite/sqlite_store.h"
@@ -43,7 +45,8 @@ bool WriteSelfSigned(const fs::path& cert, const fs::path& key, const char* cn) 
   X509_EXTENSION* san = X509V3_EXT_conf_nid(nullptr, &ctx, NID_subject_alt_name, "IP:127.0.0.1");
   X509_add_ext(x, san, -1);
   X509_EXTENSION_free(san);
-  X509_EXTENSION* bc = X509V3_EXT_conf_nid(nullptr, &ctx, NID_basic_constraints, "critical,CA:TRUE");
+  X509_EXTENSION* bc =
+      X509V3_EXT_conf_nid(nullptr, &ctx, NID_basic_constraints, "critical,CA:TRUE");
   X509_add_ext(x, bc, -1);
   X509_EXTENSION_free(bc);
   bool ok = X509_sign(x, pkey, EVP_sha256()) > 0;
@@ -102,9 +105,10 @@ class ClientTest : public ::testing::Test {
 };
 
 std::string Indicator(int i) {
-  return StrCat(R"({"type":"indicator","spec_version":"2.1","id":"indicator--00000000-0000-4000-8000-)",
-                std::string(12 - std::to_string(i).size(), '0'), i,
-                R"(","created":"2020-01-01T00:00:00.000Z","modified":"2020-01-01T00:00:00.000Z","name":"x","pattern":"[ipv4-addr:value = '203.0.113.1']","pattern_type":"stix","valid_from":"2020-01-01T00:00:00Z"})");
+  return StrCat(
+      R"({"type":"indicator","spec_version":"2.1","id":"indicator--00000000-0000-4000-8000-)",
+      std::string(12 - std::to_string(i).size(), '0'), i,
+      R"(","created":"2020-01-01T00:00:00.000Z","modified":"2020-01-01T00:00:00.000Z","name":"x","pattern":"[ipv4-addr:value = '203.0.113.1']","pattern_type":"stix","valid_from":"2020-01-01T00:00:00Z"})");
 }
 
 TEST(Url, ParsesAndRefuses) {

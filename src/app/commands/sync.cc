@@ -2,6 +2,8 @@
 // Exit 0 when every round succeeded, 3 when one failed (peer unreachable, store error), 2 for a
 // bad configuration or an unknown peer.
 
+#include "taxii/sync/sync.h"
+
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -12,7 +14,6 @@
 #include "core/absl_compat.h"
 #include "core/strings.h"
 #include "taxii/sync/receipt.h"
-#include "taxii/sync/sync.h"
 
 namespace liaison::app {
 namespace {

@@ -27,7 +27,8 @@ Status ParsePeers(const std::string& path, const toml::array& peers,
     auto bad = [&](std::string_view why) {
       return absl::InvalidArgumentError(StrCat(path, ": peer \"", p.name, "\": ", why));
     };
-    if (p.name.empty() || p.name.find('/') != std::string::npos) return bad("needs a name without '/'");
+    if (p.name.empty() || p.name.find('/') != std::string::npos)
+      return bad("needs a name without '/'");
     for (const auto& other : out) {
       if (other.name == p.name) return bad("duplicate name");
     }

@@ -120,7 +120,9 @@ struct Response {
 class ClientImpl final : public Client {
  public:
   explicit ClientImpl(ClientOptions options)
-      : options_(std::move(options)), ssl_(ssl::context::tls_client), rng_(std::random_device{}()) {}
+      : options_(std::move(options)),
+        ssl_(ssl::context::tls_client),
+        rng_(std::random_device{}()) {}
 
   Status Init() {
     if (sodium_init() < 0) return absl::InternalError("libsodium failed to initialise");
@@ -130,8 +132,9 @@ class ClientImpl final : public Client {
       std::string plain = StrCat(options_.username, ":", options_.password);
       std::string b64(sodium_base64_ENCODED_LEN(plain.size(), sodium_base64_VARIANT_ORIGINAL),
                       '\0');
-      sodium_bin2base64(b64.data(), b64.size(), reinterpret_cast<const unsigned char*>(plain.data()),
-                        plain.size(), sodium_base64_VARIANT_ORIGINAL);
+      sodium_bin2base64(b64.data(), b64.size(),
+                        reinterpret_cast<const unsigned char*>(plain.data()), plain.size(),
+                        sodium_base64_VARIANT_ORIGINAL);
       b64.resize(b64.size() - 1);
       sodium_memzero(plain.data(), plain.size());
       auth_ = StrCat("Basic ", b64);
@@ -145,7 +148,9 @@ class ClientImpl final : public Client {
       ssl_.set_verify_mode(ssl::verify_peer);
       if (!options_.ca_file.empty()) {
         ssl_.load_verify_file(options_.ca_file, ec);
-        if (ec) return absl::InvalidArgumentError(StrCat("ca_file ", options_.ca_file, ": ", ec.message()));
+        if (ec)
+          return absl::InvalidArgumentError(
+              StrCat("ca_file ", options_.ca_file, ": ", ec.message()));
       } else {
         ssl_.set_default_verify_paths(ec);
       }
@@ -177,8 +182,8 @@ class ClientImpl final : public Client {
     LIAISON_ASSIGN_OR_RETURN(Response r, Request(http::verb::get, url, "", {}));
     auto v = json::Parse(r.body);
     if (!v.ok()) {
-      return absl::DataLossError(StrCat("GET ", url, ": the response is not JSON: ",
-                                        ToStd(v.status().message())));
+      return absl::DataLossError(
+          StrCat("GET ", url, ": the response is not JSON: ", ToStd(v.status().message())));
     }
     return std::move(*v);
   }
@@ -208,15 +213,18 @@ class ClientImpl final : public Client {
     };
     auto v = json::Parse(r.body);
     if (!v.ok() || !v->is_object()) return bad("not a JSON object");
-    if (const json::Value* more = v->Find("more"); more && more->is_bool()) page.more = more->as_bool();
-    if (const json::Value* next = v->Find("next"); next && next->is_string()) page.next = next->as_string();
+    if (const json::Value* more = v->Find("more"); more && more->is_bool())
+      page.more = more->as_bool();
+    if (const json::Value* next = v->Find("next"); next && next->is_string())
+      page.next = next->as_string();
     if (const json::Value* objects = v->Find("objects")) {
       if (!objects->is_array()) return bad("objects is not a list");
       for (const json::Value& o : objects->as_array()) {
         const json::Value* id = o.Find("id");
         const json::Value* version = o.Find("version");
         const json::Value* added = o.Find("date_added");
-        if (!id || !id->is_string() || !added || !added->is_string()) return bad("a record lacks id or date_added");
+        if (!id || !id->is_string() || !added || !added->is_string())
+          return bad("a record lacks id or date_added");
         ManifestRecord rec;
         rec.id = id->as_string();
         if (version && version->is_string()) rec.version = version->as_string();
@@ -369,8 +377,8 @@ class ClientImpl final : public Client {
   // Exponential back-off with full jitter: a random wait in [0, min(max, initial * 2^attempt)],
   // so that many clients retrying a recovering server spread out.
   void Backoff(int attempt) {
-    const int64_t cap = std::min<int64_t>(options_.max_backoff.count(),
-                                          options_.initial_backoff.count() << std::min(attempt, 20));
+    const int64_t cap = std::min<int64_t>(
+        options_.max_backoff.count(), options_.initial_backoff.count() << std::min(attempt, 20));
     std::uniform_int_distribution<int64_t> wait(0, std::max<int64_t>(cap, 0));
     std::this_thread::sleep_for(std::chrono::milliseconds(wait(rng_)));
   }
@@ -393,7 +401,9 @@ class ClientImpl final : public Client {
     beast::error_code ec;
     tcp::resolver resolver(ioc_);
     auto endpoints = resolver.resolve(url.host, std::to_string(url.port), ec);
-    if (ec) return absl::UnavailableError(StrCat(what, ": cannot resolve ", url.host, ": ", ec.message()));
+    if (ec)
+      return absl::UnavailableError(
+          StrCat(what, ": cannot resolve ", url.host, ": ", ec.message()));
     if (url.tls) {
       tls_stream_.emplace(ioc_, ssl_);
       auto& lowest = beast::get_lowest_layer(*tls_stream_);
@@ -459,9 +469,8 @@ class ClientImpl final : public Client {
       const bool reused = connected_origin_ == url.Origin();
       if (!reused) LIAISON_RETURN_IF_ERROR(Connect(url, what));
       http::request<http::string_body> req(method, url.path, 11);
-      req.set(http::field::host, url.port == (url.tls ? 443 : 80)
-                                     ? url.host
-                                     : StrCat(url.host, ":", url.port));
+      req.set(http::field::host,
+              url.port == (url.tls ? 443 : 80) ? url.host : StrCat(url.host, ":", url.port));
       req.set(http::field::accept, std::string(kTaxiiMediaType));
       req.set(http::field::user_agent, "liaison-sync");
       if (!auth_.empty()) req.set(http::field::authorization, auth_);
@@ -472,8 +481,8 @@ class ClientImpl final : public Client {
       }
       req.keep_alive(true);
       req.prepare_payload();
-      Result<Response> r = tls_stream_ ? Exchange(*tls_stream_, req, what)
-                                       : Exchange(*plain_stream_, req, what);
+      Result<Response> r =
+          tls_stream_ ? Exchange(*tls_stream_, req, what) : Exchange(*plain_stream_, req, what);
       if (!r.ok()) {
         Disconnect();
         // A kept-alive connection the server closed meanwhile fails on first use: try once more
@@ -526,9 +535,11 @@ Result<Url> Url::Parse(std::string_view text) {
   std::string_view port_text;
   if (!authority.empty() && authority.front() == '[') {  // [::1]:6543
     const size_t close = authority.find(']');
-    if (close == std::string_view::npos) return absl::InvalidArgumentError(StrCat("url \"", text, "\": bad host"));
+    if (close == std::string_view::npos)
+      return absl::InvalidArgumentError(StrCat("url \"", text, "\": bad host"));
     url.host = std::string(authority.substr(1, close - 1));
-    if (close + 1 < authority.size() && authority[close + 1] == ':') port_text = authority.substr(close + 2);
+    if (close + 1 < authority.size() && authority[close + 1] == ':')
+      port_text = authority.substr(close + 2);
   } else {
     const size_t colon = authority.rfind(':');
     url.host = std::string(authority.substr(0, colon));
@@ -539,7 +550,8 @@ Result<Url> Url::Parse(std::string_view text) {
   if (!port_text.empty()) {
     unsigned port = 0;
     auto [p, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
-    if (ec != std::errc() || p != port_text.data() + port_text.size() || port == 0 || port > 65535) {
+    if (ec != std::errc() || p != port_text.data() + port_text.size() || port == 0 ||
+        port > 65535) {
       return absl::InvalidArgumentError(StrCat("url \"", text, "\": bad port"));
     }
     url.port = static_cast<uint16_t>(port);
@@ -547,9 +559,7 @@ Result<Url> Url::Parse(std::string_view text) {
   return url;
 }
 
-std::string Url::Origin() const {
-  return StrCat(tls ? "https://" : "http://", host, ":", port);
-}
+std::string Url::Origin() const { return StrCat(tls ? "https://" : "http://", host, ":", port); }
 
 std::string Client::StrJoinUrl(std::string_view base, std::string_view rest) {
   std::string out(base);

@@ -60,9 +60,9 @@ struct Receipt {
   std::string collection;     // the receiving collection's id
   std::string status_id;      // the status resource of the POST
   Timestamp time;
-  int64_t count = 0;       // object versions received (added or already present)
-  std::string digest;      // ReceiptDigest of those versions
-  std::string signature;   // base64 Ed25519 over Payload()
+  int64_t count = 0;      // object versions received (added or already present)
+  std::string digest;     // ReceiptDigest of those versions
+  std::string signature;  // base64 Ed25519 over Payload()
 
   // The signed bytes: RFC 8785 canonical JSON of every member but the signature.
   std::string Payload() const;

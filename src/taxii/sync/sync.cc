@@ -36,8 +36,12 @@ namespace {
 constexpr std::chrono::seconds kDefaultOverlap{300};
 constexpr size_t kMaxRecordedFailures = 10'000;
 
-std::string PullKey(const PeerConfig& p) { return StrCat("pull/", p.name, "/", p.local_collection); }
-std::string PushKey(const PeerConfig& p) { return StrCat("push/", p.name, "/", p.local_collection); }
+std::string PullKey(const PeerConfig& p) {
+  return StrCat("pull/", p.name, "/", p.local_collection);
+}
+std::string PushKey(const PeerConfig& p) {
+  return StrCat("push/", p.name, "/", p.local_collection);
+}
 std::string FailKey(const PeerConfig& p) {
   return StrCat("pushfail/", p.name, "/", p.local_collection);
 }
@@ -84,8 +88,10 @@ Result<std::vector<Failure>> LoadFailures(store::Store& store, const PeerConfig&
   for (const json::Value& f : v->as_array()) {
     Failure failure;
     if (const json::Value* x = f.Find("id"); x && x->is_string()) failure.id = x->as_string();
-    if (const json::Value* x = f.Find("version"); x && x->is_string()) failure.version = x->as_string();
-    if (const json::Value* x = f.Find("message"); x && x->is_string()) failure.message = x->as_string();
+    if (const json::Value* x = f.Find("version"); x && x->is_string())
+      failure.version = x->as_string();
+    if (const json::Value* x = f.Find("message"); x && x->is_string())
+      failure.message = x->as_string();
     out.push_back(std::move(failure));
   }
   return out;
@@ -167,7 +173,8 @@ class ReceiptObserver final : public PostObserver {
     r.time = Timestamp::Now();
     std::vector<std::pair<std::string, std::string>> keys;
     keys.reserve(posted.objects.size());
-    for (const stix::Object& o : posted.objects) keys.emplace_back(o.id, DigestVersion(o.version()));
+    for (const stix::Object& o : posted.objects)
+      keys.emplace_back(o.id, DigestVersion(o.version()));
     r.count = static_cast<int64_t>(posted.objects.size());
     r.digest = ReceiptDigest(std::move(keys));
     r.SignWith(*signer_);
@@ -332,8 +339,8 @@ Result<RoundStats> Engine::Pull(const PeerConfig& peer) {
     if (page->next.empty()) {
       // "more" without "next": continue by added_after alone (needs the date headers).
       if (!page->date_added_last) {
-        return absl::DataLossError(StrCat("peer ", peer.name,
-                                          ": more=true with neither next nor X-TAXII-Date-Added-Last"));
+        return absl::DataLossError(StrCat(
+            "peer ", peer.name, ": more=true with neither next nor X-TAXII-Date-Added-Last"));
       }
       query.added_after = page->date_added_last;
       query.next.clear();
@@ -375,9 +382,9 @@ Status Engine::DeleteVanished(const PeerConfig& peer, Client& client, RoundStats
     }
   }
   LIAISON_ASSIGN_OR_RETURN(
-      auto ranges, store_.ReceivedRanges(peer.local_collection, peer.name,
-                                         Timestamp::FromUnixNanos(0, 0),
-                                         Timestamp::FromUnixNanos(int64_t{1} << 40, 0)));
+      auto ranges,
+      store_.ReceivedRanges(peer.local_collection, peer.name, Timestamp::FromUnixNanos(0, 0),
+                            Timestamp::FromUnixNanos(int64_t{1} << 40, 0)));
   if (ranges.empty()) return absl::OkStatus();
   store::Filter f = EverythingFilter();
   f.added_after = store::FromUnixMicros(store::ToUnixMicros(ranges.front().first) - 1);
@@ -434,7 +441,8 @@ Result<RoundStats> Engine::Push(const PeerConfig& peer) {
       keys.emplace_back(rec.id, DigestVersion(rec.version));
     }
     if (texts.empty()) return absl::OkStatus();
-    const std::string envelope = stix::SerializeEnvelope(std::span<const std::string>(texts), false);
+    const std::string envelope =
+        stix::SerializeEnvelope(std::span<const std::string>(texts), false);
     LIAISON_ASSIGN_OR_RETURN(StatusResult status,
                              client->AddObjects(peer.collection_url, envelope, headers));
     const std::string receipt_header = status.receipt;
@@ -443,8 +451,8 @@ Result<RoundStats> Engine::Push(const PeerConfig& peer) {
     while (status.status != "complete") {
       if (std::chrono::steady_clock::now() > deadline) {
         return absl::UnavailableError(StrCat("peer ", peer.name, ": status ", status.id,
-                                             " still pending after ",
-                                             options_.status_wait.count(), " ms"));
+                                             " still pending after ", options_.status_wait.count(),
+                                             " ms"));
       }
       std::this_thread::sleep_for(wait);
       wait = std::min(wait * 2, std::chrono::milliseconds(2000));
@@ -527,8 +535,8 @@ Result<RoundStats> Engine::Push(const PeerConfig& peer) {
     LIAISON_ASSIGN_OR_RETURN(store::Page page, store_.Query(peer.local_collection, filter));
     if (page.records.empty()) break;
     LIAISON_ASSIGN_OR_RETURN(
-        auto ranges, store_.ReceivedRanges(peer.local_collection, peer.name,
-                                           *page.date_added_first, *page.date_added_last));
+        auto ranges, store_.ReceivedRanges(peer.local_collection, peer.name, *page.date_added_first,
+                                           *page.date_added_last));
     std::vector<store::ObjectRecord> batch;
     batch.reserve(page.records.size());
     for (store::ObjectRecord& rec : page.records) {

@@ -44,10 +44,10 @@ struct PeerConfig {
   std::string collection_url;  // the peer's collection: <api-root-url>collections/<id>/
   ClientOptions client;        // credentials, TLS, timeouts, retries
   Direction direction = Direction::kPull;
-  std::string local_collection;  // the local collection id pulled into / pushed from
+  std::string local_collection;        // the local collection id pulled into / pushed from
   std::chrono::seconds interval{300};  // how often `liaison serve` runs a round
-  size_t page_size = 1000;   // pull: the limit asked of the peer
-  size_t batch_size = 500;   // push: objects per POST
+  size_t page_size = 1000;             // pull: the limit asked of the peer
+  size_t batch_size = 500;             // push: objects per POST
   // Pull: how far before its high-water mark each round re-reads, for servers whose date_added
   // is not commit-ordered. nullopt: none for liaison peers (Server: liaison), else 5 minutes.
   std::optional<std::chrono::seconds> overlap;
@@ -64,14 +64,14 @@ struct RoundStats {
   size_t pulled_pages = 0;
   size_t pulled_added = 0;
   size_t pulled_duplicates = 0;
-  size_t pulled_invalid = 0;   // objects that failed STIX validation (not stored)
-  size_t deleted = 0;          // versions deleted because the peer no longer has them
-  size_t pushed = 0;           // versions the peer acknowledged (added or duplicate)
-  size_t push_withheld = 0;    // versions the release filter withheld
+  size_t pulled_invalid = 0;     // objects that failed STIX validation (not stored)
+  size_t deleted = 0;            // versions deleted because the peer no longer has them
+  size_t pushed = 0;             // versions the peer acknowledged (added or duplicate)
+  size_t push_withheld = 0;      // versions the release filter withheld
   size_t push_not_returned = 0;  // versions skipped because they came from this peer
-  size_t push_failed = 0;      // versions the peer refused (recorded, retried next round)
-  size_t receipts = 0;         // valid receipts received
-  size_t bad_receipts = 0;     // receipts missing, unsigned, or not matching what was sent
+  size_t push_failed = 0;        // versions the peer refused (recorded, retried next round)
+  size_t receipts = 0;           // valid receipts received
+  size_t bad_receipts = 0;       // receipts missing, unsigned, or not matching what was sent
 
   RoundStats& operator+=(const RoundStats& o);
 };
