@@ -235,6 +235,11 @@ std::shared_ptr<PostObserver> Engine::MakePostObserver(std::vector<PeerConfig> p
                                            [this](const ReceiptRecord& r) { return Record(r); });
 }
 
+Status Engine::CheckStop() const {
+  if (stop_ != nullptr && (*stop_)()) return absl::CancelledError("sync stopped");
+  return absl::OkStatus();
+}
+
 Result<RoundStats> Engine::RunRound(const PeerConfig& peer) {
   RoundStats stats;
   if (peer.direction != Direction::kPush) {
@@ -336,6 +341,7 @@ Result<RoundStats> Engine::Pull(const PeerConfig& peer) {
     cursor.next = page->more ? page->next : "";
     LIAISON_RETURN_IF_ERROR(SavePullCursor(store_, peer, cursor));
     if (!page->more) break;
+    LIAISON_RETURN_IF_ERROR(CheckStop());
     if (page->next.empty()) {
       // "more" without "next": continue by added_after alone (needs the date headers).
       if (!page->date_added_last) {
@@ -555,6 +561,7 @@ Result<RoundStats> Engine::Push(const PeerConfig& peer) {
     after = page.date_added_last;
     LIAISON_RETURN_IF_ERROR(store_.PutSyncState(PushKey(peer), after->ToString(9)));
     if (!page.more) break;
+    LIAISON_RETURN_IF_ERROR(CheckStop());
   }
   return stats;
 }
@@ -562,6 +569,7 @@ Result<RoundStats> Engine::Push(const PeerConfig& peer) {
 void Engine::RunScheduled(const std::vector<PeerConfig>& peers, const std::function<bool()>& stop,
                           const std::function<void(std::string_view)>& log) {
   using Clock = std::chrono::steady_clock;
+  stop_ = &stop;
   std::vector<Clock::time_point> due(peers.size(), Clock::now());
   while (!stop()) {
     for (size_t i = 0; i < peers.size() && !stop(); ++i) {
@@ -578,6 +586,7 @@ void Engine::RunScheduled(const std::vector<PeerConfig>& peers, const std::funct
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
   }
+  stop_ = nullptr;
 }
 
 }  // namespace liaison::taxii::sync

@@ -119,7 +119,8 @@ class Engine {
   // inbound_user. `peers` is copied.
   std::shared_ptr<PostObserver> MakePostObserver(std::vector<PeerConfig> peers);
 
-  // Runs rounds for every peer on its interval until `stop` returns true (checked every 200 ms).
+  // Runs rounds for every peer on its interval until `stop` returns true (checked every 200 ms
+  // and between pages, so a long round stops early too).
   // Errors are reported through `log` and retried at the next interval.
   void RunScheduled(const std::vector<PeerConfig>& peers, const std::function<bool()>& stop,
                     const std::function<void(std::string_view)>& log);
@@ -128,8 +129,13 @@ class Engine {
   Status Record(const ReceiptRecord& record);
   Status DeleteVanished(const PeerConfig& peer, Client& client, RoundStats& stats);
 
+  // Cancelled between pages and batches when it says so (RunScheduled's stop); the cursors stay
+  // at the last durable point.
+  Status CheckStop() const;
+
   store::Store& store_;
   EngineOptions options_;
+  const std::function<bool()>* stop_ = nullptr;  // set only while RunScheduled runs
 };
 
 // Parses "pull", "push" or "both".
