@@ -73,7 +73,7 @@ struct Node {
     p.direction = d;
     p.local_collection = std::string(kCollection);
     p.page_size = 1000;
-    p.batch_size = 1000;
+    p.batch_size = 1000;  // the store caps a local page at max_page_size (1000)
     return p;
   }
   size_t Count() {

@@ -119,9 +119,10 @@ Result<std::optional<std::string>> FaultyStore::GetSyncState(std::string_view ke
   LIAISON_FAULT_POINT("GetSyncState");
   return inner_.GetSyncState(key);
 }
-Status FaultyStore::PutSyncState(std::string_view key, std::string_view value) {
+Status FaultyStore::PutSyncState(std::string_view key, std::string_view value,
+                                 const std::optional<ReceivedRange>& range) {
   LIAISON_FAULT_POINT("PutSyncState");
-  return inner_.PutSyncState(key, value);
+  return inner_.PutSyncState(key, value, range);
 }
 Result<std::vector<std::pair<std::string, std::string>>> FaultyStore::ListSyncState(
     std::string_view prefix, size_t limit) {

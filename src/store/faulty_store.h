@@ -63,7 +63,9 @@ class FaultyStore final : public Store {
   Result<std::vector<std::pair<Principal, Permission>>> ListPermissions(
       std::string_view collection) override;
   Result<std::optional<std::string>> GetSyncState(std::string_view key) override;
-  Status PutSyncState(std::string_view key, std::string_view value) override;
+  using Store::PutSyncState;
+  Status PutSyncState(std::string_view key, std::string_view value,
+                      const std::optional<ReceivedRange>& range) override;
   Result<std::vector<std::pair<std::string, std::string>>> ListSyncState(std::string_view prefix,
                                                                          size_t limit) override;
   Status AddReceivedRange(std::string_view collection, std::string_view peer, Timestamp first,

@@ -75,7 +75,8 @@ Result<Permission> Store::EffectivePermission(std::string_view collection, std::
 Result<std::optional<std::string>> Store::GetSyncState(std::string_view) {
   return absl::UnimplementedError("this store does not keep sync state");
 }
-Status Store::PutSyncState(std::string_view, std::string_view) {
+Status Store::PutSyncState(std::string_view, std::string_view,
+                           const std::optional<ReceivedRange>&) {
   return absl::UnimplementedError("this store does not keep sync state");
 }
 Result<std::vector<std::pair<std::string, std::string>>> Store::ListSyncState(std::string_view,

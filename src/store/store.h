@@ -158,6 +158,14 @@ struct Permission {
   friend bool operator==(const Permission&, const Permission&) = default;
 };
 
+// Versions of `collection` with date_added in [first, last] that came from sync peer `peer`.
+struct ReceivedRange {
+  std::string collection;
+  std::string peer;
+  Timestamp first;
+  Timestamp last;
+};
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -249,8 +257,14 @@ class Store {
   //
   // Returns the value stored under `key`, or nullopt when there is none.
   virtual Result<std::optional<std::string>> GetSyncState(std::string_view key);
-  // Inserts or replaces; durable when it returns OK.
-  virtual Status PutSyncState(std::string_view key, std::string_view value);
+  // Inserts or replaces; durable when it returns OK. With `range`, also records it (as
+  // AddReceivedRange) in the same transaction: a pull saves its cursor and what it received with
+  // one commit.
+  virtual Status PutSyncState(std::string_view key, std::string_view value,
+                              const std::optional<ReceivedRange>& range);
+  Status PutSyncState(std::string_view key, std::string_view value) {
+    return PutSyncState(key, value, std::nullopt);
+  }
   // The keys starting with `prefix`, with their values, in key order; at most `limit`.
   virtual Result<std::vector<std::pair<std::string, std::string>>> ListSyncState(
       std::string_view prefix, size_t limit);

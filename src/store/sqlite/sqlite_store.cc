@@ -411,7 +411,9 @@ class SqliteStore final : public Store {
       std::string_view collection) override;
 
   Result<std::optional<std::string>> GetSyncState(std::string_view key) override;
-  Status PutSyncState(std::string_view key, std::string_view value) override;
+  using Store::PutSyncState;
+  Status PutSyncState(std::string_view key, std::string_view value,
+                      const std::optional<ReceivedRange>& range) override;
   Result<std::vector<std::pair<std::string, std::string>>> ListSyncState(std::string_view prefix,
                                                                          size_t limit) override;
   Status AddReceivedRange(std::string_view collection, std::string_view peer, Timestamp first,
@@ -1386,9 +1388,28 @@ Result<std::optional<std::string>> SqliteStore::GetSyncState(std::string_view ke
   });
 }
 
-Status SqliteStore::PutSyncState(std::string_view key, std::string_view value) {
+namespace {
+
+Status InsertReceivedRange(Connection& c, const ReceivedRange& r) {
+  if (r.last < r.first) return absl::InvalidArgumentError("received range: last before first");
+  LIAISON_ASSIGN_OR_RETURN(int64_t cid, CollectionKey(c, r.collection));
+  LIAISON_ASSIGN_OR_RETURN(
+      Statement st, c.Prepare("INSERT OR REPLACE INTO received_ranges(cid, peer, first_added, "
+                              "last_added) VALUES (?1, ?2, ?3, ?4)"));
+  st.Bind(1, cid);
+  st.Bind(2, r.peer);
+  st.Bind(3, ToUnixMicros(r.first));
+  st.Bind(4, ToUnixMicros(r.last));
+  return st.Run();
+}
+
+}  // namespace
+
+Status SqliteStore::PutSyncState(std::string_view key, std::string_view value,
+                                 const std::optional<ReceivedRange>& range) {
   if (key.empty()) return absl::InvalidArgumentError("sync state: empty key");
   return Write([&](Connection& c) -> Status {
+    if (range) LIAISON_RETURN_IF_ERROR(InsertReceivedRange(c, *range));
     LIAISON_ASSIGN_OR_RETURN(
         Statement st, c.Prepare("INSERT OR REPLACE INTO sync_state(key, value) VALUES (?1, ?2)"));
     st.Bind(1, key);
@@ -1419,18 +1440,8 @@ Result<std::vector<std::pair<std::string, std::string>>> SqliteStore::ListSyncSt
 
 Status SqliteStore::AddReceivedRange(std::string_view collection, std::string_view peer,
                                      Timestamp first, Timestamp last) {
-  if (last < first) return absl::InvalidArgumentError("received range: last before first");
-  return Write([&](Connection& c) -> Status {
-    LIAISON_ASSIGN_OR_RETURN(int64_t cid, CollectionKey(c, collection));
-    LIAISON_ASSIGN_OR_RETURN(
-        Statement st, c.Prepare("INSERT OR REPLACE INTO received_ranges(cid, peer, first_added, "
-                                "last_added) VALUES (?1, ?2, ?3, ?4)"));
-    st.Bind(1, cid);
-    st.Bind(2, peer);
-    st.Bind(3, ToUnixMicros(first));
-    st.Bind(4, ToUnixMicros(last));
-    return st.Run();
-  });
+  const ReceivedRange range{std::string(collection), std::string(peer), first, last};
+  return Write([&](Connection& c) -> Status { return InsertReceivedRange(c, range); });
 }
 
 Result<std::vector<std::pair<Timestamp, Timestamp>>> SqliteStore::ReceivedRanges(

@@ -410,6 +410,7 @@ class ClientImpl final : public Client {
       lowest.expires_after(options_.connect_timeout);
       lowest.connect(endpoints, ec);
       if (ec) return absl::UnavailableError(StrCat(what, ": cannot connect: ", ec.message()));
+      lowest.socket().set_option(tcp::no_delay(true), ec);  // requests are whole messages
       // SNI and host name verification (RFC 6125) unless verification is off.
       if (!SSL_set_tlsext_host_name(tls_stream_->native_handle(), url.host.c_str())) {
         return absl::UnavailableError(StrCat(what, ": cannot set the TLS server name"));
@@ -428,6 +429,8 @@ class ClientImpl final : public Client {
       plain_stream_->expires_after(options_.connect_timeout);
       plain_stream_->connect(endpoints, ec);
       if (ec) return absl::UnavailableError(StrCat(what, ": cannot connect: ", ec.message()));
+      // Each request is written whole; Nagle would only delay it behind a delayed ACK.
+      plain_stream_->socket().set_option(tcp::no_delay(true), ec);
     }
     connected_origin_ = url.Origin();
     return absl::OkStatus();

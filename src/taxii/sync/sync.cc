@@ -15,6 +15,7 @@
 #include "taxii/sync/sync.h"
 
 #include <algorithm>
+#include <future>
 #include <random>
 #include <thread>
 #include <utility>
@@ -66,11 +67,15 @@ Result<PullCursor> LoadPullCursor(store::Store& store, const PeerConfig& peer) {
   return c;
 }
 
-Status SavePullCursor(store::Store& store, const PeerConfig& peer, const PullCursor& c) {
+Status SavePullCursor(store::Store& store, const PeerConfig& peer, const PullCursor& c,
+                      const std::optional<std::pair<Timestamp, Timestamp>>& range) {
   json::Object o;
   if (c.after) o.emplace_back("after", c.after->ToString(9));
   if (!c.next.empty()) o.emplace_back("next", c.next);
-  return store.PutSyncState(PullKey(peer), json::Serialize(o));
+  std::optional<store::ReceivedRange> received;
+  if (range)
+    received = store::ReceivedRange{peer.local_collection, peer.name, range->first, range->second};
+  return store.PutSyncState(PullKey(peer), json::Serialize(o), received);
 }
 
 struct Failure {
@@ -266,7 +271,6 @@ Result<RoundStats> Engine::Pull(const PeerConfig& peer) {
   // The overlap is decided once we know whether the peer is a liaison server; a resumed `next`
   // is tried first and dropped if the peer no longer honours it (servers may expire them).
   std::optional<std::chrono::seconds> overlap = peer.overlap;
-  bool first_request = true;
   auto set_added_after = [&](const std::string& server) {
     if (!overlap) {
       overlap = server.rfind("liaison", 0) == 0 ? std::chrono::seconds(0) : kDefaultOverlap;
@@ -284,33 +288,51 @@ Result<RoundStats> Engine::Pull(const PeerConfig& peer) {
     if (cursor.after) query.added_after = cursor.after;
   }
 
+  // The first request learns the peer's kind and may fall back from a stale `next`.
+  if (query.next.empty()) {
+    if (!overlap && cursor.after) {
+      ObjectsQuery probe = query;
+      probe.limit = 1;
+      probe.added_after = cursor.after;
+      LIAISON_ASSIGN_OR_RETURN(ObjectsPage p, client->GetObjects(peer.collection_url, probe));
+      set_added_after(p.server);
+    } else {
+      set_added_after("");
+    }
+  }
+  Result<ObjectsPage> page = client->GetObjects(peer.collection_url, query);
+  if (!page.ok() && !query.next.empty() &&
+      (absl::IsInvalidArgument(page.status()) || absl::IsNotFound(page.status()))) {
+    // A saved `next` the peer no longer accepts: fall back to added_after.
+    query.next.clear();
+    cursor.next.clear();
+    set_added_after("");
+    page = client->GetObjects(peer.collection_url, query);
+  }
+
   thread_local stix::Validator validator;
   while (true) {
-    Result<ObjectsPage> page = absl::UnknownError("");
-    if (first_request && query.next.empty()) {
-      // Learn the server kind from a first tiny request only when we need the overlap.
-      if (!overlap && cursor.after) {
-        ObjectsQuery probe = query;
-        probe.limit = 1;
-        probe.added_after = cursor.after;
-        LIAISON_ASSIGN_OR_RETURN(ObjectsPage p, client->GetObjects(peer.collection_url, probe));
-        set_added_after(p.server);
-      } else {
-        set_added_after("");
-      }
-    }
-    page = client->GetObjects(peer.collection_url, query);
-    if (!page.ok() && !query.next.empty() && first_request &&
-        (absl::IsInvalidArgument(page.status()) || absl::IsNotFound(page.status()))) {
-      // A saved `next` the peer no longer accepts: fall back to added_after.
-      query.next.clear();
-      cursor.next.clear();
-      set_added_after("");
-      page = client->GetObjects(peer.collection_url, query);
-    }
     if (!page.ok()) return page.status();
-    first_request = false;
     ++stats.pulled_pages;
+    // Fetch the next page while this one is validated and committed: the peer's query and the
+    // transfer overlap the local fsyncs. The client is used by that task alone meanwhile.
+    std::future<Result<ObjectsPage>> ahead;
+    if (page->more) {
+      if (page->next.empty()) {
+        // "more" without "next": continue by added_after alone (needs the date headers).
+        if (!page->date_added_last) {
+          return absl::DataLossError(StrCat(
+              "peer ", peer.name, ": more=true with neither next nor X-TAXII-Date-Added-Last"));
+        }
+        query.added_after = page->date_added_last;
+        query.next.clear();
+      } else {
+        query.next = page->next;
+      }
+      ahead = std::async(std::launch::async, [&client, &peer, q = query] {
+        return client->GetObjects(peer.collection_url, q);
+      });
+    }
 
     std::vector<stix::Object> valid;
     valid.reserve(page->objects.size());
@@ -325,34 +347,22 @@ Result<RoundStats> Engine::Pull(const PeerConfig& peer) {
       object->json = std::move(text);
       valid.push_back(std::move(*object));
     }
+    std::optional<std::pair<Timestamp, Timestamp>> range;
     if (!valid.empty()) {
       LIAISON_ASSIGN_OR_RETURN(store::AddResult added, store_.Add(peer.local_collection, valid));
       stats.pulled_added += added.added;
       stats.pulled_duplicates += added.duplicates;
-      if (auto range = AddedRange(added)) {
-        LIAISON_RETURN_IF_ERROR(
-            store_.AddReceivedRange(peer.local_collection, peer.name, range->first, range->second));
-      }
+      range = AddedRange(added);
     }
-    // Only now, with the page durable, does the cursor move.
+    // Only now, with the page durable, does the cursor move (with the range, in one commit).
     if (page->date_added_last && (!cursor.after || *cursor.after < *page->date_added_last)) {
       cursor.after = page->date_added_last;
     }
     cursor.next = page->more ? page->next : "";
-    LIAISON_RETURN_IF_ERROR(SavePullCursor(store_, peer, cursor));
+    LIAISON_RETURN_IF_ERROR(SavePullCursor(store_, peer, cursor, range));
     if (!page->more) break;
     LIAISON_RETURN_IF_ERROR(CheckStop());
-    if (page->next.empty()) {
-      // "more" without "next": continue by added_after alone (needs the date headers).
-      if (!page->date_added_last) {
-        return absl::DataLossError(StrCat(
-            "peer ", peer.name, ": more=true with neither next nor X-TAXII-Date-Added-Last"));
-      }
-      query.added_after = page->date_added_last;
-      query.next.clear();
-    } else {
-      query.next = page->next;
-    }
+    page = ahead.get();
   }
   if (peer.propagate_deletions) {
     LIAISON_RETURN_IF_ERROR(DeleteVanished(peer, *client, stats));
@@ -472,7 +482,7 @@ Result<RoundStats> Engine::Push(const PeerConfig& peer) {
     stats.push_failed += status.failures.size();
     stats.pushed += texts.size() - std::min(texts.size(), status.failures.size());
     if (receipt_header.empty()) {
-      if (options_.signer) ++stats.bad_receipts;  // a liaison peer would have answered one
+      // Only liaison peers issue receipts; other TAXII servers never do.
       return absl::OkStatus();
     }
     // The receipt must be signed by the peer's key and cover exactly what it accepted.

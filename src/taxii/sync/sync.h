@@ -71,7 +71,7 @@ struct RoundStats {
   size_t push_not_returned = 0;  // versions skipped because they came from this peer
   size_t push_failed = 0;        // versions the peer refused (recorded, retried next round)
   size_t receipts = 0;           // valid receipts received
-  size_t bad_receipts = 0;       // receipts missing, unsigned, or not matching what was sent
+  size_t bad_receipts = 0;       // receipts malformed, badly signed or not matching what was sent
 
   RoundStats& operator+=(const RoundStats& o);
 };
