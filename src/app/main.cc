@@ -18,6 +18,7 @@ int main(int argc, char** argv) {
   liaison::app::RegisterImportCommand(app, exit_code);
   liaison::app::RegisterPartnerCommands(app, exit_code);
   liaison::app::RegisterAuditCommands(app, exit_code);
+  liaison::app::RegisterSyncCommand(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

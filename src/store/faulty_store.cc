@@ -123,6 +123,29 @@ Result<std::vector<AuditRecord>> FaultyStore::AppendAudit(std::vector<AuditRecor
 Result<std::vector<AuditRecord>> FaultyStore::ReadAudit(const AuditQuery& query) {
   LIAISON_FAULT_POINT("ReadAudit");
   return inner_.ReadAudit(query);
+Result<std::optional<std::string>> FaultyStore::GetSyncState(std::string_view key) {
+  LIAISON_FAULT_POINT("GetSyncState");
+  return inner_.GetSyncState(key);
+}
+Status FaultyStore::PutSyncState(std::string_view key, std::string_view value,
+                                 const std::optional<ReceivedRange>& range) {
+  LIAISON_FAULT_POINT("PutSyncState");
+  return inner_.PutSyncState(key, value, range);
+}
+Result<std::vector<std::pair<std::string, std::string>>> FaultyStore::ListSyncState(
+    std::string_view prefix, size_t limit) {
+  LIAISON_FAULT_POINT("ListSyncState");
+  return inner_.ListSyncState(prefix, limit);
+}
+Status FaultyStore::AddReceivedRange(std::string_view collection, std::string_view peer,
+                                     Timestamp first, Timestamp last) {
+  LIAISON_FAULT_POINT("AddReceivedRange");
+  return inner_.AddReceivedRange(collection, peer, first, last);
+}
+Result<std::vector<std::pair<Timestamp, Timestamp>>> FaultyStore::ReceivedRanges(
+    std::string_view collection, std::string_view peer, Timestamp from, Timestamp to) {
+  LIAISON_FAULT_POINT("ReceivedRanges");
+  return inner_.ReceivedRanges(collection, peer, from, to);
 }
 
 #undef LIAISON_FAULT_POINT

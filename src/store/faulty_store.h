@@ -65,6 +65,18 @@ class FaultyStore final : public Store {
   Result<std::vector<AuditRecord>> AppendAudit(std::vector<AuditRecord> entries,
                                                const AuditChainFn& chain) override;
   Result<std::vector<AuditRecord>> ReadAudit(const AuditQuery& query) override;
+  Result<std::optional<std::string>> GetSyncState(std::string_view key) override;
+  using Store::PutSyncState;
+  Status PutSyncState(std::string_view key, std::string_view value,
+                      const std::optional<ReceivedRange>& range) override;
+  Result<std::vector<std::pair<std::string, std::string>>> ListSyncState(std::string_view prefix,
+                                                                         size_t limit) override;
+  Status AddReceivedRange(std::string_view collection, std::string_view peer, Timestamp first,
+                          Timestamp last) override;
+  Result<std::vector<std::pair<Timestamp, Timestamp>>> ReceivedRanges(std::string_view collection,
+                                                                      std::string_view peer,
+                                                                      Timestamp from,
+                                                                      Timestamp to) override;
 
  private:
   // Counts one call; returns the injected error when this call must fail, else OK.

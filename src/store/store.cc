@@ -71,4 +71,25 @@ Result<Permission> Store::EffectivePermission(std::string_view collection, std::
   return effective;
 }
 
+// Backends without sync support (see store.h).
+Result<std::optional<std::string>> Store::GetSyncState(std::string_view) {
+  return absl::UnimplementedError("this store does not keep sync state");
+}
+Status Store::PutSyncState(std::string_view, std::string_view,
+                           const std::optional<ReceivedRange>&) {
+  return absl::UnimplementedError("this store does not keep sync state");
+}
+Result<std::vector<std::pair<std::string, std::string>>> Store::ListSyncState(std::string_view,
+                                                                              size_t) {
+  return absl::UnimplementedError("this store does not keep sync state");
+}
+Status Store::AddReceivedRange(std::string_view, std::string_view, Timestamp, Timestamp) {
+  return absl::UnimplementedError("this store does not keep sync state");
+}
+Result<std::vector<std::pair<Timestamp, Timestamp>>> Store::ReceivedRanges(std::string_view,
+                                                                           std::string_view,
+                                                                           Timestamp, Timestamp) {
+  return absl::UnimplementedError("this store does not keep sync state");
+}
+
 }  // namespace liaison::store

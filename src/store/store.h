@@ -186,6 +186,14 @@ struct AuditQuery {
   size_t limit = 1000;                 // at most this many, in seq order
 };
 
+// Versions of `collection` with date_added in [first, last] that came from sync peer `peer`.
+struct ReceivedRange {
+  std::string collection;
+  std::string peer;
+  Timestamp first;
+  Timestamp last;
+};
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -287,6 +295,33 @@ class Store {
     (void)query;
     return absl::UnimplementedError("this store keeps no audit log");
   }
+
+  // --- Sync state (docs/sync.md) -------------------------------------------------------------
+  // Small persistent values that sync with peers keeps between rounds and across restarts:
+  // cursors, failed pushes, receipts. Keys are opaque to the store. The defaults answer
+  // Unimplemented, so a backend without sync support still compiles; SQLite implements them.
+  //
+  // Returns the value stored under `key`, or nullopt when there is none.
+  virtual Result<std::optional<std::string>> GetSyncState(std::string_view key);
+  // Inserts or replaces; durable when it returns OK. With `range`, also records it (as
+  // AddReceivedRange) in the same transaction: a pull saves its cursor and what it received with
+  // one commit.
+  virtual Status PutSyncState(std::string_view key, std::string_view value,
+                              const std::optional<ReceivedRange>& range);
+  Status PutSyncState(std::string_view key, std::string_view value) {
+    return PutSyncState(key, value, std::nullopt);
+  }
+  // The keys starting with `prefix`, with their values, in key order; at most `limit`.
+  virtual Result<std::vector<std::pair<std::string, std::string>>> ListSyncState(
+      std::string_view prefix, size_t limit);
+  // Records that the versions of `collection` whose date_added lies in [first, last] were
+  // received from `peer` (one Add's added versions occupy such an interval alone, since date_added
+  // is assigned consecutively inside one transaction). Sync never pushes them back to `peer`.
+  virtual Status AddReceivedRange(std::string_view collection, std::string_view peer,
+                                  Timestamp first, Timestamp last);
+  // The recorded ranges of `collection` from `peer` that overlap [from, to], ordered by start.
+  virtual Result<std::vector<std::pair<Timestamp, Timestamp>>> ReceivedRanges(
+      std::string_view collection, std::string_view peer, Timestamp from, Timestamp to);
 };
 
 }  // namespace liaison::store

@@ -164,6 +164,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
       request.content_type = std::string(it->value());
     }
     request.authorization = std::string(req[http::field::authorization]);
+    request.sender_key = std::string(req["X-Liaison-Sender-Key"]);
     beast::error_code ignored;
     auto endpoint = beast::get_lowest_layer(stream_).socket().remote_endpoint(ignored);
     request.remote_address = endpoint.address().to_string();
@@ -327,6 +328,11 @@ class ServerImpl final : public Server {
       if (ec) return absl::InvalidArgumentError(StrCat("TLS certificate: ", ec.message()));
       ssl_->use_private_key_file(o.tls_key_file, ssl::context::pem, ec);
       if (ec) return absl::InvalidArgumentError(StrCat("TLS key: ", ec.message()));
+      if (!o.tls_client_ca_file.empty()) {
+        ssl_->load_verify_file(o.tls_client_ca_file, ec);
+        if (ec) return absl::InvalidArgumentError(StrCat("TLS client CA: ", ec.message()));
+        ssl_->set_verify_mode(ssl::verify_peer | ssl::verify_fail_if_no_peer_cert);
+      }
     }
     tcp::endpoint endpoint(address, o.port);
     acceptor_.open(endpoint.protocol(), ec);

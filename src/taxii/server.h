@@ -13,8 +13,10 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "core/result.h"
@@ -22,6 +24,23 @@
 #include "store/store.h"
 
 namespace liaison::taxii {
+
+// Told about the objects each POST stored, after they are durable; returns extra response headers.
+// Sync (docs/sync.md) uses it to answer a peer with a signed receipt (X-Liaison-Receipt) and to
+// remember which peer sent which versions. Called on a serving thread, concurrently: thread safe.
+class PostObserver {
+ public:
+  struct Posted {
+    std::string_view user;        // the authenticated caller
+    std::string_view sender_key;  // its X-Liaison-Sender-Key header ("" when absent)
+    std::string_view collection;
+    std::string_view status_id;
+    std::span<const stix::Object> objects;  // the valid objects, as passed to Store::Add
+    const store::AddResult& result;
+  };
+  virtual ~PostObserver() = default;
+  virtual std::vector<std::pair<std::string, std::string>> OnObjectsAdded(const Posted& posted) = 0;
+};
 
 // One API root (TAXII 2.1 section 4.2). `name` is its URL path segment: "/<name>/".
 struct ApiRootOptions {
@@ -88,6 +107,11 @@ struct ServerOptions {
   // through that partner's release policy, and every release is appended to the release log.
   // Null or empty: no partners, everyone sees what their permissions allow.
   std::shared_ptr<const policy::PartnerSet> partners;
+  // mTLS: when set, clients must present a certificate that chains to this PEM CA bundle (the
+  // handshake fails otherwise). Authentication is still by token or password.
+  std::string tls_client_ca_file;
+  // Sync's hook on stored POSTs (see PostObserver); may be null.
+  std::shared_ptr<PostObserver> post_observer;
 };
 
 // The max_content_length that applies to a request target: its API root's (the first path

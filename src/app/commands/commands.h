@@ -19,4 +19,5 @@ void RegisterAdminCommands(CLI::App& root, int& exit_code);
 void RegisterImportCommand(CLI::App& root, int& exit_code);  // commands/import.cc
 void RegisterPartnerCommands(CLI::App& root, int& exit_code);  // commands/partner.cc
 void RegisterAuditCommands(CLI::App& root, int& exit_code);    // commands/audit.cc
+void RegisterSyncCommand(CLI::App& root, int& exit_code);  // commands/sync.cc
 }  // namespace liaison::app

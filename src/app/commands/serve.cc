@@ -6,12 +6,14 @@
 
 #include <signal.h>
 
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <functional>
 #include <memory>
 #include <string>
+#include <thread>
 
 #include "CLI/CLI.hpp"
 #include "app/commands/commands.h"
@@ -26,6 +28,8 @@
 #include "spdlog/spdlog.h"
 #include "taxii/auth.h"
 #include "taxii/server.h"
+#include "taxii/sync/receipt.h"
+#include "taxii/sync/sync.h"
 
 namespace liaison::app {
 namespace {
@@ -166,6 +170,17 @@ int RunServe(const ServeArgs& args) {
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  // Sync (docs/sync.md): the signing key for receipts, the POST hook, and the scheduler below.
+  auto signer = taxii::sync::Signer::LoadOrCreate(config->data_dir);
+  if (!signer.ok()) {
+    std::fprintf(stderr, "error: %s\n", std::string(signer.status().message()).c_str());
+    return 3;
+  }
+  taxii::sync::EngineOptions sync_options;
+  sync_options.signer = signer->get();
+  sync_options.server_name = config->server.title;
+  taxii::sync::Engine sync_engine(**store, sync_options);
+  config->server.post_observer = sync_engine.MakePostObserver(config->peers);
   auto server = taxii::Server::Start(**store, config->server);
   if (!server.ok()) {
     std::fprintf(stderr, "error: %s\n", std::string(server.status().message()).c_str());
@@ -193,10 +208,21 @@ int RunServe(const ServeArgs& args) {
       return 3;
     }
   }
+  std::atomic<bool> stopping{false};
+  std::thread sync_thread;
+  if (!config->peers.empty()) {
+    sync_thread = std::thread([&] {
+      sync_engine.RunScheduled(
+          config->peers, [&] { return stopping.load(); },
+          [&](std::string_view line) { LogEvent(*log, json_log, std::string(line)); });
+    });
+  }
   int received = 0;
   sigwait(&signals, &received);
   LogEvent(*log, json_log,
            StrCat("received ", received == SIGTERM ? "SIGTERM" : "SIGINT", ", shutting down"));
+  stopping = true;
+  if (sync_thread.joinable()) sync_thread.join();
   (*server)->Stop();
   LogEvent(*log, json_log, "stopped");
   log->flush();

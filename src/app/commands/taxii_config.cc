@@ -4,16 +4,95 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
 #include <string>
 
 #include "absl/status/status.h"
+#include "core/absl_compat.h"
 #include "core/status_macros.h"
 #include "core/strings.h"
 #include "policy/partner.h"
 #include "store/sqlite/sqlite_store.h"
 
 namespace liaison::app {
+namespace {
+
+// [[peer]] tables (docs/sync.md). Secrets may come from the environment (`token_env`,
+// `password_env`) so that the file itself holds none.
+Status ParsePeers(const std::string& path, const toml::array& peers,
+                  std::vector<taxii::sync::PeerConfig>& out) {
+  for (const toml::node& node : peers) {
+    const toml::table* t = node.as_table();
+    if (t == nullptr) return absl::InvalidArgumentError(StrCat(path, ": peer: not a table"));
+    taxii::sync::PeerConfig p;
+    p.name = (*t)["name"].value_or(std::string());
+    auto bad = [&](std::string_view why) {
+      return absl::InvalidArgumentError(StrCat(path, ": peer \"", p.name, "\": ", why));
+    };
+    if (p.name.empty() || p.name.find('/') != std::string::npos)
+      return bad("needs a name without '/'");
+    for (const auto& other : out) {
+      if (other.name == p.name) return bad("duplicate name");
+    }
+    p.collection_url = (*t)["url"].value_or(std::string());
+    if (p.collection_url.empty()) return bad("needs url (<api-root>/collections/<id>/)");
+    if (auto split = taxii::sync::SplitCollectionUrl(p.collection_url); !split.ok()) {
+      return bad(ToStd(split.status().message()));
+    }
+    if (auto url = taxii::sync::Url::Parse(p.collection_url); !url.ok()) {
+      return bad(ToStd(url.status().message()));
+    }
+    auto direction = taxii::sync::ParseDirection((*t)["direction"].value_or(std::string("pull")));
+    if (!direction.ok()) return bad(ToStd(direction.status().message()));
+    p.direction = *direction;
+    p.local_collection = (*t)["local_collection"].value_or(std::string());
+    if (p.local_collection.empty()) return bad("needs local_collection (a local collection id)");
+    auto& c = p.client;
+    c.token = (*t)["token"].value_or(std::string());
+    if (auto env = (*t)["token_env"].value<std::string>()) {
+      const char* v = std::getenv(env->c_str());
+      if (v == nullptr) return bad(StrCat("environment variable ", *env, " is not set"));
+      c.token = v;
+    }
+    c.username = (*t)["username"].value_or(std::string());
+    c.password = (*t)["password"].value_or(std::string());
+    if (auto env = (*t)["password_env"].value<std::string>()) {
+      const char* v = std::getenv(env->c_str());
+      if (v == nullptr) return bad(StrCat("environment variable ", *env, " is not set"));
+      c.password = v;
+    }
+    if (!c.token.empty() && !c.username.empty()) return bad("give either a token or a username");
+    c.client_cert_file = (*t)["client_cert"].value_or(std::string());
+    c.client_key_file = (*t)["client_key"].value_or(std::string());
+    if (c.client_cert_file.empty() != c.client_key_file.empty()) {
+      return bad("client_cert and client_key go together");
+    }
+    c.ca_file = (*t)["ca_file"].value_or(std::string());
+    c.max_attempts = (*t)["max_attempts"].value_or(c.max_attempts);
+    c.request_timeout =
+        std::chrono::milliseconds((*t)["timeout_ms"].value_or(int64_t{c.request_timeout.count()}));
+    const int64_t interval = (*t)["interval_seconds"].value_or(int64_t{300});
+    if (interval < 1) return bad("interval_seconds must be at least 1");
+    p.interval = std::chrono::seconds(interval);
+    const int64_t page = (*t)["page_size"].value_or(int64_t{1000});
+    const int64_t batch = (*t)["batch_size"].value_or(int64_t{500});
+    if (page < 1 || batch < 1 || batch > 100'000) return bad("page_size/batch_size out of range");
+    p.page_size = static_cast<size_t>(page);
+    p.batch_size = static_cast<size_t>(batch);
+    if (auto overlap = (*t)["overlap_seconds"].value<int64_t>()) {
+      if (*overlap < 0) return bad("overlap_seconds must not be negative");
+      p.overlap = std::chrono::seconds(*overlap);
+    }
+    p.propagate_deletions = (*t)["propagate_deletions"].value_or(false);
+    p.inbound_user = (*t)["inbound_user"].value_or(std::string());
+    p.receipt_key = (*t)["receipt_key"].value_or(std::string());
+    out.push_back(std::move(p));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
 
 Result<TaxiiConfig> LoadTaxiiConfig(const std::string& path) {
   TaxiiConfig config;
@@ -88,6 +167,9 @@ Result<TaxiiConfig> LoadTaxiiConfig(const std::string& path) {
   // [[partner]] tables: partners and their release policies (docs/policy.md).
   LIAISON_ASSIGN_OR_RETURN(policy::PartnerSet partners, policy::LoadPartners(path));
   s.partners = std::make_shared<const policy::PartnerSet>(std::move(partners));
+  if (const toml::array* peers = root["peer"].as_array()) {
+    LIAISON_RETURN_IF_ERROR(ParsePeers(path, *peers, config.peers));
+  }
   return config;
 }
 

@@ -10,6 +10,7 @@
 #include "core/result.h"
 #include "store/store.h"
 #include "taxii/server.h"
+#include "taxii/sync/sync.h"
 
 namespace liaison::app {
 
@@ -24,6 +25,7 @@ struct TaxiiConfig {
   // Imported into the default collection when `liaison serve` creates it (first start).
   std::string seed_file;
   taxii::ServerOptions server;
+  std::vector<taxii::sync::PeerConfig> peers;  // [[peer]] entries (docs/sync.md)
 };
 
 // Reads `path` ("" gives the defaults). InvalidArgument with the file position on a bad file.

@@ -414,6 +414,18 @@ class SqliteStore final : public Store {
   Result<std::vector<AuditRecord>> AppendAudit(std::vector<AuditRecord> entries,
                                                const AuditChainFn& chain) override;
   Result<std::vector<AuditRecord>> ReadAudit(const AuditQuery& query) override;
+  Result<std::optional<std::string>> GetSyncState(std::string_view key) override;
+  using Store::PutSyncState;
+  Status PutSyncState(std::string_view key, std::string_view value,
+                      const std::optional<ReceivedRange>& range) override;
+  Result<std::vector<std::pair<std::string, std::string>>> ListSyncState(std::string_view prefix,
+                                                                         size_t limit) override;
+  Status AddReceivedRange(std::string_view collection, std::string_view peer, Timestamp first,
+                          Timestamp last) override;
+  Result<std::vector<std::pair<Timestamp, Timestamp>>> ReceivedRanges(std::string_view collection,
+                                                                      std::string_view peer,
+                                                                      Timestamp from,
+                                                                      Timestamp to) override;
 
  private:
   explicit SqliteStore(const SqliteOptions& options) : options_(options) {}
@@ -1491,6 +1503,105 @@ Result<std::vector<AuditRecord>> SqliteStore::ReadAudit(const AuditQuery& query)
 }
 
 // ---------------------------------------------------------------------------------------------
+
+// --- Sync state ---------------------------------------------------------------------------------
+
+Result<std::optional<std::string>> SqliteStore::GetSyncState(std::string_view key) {
+  return Read([&](Connection& c) -> Result<std::optional<std::string>> {
+    LIAISON_ASSIGN_OR_RETURN(Statement st,
+                             c.Prepare("SELECT value FROM sync_state WHERE key = ?1"));
+    st.Bind(1, key);
+    LIAISON_ASSIGN_OR_RETURN(bool found, st.Step());
+    if (!found) return std::optional<std::string>();
+    return std::optional<std::string>(std::string(st.Text(0)));
+  });
+}
+
+namespace {
+
+Status InsertReceivedRange(Connection& c, const ReceivedRange& r) {
+  if (r.last < r.first) return absl::InvalidArgumentError("received range: last before first");
+  LIAISON_ASSIGN_OR_RETURN(int64_t cid, CollectionKey(c, r.collection));
+  LIAISON_ASSIGN_OR_RETURN(
+      Statement st, c.Prepare("INSERT OR REPLACE INTO received_ranges(cid, peer, first_added, "
+                              "last_added) VALUES (?1, ?2, ?3, ?4)"));
+  st.Bind(1, cid);
+  st.Bind(2, r.peer);
+  st.Bind(3, ToUnixMicros(r.first));
+  st.Bind(4, ToUnixMicros(r.last));
+  return st.Run();
+}
+
+}  // namespace
+
+Status SqliteStore::PutSyncState(std::string_view key, std::string_view value,
+                                 const std::optional<ReceivedRange>& range) {
+  if (key.empty()) return absl::InvalidArgumentError("sync state: empty key");
+  return Write([&](Connection& c) -> Status {
+    if (range) LIAISON_RETURN_IF_ERROR(InsertReceivedRange(c, *range));
+    LIAISON_ASSIGN_OR_RETURN(
+        Statement st, c.Prepare("INSERT OR REPLACE INTO sync_state(key, value) VALUES (?1, ?2)"));
+    st.Bind(1, key);
+    st.Bind(2, value);
+    return st.Run();
+  });
+}
+
+Result<std::vector<std::pair<std::string, std::string>>> SqliteStore::ListSyncState(
+    std::string_view prefix, size_t limit) {
+  using Rows = std::vector<std::pair<std::string, std::string>>;
+  return Read([&](Connection& c) -> Result<Rows> {
+    // A range on the primary key rather than LIKE, whose wildcards a key might contain.
+    LIAISON_ASSIGN_OR_RETURN(
+        Statement st, c.Prepare("SELECT key, value FROM sync_state WHERE key >= ?1 "
+                                "AND substr(key, 1, length(?1)) = ?1 ORDER BY key LIMIT ?2"));
+    st.Bind(1, prefix);
+    st.Bind(2, static_cast<int64_t>(std::min<size_t>(limit, INT64_MAX)));
+    Rows rows;
+    while (true) {
+      LIAISON_ASSIGN_OR_RETURN(bool row, st.Step());
+      if (!row) break;
+      rows.emplace_back(std::string(st.Text(0)), std::string(st.Text(1)));
+    }
+    return rows;
+  });
+}
+
+Status SqliteStore::AddReceivedRange(std::string_view collection, std::string_view peer,
+                                     Timestamp first, Timestamp last) {
+  const ReceivedRange range{std::string(collection), std::string(peer), first, last};
+  return Write([&](Connection& c) -> Status { return InsertReceivedRange(c, range); });
+}
+
+Result<std::vector<std::pair<Timestamp, Timestamp>>> SqliteStore::ReceivedRanges(
+    std::string_view collection, std::string_view peer, Timestamp from, Timestamp to) {
+  using Ranges = std::vector<std::pair<Timestamp, Timestamp>>;
+  return Read([&](Connection& c) -> Result<Ranges> {
+    LIAISON_ASSIGN_OR_RETURN(int64_t cid, CollectionKey(c, collection));
+    // Ranges never overlap one another (each is one Add's own interval), so the one starting
+    // at or before `from` is the only earlier one that can reach into [from, to].
+    LIAISON_ASSIGN_OR_RETURN(
+        Statement st,
+        c.Prepare("SELECT first_added, last_added FROM ("
+                  "SELECT first_added, last_added FROM received_ranges WHERE cid = ?1 AND "
+                  "peer = ?2 AND first_added <= ?3 ORDER BY first_added DESC LIMIT 1) "
+                  "UNION ALL SELECT first_added, last_added FROM received_ranges WHERE cid = ?1 "
+                  "AND peer = ?2 AND first_added > ?3 AND first_added <= ?4 ORDER BY 1"));
+    st.Bind(1, cid);
+    st.Bind(2, peer);
+    st.Bind(3, ToUnixMicros(from));
+    st.Bind(4, ToUnixMicros(to));
+    Ranges out;
+    while (true) {
+      LIAISON_ASSIGN_OR_RETURN(bool row, st.Step());
+      if (!row) break;
+      Timestamp a = FromUnixMicros(st.Int(0)), b = FromUnixMicros(st.Int(1));
+      if (b < from) continue;
+      out.emplace_back(a, b);
+    }
+    return out;
+  });
+}
 
 Result<std::unique_ptr<Store>> OpenSqliteStore(const SqliteOptions& options) {
   return SqliteStore::Open(options);

@@ -907,6 +907,13 @@ HttpResponse Handler::AddObjects(const HttpRequest& request, const Route& route,
     auto added = store_.Add(c->id, valid, add_options);
     if (!added.ok()) return StoreError(added.status());
     written = added->status ? *added->status : status;
+    if (options_.post_observer) {
+      // Sync: a signed receipt for the sender, and where these versions came from.
+      HttpResponse r = JsonResponse(202, StatusJson(written));
+      r.headers = options_.post_observer->OnObjectsAdded(
+          {caller.user, request.sender_key, c->id, written.id, valid, *added});
+      return r;
+    }
   }
   return JsonResponse(202, StatusJson(written));
 }

@@ -32,6 +32,7 @@ struct HttpRequest {
   std::string content_type;
   std::string authorization;
   std::string remote_address;  // the peer's IP address, for throttling failed logins
+  std::string sender_key;      // X-Liaison-Sender-Key, a liaison peer's public key (sync)
   std::string body;
 };
 

@@ -1,0 +1,503 @@
+// Sync between real TAXII servers on loopback: in-process liaison servers (taxii::Server on an
+// SQLite store in a temporary directory) exchanging MITRE ATT&CK ICS content from ../shared.
+
+#include "taxii/sync/sync.h"
+
+#include <unistd.h>
+
+#include <atomic>
+#include <filesystem>
+#include <memory>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/json.h"
+#include "core/strings.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "stix/object.h"
+#include "stix/parse.h"
+#include "store/faulty_store.h"
+#include "store/sqlite/sqlite_store.h"
+#include "taxii/auth.h"
+#include "taxii/server.h"
+#include "testing/shared_data.h"
+
+namespace liaison::taxii::sync {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr std::string_view kCollection = "11111111-1111-4111-8111-111111111111";
+
+std::atomic<int> dir_counter{0};
+
+// One liaison server: store, signing key, TAXII server with a token for user "peer".
+struct Node {
+  explicit Node(std::string node_name) : name(std::move(node_name)) {
+    dir = fs::temp_directory_path() /
+          StrCat("liaison_sync_", ::getpid(), "_", dir_counter++, "_", name);
+    fs::remove_all(dir);
+    store::SqliteOptions so;
+    so.path = dir / "liaison.db";
+    auto s = store::OpenSqliteStore(so);
+    EXPECT_TRUE(s.ok()) << s.status();
+    db = std::move(*s);
+    EXPECT_TRUE(db->CreateCollection({std::string(kCollection), "api", "shared", "", "", {}}).ok());
+    auto hash = HashPassword("pw", PasswordCost::kMinimum);
+    EXPECT_TRUE(db->CreateUser({"peer", *hash, true, {}}).ok());
+    token = NewApiToken();
+    EXPECT_TRUE(db->AddToken({HashApiToken(token), "peer", "", Timestamp::Now(), {}}).ok());
+    auto k = Signer::LoadOrCreate(dir);
+    EXPECT_TRUE(k.ok()) << k.status();
+    signer = std::move(*k);
+  }
+  ~Node() {
+    StopServer();
+    engine.reset();
+    db.reset();
+    fs::remove_all(dir);
+  }
+
+  store::Store& local() { return faulty ? static_cast<store::Store&>(*faulty) : *db; }
+
+  // Starts serving; peers that push here authenticate as "peer" and are mapped by inbound_user.
+  void StartServer(std::vector<PeerConfig> inbound = {}) {
+    MakeEngine();
+    ServerOptions o;
+    o.port = 0;
+    o.threads = 2;
+    o.title = name;
+    o.post_observer = engine->MakePostObserver(std::move(inbound));
+    auto s = Server::Start(*db, o);
+    ASSERT_TRUE(s.ok()) << s.status();
+    server = std::move(*s);
+  }
+  void StopServer() {
+    if (server) server->Stop();
+    server.reset();
+  }
+  void MakeEngine(ReleaseFilter release = nullptr) {
+    EngineOptions eo;
+    eo.signer = signer.get();
+    eo.server_name = name;
+    eo.release = std::move(release);
+    engine = std::make_unique<Engine>(local(), eo);
+  }
+
+  std::string CollectionUrl() const {
+    return StrCat("http://127.0.0.1:", server->port(), "/api/collections/", kCollection, "/");
+  }
+
+  // A peer entry pointing at `other`.
+  PeerConfig PeerOf(const Node& other, Direction direction) const {
+    PeerConfig p;
+    p.name = other.name;
+    p.collection_url = other.CollectionUrl();
+    p.client.token = other.token;
+    p.client.max_attempts = 2;
+    p.client.initial_backoff = std::chrono::milliseconds(10);
+    p.direction = direction;
+    p.local_collection = std::string(kCollection);
+    p.page_size = 200;
+    p.batch_size = 150;
+    p.inbound_user = "peer";
+    return p;
+  }
+
+  // Every stored (id, version) and how often it appears.
+  std::multiset<std::string> Versions() {
+    std::multiset<std::string> out;
+    store::Filter f;
+    f.versions = {store::VersionMatch::All()};
+    f.spec_versions = {"2.0", "2.1"};
+    while (true) {
+      auto page = db->QueryManifest(kCollection, f);
+      EXPECT_TRUE(page.ok()) << page.status();
+      if (!page.ok()) break;
+      for (const auto& r : page->records) {
+        out.insert(StrCat(r.id, "|", r.version ? r.version->ToString(6) : ""));
+      }
+      if (!page->more) break;
+      f.next = page->next;
+    }
+    return out;
+  }
+
+  std::string name;
+  fs::path dir;
+  std::unique_ptr<store::Store> db;
+  std::unique_ptr<store::FaultyStore> faulty;
+  std::string token;
+  std::unique_ptr<Signer> signer;
+  std::unique_ptr<Engine> engine;
+  std::unique_ptr<Server> server;
+};
+
+std::vector<stix::Object> LoadBundle(const fs::path& path) {
+  std::string text = testing::ReadFileOrDie(path);
+  auto split = stix::SplitObjects(text);
+  EXPECT_TRUE(split.ok()) << split.status();
+  std::vector<stix::Object> out;
+  for (const auto& t : split->objects) {
+    auto o = stix::ParseObject(t.json);
+    EXPECT_TRUE(o.ok());
+    o->json = std::string(t.json);
+    out.push_back(std::move(*o));
+  }
+  return out;
+}
+
+void AddAll(store::Store& s, const std::vector<stix::Object>& objects) {
+  for (size_t i = 0; i < objects.size(); i += 500) {
+    std::span<const stix::Object> part(objects.data() + i,
+                                       std::min<size_t>(500, objects.size() - i));
+    auto r = s.Add(kCollection, part);
+    ASSERT_TRUE(r.ok()) << r.status();
+  }
+}
+
+// How a server knows a peer that pushes to it: the user it authenticates as.
+PeerConfig Inbound(std::string name) {
+  PeerConfig p;
+  p.name = std::move(name);
+  p.inbound_user = "peer";
+  return p;
+}
+
+bool NoDuplicates(const std::multiset<std::string>& s) {
+  return std::set<std::string>(s.begin(), s.end()).size() == s.size();
+}
+
+std::string Indicator(std::string_view uuid, std::string_view modified, bool revoked = false) {
+  return StrCat(
+      R"({"type":"indicator","spec_version":"2.1","id":"indicator--)", uuid,
+      R"(","created":"2020-01-01T00:00:00.000Z","modified":")", modified,
+      R"(","name":"x","pattern":"[ipv4-addr:value = '203.0.113.1']","pattern_type":"stix",)",
+      R"("valid_from":"2020-01-01T00:00:00Z")", revoked ? R"(,"revoked":true)" : "", "}");
+}
+
+stix::Object Obj(const std::string& json) {
+  auto o = stix::ParseObject(json);
+  EXPECT_TRUE(o.ok());
+  o->json = json;
+  return *o;
+}
+
+class SyncTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto shared = liaison::testing::SharedDir();
+    if (!shared) {
+      if (std::getenv("LIAISON_REQUIRE_SHARED")) FAIL() << "../shared is required";
+      GTEST_SKIP() << "../shared is absent";
+    }
+    ics17_ = LoadBundle(*shared / "data/stix/mitre-attack/ics-attack-17.1.json");
+    ics18_ = LoadBundle(*shared / "data/stix/mitre-attack/ics-attack-18.1.json");
+  }
+  std::vector<stix::Object> ics17_, ics18_;
+};
+
+TEST_F(SyncTest, PullCopiesEveryVersionAndIsIdempotent) {
+  Node a("a"), b("b");
+  AddAll(*a.db, ics17_);
+  a.StartServer();
+  b.MakeEngine();
+  PeerConfig peer = b.PeerOf(a, Direction::kPull);
+  auto r = b.engine->RunRound(peer);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->pulled_added, a.Versions().size());
+  EXPECT_EQ(r->pulled_invalid, 0u);
+  EXPECT_EQ(b.Versions(), a.Versions());
+  EXPECT_GT(r->pulled_pages, 2u);
+
+  auto again = b.engine->RunRound(peer);
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(again->pulled_added, 0u);
+  EXPECT_EQ(again->pulled_duplicates, 0u) << "a liaison peer needs no overlap re-read";
+  EXPECT_EQ(b.Versions(), a.Versions());
+
+  // The 18.1 release adds new versions; the next round fetches only what changed.
+  AddAll(*a.db, ics18_);
+  auto next = b.engine->RunRound(peer);
+  ASSERT_TRUE(next.ok()) << next.status();
+  EXPECT_GT(next->pulled_added, 0u);
+  EXPECT_EQ(b.Versions(), a.Versions());
+  EXPECT_TRUE(NoDuplicates(b.Versions()));
+}
+
+TEST_F(SyncTest, RevocationsAndDeletionsPropagate) {
+  Node a("a"), b("b");
+  const std::string uuid = "aaaaaaaa-0000-4000-8000-000000000001";
+  auto add = a.db->Add(
+      kCollection, std::vector<stix::Object>{Obj(Indicator(uuid, "2021-01-01T00:00:00.000Z")),
+                                             Obj(Indicator("aaaaaaaa-0000-4000-8000-000000000002",
+                                                           "2021-01-01T00:00:00.000Z"))});
+  ASSERT_TRUE(add.ok());
+  a.StartServer();
+  b.MakeEngine();
+  PeerConfig peer = b.PeerOf(a, Direction::kPull);
+  peer.propagate_deletions = true;
+  ASSERT_TRUE(b.engine->RunRound(peer).ok());
+  ASSERT_EQ(b.Versions().size(), 2u);
+
+  // A revocation is a new version with revoked: true.
+  ASSERT_TRUE(a.db->Add(kCollection, std::vector<stix::Object>{Obj(
+                                         Indicator(uuid, "2022-01-01T00:00:00.000Z", true))})
+                  .ok());
+  ASSERT_TRUE(b.engine->RunRound(peer).ok());
+  store::Filter latest;
+  auto page = b.db->GetObject(kCollection, StrCat("indicator--", uuid), latest);
+  ASSERT_TRUE(page.ok());
+  ASSERT_EQ(page->records.size(), 1u);
+  EXPECT_THAT(page->records[0].json, ::testing::HasSubstr("\"revoked\":true"));
+
+  // A deletion on the peer is found by comparing manifests.
+  ASSERT_TRUE(
+      a.db->DeleteObject(kCollection, "indicator--aaaaaaaa-0000-4000-8000-000000000002", {}).ok());
+  auto r = b.engine->RunRound(peer);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->deleted, 1u);
+  EXPECT_EQ(b.Versions(), a.Versions());
+
+  // Local objects that never came from the peer are not touched.
+  ASSERT_TRUE(b.db->Add(kCollection,
+                        std::vector<stix::Object>{Obj(Indicator(
+                            "bbbbbbbb-0000-4000-8000-000000000003", "2021-01-01T00:00:00.000Z"))})
+                  .ok());
+  r = b.engine->RunRound(peer);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->deleted, 0u);
+  EXPECT_EQ(b.Versions().size(), a.Versions().size() + 1);
+}
+
+TEST_F(SyncTest, PullResumesAfterLocalFailureWithoutLossOrDuplicates) {
+  Node a("a"), b("b");
+  AddAll(*a.db, ics17_);
+  a.StartServer();
+  // The local store fails mid-round (the 9th call: a few pages in), as a crash would stop it.
+  b.faulty = std::make_unique<store::FaultyStore>(*b.db, 9, absl::StatusCode::kUnavailable, true);
+  b.MakeEngine();
+  PeerConfig peer = b.PeerOf(a, Direction::kPull);
+  auto r = b.engine->RunRound(peer);
+  ASSERT_FALSE(r.ok());
+  const size_t partial = b.Versions().size();
+  EXPECT_GT(partial, 0u);
+  EXPECT_LT(partial, a.Versions().size());
+
+  b.faulty->FailOnCall(0);
+  auto resumed = b.engine->RunRound(peer);
+  ASSERT_TRUE(resumed.ok()) << resumed.status();
+  EXPECT_EQ(b.Versions(), a.Versions());
+  EXPECT_TRUE(NoDuplicates(b.Versions()));
+  // Resumed from the saved cursor, not from the start.
+  EXPECT_LT(resumed->pulled_added + resumed->pulled_duplicates, a.Versions().size());
+}
+
+TEST_F(SyncTest, PeerGoingDownMidSyncLosesNothing) {
+  Node a("a"), b("b");
+  AddAll(*a.db, ics17_);
+  // The peer's store fails after a few pages: the server answers 503 and the round stops.
+  a.faulty = std::make_unique<store::FaultyStore>(*a.db, 12, absl::StatusCode::kUnavailable, true);
+  a.MakeEngine();
+  ServerOptions o;
+  o.port = 0;
+  o.threads = 2;
+  auto s = Server::Start(*a.faulty, o);
+  ASSERT_TRUE(s.ok());
+  a.server = std::move(*s);
+  b.MakeEngine();
+  PeerConfig peer = b.PeerOf(a, Direction::kPull);
+  auto r = b.engine->RunRound(peer);
+  // The failing peer answers 503 (or 401 when the failure hits its token lookup).
+  ASSERT_FALSE(r.ok());
+  EXPECT_GT(b.Versions().size(), 0u);
+  EXPECT_LT(b.Versions().size(), a.Versions().size());
+
+  // The peer restarts (a new process would have a new port) and the next round completes.
+  const uint16_t old_port = a.server->port();
+  a.StopServer();
+  auto again = b.engine->RunRound(peer);
+  EXPECT_TRUE(absl::IsUnavailable(again.status())) << again.status();  // connection refused
+  a.StartServer();
+  peer.collection_url = a.CollectionUrl();
+  (void)old_port;
+  auto done = b.engine->RunRound(peer);
+  ASSERT_TRUE(done.ok()) << done.status();
+  EXPECT_EQ(b.Versions(), a.Versions());
+  EXPECT_TRUE(NoDuplicates(b.Versions()));
+}
+
+TEST_F(SyncTest, PushAppliesReleaseFilterAndExchangesSignedReceipts) {
+  Node a("a"), b("b");
+  AddAll(*a.db, ics17_);
+  b.StartServer({Inbound("a")});  // inbound: a pushes as "peer"
+  a.MakeEngine([](std::string_view peer,
+                  const store::ObjectRecord& rec) -> Result<std::optional<std::string>> {
+    EXPECT_EQ(peer, "b");
+    if (rec.type == "relationship") return std::optional<std::string>();  // withheld
+    return std::optional<std::string>(rec.json);
+  });
+  // a needs no server to push, but the peer entry refers to b's.
+  PeerConfig peer = a.PeerOf(b, Direction::kPush);
+  auto r = a.engine->RunRound(peer);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_GT(r->push_withheld, 0u);
+  EXPECT_EQ(r->push_failed, 0u);
+  EXPECT_EQ(r->bad_receipts, 0u);
+  EXPECT_GT(r->receipts, 0u);
+  std::multiset<std::string> expected;
+  for (const std::string& v : a.Versions()) {
+    if (v.rfind("relationship--", 0) != 0) expected.insert(v);
+  }
+  EXPECT_EQ(b.Versions(), expected);
+
+  // Both sides kept the receipts; the receiver's are signed with its key.
+  auto sent = a.db->ListSyncState("receipt/b/sent/", 1000);
+  auto received = b.db->ListSyncState("receipt/a/received/", 1000);
+  ASSERT_TRUE(sent.ok() && received.ok());
+  EXPECT_EQ(sent->size(), r->receipts);
+  EXPECT_EQ(received->size(), r->receipts);
+  auto rec = json::Parse((*sent)[0].second);
+  ASSERT_TRUE(rec.ok());
+  auto receipt = Receipt::FromJson(rec->Find("receipt")->as_string());
+  ASSERT_TRUE(receipt.ok());
+  EXPECT_TRUE(receipt->SignatureValid());
+  EXPECT_EQ(receipt->receiver_key, b.signer->public_key());
+  EXPECT_EQ(receipt->sender_key, a.signer->public_key());
+  receipt->count += 1;  // tampering breaks the signature
+  EXPECT_FALSE(receipt->SignatureValid());
+
+  // Idempotent: nothing new to push.
+  auto again = a.engine->RunRound(peer);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->pushed, 0u);
+}
+
+TEST_F(SyncTest, PushRecordsRefusedObjectsAndRetriesThem) {
+  Node a("a"), b("b");
+  // An object b's validator refuses (no pattern) gets into a's store directly.
+  std::string bad =
+      R"({"type":"indicator","spec_version":"2.1","id":"indicator--cccccccc-0000-4000-8000-000000000001","created":"2020-01-01T00:00:00.000Z","modified":"2020-01-01T00:00:00.000Z","pattern_type":"stix","valid_from":"2020-01-01T00:00:00Z"})";
+  ASSERT_TRUE(a.db->Add(kCollection,
+                        std::vector<stix::Object>{
+                            Obj(bad), Obj(Indicator("cccccccc-0000-4000-8000-000000000002",
+                                                    "2021-01-01T00:00:00.000Z"))})
+                  .ok());
+  b.StartServer();
+  a.MakeEngine();
+  PeerConfig peer = a.PeerOf(b, Direction::kPush);
+  auto r = a.engine->RunRound(peer);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->pushed, 1u);
+  EXPECT_EQ(r->push_failed, 1u);
+  auto failures = a.db->GetSyncState("pushfail/b/" + std::string(kCollection));
+  ASSERT_TRUE(failures.ok() && failures->has_value());
+  EXPECT_THAT(**failures, ::testing::HasSubstr("cccccccc-0000-4000-8000-000000000001"));
+  // Retried on the next round (and still refused).
+  auto again = a.engine->RunRound(peer);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->push_failed, 1u);
+  EXPECT_EQ(again->pushed, 0u);
+}
+
+TEST_F(SyncTest, NeverPushesBackToTheSourceInBothDirections) {
+  Node a("a"), b("b");
+  AddAll(*a.db, std::vector<stix::Object>(ics17_.begin(), ics17_.begin() + 300));
+  AddAll(*b.db, std::vector<stix::Object>(ics17_.begin() + 300, ics17_.begin() + 500));
+  a.StartServer({Inbound("b")});
+  b.StartServer({Inbound("a")});
+  PeerConfig a_to_b = a.PeerOf(b, Direction::kBoth);
+  PeerConfig b_to_a = b.PeerOf(a, Direction::kBoth);
+  auto r1 = a.engine->RunRound(a_to_b);  // pulls b's 200, pushes its own 300 only
+  ASSERT_TRUE(r1.ok()) << r1.status();
+  EXPECT_EQ(r1->pulled_added, 200u);
+  EXPECT_EQ(r1->pushed, 300u);
+  EXPECT_EQ(r1->push_not_returned, 200u);
+  // a's 300 arrived at b by push: b neither pulls them again nor sends them back. It does offer
+  // its own 200, which a pulled already (b cannot know who read its collection): duplicates there.
+  auto r2 = b.engine->RunRound(b_to_a);
+  ASSERT_TRUE(r2.ok()) << r2.status();
+  EXPECT_EQ(r2->pulled_added, 0u);
+  EXPECT_EQ(r2->push_not_returned, 300u);
+  EXPECT_EQ(r2->pushed, 200u);
+  auto r3 = a.engine->RunRound(a_to_b);
+  ASSERT_TRUE(r3.ok()) << r3.status();
+  EXPECT_EQ(r3->pulled_added + r3->pushed, 0u);
+  EXPECT_EQ(a.Versions(), b.Versions());
+  EXPECT_EQ(a.Versions().size(), 500u);
+}
+
+TEST_F(SyncTest, RingOfThreeConvergesWithoutDuplicatesOrPingPong) {
+  Node a("a"), b("b"), c("c");
+  AddAll(*a.db, std::vector<stix::Object>(ics17_.begin(), ics17_.begin() + 250));
+  AddAll(*b.db, std::vector<stix::Object>(ics17_.begin() + 150, ics17_.begin() + 400));
+  // Overlaps with both, with newer versions of some objects.
+  const std::vector<stix::Object> c_objects(ics18_.begin(), ics18_.begin() + 400);
+  AddAll(*c.db, c_objects);
+  a.StartServer();
+  b.StartServer();
+  c.StartServer();
+  // A -> B -> C -> A by push, and C <- B <- A <- C by pull.
+  std::vector<std::pair<Node*, PeerConfig>> links = {
+      {&a, a.PeerOf(b, Direction::kPush)}, {&b, b.PeerOf(c, Direction::kPush)},
+      {&c, c.PeerOf(a, Direction::kPush)}, {&a, a.PeerOf(c, Direction::kPull)},
+      {&b, b.PeerOf(a, Direction::kPull)}, {&c, c.PeerOf(b, Direction::kPull)}};
+  size_t moved = 1;
+  int rounds = 0;
+  while (moved > 0 && rounds < 10) {
+    moved = 0;
+    ++rounds;
+    for (auto& [node, peer] : links) {
+      auto r = node->engine->RunRound(peer);
+      ASSERT_TRUE(r.ok()) << node->name << "->" << peer.name << ": " << r.status();
+      moved += r->pulled_added + r->pushed;
+    }
+  }
+  EXPECT_LE(rounds, 4) << "the ring must go quiet, not ping-pong";
+  EXPECT_EQ(a.Versions(), b.Versions());
+  EXPECT_EQ(b.Versions(), c.Versions());
+  EXPECT_TRUE(NoDuplicates(a.Versions()));
+  std::set<std::string> all;
+  const std::vector<const std::vector<stix::Object>*> sources = {&ics17_, &c_objects};
+  for (const std::vector<stix::Object>* set : sources) {
+    for (size_t i = 0; i < set->size(); ++i) {
+      if (set == &ics17_ && i >= 400) break;
+      all.insert(
+          StrCat((*set)[i].id, "|", (*set)[i].version() ? (*set)[i].version()->ToString(6) : ""));
+    }
+  }
+  const std::multiset<std::string> versions = a.Versions();
+  EXPECT_EQ(std::set<std::string>(versions.begin(), versions.end()), all);
+}
+
+TEST(Signer, KeyFileIsCreatedPrivateAndReloaded) {
+  const fs::path dir = fs::temp_directory_path() / StrCat("liaison_sync_key_", ::getpid());
+  fs::remove_all(dir);
+  auto k1 = Signer::LoadOrCreate(dir);
+  ASSERT_TRUE(k1.ok()) << k1.status();
+  const auto perms = fs::status(dir / "sync_ed25519.key").permissions();
+  EXPECT_EQ(perms & (fs::perms::group_all | fs::perms::others_all), fs::perms::none);
+  auto k2 = Signer::LoadOrCreate(dir);
+  ASSERT_TRUE(k2.ok());
+  EXPECT_EQ((*k1)->public_key(), (*k2)->public_key());
+  const std::string sig = (*k1)->Sign("hello");
+  EXPECT_TRUE(VerifySignature((*k2)->public_key(), "hello", sig));
+  EXPECT_FALSE(VerifySignature((*k2)->public_key(), "hellO", sig));
+  fs::permissions(dir / "sync_ed25519.key", fs::perms::others_read, fs::perm_options::add);
+  auto k3 = Signer::LoadOrCreate(dir);
+  EXPECT_TRUE(absl::IsFailedPrecondition(k3.status())) << k3.status();
+  fs::remove_all(dir);
+}
+
+TEST(Receipt, DigestIgnoresOrderAndDuplicates) {
+  EXPECT_EQ(ReceiptDigest({{"a", "1"}, {"b", "2"}}),
+            ReceiptDigest({{"b", "2"}, {"a", "1"}, {"a", "1"}}));
+  EXPECT_NE(ReceiptDigest({{"a", "1"}}), ReceiptDigest({{"a", "2"}}));
+  EXPECT_FALSE(Receipt::FromHeader("not base64!").ok());
+}
+
+}  // namespace
+}  // namespace liaison::taxii::sync
