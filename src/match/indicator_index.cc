@@ -277,8 +277,12 @@ std::string_view ValueKindName(ValueKind kind) {
 
 bool NormalizeUrl(std::string_view url, std::string& out) {
   out.clear();
-  if (size_t p = url.find("://"); p != std::string_view::npos && p < 16) url.remove_prefix(p + 3);
-  while (!url.empty() && url.front() == '/') url.remove_prefix(1);
+  if (size_t p = url.find("://"); p != std::string_view::npos && p < 16) {
+    url.remove_prefix(p + 3);
+    while (!url.empty() && url.front() == '/') url.remove_prefix(1);
+  } else if (url.rfind("//", 0) == 0) {
+    url.remove_prefix(2);  // scheme-relative
+  }
   if (size_t hash = url.find('#'); hash != std::string_view::npos) url = url.substr(0, hash);
   size_t end = url.find_first_of("/?");
   std::string_view authority = url.substr(0, end);

@@ -47,7 +47,7 @@ inline constexpr size_t kValueKindCount = 10;
 std::string_view ValueKindName(ValueKind kind);
 
 // The indicator number of values loaded from plain lists.
-inline constexpr uint32_t kListIndicator = 0x7fffffffu;
+inline constexpr uint32_t kListIndicator = 0x7ffffffeu;  // (0x7fffffff | single) is "none"
 
 struct IndexOptions {
   bool subdomains = true;  // a domain indicator also fires on its subdomains

@@ -1,6 +1,8 @@
 #include "match/matcher.h"
 
 #include <algorithm>
+#include <cstring>
+#include <tuple>
 
 #include "core/strings.h"
 #include "pattern/observations.h"
@@ -226,6 +228,32 @@ void Matcher::Match(const Event& event, std::vector<IndexHit>& hits) {
                hits.end());
   }
   counters_.hits += hits.size();
+}
+
+uint64_t MatchBlock(
+    std::string_view block, size_t capacity, LogReader& reader, Matcher& matcher,
+    uint64_t& line_number,
+    absl::FunctionRef<void(uint64_t line, const Event& event, const std::vector<IndexHit>& hits)>
+        on_hits) {
+  thread_local Event event;
+  thread_local std::vector<IndexHit> hits;
+  uint64_t events = 0;
+  const char* p = block.data();
+  const char* const end = p + block.size();
+  while (p < end) {
+    const char* nl = static_cast<const char*>(std::memchr(p, '\n', end - p));
+    const char* line_end = nl == nullptr ? end : nl;
+    reader.set_line_number(++line_number);
+    const size_t offset = static_cast<size_t>(p - block.data());
+    if (reader.Read(std::string_view(p, line_end - p), capacity - offset, event) ==
+        LineResult::kEvent) {
+      ++events;
+      matcher.Match(event, hits);
+      if (!hits.empty()) on_hits(line_number, event, hits);
+    }
+    p = nl == nullptr ? end : nl + 1;
+  }
+  return events;
 }
 
 void Matcher::RunEngine(const Event& event, std::vector<IndexHit>& hits) {

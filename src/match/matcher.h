@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "match/compiler.h"
 #include "match/reader.h"
 
@@ -42,6 +43,15 @@ class Matcher {
   MatchCounters counters_;
   std::string json_;  // the observed-data handed to the engine
 };
+
+// Reads each line of `block` (whole lines; `capacity` bytes readable from block.data(), as
+// LineSource::NextBlock gives them) with `reader`, matches each event, and calls `on_hits` for
+// events with hits. `line_number` counts lines across blocks. Returns the events read.
+uint64_t MatchBlock(
+    std::string_view block, size_t capacity, LogReader& reader, Matcher& matcher,
+    uint64_t& line_number,
+    absl::FunctionRef<void(uint64_t line, const Event& event, const std::vector<IndexHit>& hits)>
+        on_hits);
 
 // The observed-data JSON for one event (exposed for tests and `--emit-observed-data`).
 std::string ObservedDataJson(const Event& event, std::string_view id, const Timestamp& fallback);

@@ -225,7 +225,9 @@ class EventBuilder {
   // Returns false when the time was malformed.
   bool End() {
     if (!uri_.empty()) {
-      if (uri_.find("://") != std::string_view::npos) {
+      // An absolute URI (a proxy request) carries its own host; a path may contain "://"
+      // further on (web.archive.org/web/2024/http://...), which does not make it absolute.
+      if (uri_.front() != '/' && uri_.find("://") != std::string_view::npos) {
         event_->Push(Field::kUrl, uri_);
       } else if (!host_.empty()) {
         char* p = Scratch(host_.size() + uri_.size());
