@@ -312,6 +312,9 @@ struct IndicatorIndex::Impl {
   PrefixTable<uint32_t, 32> v4;
   PrefixTable<unsigned __int128, 128> v6;
   FlatKeySet<0> domains;
+  // Bit n set when some stored domain has n labels (n < 64): a lookup tries only the parent
+  // names of a length that exists, so "com" is never probed when no TLD is listed.
+  uint64_t domain_labels = 0;
   FlatKeySet<0> urls;
   FlatKeySet<16> md5;
   FlatKeySet<20> sha1;
@@ -409,6 +412,8 @@ Status IndicatorIndex::Add(ValueKind kind, std::string_view value, uint32_t indi
       if (n == 0) break;
       const uint32_t e = m.domains.Insert({buf, n}, kEnd);
       m.domains.payload(e) = m.postings.Push(m.domains.payload(e), indicator);
+      const size_t labels = 1 + std::count(buf, buf + n, '.');
+      m.domain_labels |= uint64_t{1} << std::min<size_t>(labels, 63);
       return absl::OkStatus();
     }
     case ValueKind::kUrl: {
@@ -493,10 +498,14 @@ void IndicatorIndex::Lookup(ValueKind kind, std::string_view value, std::vector<
       const size_t n = NormalizeDomain(value, buf);
       if (n == 0) return;
       std::string_view d(buf, n);
+      size_t labels = 1 + std::count(buf, buf + n, '.');
       while (true) {
-        const uint32_t e = m.domains.Find(d);
-        if (e != m.domains.kNotFound) Impl::Emit(m.domains, m.postings, e, kind, out);
+        if ((m.domain_labels >> std::min<size_t>(labels, 63)) & 1) {
+          const uint32_t e = m.domains.Find(d);
+          if (e != m.domains.kNotFound) Impl::Emit(m.domains, m.postings, e, kind, out);
+        }
         if (!m.options.subdomains) return;
+        --labels;
         const size_t dot = d.find('.');
         if (dot == std::string_view::npos) return;
         d.remove_prefix(dot + 1);

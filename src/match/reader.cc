@@ -559,15 +559,19 @@ Result<LogFormat> ParseLogFormat(std::string_view name) {
 
 std::optional<LogFormat> DetectLogFormat(std::string_view head) {
   if (head.rfind("#separator", 0) == 0 || head.rfind("#fields", 0) == 0) return LogFormat::kZeek;
-  size_t i = 0;
-  while (i < head.size() && (head[i] == ' ' || head[i] == '\n' || head[i] == '\r')) ++i;
-  if (i == head.size() || head[i] != '{') return std::nullopt;
-  const std::string_view first = head.substr(i, head.find('\n', i) - i);
-  if (first.find("\"event_type\"") != std::string_view::npos) return LogFormat::kEve;
-  if (first.find("\"_path\"") != std::string_view::npos ||
-      first.find("\"id.orig_h\"") != std::string_view::npos ||
-      first.find("\"uid\"") != std::string_view::npos) {
-    return LogFormat::kZeekJson;
+  // The first lines that say something: a corrupt first line should not hide the format.
+  for (int n = 0; n < 16 && !head.empty(); ++n) {
+    const size_t nl = head.find('\n');
+    std::string_view line = head.substr(0, nl);
+    head = nl == std::string_view::npos ? std::string_view() : head.substr(nl + 1);
+    while (!line.empty() && (line.front() == ' ' || line.front() == '\r')) line.remove_prefix(1);
+    if (line.empty() || line.front() != '{') continue;
+    if (line.find("\"event_type\"") != std::string_view::npos) return LogFormat::kEve;
+    if (line.find("\"_path\"") != std::string_view::npos ||
+        line.find("\"id.orig_h\"") != std::string_view::npos ||
+        line.find("\"uid\"") != std::string_view::npos) {
+      return LogFormat::kZeekJson;
+    }
   }
   return std::nullopt;
 }

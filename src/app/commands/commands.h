@@ -16,4 +16,5 @@ void RegisterPatternCommand(CLI::App& root, int& exit_code);   // commands/patte
 void RegisterServeCommand(CLI::App& root, int& exit_code);  // commands/serve.cc
 // `user`, `token` and `collection`: commands/admin.cc
 void RegisterAdminCommands(CLI::App& root, int& exit_code);
+void RegisterMatchCommand(CLI::App& root, int& exit_code);  // commands/match.cc
 }  // namespace liaison::app

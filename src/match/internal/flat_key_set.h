@@ -13,15 +13,58 @@
 // The hash is keyed per table from the CSPRNG (internal/hash.h). Not thread safe for writes;
 // concurrent reads are safe once building is over.
 
+#include <sys/mman.h>
+
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
+#include <memory>
+#include <new>
 #include <string_view>
 #include <vector>
 
 #include "match/internal/hash.h"
 
 namespace liaison::match::internal {
+
+// The slot array. Large ones are 2 MiB-aligned and marked for transparent huge pages before
+// they are first touched: lookups are random over up to hundreds of MB, and with 4 KiB pages
+// nearly every probe would also miss the TLB.
+class SlotArray {
+ public:
+  void Assign(size_t n) {
+    const size_t bytes = n * sizeof(uint64_t);
+    constexpr size_t kHuge = size_t{2} << 20;
+    void* p = nullptr;
+    if (bytes >= kHuge) {
+      p = std::aligned_alloc(kHuge, (bytes + kHuge - 1) / kHuge * kHuge);
+      if (p != nullptr) madvise(p, bytes, MADV_HUGEPAGE);  // advice only: failure is harmless
+    } else {
+      p = std::malloc(bytes);
+    }
+    if (p == nullptr) throw std::bad_alloc();  // STYLE.md: bad_alloc may end the process
+    std::memset(p, 0, bytes);
+    data_.reset(static_cast<uint64_t*>(p));
+    size_ = n;
+  }
+  uint64_t& operator[](size_t i) { return data_[i]; }
+  uint64_t operator[](size_t i) const { return data_[i]; }
+  size_t size() const { return size_; }
+  uint64_t* begin() { return data_.get(); }
+  uint64_t* end() { return data_.get() + size_; }
+  void swap(SlotArray& other) {
+    data_.swap(other.data_);
+    std::swap(size_, other.size_);
+  }
+
+ private:
+  struct Free {
+    void operator()(uint64_t* p) const { std::free(p); }
+  };
+  std::unique_ptr<uint64_t[], Free> data_;
+  size_t size_ = 0;
+};
 
 template <size_t kFixedLen>
 class FlatKeySet {
@@ -109,15 +152,15 @@ class FlatKeySet {
   uint32_t payload(uint32_t entry) const { return payload_[entry]; }
 
   size_t MemoryBytes() const {
-    return slots_.capacity() * 8 + arena_.capacity() + offsets_.capacity() * 8 +
+    return slots_.size() * 8 + arena_.capacity() + offsets_.capacity() * 8 +
            payload_.capacity() * 4;
   }
 
  private:
   void Rehash(size_t cap) {
-    std::vector<uint64_t> old;
+    SlotArray old;
     old.swap(slots_);
-    slots_.assign(cap, 0);
+    slots_.Assign(cap);
     mask_ = cap - 1;
     for (uint64_t slot : old) {
       if (slot == 0) continue;
@@ -130,7 +173,7 @@ class FlatKeySet {
   }
 
   HashKey key_;
-  std::vector<uint64_t> slots_;
+  SlotArray slots_;
   size_t mask_ = 0;
   size_t count_ = 0;
   std::vector<char> arena_;
