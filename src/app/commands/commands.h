@@ -20,4 +20,5 @@ void RegisterImportCommand(CLI::App& root, int& exit_code);  // commands/import.
 void RegisterPartnerCommands(CLI::App& root, int& exit_code);  // commands/partner.cc
 void RegisterAuditCommands(CLI::App& root, int& exit_code);    // commands/audit.cc
 void RegisterSyncCommand(CLI::App& root, int& exit_code);  // commands/sync.cc
+void RegisterMatchCommand(CLI::App& root, int& exit_code);  // commands/match.cc
 }  // namespace liaison::app

@@ -1,0 +1,275 @@
+#include "match/matcher.h"
+
+#include <algorithm>
+#include <cstring>
+#include <tuple>
+
+#include "core/strings.h"
+#include "pattern/observations.h"
+#include "pattern/pattern_set.h"
+
+namespace liaison::match {
+namespace {
+
+void AppendJsonString(std::string& out, std::string_view s) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  out.push_back('"');
+  for (unsigned char c : s) {
+    if (c == '"' || c == '\\') {
+      out.push_back('\\');
+      out.push_back(static_cast<char>(c));
+    } else if (c < 0x20) {
+      out += "\\u00";
+      out.push_back(kHex[c >> 4]);
+      out.push_back(kHex[c & 15]);
+    } else {
+      out.push_back(static_cast<char>(c));
+    }
+  }
+  out.push_back('"');
+}
+
+bool IsDigits(std::string_view s) {
+  return !s.empty() && s.size() < 10 &&
+         std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+}  // namespace
+
+std::string ObservedDataJson(const Event& event, std::string_view id, const Timestamp& fallback) {
+  const std::string t = (event.has_time ? event.time : fallback).ToString();
+  std::string out = StrCat(R"({"type":"observed-data","spec_version":"2.1","id":")", id,
+                           R"(","created":")", t, R"(","modified":")", t, R"(","first_observed":")",
+                           t, R"(","last_observed":")", t, R"(","number_observed":1,"objects":{)");
+  size_t next = 1;
+  std::string traffic;  // members of the network-traffic object "0"
+  std::string http;     // its http-request-ext
+  std::string headers;  // the request headers
+  std::string file;     // name and mime_type of one file object
+  std::string hashes;   // its hashes
+  std::string cert;     // members of one x509-certificate
+  std::string protocols;
+  auto object = [&](std::string_view type, std::string_view value) {
+    const std::string key = std::to_string(next++);
+    if (next > 2) out.push_back(',');
+    StrAppend(&out, "\"", key, R"(":{"type":")", type, R"(","value":)");
+    AppendJsonString(out, value);
+    out.push_back('}');
+    return key;
+  };
+  auto member = [](std::string& obj, std::string_view name, std::string_view value, bool number) {
+    if (!obj.empty()) obj.push_back(',');
+    AppendJsonString(obj, name);
+    obj.push_back(':');
+    if (number) {
+      obj.append(value);
+    } else {
+      AppendJsonString(obj, value);
+    }
+  };
+  for (size_t i = 0; i < event.count; ++i) {
+    const FieldValue& f = event.fields[i];
+    const std::string_view addr_type =
+        f.value.find(':') == std::string_view::npos ? "ipv4-addr" : "ipv6-addr";
+    switch (f.field) {
+      case Field::kSrcAddress:
+        member(traffic, "src_ref", object(addr_type, f.value), false);
+        break;
+      case Field::kDstAddress:
+        member(traffic, "dst_ref", object(addr_type, f.value), false);
+        break;
+      case Field::kAddress:
+        object(addr_type, f.value);
+        break;
+      case Field::kSrcPort:
+        if (IsDigits(f.value)) member(traffic, "src_port", f.value, true);
+        break;
+      case Field::kDstPort:
+        if (IsDigits(f.value)) member(traffic, "dst_port", f.value, true);
+        break;
+      case Field::kProtocol:
+        if (!protocols.empty()) protocols.push_back(',');
+        AppendJsonString(protocols, f.value);
+        break;
+      case Field::kDomain:
+        object("domain-name", f.value);
+        break;
+      case Field::kUrl:
+        object("url", f.value);
+        break;
+      case Field::kEmail:
+        object("email-addr", f.value);
+        break;
+      case Field::kJa3:
+        object("x-ja3", f.value);
+        break;
+      case Field::kMd5:
+      case Field::kSha1:
+      case Field::kSha256:
+      case Field::kSha512: {
+        static constexpr std::string_view kNames[] = {"MD5", "SHA-1", "SHA-256", "SHA-512"};
+        const std::string_view name =
+            kNames[static_cast<size_t>(f.field) - static_cast<size_t>(Field::kMd5)];
+        if (hashes.find(StrCat("\"", name, "\"")) == std::string::npos) {
+          member(hashes, name, f.value, false);
+        }
+        break;
+      }
+      case Field::kFileName:
+        if (file.find("\"name\"") == std::string::npos) member(file, "name", f.value, false);
+        break;
+      case Field::kMimeType:
+        if (file.find("\"mime_type\"") == std::string::npos) {
+          member(file, "mime_type", f.value, false);
+        }
+        break;
+      case Field::kUserAgent:
+        member(headers, "User-Agent", f.value, false);
+        break;
+      case Field::kHttpMethod:
+        member(http, "request_method", f.value, false);
+        break;
+      case Field::kX509Subject:
+        member(cert, "subject", f.value, false);
+        break;
+      case Field::kX509Issuer:
+        member(cert, "issuer", f.value, false);
+        break;
+      case Field::kX509Serial:
+        member(cert, "serial_number", f.value, false);
+        break;
+      case Field::kX509Sha1:
+      case Field::kX509Sha256:
+        break;
+    }
+  }
+  auto add_object = [&](std::string_view type, const std::string& members) {
+    if (next++ > 1) out.push_back(',');
+    StrAppend(&out, "\"", next - 1, R"(":{"type":")", type, "\"");
+    if (!members.empty()) StrAppend(&out, ",", members);
+    out.push_back('}');
+  };
+  if (!file.empty() || !hashes.empty()) {
+    std::string members = file;
+    if (!hashes.empty()) {
+      if (!members.empty()) members.push_back(',');
+      StrAppend(&members, R"("hashes":{)", hashes, "}");
+    }
+    add_object("file", members);
+  }
+  if (!cert.empty()) add_object("x509-certificate", cert);
+  if (!traffic.empty() || !protocols.empty() || !http.empty() || !headers.empty()) {
+    std::string members = traffic;
+    auto sep = [&] {
+      if (!members.empty()) members.push_back(',');
+    };
+    sep();
+    StrAppend(&members, R"("protocols":[)", protocols, "]");
+    if (!http.empty() || !headers.empty()) {
+      std::string ext = http;
+      if (!headers.empty()) {
+        if (!ext.empty()) ext.push_back(',');
+        StrAppend(&ext, R"("request_header":{)", headers, "}");
+      }
+      StrAppend(&members, R"(,"extensions":{"http-request-ext":{)", ext, "}}");
+    }
+    add_object("network-traffic", members);
+  }
+  out += "}}";
+  return out;
+}
+
+Matcher::Matcher(const IndicatorSet& set) : set_(set) {}
+
+void Matcher::Match(const Event& event, std::vector<IndexHit>& hits) {
+  hits.clear();
+  ++counters_.events;
+  const IndicatorIndex& index = set_.index();
+  for (size_t i = 0; i < event.count; ++i) {
+    const FieldValue& f = event.fields[i];
+    const FieldInfo& info = InfoOf(f.field);
+    const size_t before = hits.size();
+    index.Lookup(info.kind, f.value, hits, static_cast<uint16_t>(f.field));
+    if (info.kind == ValueKind::kIpv4 && hits.size() > before) {
+      // An indicator on network-traffic:src_ref.value fires only on the source address.
+      auto keep = [&](const IndexHit& h) {
+        const AddressRole role = set_.role(h.indicator);
+        return role == AddressRole::kAny ||
+               (role == AddressRole::kSrc && f.field == Field::kSrcAddress) ||
+               (role == AddressRole::kDst && f.field == Field::kDstAddress);
+      };
+      hits.erase(std::remove_if(hits.begin() + before, hits.end(),
+                                [&](const IndexHit& h) { return !keep(h); }),
+                 hits.end());
+    }
+  }
+  if (set_.engine() != nullptr) {
+    bool wanted = false;
+    for (size_t i = 0; i < event.count && !wanted; ++i) {
+      const FieldValue& f = event.fields[i];
+      if (f.field == Field::kAddress || f.field == Field::kSrcAddress ||
+          f.field == Field::kDstAddress) {
+        wanted = set_.EngineWants(f.value.find(':') == std::string_view::npos ? "ipv4-addr"
+                                                                              : "ipv6-addr");
+      }
+      wanted = wanted || set_.EngineWants(InfoOf(f.field).sco_type);
+    }
+    if (wanted) RunEngine(event, hits);
+  }
+  if (hits.size() > 1) {
+    auto key = [](const IndexHit& h) {
+      return std::tuple(h.indicator, h.indicator == kListIndicator ? h.kind : ValueKind::kOther,
+                        h.indicator == kListIndicator ? h.entry : 0u);
+    };
+    std::sort(hits.begin(), hits.end(),
+              [&](const IndexHit& a, const IndexHit& b) { return key(a) < key(b); });
+    hits.erase(std::unique(hits.begin(), hits.end(),
+                           [&](const IndexHit& a, const IndexHit& b) { return key(a) == key(b); }),
+               hits.end());
+  }
+  counters_.hits += hits.size();
+}
+
+uint64_t MatchBlock(
+    std::string_view block, size_t capacity, LogReader& reader, Matcher& matcher,
+    uint64_t& line_number,
+    absl::FunctionRef<void(uint64_t line, const Event& event, const std::vector<IndexHit>& hits)>
+        on_hits) {
+  thread_local Event event;
+  thread_local std::vector<IndexHit> hits;
+  uint64_t events = 0;
+  const char* p = block.data();
+  const char* const end = p + block.size();
+  while (p < end) {
+    const char* nl = static_cast<const char*>(std::memchr(p, '\n', end - p));
+    const char* line_end = nl == nullptr ? end : nl;
+    reader.set_line_number(++line_number);
+    const size_t offset = static_cast<size_t>(p - block.data());
+    if (reader.Read(std::string_view(p, line_end - p), capacity - offset, event) ==
+        LineResult::kEvent) {
+      ++events;
+      matcher.Match(event, hits);
+      if (!hits.empty()) on_hits(line_number, event, hits);
+    }
+    p = nl == nullptr ? end : nl + 1;
+  }
+  return events;
+}
+
+void Matcher::RunEngine(const Event& event, std::vector<IndexHit>& hits) {
+  ++counters_.engine_evaluations;
+  json_ =
+      ObservedDataJson(event, "observed-data--00000000-0000-4000-8000-000000000000", set_.now());
+  Result<pattern::ObservationSet> observations = pattern::ObservationSet::FromJson(json_);
+  if (!observations.ok()) {
+    ++counters_.engine_failures;
+    return;
+  }
+  const pattern::SetEvaluation result = set_.engine()->Evaluate(*observations);
+  counters_.engine_failures += result.failures.size();
+  for (const pattern::PatternMatch& m : result.matches) {
+    hits.push_back(IndexHit{set_.engine_indicator(m.pattern), ValueKind::kOther, 0});
+  }
+}
+
+}  // namespace liaison::match

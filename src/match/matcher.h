@@ -1,0 +1,59 @@
+#pragma once
+
+// The matcher: one event's fields against an IndicatorSet. Exact indicators are looked up in
+// the indexes (a few hash probes per field); indicators of the pattern engine are evaluated
+// only on events that carry an SCO type one of their patterns names, over an observed-data
+// built from the event (STIX 2.1 section 4.14, with the `objects` dictionary of section 9's
+// examples).
+//
+// A Matcher holds per-thread scratch space; use one per thread over a shared IndicatorSet.
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/functional/function_ref.h"
+#include "match/compiler.h"
+#include "match/reader.h"
+
+namespace liaison::match {
+
+struct MatchCounters {
+  uint64_t events = 0;
+  uint64_t hits = 0;                // (event, indicator) pairs
+  uint64_t engine_evaluations = 0;  // events handed to the pattern engine
+  uint64_t engine_failures = 0;     // pattern evaluations that failed (budgets, bad data)
+};
+
+class Matcher {
+ public:
+  // `set` must be finished and outlive the matcher.
+  explicit Matcher(const IndicatorSet& set);
+
+  // Replaces `hits` with the indicators `event` fires, each once.
+  void Match(const Event& event, std::vector<IndexHit>& hits);
+
+  const MatchCounters& counters() const { return counters_; }
+
+ private:
+  void RunEngine(const Event& event, std::vector<IndexHit>& hits);
+
+  const IndicatorSet& set_;
+  MatchCounters counters_;
+  std::string json_;  // the observed-data handed to the engine
+};
+
+// Reads each line of `block` (whole lines; `capacity` bytes readable from block.data(), as
+// LineSource::NextBlock gives them) with `reader`, matches each event, and calls `on_hits` for
+// events with hits. `line_number` counts lines across blocks. Returns the events read.
+uint64_t MatchBlock(
+    std::string_view block, size_t capacity, LogReader& reader, Matcher& matcher,
+    uint64_t& line_number,
+    absl::FunctionRef<void(uint64_t line, const Event& event, const std::vector<IndexHit>& hits)>
+        on_hits);
+
+// The observed-data JSON for one event (exposed for tests and `--emit-observed-data`).
+std::string ObservedDataJson(const Event& event, std::string_view id, const Timestamp& fallback);
+
+}  // namespace liaison::match

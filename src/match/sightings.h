@@ -1,0 +1,72 @@
+#pragma once
+
+// Hits become STIX 2.1 sightings (section 5.7 "Sighting"): one object per indicator and time
+// window, with count, first_seen and last_seen, not one per event.
+//
+// Memory is bounded by SightingOptions::max_groups: when that many (indicator, window) groups
+// are open, all are written out and counting starts again, so a long run may give several
+// sightings of one indicator in one window, whose counts add up to the hits. Each sighting's id
+// is a UUIDv5 of (indicator id, window start, identity, flush number), so re-running over the
+// same logs writes the same ids and importing the output twice adds no duplicates.
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+
+#include "absl/container/flat_hash_map.h"
+#include "core/timestamp.h"
+#include "match/compiler.h"
+
+namespace liaison::match {
+
+struct SightingOptions {
+  std::string identity_id;        // where_sighted_refs; empty leaves the property out
+  int64_t window_seconds = 3600;  // > 0
+  size_t max_groups = size_t{1} << 20;
+  Timestamp now = Timestamp::Now();  // created / modified, and the time of events without one
+};
+
+class SightingAggregator {
+ public:
+  // `set` must outlive the aggregator. `sink` receives each sighting's JSON text.
+  SightingAggregator(const IndicatorSet& set, const SightingOptions& options,
+                     std::function<void(std::string_view json)> sink);
+
+  void Add(const IndexHit& hit, const Timestamp& time);
+  // Adds another aggregator's groups (per-thread aggregators meet here).
+  void Merge(const SightingAggregator& other);
+  // Writes every open group, in (indicator id, window) order, and empties the aggregator.
+  void Flush();
+
+  uint64_t sightings_written() const { return written_; }
+  size_t open_groups() const { return groups_.size(); }
+
+ private:
+  struct Key {
+    uint32_t indicator;
+    uint8_t kind;  // list values: which index, and which entry
+    uint32_t entry;
+    int64_t window;
+    friend bool operator==(const Key&, const Key&) = default;
+    template <typename H>
+    friend H AbslHashValue(H h, const Key& k) {
+      return H::combine(std::move(h), k.indicator, k.kind, k.entry, k.window);
+    }
+  };
+  struct Group {
+    int64_t count = 0;
+    Timestamp first;
+    Timestamp last;
+  };
+
+  const IndicatorSet& set_;
+  SightingOptions options_;
+  std::function<void(std::string_view)> sink_;
+  absl::flat_hash_map<Key, Group> groups_;
+  uint64_t written_ = 0;
+  uint64_t flushes_ = 0;
+};
+
+}  // namespace liaison::match

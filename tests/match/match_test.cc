@@ -1,0 +1,372 @@
+// End to end: indicators -> compiler -> readers -> matcher -> sightings, on the real data of
+// ../shared/data (SOURCES.md): labelled Stratosphere captures, URLhaus, MISP warninglists and
+// Suricata EVE.
+
+#include <map>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
+#include "core/strings.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "match/line_source.h"
+#include "match/matcher.h"
+#include "match/sightings.h"
+#include "simdjson.h"
+#include "stix/validate.h"
+#include "testing/shared_data.h"
+
+namespace liaison::match {
+namespace {
+
+using HitsByLine = std::map<uint64_t, std::set<std::string>>;
+
+HitsByLine MatchFile(const std::filesystem::path& path, LogFormat format, const IndicatorSet& set,
+                     uint64_t* bad = nullptr) {
+  HitsByLine out;
+  auto source = LineSource::Open(path.string(), 1 << 16);
+  EXPECT_TRUE(source.ok()) << source.status();
+  if (!source.ok()) return out;
+  auto reader = MakeReader(format);
+  Matcher matcher(set);
+  std::string_view block;
+  size_t capacity = 0;
+  uint64_t line = 0;
+  while ((*source)->NextBlock(block, capacity)) {
+    MatchBlock(block, capacity, *reader, matcher, line,
+               [&](uint64_t n, const Event&, const std::vector<IndexHit>& hits) {
+                 for (const IndexHit& h : hits) out[n].insert(set.IdOf(h));
+               });
+  }
+  if (bad != nullptr) *bad = reader->stats().bad_total();
+  return out;
+}
+
+// A Zeek TSV file as rows of named columns, with their 1-based line numbers.
+struct ZeekRow {
+  uint64_t line;
+  std::map<std::string, std::string> columns;
+};
+std::vector<ZeekRow> ReadZeekRows(const std::filesystem::path& path) {
+  std::vector<ZeekRow> rows;
+  std::istringstream in(testing::ReadFileOrDie(path));
+  std::vector<std::string> names;
+  uint64_t n = 0;
+  for (std::string line; std::getline(in, line);) {
+    ++n;
+    std::vector<std::string> parts = absl::StrSplit(line, '\t');
+    if (line.rfind("#fields", 0) == 0) {
+      names.assign(parts.begin() + 1, parts.end());
+      continue;
+    }
+    if (line.empty() || line[0] == '#' || parts.size() != names.size()) continue;
+    ZeekRow row{n, {}};
+    for (size_t i = 0; i < names.size(); ++i) row.columns[names[i]] = parts[i];
+    rows.push_back(std::move(row));
+  }
+  return rows;
+}
+
+CompileOptions Now2025() {
+  CompileOptions o;
+  o.now = *Timestamp::Parse("2025-06-01T00:00:00Z");
+  return o;
+}
+
+// Kovter (Stratosphere 009): indicators from the MD5s of the malicious file transfers (minus
+// any that also occur in a benign row) find exactly the malicious rows.
+TEST(RealData, StratosphereKovterMaliciousFileHashesAreFound) {
+  LIAISON_REQUIRE_SHARED_DIR(shared);
+  const auto path =
+      shared / "data/logs/zeek/stratosphere/009-zeek-malicious/data/files.log.labeled";
+  const std::vector<ZeekRow> rows = ReadZeekRows(path);
+  ASSERT_GT(rows.size(), 2000u);
+  std::set<std::string> malicious, benign;
+  for (const ZeekRow& r : rows) {
+    const std::string& md5 = r.columns.at("md5");
+    if (md5 == "-") continue;
+    (r.columns.at("label") == "Malicious" ? malicious : benign).insert(md5);
+  }
+  std::string list;
+  for (const std::string& m : malicious) {
+    if (!benign.contains(m)) StrAppend(&list, "md5 ", m, "\n");
+  }
+  IndicatorSet set(Now2025());
+  set.AddList(list, "kovter.txt");
+  set.Finish();
+  ASSERT_EQ(set.stats().invalid, 0u);
+
+  uint64_t bad = 0;
+  const HitsByLine hits = MatchFile(path, LogFormat::kZeek, set, &bad);
+  EXPECT_EQ(bad, 0u);
+  size_t expected = 0;
+  for (const ZeekRow& r : rows) {
+    const bool should = r.columns.at("label") == "Malicious" && r.columns.at("md5") != "-" &&
+                        !benign.contains(r.columns.at("md5"));
+    expected += should;
+    EXPECT_EQ(hits.contains(r.line), should) << "line " << r.line;
+  }
+  EXPECT_GT(expected, 1000u);
+  EXPECT_EQ(hits.size(), expected);
+}
+
+// CTU mixed capture (Stratosphere 012): STIX indicators on the destinations of malicious
+// flows' sources (the attackers), network-traffic:src_ref.value, fire on those flows and on no
+// benign one.
+TEST(RealData, StratosphereMixedMaliciousDestinationsAreFoundBenignAreNot) {
+  LIAISON_REQUIRE_SHARED_DIR(shared);
+  const auto path = shared / "data/logs/zeek/stratosphere/012-zeek-mixed/data/conn.log.labeled";
+  const std::vector<ZeekRow> rows = ReadZeekRows(path);
+  std::set<std::string> malicious, other;
+  for (const ZeekRow& r : rows) {
+    if (r.columns.at("label") == "Malicious") {
+      malicious.insert(r.columns.at("id.orig_h"));
+    } else {
+      other.insert(r.columns.at("id.resp_h"));
+      other.insert(r.columns.at("id.orig_h"));
+    }
+  }
+  std::string bundle =
+      R"({"type":"bundle","id":"bundle--6d3c0a8e-1f1a-4c53-9a1e-0d6f3e2b7c11","objects":[)";
+  std::map<std::string, std::string> id_of;
+  int n = 0;
+  for (const std::string& ip : malicious) {
+    if (other.contains(ip)) continue;
+    const std::string id =
+        StrCat("indicator--00000000-0000-4000-8000-", absl::StrFormat("%012d", ++n));
+    id_of[ip] = id;
+    if (n > 1) bundle += ",";
+    StrAppend(&bundle, R"({"type":"indicator","spec_version":"2.1","id":")", id,
+              R"(","created":"2024-01-01T00:00:00Z","modified":"2024-01-01T00:00:00Z",)",
+              R"("pattern_type":"stix","valid_from":"2024-01-01T00:00:00Z",)",
+              R"("pattern":"[network-traffic:src_ref.value = ')", ip, R"(']"})");
+  }
+  bundle += "]}";
+  ASSERT_GT(n, 0);
+  IndicatorSet set(Now2025());
+  ASSERT_TRUE(set.AddStix(bundle, "bundle.json").ok());
+  set.Finish();
+  EXPECT_EQ(set.stats().exact, static_cast<uint64_t>(n));
+
+  const HitsByLine hits = MatchFile(path, LogFormat::kZeek, set);
+  size_t found = 0;
+  for (const ZeekRow& r : rows) {
+    auto it = id_of.find(r.columns.at("id.orig_h"));
+    const bool should = r.columns.at("label") == "Malicious" && it != id_of.end();
+    if (should) {
+      ASSERT_TRUE(hits.contains(r.line)) << "line " << r.line;
+      EXPECT_THAT(hits.at(r.line), ::testing::ElementsAre(it->second));
+      ++found;
+    } else {
+      EXPECT_FALSE(hits.contains(r.line)) << "benign line " << r.line;
+    }
+  }
+  EXPECT_GT(found, 100u);
+}
+
+// Android RAT (Stratosphere 003): a pattern with AND goes to the pattern engine and fires on
+// exactly the TCP flows to port 1337.
+TEST(RealData, PatternEngineIndicatorOnTheRatPort) {
+  LIAISON_REQUIRE_SHARED_DIR(shared);
+  const auto path = shared / "data/logs/zeek/stratosphere/003-zeek-scenario-malicious/conn.log";
+  IndicatorSet set(Now2025());
+  set.AddStixObject(
+      R"({"type":"indicator","spec_version":"2.1","id":"indicator--11111111-1111-4111-8111-111111111111",)"
+      R"("created":"2024-01-01T00:00:00Z","modified":"2024-01-01T00:00:00Z","pattern_type":"stix",)"
+      R"("valid_from":"2024-01-01T00:00:00Z",)"
+      R"("pattern":"[network-traffic:dst_port = 1337 AND network-traffic:protocols[*] = 'tcp']"})",
+      "inline", 1);
+  set.Finish();
+  ASSERT_EQ(set.stats().engine, 1u);
+  const HitsByLine hits = MatchFile(path, LogFormat::kZeek, set);
+  size_t expected = 0;
+  for (const ZeekRow& r : ReadZeekRows(path)) {
+    const bool should = r.columns.at("id.resp_p") == "1337" && r.columns.at("proto") == "tcp";
+    expected += should;
+    EXPECT_EQ(hits.contains(r.line), should) << "line " << r.line;
+  }
+  EXPECT_GT(expected, 10u);
+}
+
+// URLhaus: every listed IP, host and URL is found in log events that carry it; the MISP
+// warninglists' popular domains give exactly the hits a naive suffix comparison predicts.
+TEST(RealData, UrlhausFindsItsOwnValuesAndWarninglistsMatchTheReference) {
+  LIAISON_REQUIRE_SHARED_DIR(shared);
+  const std::string text =
+      testing::ReadFileOrDie(shared / "data/indicators/urlhaus-filter/urlhaus-filter-online.txt");
+  std::vector<std::string> ips, hosts, urls;
+  std::string list;
+  for (absl::string_view absl_line : absl::StrSplit(text, '\n')) {
+    const std::string_view line = ToStd(absl_line);
+    if (line.empty() || line[0] == '!') continue;
+    std::string v(line);
+    if (v.rfind("||", 0) == 0) {  // ABP rule: ||host/path^$options
+      v = v.substr(2, v.find('^') - 2);
+      if (v.find('/') == std::string::npos) {
+        hosts.push_back(v);
+        StrAppend(&list, "domain-name ", v, "\n");
+      } else {
+        urls.push_back(v);
+        StrAppend(&list, "url ", v, "\n");
+      }
+    } else if (std::isdigit(static_cast<unsigned char>(v[0])) &&
+               v.find_first_not_of("0123456789.") == std::string::npos) {
+      ips.push_back(v);
+      StrAppend(&list, "ipv4-addr ", v, "\n");
+    } else {
+      hosts.push_back(v);
+      StrAppend(&list, "domain-name ", v, "\n");
+    }
+  }
+  EXPECT_GT(ips.size(), 2000u);
+  EXPECT_GT(urls.size(), 3000u);
+  IndicatorSet set(Now2025());
+  set.AddList(list, "urlhaus");
+  set.Finish();
+  EXPECT_EQ(set.stats().invalid, 0u) << set.stats().errors[0];
+
+  auto reader = MakeZeekJsonReader();
+  Matcher matcher(set);
+  uint64_t line = 0;
+  auto count_hits = [&](const std::string& ndjson) {
+    uint64_t hit_events = 0;
+    std::set<uint64_t> lines_hit;
+    const uint64_t first_line = line + 1;
+    std::string padded = ndjson;
+    padded.append(64, '\0');
+    MatchBlock(std::string_view(padded.data(), ndjson.size()), padded.size(), *reader, matcher,
+               line, [&](uint64_t n, const Event&, const std::vector<IndexHit>&) {
+                 ++hit_events;
+                 lines_hit.insert(n);
+               });
+    if (std::getenv("LIAISON_DEBUG_MISSES")) {
+      size_t i = 0;
+      for (absl::string_view l : absl::StrSplit(ToAbsl(std::string_view(ndjson)), '\n')) {
+        if (!lines_hit.contains(first_line + i++))
+          std::fprintf(stderr, "miss: %.*s\n", int(l.size()), l.data());
+      }
+    }
+    return hit_events;
+  };
+  std::string events;
+  for (const std::string& ip : ips) {
+    StrAppend(&events, R"({"_path":"conn","ts":1,"id.orig_h":"10.0.0.1","id.resp_h":")", ip,
+              "\"}\n");
+  }
+  for (const std::string& h : hosts)
+    StrAppend(&events, R"({"_path":"dns","ts":1,"query":")", h, "\"}\n");
+  for (const std::string& u : urls) {
+    const size_t slash = u.find('/');
+    StrAppend(&events, R"({"_path":"http","ts":1,"host":")", u.substr(0, slash), R"(","uri":")",
+              u.substr(slash), "\"}\n");
+  }
+  EXPECT_EQ(count_hits(events), ips.size() + hosts.size() + urls.size());
+
+  // Known-benign names: the reference is a plain suffix walk over a std::set.
+  const std::set<std::string> host_set(hosts.begin(), hosts.end());
+  auto reference_hit = [&](std::string d) {
+    for (char& c : d) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    while (true) {
+      if (host_set.contains(d)) return true;
+      const size_t dot = d.find('.');
+      if (dot == std::string::npos) return false;
+      d = d.substr(dot + 1);
+    }
+  };
+  uint64_t expected = 0;
+  size_t names = 0;
+  std::string benign;
+  for (std::string_view list_name :
+       {"majestic_million", "google", "microsoft", "amazon-aws", "cloudflare", "bank-website"}) {
+    const std::string json = testing::ReadFileOrDie(
+        shared / "data/indicators/misp-warninglists/lists" / std::string(list_name) / "list.json");
+    simdjson::dom::parser parser;
+    simdjson::dom::element doc = parser.parse(json);
+    for (simdjson::dom::element e : doc["list"].get_array()) {
+      std::string_view v = e.get_string();
+      if (v.find_first_of("/: ") != std::string_view::npos || v.empty()) continue;
+      if (std::isdigit(static_cast<unsigned char>(v[0]))) continue;
+      ++names;
+      expected += reference_hit(std::string(v));
+      StrAppend(&benign, R"({"_path":"dns","ts":1,"query":")", v, "\"}\n");
+    }
+  }
+  EXPECT_GT(names, 5000u);
+  EXPECT_EQ(count_hits(benign), expected);
+  EXPECT_LT(expected, names / 100) << "warninglists should be mostly non-matches";
+}
+
+// Suricata EVE: DNS names seen in the sample become indicators; the hits aggregate into valid
+// STIX 2.1 sightings whose counts add up to the hit events.
+TEST(RealData, EveHitsBecomeValidSightings) {
+  LIAISON_REQUIRE_SHARED_DIR(shared);
+  const auto path = shared / "data/logs/suricata/surevego/eve.json";
+  IndicatorSet set(Now2025());
+  set.AddList("domain-name debian.org\ndomain-name fastly.net\nipv4-addr 151.101.0.0/16\n", "list");
+  set.Finish();
+  std::vector<std::string> sightings;
+  SightingOptions options;
+  options.identity_id = "identity--5d2b0a1c-3c4e-4f7a-9b8c-1d2e3f4a5b6c";
+  options.window_seconds = 3600;
+  options.now = *Timestamp::Parse("2025-06-01T00:00:00Z");
+  SightingAggregator aggregator(set, options,
+                                [&](std::string_view json) { sightings.emplace_back(json); });
+  auto source = LineSource::Open(path.string());
+  ASSERT_TRUE(source.ok());
+  auto reader = MakeEveReader();
+  Matcher matcher(set);
+  std::string_view block;
+  size_t capacity = 0;
+  uint64_t line = 0;
+  uint64_t hit_pairs = 0;
+  while ((*source)->NextBlock(block, capacity)) {
+    MatchBlock(block, capacity, *reader, matcher, line,
+               [&](uint64_t, const Event& e, const std::vector<IndexHit>& hits) {
+                 ASSERT_TRUE(e.has_time);
+                 for (const IndexHit& h : hits) {
+                   aggregator.Add(h, e.time);
+                   ++hit_pairs;
+                 }
+               });
+  }
+  aggregator.Flush();
+  ASSERT_GT(hit_pairs, 30u);
+  ASSERT_FALSE(sightings.empty());
+  int64_t total = 0;
+  for (const std::string& s : sightings) {
+    const stix::Report report = stix::ValidateObjectText(s);
+    EXPECT_EQ(report.errors, 0u) << s << "\n"
+                                 << (report.findings.empty() ? "" : report.findings[0].message);
+    simdjson::dom::parser parser;
+    simdjson::dom::element doc = parser.parse(s);
+    total += int64_t(doc["count"]);
+    EXPECT_EQ(std::string_view(doc["where_sighted_refs"].at(0)), options.identity_id);
+  }
+  EXPECT_EQ(total, static_cast<int64_t>(hit_pairs));
+}
+
+TEST(ObservedDataJson, IsValidStixForTheEngine) {
+  Event e;
+  e.has_time = true;
+  e.time = Timestamp::FromUnixNanos(1700000000, 0);
+  e.Push(Field::kSrcAddress, "10.0.0.1");
+  e.Push(Field::kDstAddress, "2001:db8::1");
+  e.Push(Field::kDstPort, "443");
+  e.Push(Field::kProtocol, "tcp");
+  const std::string sha256(64, 'a');
+  e.Push(Field::kSha256, sha256);
+  e.Push(Field::kFileName, "a\"b.exe");
+  e.Push(Field::kUserAgent, "curl/8");
+  const std::string json =
+      ObservedDataJson(e, "observed-data--00000000-0000-4000-8000-000000000000", {});
+  const stix::Report report = stix::ValidateObjectText(json);
+  EXPECT_EQ(report.errors, 0u) << json << "\n"
+                               << (report.findings.empty() ? "" : report.findings[0].message);
+}
+
+}  // namespace
+}  // namespace liaison::match
