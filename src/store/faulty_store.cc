@@ -123,6 +123,7 @@ Result<std::vector<AuditRecord>> FaultyStore::AppendAudit(std::vector<AuditRecor
 Result<std::vector<AuditRecord>> FaultyStore::ReadAudit(const AuditQuery& query) {
   LIAISON_FAULT_POINT("ReadAudit");
   return inner_.ReadAudit(query);
+}
 Result<std::optional<std::string>> FaultyStore::GetSyncState(std::string_view key) {
   LIAISON_FAULT_POINT("GetSyncState");
   return inner_.GetSyncState(key);
