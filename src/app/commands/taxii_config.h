@@ -15,6 +15,9 @@ namespace liaison::app {
 
 struct TaxiiConfig {
   std::string data_dir = "liaison-data";  // the SQLite store is <data_dir>/liaison.db
+  // "" (the default): SQLite in data_dir. "postgres://..." or "postgresql://...": a shared
+  // PostgreSQL database (a libpq connection URI), for several nodes behind a load balancer.
+  std::string store;
   size_t max_page_size = 1000;
   taxii::ServerOptions server;
 };
