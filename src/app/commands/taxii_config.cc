@@ -13,6 +13,7 @@
 #include "core/status_macros.h"
 #include "core/strings.h"
 #include "policy/partner.h"
+#include "store/postgres/postgres_store.h"
 #include "store/sqlite/sqlite_store.h"
 
 namespace liaison::app {
@@ -107,6 +108,12 @@ Result<TaxiiConfig> LoadTaxiiConfig(const std::string& path) {
   }
   taxii::ServerOptions& s = config.server;
   config.data_dir = root["data_dir"].value_or(config.data_dir);
+  config.store = root["store"].value_or(config.store);
+  if (!config.store.empty() && !config.store.starts_with("postgres://") &&
+      !config.store.starts_with("postgresql://")) {
+    return absl::InvalidArgumentError(
+        StrCat(path, ": store: expected \"postgres://...\" (or leave it out for SQLite)"));
+  }
   config.max_page_size = root["max_page_size"].value_or(config.max_page_size);
   config.status_ttl_hours = root["status_ttl_hours"].value_or(config.status_ttl_hours);
   config.log_format = root["log_format"].value_or(config.log_format);
@@ -174,6 +181,12 @@ Result<TaxiiConfig> LoadTaxiiConfig(const std::string& path) {
 }
 
 Result<std::unique_ptr<store::Store>> OpenConfiguredStore(const TaxiiConfig& config) {
+  if (!config.store.empty()) {
+    store::PostgresOptions options;
+    options.conninfo = config.store;
+    options.max_page_size = config.max_page_size;
+    return store::OpenPostgresStore(options);
+  }
   store::SqliteOptions options;
   options.path = std::filesystem::path(config.data_dir) / "liaison.db";
   options.max_page_size = config.max_page_size;

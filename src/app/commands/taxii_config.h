@@ -16,6 +16,9 @@ namespace liaison::app {
 
 struct TaxiiConfig {
   std::string data_dir = "liaison-data";  // the SQLite store is <data_dir>/liaison.db
+  // "" (the default): SQLite in data_dir. "postgres://..." or "postgresql://...": a shared
+  // PostgreSQL database (a libpq connection URI), for several nodes behind a load balancer.
+  std::string store;
   size_t max_page_size = 1000;
   // Status resources are kept this long (SqliteOptions::status_ttl); 0 keeps them forever.
   int64_t status_ttl_hours = 7 * 24;

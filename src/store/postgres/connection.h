@@ -1,0 +1,114 @@
+#pragma once
+
+// A thin layer over libpq for the PostgreSQL store: one connection with a cache of prepared
+// statements, query results, and the mapping of SQLSTATE codes onto the store's error codes.
+// Internal to store/postgres.
+
+#include <libpq-fe.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "core/result.h"
+
+namespace liaison::store::postgres_internal {
+
+// Query parameters, all sent in text format (PostgreSQL casts them to the column types).
+class Params {
+ public:
+  Params& Add(std::string_view text);
+  Params& Add(int64_t value);
+  Params& Add(bool value);
+  Params& AddNull();
+  // A text[] literal ({"a","b"}) from `values`, for `= ANY($n::text[])` and unnest().
+  Params& AddTextArray(const std::vector<std::string>& values);
+  Params& AddTextArray(const std::vector<std::string_view>& values);
+  Params& AddIntArray(const std::vector<int64_t>& values);
+  Params& AddBoolArray(const std::vector<bool>& values);
+
+  size_t size() const { return values_.size(); }
+  // InvalidArgument when a value holds a NUL byte, which PostgreSQL text cannot store.
+  Status Check() const;
+
+ private:
+  friend class Connection;
+  std::vector<std::string> values_;
+  std::vector<bool> null_;
+};
+
+// One query result (owned PGresult).
+class QueryResult {
+ public:
+  QueryResult() = default;
+  explicit QueryResult(PGresult* r) : r_(r, &PQclear) {}
+  int rows() const { return r_ ? PQntuples(r_.get()) : 0; }
+  bool IsNull(int row, int col) const { return PQgetisnull(r_.get(), row, col) != 0; }
+  std::string_view Text(int row, int col) const {
+    return std::string_view(PQgetvalue(r_.get(), row, col),
+                            static_cast<size_t>(PQgetlength(r_.get(), row, col)));
+  }
+  // Integer and boolean columns; DataLoss for anything else is the caller's to report.
+  int64_t Int(int row, int col) const;
+  bool Bool(int row, int col) const { return Text(row, col) == "t"; }
+  // Rows an INSERT/UPDATE/DELETE touched.
+  int64_t Affected() const;
+  PGresult* get() const { return r_.get(); }
+
+ private:
+  std::unique_ptr<PGresult, void (*)(PGresult*)> r_{nullptr, &PQclear};
+};
+
+class Connection {
+ public:
+  // Connects and, when `schema` is not empty, sets the search_path to it. Unavailable when the
+  // server cannot be reached; InvalidArgument for a malformed connection string.
+  static Result<std::unique_ptr<Connection>> Open(const std::string& conninfo,
+                                                  const std::string& schema);
+  ~Connection();
+
+  // Runs one statement as a prepared statement (prepared on first use on this connection,
+  // keyed by its text).
+  Result<QueryResult> Exec(std::string_view sql, const Params& params);
+  Result<QueryResult> Exec(std::string_view sql) { return Exec(sql, Params()); }
+  // Runs SQL text that may hold several statements, without parameters (migrations, BEGIN).
+  Status ExecScript(std::string_view sql);
+
+  // False once the connection is lost or left in an unknown transaction state: the pool drops
+  // it instead of handing it out again.
+  bool Healthy() const;
+
+  PGconn* raw() { return conn_; }
+
+ private:
+  explicit Connection(PGconn* conn) : conn_(conn) {}
+  PGconn* conn_;
+  absl::flat_hash_map<std::string, std::string> prepared_;  // SQL text -> statement name
+  int64_t next_statement_ = 0;
+};
+
+// Maps a failed result (or a connection error when `result` is null) to a Status.
+Status ErrorStatus(PGconn* conn, const PGresult* result, std::string_view what);
+
+// Quotes an identifier (a schema name) for SQL text.
+std::string QuoteIdentifier(std::string_view name);
+
+// A transaction on one connection, rolled back when destroyed uncommitted.
+class Transaction {
+ public:
+  // `begin` is the BEGIN statement (isolation level and access mode).
+  static Result<Transaction> Begin(Connection& conn, const char* begin = "BEGIN");
+  Transaction(Transaction&& other) noexcept : conn_(other.conn_) { other.conn_ = nullptr; }
+  Transaction& operator=(Transaction&&) = delete;
+  ~Transaction();
+  Status Commit();
+
+ private:
+  explicit Transaction(Connection* conn) : conn_(conn) {}
+  Connection* conn_;
+};
+
+}  // namespace liaison::store::postgres_internal

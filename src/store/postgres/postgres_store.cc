@@ -1,0 +1,1410 @@
+#include "store/postgres/postgres_store.h"
+
+#include <algorithm>
+#include <cstdint>
+#include <limits>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/synchronization/mutex.h"
+#include "core/absl_compat.h"
+#include "core/json.h"
+#include "core/status_macros.h"
+#include "core/strings.h"
+#include "store/postgres/connection.h"
+
+// The same data model as the SQLite backend (sqlite/schema.cc lists the invariants): one row per
+// stored version keyed by date_added (bigint microseconds, unique, in commit order), the
+// VersionKey text as version, and the is_first / is_last / spec_latest flags that let a query
+// decide most rows without reading sibling versions. Every index on objects ends with
+// date_added, so an equality prefix yields rows in date_added order and a page is an index range
+// walk (LIMIT, keyset batches), never a sort of the collection.
+
+namespace liaison::store {
+namespace {
+
+using postgres_internal::Connection;
+using postgres_internal::Params;
+using postgres_internal::QueryResult;
+using postgres_internal::Transaction;
+
+constexpr size_t kMaxIdChars = 512;  // the cursor refuses longer ids
+
+std::string MediaTypeFor(std::string_view spec_version) {
+  return absl::StrCat("application/stix+json;version=", ToAbsl(spec_version));
+}
+
+// STIX 2.1 SCOs may omit spec_version and are 2.1 (2.0 had no top-level SCOs); SDOs and SROs
+// without it are STIX 2.0 content, which had no spec_version property on objects.
+std::string EffectiveSpecVersion(const stix::Object& object) {
+  if (!object.spec_version.empty()) return object.spec_version;
+  return stix::CategoryOfType(object.type) == stix::ObjectCategory::kSco ? "2.1" : "2.0";
+}
+
+Status CheckObject(const stix::Object& object, size_t index) {
+  auto bad = [index](std::string_view why) {
+    return absl::InvalidArgumentError(absl::StrCat("objects/", index, ": ", ToAbsl(why)));
+  };
+  if (object.type.empty()) return bad("missing type");
+  if (object.id.empty()) return bad("missing id");
+  if (object.id.size() > kMaxIdChars) return bad("id longer than 512 characters");
+  if (object.id.size() <= object.type.size() + 2 ||
+      object.id.compare(0, object.type.size(), object.type) != 0 ||
+      object.id.compare(object.type.size(), 2, "--") != 0) {
+    return bad("id does not start with the object's type followed by \"--\"");
+  }
+  if (object.json.empty()) return bad("missing JSON text");
+  return absl::OkStatus();
+}
+
+// The version a status resource reports: the object's own text precision, or date_added for
+// objects without modified/created.
+std::string StatusVersion(const stix::Object& object, Timestamp date_added) {
+  if (auto v = object.version()) return v->ToString(v->precision());
+  return date_added.ToString(6);
+}
+
+std::string TimestampText(Timestamp t) { return t.ToString(9); }
+
+Result<Timestamp> ParseStoredTimestamp(std::string_view text) {
+  auto t = Timestamp::Parse(text);
+  if (!t.ok()) {
+    return absl::DataLossError(
+        absl::StrCat("postgres store: bad stored timestamp \"", ToAbsl(text), "\""));
+  }
+  return *t;
+}
+
+std::string JoinLines(const std::vector<std::string>& items) { return absl::StrJoin(items, "\n"); }
+
+std::vector<std::string> SplitLines(std::string_view text) {
+  std::vector<std::string> out;
+  if (text.empty()) return out;
+  for (absl::string_view part : absl::StrSplit(ToAbsl(text), '\n')) out.emplace_back(part);
+  return out;
+}
+
+// --- Status resources as JSON text ------------------------------------------------------------
+
+json::Value DetailsToJson(const std::vector<StatusDetail>& details) {
+  json::Array array;
+  array.reserve(details.size());
+  for (const StatusDetail& d : details) {
+    json::Object o;
+    o.emplace_back("id", d.id);
+    o.emplace_back("version", d.version);
+    o.emplace_back("message", d.message);
+    array.emplace_back(std::move(o));
+  }
+  return json::Value(std::move(array));
+}
+
+std::string StatusBody(const StatusResource& s) {
+  json::Object o;
+  o.emplace_back("status", s.status);
+  o.emplace_back("total_count", s.total_count);
+  o.emplace_back("success_count", s.success_count);
+  o.emplace_back("failure_count", s.failure_count);
+  o.emplace_back("pending_count", s.pending_count);
+  o.emplace_back("successes", DetailsToJson(s.successes));
+  o.emplace_back("failures", DetailsToJson(s.failures));
+  o.emplace_back("pendings", DetailsToJson(s.pendings));
+  return json::Serialize(json::Value(std::move(o)));
+}
+
+Status BadStatusBody(std::string_view id) {
+  return absl::DataLossError(
+      absl::StrCat("postgres store: status ", ToAbsl(id), " is stored in an unknown form"));
+}
+
+Status ParseStatusBody(std::string_view body, StatusResource& s) {
+  auto parsed = json::Parse(body);
+  if (!parsed.ok() || !parsed->is_object()) return BadStatusBody(s.id);
+  const json::Value& v = *parsed;
+  auto get_string = [&](std::string_view key, std::string& out) {
+    const json::Value* f = v.Find(key);
+    if (f == nullptr || !f->is_string()) return false;
+    out = f->as_string();
+    return true;
+  };
+  auto get_int = [&](std::string_view key, int64_t& out) {
+    const json::Value* f = v.Find(key);
+    if (f == nullptr || !f->is_int()) return false;
+    out = f->as_int();
+    return true;
+  };
+  auto get_details = [&](std::string_view key, std::vector<StatusDetail>& out) {
+    const json::Value* f = v.Find(key);
+    if (f == nullptr || !f->is_array()) return false;
+    for (const json::Value& item : f->as_array()) {
+      const json::Value* id = item.Find("id");
+      const json::Value* version = item.Find("version");
+      const json::Value* message = item.Find("message");
+      if (id == nullptr || version == nullptr || message == nullptr || !id->is_string() ||
+          !version->is_string() || !message->is_string()) {
+        return false;
+      }
+      out.push_back({id->as_string(), version->as_string(), message->as_string()});
+    }
+    return true;
+  };
+  const bool ok =
+      get_string("status", s.status) && get_int("total_count", s.total_count) &&
+      get_int("success_count", s.success_count) && get_int("failure_count", s.failure_count) &&
+      get_int("pending_count", s.pending_count) && get_details("successes", s.successes) &&
+      get_details("failures", s.failures) && get_details("pendings", s.pendings);
+  return ok ? absl::OkStatus() : BadStatusBody(s.id);
+}
+
+// --- Rows and version flags -------------------------------------------------------------------
+
+// One stored version, without its JSON.
+struct Row {
+  int64_t date_added = 0;
+  std::string id;
+  std::string version;  // VersionKey
+  std::string spec_version;
+  std::string type;
+  bool is_first = false;
+  bool is_last = false;
+  bool spec_latest = false;
+};
+
+constexpr const char* kRowColumns =
+    "date_added, id, version, spec_version, type, is_first, is_last, spec_latest";
+constexpr int kJsonColumn = 8;
+
+Row ReadRow(const QueryResult& r, int i) {
+  Row row;
+  row.date_added = r.Int(i, 0);
+  row.id = std::string(r.Text(i, 1));
+  row.version = std::string(r.Text(i, 2));
+  row.spec_version = std::string(r.Text(i, 3));
+  row.type = std::string(r.Text(i, 4));
+  row.is_first = r.Bool(i, 5);
+  row.is_last = r.Bool(i, 6);
+  row.spec_latest = r.Bool(i, 7);
+  return row;
+}
+
+// The flags of every version of one id, from scratch.
+struct Flags {
+  bool is_first = false;
+  bool is_last = false;
+  bool spec_latest = false;
+  friend bool operator==(const Flags&, const Flags&) = default;
+};
+
+std::vector<Flags> ComputeFlags(const std::vector<Row>& versions) {
+  std::vector<Flags> flags(versions.size());
+  if (versions.empty()) return flags;
+  std::string_view min_v = versions[0].version, max_v = versions[0].version;
+  std::string_view max_spec = versions[0].spec_version;
+  for (const Row& r : versions) {
+    min_v = std::min(min_v, std::string_view(r.version));
+    max_v = std::max(max_v, std::string_view(r.version));
+    if (CompareSpecVersions(r.spec_version, max_spec) > 0) max_spec = r.spec_version;
+  }
+  for (size_t i = 0; i < versions.size(); ++i) {
+    flags[i].is_first = versions[i].version == min_v;
+    flags[i].is_last = versions[i].version == max_v;
+    flags[i].spec_latest = CompareSpecVersions(versions[i].spec_version, max_spec) == 0;
+  }
+  return flags;
+}
+
+Result<std::vector<VersionRecord>> ToVersionRecords(const std::vector<Row>& rows) {
+  std::vector<VersionRecord> records;
+  records.reserve(rows.size());
+  for (const Row& r : rows) {
+    auto version = ParseVersionKey(r.version);
+    if (!version.ok()) {
+      return absl::DataLossError(absl::StrCat("postgres store: bad stored version of ", r.id));
+    }
+    records.push_back({*version, FromUnixMicros(r.date_added), r.spec_version});
+  }
+  return records;
+}
+
+// --- Query planning -----------------------------------------------------------------------------
+
+enum class FlagFilter { kNone, kLast, kFirst, kFirstOrLast };
+
+// What a query's match[version]/match[spec_version]/added_after need, worked out once.
+struct VersionPlan {
+  bool all = false;
+  bool first = false;
+  bool last = false;
+  std::vector<std::string> at_keys;  // VersionKey of each timestamp
+  std::vector<int64_t> at_micros;    // the same timestamps, for versionless rows
+  std::vector<Timestamp> at;
+  bool base_varies = false;  // a step-1 filter can differ between versions of an id
+  bool explicit_spec = false;
+  FlagFilter sql_flag = FlagFilter::kNone;
+};
+
+VersionPlan PlanVersions(const Filter& filter) {
+  VersionPlan p;
+  if (filter.versions.empty()) p.last = true;
+  for (const VersionMatch& m : filter.versions) {
+    switch (m.kind) {
+      case VersionMatch::Kind::kAll:
+        p.all = true;
+        break;
+      case VersionMatch::Kind::kFirst:
+        p.first = true;
+        break;
+      case VersionMatch::Kind::kLast:
+        p.last = true;
+        break;
+      case VersionMatch::Kind::kAt:
+        p.at.push_back(m.at);
+        p.at_keys.push_back(VersionKey(m.at));
+        break;
+    }
+  }
+  p.explicit_spec = !filter.spec_versions.empty();
+  p.base_varies = filter.added_after.has_value() || p.explicit_spec;
+  if (!p.all && p.at.empty() && !p.base_varies) {
+    if (p.first && p.last) {
+      p.sql_flag = FlagFilter::kFirstOrLast;
+    } else if (p.last) {
+      p.sql_flag = FlagFilter::kLast;
+    } else if (p.first) {
+      p.sql_flag = FlagFilter::kFirst;
+    }
+  }
+  return p;
+}
+
+std::string_view FlagSql(FlagFilter f) {
+  switch (f) {
+    case FlagFilter::kNone:
+      return "";
+    case FlagFilter::kLast:
+      return " AND is_last";
+    case FlagFilter::kFirst:
+      return " AND is_first";
+    case FlagFilter::kFirstOrLast:
+      return " AND (is_first OR is_last)";
+  }
+  return "";
+}
+
+std::vector<std::string> Deduplicated(const std::vector<std::string>& values) {
+  std::vector<std::string> out;
+  absl::flat_hash_set<std::string> seen;
+  for (const std::string& v : values) {
+    if (seen.insert(v).second) out.push_back(v);
+  }
+  return out;
+}
+
+// The ok-ness and status of either a Status or a Result<T>.
+inline const Status& StatusOf(const Status& s) { return s; }
+template <typename T>
+inline Status StatusOf(const Result<T>& r) {
+  return r.status();
+}
+
+void FinishStatus(StatusResource& s) {
+  s.success_count = static_cast<int64_t>(s.successes.size());
+  s.failure_count = static_cast<int64_t>(s.failures.size());
+  s.pending_count = static_cast<int64_t>(s.pendings.size());
+  s.total_count = s.success_count + s.failure_count + s.pending_count;
+  s.status = s.pending_count > 0 ? "pending" : "complete";
+}
+
+// Migration N brings the schema from version N-1 to N. Never edit a shipped migration: append.
+// Text keys are COLLATE "C" so that ORDER BY and the VersionKey comparisons are bytewise, as in
+// SQLite, whatever the database's locale.
+constexpr const char* kMigrations[] = {
+    // 1
+    R"sql(
+CREATE TABLE meta(
+  key text COLLATE "C" PRIMARY KEY,
+  value bigint NOT NULL
+);
+INSERT INTO meta(key, value) VALUES ('last_date_added', 0);
+
+CREATE TABLE collections(
+  cid bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  id text COLLATE "C" NOT NULL UNIQUE,
+  api_root text NOT NULL,
+  title text NOT NULL,
+  description text NOT NULL,
+  alias text NOT NULL,
+  media_types text NOT NULL
+);
+
+CREATE TABLE objects(
+  date_added bigint PRIMARY KEY,
+  cid bigint NOT NULL,
+  id text COLLATE "C" NOT NULL,
+  version text COLLATE "C" NOT NULL,
+  type text COLLATE "C" NOT NULL,
+  spec_version text COLLATE "C" NOT NULL,
+  is_first boolean NOT NULL,
+  is_last boolean NOT NULL,
+  spec_latest boolean NOT NULL,
+  json text NOT NULL
+);
+CREATE UNIQUE INDEX objects_by_id ON objects(cid, id, version);
+CREATE INDEX objects_by_cid ON objects(cid, date_added);
+CREATE INDEX objects_by_type ON objects(cid, type, date_added);
+CREATE INDEX objects_latest ON objects(cid, date_added) WHERE is_last;
+
+CREATE TABLE statuses(
+  id text COLLATE "C" PRIMARY KEY,
+  api_root text NOT NULL,
+  request_timestamp text NOT NULL,
+  body text NOT NULL
+);
+
+CREATE TABLE users(
+  name text COLLATE "C" PRIMARY KEY,
+  password_hash text NOT NULL,
+  is_admin boolean NOT NULL,
+  groups text NOT NULL
+);
+
+CREATE TABLE tokens(
+  token_hash text COLLATE "C" PRIMARY KEY,
+  user_name text COLLATE "C" NOT NULL,
+  description text NOT NULL,
+  created text COLLATE "C" NOT NULL,
+  expires text
+);
+CREATE INDEX tokens_by_user ON tokens(user_name);
+
+CREATE TABLE permissions(
+  cid bigint NOT NULL,
+  kind integer NOT NULL,
+  principal text COLLATE "C" NOT NULL,
+  can_read boolean NOT NULL,
+  can_write boolean NOT NULL,
+  PRIMARY KEY (cid, kind, principal)
+);
+CREATE INDEX permissions_by_principal ON permissions(kind, principal);
+)sql",
+};
+constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
+
+// Serialises migrations of nodes starting together (a transaction-scoped advisory lock).
+constexpr int64_t kMigrationLock = 0x4C49414E;  // "LIAN"
+
+Status Migrate(Connection& c, const std::string& schema) {
+  LIAISON_ASSIGN_OR_RETURN(Transaction tx, Transaction::Begin(c));
+  LIAISON_RETURN_IF_ERROR(
+      StatusOf(c.Exec("SELECT pg_advisory_xact_lock($1::bigint)", Params().Add(kMigrationLock))));
+  if (!schema.empty()) {
+    LIAISON_RETURN_IF_ERROR(c.ExecScript(
+        StrCat("CREATE SCHEMA IF NOT EXISTS ", postgres_internal::QuoteIdentifier(schema))));
+  }
+  LIAISON_RETURN_IF_ERROR(
+      c.ExecScript("CREATE TABLE IF NOT EXISTS schema_migrations("
+                   "version integer PRIMARY KEY, applied_at text NOT NULL)"));
+  LIAISON_ASSIGN_OR_RETURN(QueryResult r,
+                           c.Exec("SELECT coalesce(max(version), 0) FROM schema_migrations"));
+  const int64_t current = r.Int(0, 0);
+  if (current > kSchemaVersion) {
+    return absl::FailedPreconditionError(absl::StrCat("postgres store: schema version ", current,
+                                                      " is newer than this liaison supports (",
+                                                      kSchemaVersion, "); upgrade liaison"));
+  }
+  // All missing migrations commit together with the bookkeeping: a crash half-way leaves the
+  // database at its previous version (PostgreSQL DDL is transactional).
+  for (int v = static_cast<int>(current) + 1; v <= kSchemaVersion; ++v) {
+    LIAISON_RETURN_IF_ERROR(c.ExecScript(kMigrations[v - 1]));
+    LIAISON_RETURN_IF_ERROR(
+        StatusOf(c.Exec("INSERT INTO schema_migrations(version, applied_at) VALUES ($1, $2)",
+                        Params().Add(int64_t{v}).Add(Timestamp::Now().ToString(6)))));
+  }
+  return tx.Commit();
+}
+
+Result<int64_t> CollectionKey(Connection& c, std::string_view id) {
+  LIAISON_ASSIGN_OR_RETURN(QueryResult r,
+                           c.Exec("SELECT cid FROM collections WHERE id = $1", Params().Add(id)));
+  if (r.rows() == 0) {
+    return absl::NotFoundError(absl::StrCat("collection ", ToAbsl(id), " not found"));
+  }
+  return r.Int(0, 0);
+}
+
+Result<bool> UserExists(Connection& c, std::string_view name) {
+  LIAISON_ASSIGN_OR_RETURN(QueryResult r,
+                           c.Exec("SELECT 1 FROM users WHERE name = $1", Params().Add(name)));
+  return r.rows() > 0;
+}
+
+// Takes the high-water mark's row lock: from here to COMMIT this transaction is the only object
+// writer in the whole database (all nodes). Returns the last date_added issued.
+Result<int64_t> LockObjectWrites(Connection& c) {
+  LIAISON_ASSIGN_OR_RETURN(
+      QueryResult r, c.Exec("SELECT value FROM meta WHERE key = 'last_date_added' FOR UPDATE"));
+  if (r.rows() == 0) return absl::DataLossError("postgres store: meta.last_date_added is missing");
+  return r.Int(0, 0);
+}
+
+Result<std::vector<Row>> LoadVersions(Connection& c, int64_t cid, std::string_view id) {
+  static const std::string kSql =
+      absl::StrCat("SELECT ", kRowColumns, " FROM objects WHERE cid = $1 AND id = $2");
+  LIAISON_ASSIGN_OR_RETURN(QueryResult r, c.Exec(kSql, Params().Add(cid).Add(id)));
+  std::vector<Row> rows;
+  rows.reserve(r.rows());
+  for (int i = 0; i < r.rows(); ++i) rows.push_back(ReadRow(r, i));
+  return rows;
+}
+
+// Writes new flag values for the given rows in one statement.
+Status UpdateFlags(Connection& c, const std::vector<int64_t>& keys,
+                   const std::vector<Flags>& flags) {
+  if (keys.empty()) return absl::OkStatus();
+  std::vector<bool> first, last, spec;
+  for (const Flags& f : flags) {
+    first.push_back(f.is_first);
+    last.push_back(f.is_last);
+    spec.push_back(f.spec_latest);
+  }
+  return StatusOf(c.Exec(
+      "UPDATE objects AS o SET is_first = u.f, is_last = u.l, spec_latest = u.s "
+      "FROM unnest($1::bigint[], $2::boolean[], $3::boolean[], $4::boolean[]) AS u(d, f, l, s) "
+      "WHERE o.date_added = u.d",
+      Params().AddIntArray(keys).AddBoolArray(first).AddBoolArray(last).AddBoolArray(spec)));
+}
+
+// Rewrites the flags of the versions of one id whose flags changed.
+Status RefreshFlags(Connection& c, const std::vector<Row>& versions) {
+  const std::vector<Flags> flags = ComputeFlags(versions);
+  std::vector<int64_t> keys;
+  std::vector<Flags> changed;
+  for (size_t i = 0; i < versions.size(); ++i) {
+    const Row& r = versions[i];
+    if (flags[i] == Flags{r.is_first, r.is_last, r.spec_latest}) continue;
+    keys.push_back(r.date_added);
+    changed.push_back(flags[i]);
+  }
+  return UpdateFlags(c, keys, changed);
+}
+
+Status WriteStatus(Connection& c, const StatusResource& status) {
+  return StatusOf(
+      c.Exec("INSERT INTO statuses(id, api_root, request_timestamp, body) VALUES ($1, $2, $3, $4) "
+             "ON CONFLICT (id) DO UPDATE SET api_root = EXCLUDED.api_root, "
+             "request_timestamp = EXCLUDED.request_timestamp, body = EXCLUDED.body",
+             Params()
+                 .Add(status.id)
+                 .Add(status.api_root)
+                 .Add(TimestampText(status.request_timestamp))
+                 .Add(StatusBody(status))));
+}
+
+constexpr const char* kCollectionColumns = "id, api_root, title, description, alias, media_types";
+
+Collection ReadCollection(const QueryResult& r, int i) {
+  Collection c;
+  c.id = std::string(r.Text(i, 0));
+  c.api_root = std::string(r.Text(i, 1));
+  c.title = std::string(r.Text(i, 2));
+  c.description = std::string(r.Text(i, 3));
+  c.alias = std::string(r.Text(i, 4));
+  c.media_types = SplitLines(r.Text(i, 5));
+  return c;
+}
+
+Status CheckUser(const User& user) {
+  if (user.name.empty()) return absl::InvalidArgumentError("user: empty name");
+  for (const std::string& g : user.groups) {
+    if (g.empty() || g.find('\n') != std::string::npos) {
+      return absl::InvalidArgumentError("user: a group name is empty or has a line break");
+    }
+  }
+  return absl::OkStatus();
+}
+
+User ReadUser(const QueryResult& r, int i) {
+  User u;
+  u.name = std::string(r.Text(i, 0));
+  u.password_hash = std::string(r.Text(i, 1));
+  u.is_admin = r.Bool(i, 2);
+  u.groups = SplitLines(r.Text(i, 3));
+  return u;
+}
+
+constexpr const char* kTokenColumns = "token_hash, user_name, description, created, expires";
+
+Result<ApiToken> ReadToken(const QueryResult& r, int i) {
+  ApiToken t;
+  t.token_hash = std::string(r.Text(i, 0));
+  t.user = std::string(r.Text(i, 1));
+  t.description = std::string(r.Text(i, 2));
+  LIAISON_ASSIGN_OR_RETURN(t.created, ParseStoredTimestamp(r.Text(i, 3)));
+  if (!r.IsNull(i, 4)) {
+    LIAISON_ASSIGN_OR_RETURN(Timestamp expires, ParseStoredTimestamp(r.Text(i, 4)));
+    t.expires = expires;
+  }
+  return t;
+}
+
+// Rows per INSERT statement and JSON bytes per statement: bounds the memory of one round trip.
+constexpr size_t kInsertRows = 500;
+constexpr size_t kInsertBytes = size_t{8} << 20;
+// Ids per lookup of existing versions.
+constexpr size_t kLookupIds = 1000;
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+
+class PostgresStore final : public Store {
+ public:
+  static Result<std::unique_ptr<Store>> Open(const PostgresOptions& options);
+
+  using Store::Add;
+
+  size_t max_page_size() const override { return options_.max_page_size; }
+
+  Status CreateCollection(const Collection& collection) override;
+  Status UpdateCollection(const Collection& collection) override;
+  Result<Collection> GetCollection(std::string_view id) override;
+  Result<std::vector<Collection>> ListCollections() override;
+  Status DeleteCollection(std::string_view id) override;
+
+  Result<AddResult> Add(std::string_view collection, std::span<const stix::Object> objects,
+                        const AddOptions& options) override;
+  Result<Page> Query(std::string_view collection, const Filter& filter) override {
+    return QueryImpl(collection, filter, /*with_json=*/true);
+  }
+  Result<Page> QueryManifest(std::string_view collection, const Filter& filter) override {
+    return QueryImpl(collection, filter, /*with_json=*/false);
+  }
+  Result<size_t> DeleteObject(std::string_view collection, std::string_view object_id,
+                              const DeleteFilter& filter) override;
+
+  Status PutStatus(const StatusResource& status) override;
+  Result<StatusResource> GetStatus(std::string_view id) override;
+
+  Status CreateUser(const User& user) override;
+  Status UpdateUser(const User& user) override;
+  Result<User> GetUser(std::string_view name) override;
+  Result<std::vector<User>> ListUsers() override;
+  Status DeleteUser(std::string_view name) override;
+
+  Status AddToken(const ApiToken& token) override;
+  Result<ApiToken> FindToken(std::string_view token_hash) override;
+  Result<std::vector<ApiToken>> ListTokens(std::string_view user) override;
+  Status DeleteToken(std::string_view token_hash) override;
+
+  Status SetPermission(std::string_view collection, const Principal& principal,
+                       Permission permission) override;
+  Result<std::vector<std::pair<Principal, Permission>>> ListPermissions(
+      std::string_view collection) override;
+
+ private:
+  explicit PostgresStore(const PostgresOptions& options) : options_(options) {}
+
+  // A pooled connection; returned to the pool (or closed when broken) when destroyed.
+  class Lease {
+   public:
+    Lease(PostgresStore* store, std::unique_ptr<Connection> conn)
+        : store_(store), conn_(std::move(conn)) {}
+    Lease(Lease&& other) noexcept = default;
+    ~Lease() {
+      if (conn_) store_->Release(std::move(conn_));
+    }
+    Connection& operator*() const { return *conn_; }
+
+   private:
+    PostgresStore* store_;
+    std::unique_ptr<Connection> conn_;
+  };
+
+  Result<Lease> Acquire();
+  void Release(std::unique_ptr<Connection> conn);
+
+  // fn(Connection&) in a read-only REPEATABLE READ transaction: one snapshot for every
+  // statement of the call (a page and the sibling versions it looks up agree).
+  template <typename Fn>
+  auto Read(Fn&& fn) -> decltype(fn(std::declval<Connection&>()));
+  // fn(Connection&) in a READ COMMITTED transaction; commits when fn succeeds.
+  template <typename Fn>
+  auto Write(Fn&& fn) -> decltype(fn(std::declval<Connection&>()));
+
+  Timestamp Now() const { return options_.clock ? options_.clock() : Timestamp::Now(); }
+
+  Result<AddResult> AddInTransaction(Connection& c, std::string_view collection,
+                                     std::span<const stix::Object> objects,
+                                     const AddOptions& options);
+  Result<Page> QueryImpl(std::string_view collection, const Filter& filter, bool with_json);
+  Result<bool> Selected(Connection& c, int64_t cid, const Row& row, const Filter& filter,
+                        const VersionPlan& plan);
+
+  const PostgresOptions options_;
+
+  absl::Mutex pool_mu_;
+  std::vector<std::unique_ptr<Connection>> idle_ ABSL_GUARDED_BY(pool_mu_);
+  size_t open_ ABSL_GUARDED_BY(pool_mu_) = 0;
+};
+
+Result<PostgresStore::Lease> PostgresStore::Acquire() {
+  {
+    absl::MutexLock lock(&pool_mu_);
+    struct Free {
+      PostgresStore* s;
+      static bool Eval(Free* f) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+        return !f->s->idle_.empty() || f->s->open_ < f->s->options_.max_connections;
+      }
+    } free{this};
+    pool_mu_.Await(absl::Condition(&Free::Eval, &free));
+    if (!idle_.empty()) {
+      std::unique_ptr<Connection> conn = std::move(idle_.back());
+      idle_.pop_back();
+      return Lease(this, std::move(conn));
+    }
+    ++open_;
+  }
+  auto conn = Connection::Open(options_.conninfo, options_.schema);
+  if (!conn.ok()) {
+    absl::MutexLock lock(&pool_mu_);
+    --open_;
+    return conn.status();
+  }
+  return Lease(this, std::move(*conn));
+}
+
+void PostgresStore::Release(std::unique_ptr<Connection> conn) {
+  const bool healthy = conn->Healthy();
+  if (!healthy) conn.reset();  // closed outside the lock... and before it: libpq may block
+  absl::MutexLock lock(&pool_mu_);
+  if (healthy) {
+    idle_.push_back(std::move(conn));
+  } else {
+    --open_;
+  }
+}
+
+template <typename Fn>
+auto PostgresStore::Read(Fn&& fn) -> decltype(fn(std::declval<Connection&>())) {
+  LIAISON_ASSIGN_OR_RETURN(Lease lease, Acquire());
+  // Never committed: ~Transaction rolls back, which just releases the snapshot.
+  LIAISON_ASSIGN_OR_RETURN(
+      Transaction tx,
+      Transaction::Begin(*lease, "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY"));
+  return fn(*lease);
+}
+
+template <typename Fn>
+auto PostgresStore::Write(Fn&& fn) -> decltype(fn(std::declval<Connection&>())) {
+  LIAISON_ASSIGN_OR_RETURN(Lease lease, Acquire());
+  LIAISON_ASSIGN_OR_RETURN(Transaction tx, Transaction::Begin(*lease));
+  auto result = fn(*lease);
+  if (!result.ok()) return result;  // ~Transaction rolls back
+  if (Status s = tx.Commit(); !s.ok()) return s;
+  return result;
+}
+
+Result<std::unique_ptr<Store>> PostgresStore::Open(const PostgresOptions& options) {
+  if (options.conninfo.empty()) {
+    return absl::InvalidArgumentError("postgres store: empty connection string");
+  }
+  if (options.max_page_size == 0) {
+    return absl::InvalidArgumentError("postgres store: max_page_size must be positive");
+  }
+  if (options.max_connections == 0) {
+    return absl::InvalidArgumentError("postgres store: max_connections must be positive");
+  }
+  std::unique_ptr<PostgresStore> store(new PostgresStore(options));
+  {
+    LIAISON_ASSIGN_OR_RETURN(Lease lease, store->Acquire());
+    LIAISON_RETURN_IF_ERROR(Migrate(*lease, options.schema));
+  }
+  return std::unique_ptr<Store>(std::move(store));
+}
+
+// --- Collections --------------------------------------------------------------------------------
+
+Status PostgresStore::CreateCollection(const Collection& collection) {
+  if (collection.id.empty()) return absl::InvalidArgumentError("collection: empty id");
+  return Write([&](Connection& c) -> Status {
+    auto r = c.Exec(
+        "INSERT INTO collections(id, api_root, title, description, alias, media_types) "
+        "VALUES ($1, $2, $3, $4, $5, $6)",
+        Params()
+            .Add(collection.id)
+            .Add(collection.api_root)
+            .Add(collection.title)
+            .Add(collection.description)
+            .Add(collection.alias)
+            .Add(JoinLines(collection.media_types)));
+    if (absl::IsAlreadyExists(r.status())) {
+      return absl::AlreadyExistsError(
+          absl::StrCat("collection ", collection.id, " already exists"));
+    }
+    return r.status();
+  });
+}
+
+Status PostgresStore::UpdateCollection(const Collection& collection) {
+  return Write([&](Connection& c) -> Status {
+    LIAISON_ASSIGN_OR_RETURN(
+        QueryResult r, c.Exec("UPDATE collections SET api_root = $2, title = $3, description = $4, "
+                              "alias = $5, media_types = $6 WHERE id = $1",
+                              Params()
+                                  .Add(collection.id)
+                                  .Add(collection.api_root)
+                                  .Add(collection.title)
+                                  .Add(collection.description)
+                                  .Add(collection.alias)
+                                  .Add(JoinLines(collection.media_types))));
+    if (r.Affected() == 0) {
+      return absl::NotFoundError(absl::StrCat("collection ", collection.id, " not found"));
+    }
+    return absl::OkStatus();
+  });
+}
+
+Result<Collection> PostgresStore::GetCollection(std::string_view id) {
+  return Read([&](Connection& c) -> Result<Collection> {
+    LIAISON_ASSIGN_OR_RETURN(QueryResult r, c.Exec(absl::StrCat("SELECT ", kCollectionColumns,
+                                                                " FROM collections WHERE id = $1"),
+                                                   Params().Add(id)));
+    if (r.rows() == 0) {
+      return absl::NotFoundError(absl::StrCat("collection ", ToAbsl(id), " not found"));
+    }
+    return ReadCollection(r, 0);
+  });
+}
+
+Result<std::vector<Collection>> PostgresStore::ListCollections() {
+  return Read([&](Connection& c) -> Result<std::vector<Collection>> {
+    LIAISON_ASSIGN_OR_RETURN(QueryResult r, c.Exec(absl::StrCat("SELECT ", kCollectionColumns,
+                                                                " FROM collections ORDER BY cid")));
+    std::vector<Collection> out;
+    for (int i = 0; i < r.rows(); ++i) out.push_back(ReadCollection(r, i));
+    return out;
+  });
+}
+
+Status PostgresStore::DeleteCollection(std::string_view id) {
+  return Write([&](Connection& c) -> Status {
+    LIAISON_RETURN_IF_ERROR(StatusOf(LockObjectWrites(c)));
+    LIAISON_ASSIGN_OR_RETURN(int64_t cid, CollectionKey(c, id));
+    for (const char* sql :
+         {"DELETE FROM objects WHERE cid = $1", "DELETE FROM permissions WHERE cid = $1",
+          "DELETE FROM collections WHERE cid = $1"}) {
+      LIAISON_RETURN_IF_ERROR(StatusOf(c.Exec(sql, Params().Add(cid))));
+    }
+    return absl::OkStatus();
+  });
+}
+
+// --- Objects ------------------------------------------------------------------------------------
+
+Result<AddResult> PostgresStore::Add(std::string_view collection,
+                                     std::span<const stix::Object> objects,
+                                     const AddOptions& options) {
+  if (options.status && options.status->id.empty()) {
+    return absl::InvalidArgumentError("status: empty id");
+  }
+  for (size_t i = 0; i < objects.size(); ++i) {
+    LIAISON_RETURN_IF_ERROR(CheckObject(objects[i], i));
+  }
+  return Write([&](Connection& c) { return AddInTransaction(c, collection, objects, options); });
+}
+
+Result<AddResult> PostgresStore::AddInTransaction(Connection& c, std::string_view collection,
+                                                  std::span<const stix::Object> objects,
+                                                  const AddOptions& options) {
+  // The lock comes first: the duplicate checks and flags below must see every version committed
+  // before this transaction's date_added values, and READ COMMITTED gives each following
+  // statement a snapshot taken after the lock was granted (so after the previous writer's
+  // commit).
+  LIAISON_ASSIGN_OR_RETURN(int64_t last, LockObjectWrites(c));
+  const int64_t now = ToUnixMicros(Now());
+  LIAISON_ASSIGN_OR_RETURN(int64_t cid, CollectionKey(c, collection));
+
+  // Every stored version of the ids in this call, in a few round trips.
+  absl::flat_hash_map<std::string, std::vector<Row>> versions;
+  {
+    std::vector<std::string_view> ids;
+    absl::flat_hash_set<std::string_view> seen;
+    for (const stix::Object& o : objects) {
+      if (seen.insert(o.id).second) ids.push_back(o.id);
+    }
+    static const std::string kSql =
+        absl::StrCat("SELECT ", kRowColumns, " FROM objects WHERE cid = $1 AND id = ANY($2)");
+    for (size_t start = 0; start < ids.size(); start += kLookupIds) {
+      std::vector<std::string_view> chunk(ids.begin() + start,
+                                          ids.begin() + std::min(ids.size(), start + kLookupIds));
+      LIAISON_ASSIGN_OR_RETURN(QueryResult r, c.Exec(kSql, Params().Add(cid).AddTextArray(chunk)));
+      for (int i = 0; i < r.rows(); ++i) {
+        Row row = ReadRow(r, i);
+        versions[row.id].push_back(std::move(row));
+      }
+    }
+  }
+
+  // date_added: microseconds, strictly increasing across the store in commit order (the lock is
+  // held to COMMIT). When the clock lags behind the last value, the store's time runs ahead.
+  int64_t next = std::max(now, last + 1);
+  AddResult result;
+  result.outcomes.reserve(objects.size());
+  std::vector<const stix::Object*> added_objects;
+  std::vector<std::string> touched;  // ids that got a new version, in first-touch order
+  for (const stix::Object& object : objects) {
+    const std::string version = VersionKey(object.version());
+    std::vector<Row>& rows = versions[object.id];
+    auto same =
+        std::find_if(rows.begin(), rows.end(), [&](const Row& r) { return r.version == version; });
+    if (same != rows.end()) {
+      result.outcomes.push_back({AddOutcome::Kind::kDuplicate, FromUnixMicros(same->date_added)});
+      ++result.duplicates;
+      continue;
+    }
+    Row row;
+    row.date_added = next++;
+    row.id = object.id;
+    row.version = version;
+    row.spec_version = EffectiveSpecVersion(object);
+    row.type = object.type;
+    // New rows are marked by date_added >= the first value issued here.
+    if (std::none_of(rows.begin(), rows.end(), [&](const Row& r) { return r.date_added > last; })) {
+      touched.push_back(object.id);
+    }
+    rows.push_back(std::move(row));
+    added_objects.push_back(&object);
+    result.outcomes.push_back({AddOutcome::Kind::kAdded, FromUnixMicros(next - 1)});
+    ++result.added;
+  }
+
+  // Flags: new rows get theirs in the INSERT, older rows whose flags changed are updated.
+  absl::flat_hash_map<int64_t, Flags> new_flags;
+  std::vector<int64_t> update_keys;
+  std::vector<Flags> update_flags;
+  for (const std::string& id : touched) {
+    const std::vector<Row>& rows = versions[id];
+    const std::vector<Flags> flags = ComputeFlags(rows);
+    for (size_t i = 0; i < rows.size(); ++i) {
+      const Row& r = rows[i];
+      if (r.date_added > last) {
+        new_flags[r.date_added] = flags[i];
+      } else if (!(flags[i] == Flags{r.is_first, r.is_last, r.spec_latest})) {
+        update_keys.push_back(r.date_added);
+        update_flags.push_back(flags[i]);
+      }
+    }
+  }
+  LIAISON_RETURN_IF_ERROR(UpdateFlags(c, update_keys, update_flags));
+
+  // Multi-row INSERT from arrays: one prepared statement whatever the batch size, bounded
+  // rows and bytes per round trip.
+  static constexpr char kInsert[] =
+      "INSERT INTO objects(date_added, cid, id, version, type, spec_version, is_first, is_last, "
+      "spec_latest, json) SELECT u.d, $1, u.i, u.v, u.t, u.s, u.f, u.l, u.sl, u.j FROM "
+      "unnest($2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::boolean[], "
+      "$8::boolean[], $9::boolean[], $10::text[]) AS u(d, i, v, t, s, f, l, sl, j)";
+  size_t pos = 0;
+  const int64_t first_new = std::max(now, last + 1);
+  while (pos < added_objects.size()) {
+    std::vector<int64_t> keys;
+    std::vector<std::string_view> ids, types, jsons;
+    std::vector<std::string> vkeys, specs;
+    std::vector<bool> f, l, s;
+    size_t bytes = 0;
+    while (pos < added_objects.size() && keys.size() < kInsertRows &&
+           (keys.empty() || bytes < kInsertBytes)) {
+      const stix::Object& o = *added_objects[pos];
+      const int64_t key = first_new + static_cast<int64_t>(pos);
+      const Flags& fl = new_flags[key];
+      keys.push_back(key);
+      ids.push_back(o.id);
+      vkeys.push_back(VersionKey(o.version()));
+      types.push_back(o.type);
+      specs.push_back(EffectiveSpecVersion(o));
+      f.push_back(fl.is_first);
+      l.push_back(fl.is_last);
+      s.push_back(fl.spec_latest);
+      jsons.push_back(o.json);
+      bytes += o.json.size();
+      ++pos;
+    }
+    LIAISON_RETURN_IF_ERROR(StatusOf(c.Exec(kInsert, Params()
+                                                         .Add(cid)
+                                                         .AddIntArray(keys)
+                                                         .AddTextArray(ids)
+                                                         .AddTextArray(vkeys)
+                                                         .AddTextArray(types)
+                                                         .AddTextArray(specs)
+                                                         .AddBoolArray(f)
+                                                         .AddBoolArray(l)
+                                                         .AddBoolArray(s)
+                                                         .AddTextArray(jsons))));
+  }
+  if (result.added > 0) {
+    LIAISON_RETURN_IF_ERROR(StatusOf(c.Exec(
+        "UPDATE meta SET value = $1 WHERE key = 'last_date_added'", Params().Add(next - 1))));
+  }
+  if (options.status) {
+    StatusResource status = *options.status;
+    for (size_t i = 0; i < objects.size(); ++i) {
+      const AddOutcome& o = result.outcomes[i];
+      status.successes.push_back({objects[i].id, StatusVersion(objects[i], o.date_added),
+                                  o.kind == AddOutcome::Kind::kAdded ? "added" : "duplicate"});
+    }
+    FinishStatus(status);
+    LIAISON_RETURN_IF_ERROR(WriteStatus(c, status));
+    result.status = std::move(status);
+  }
+  return result;
+}
+
+Result<bool> PostgresStore::Selected(Connection& c, int64_t cid, const Row& row,
+                                     const Filter& filter, const VersionPlan& plan) {
+  bool version_ok = plan.all || (plan.last && row.is_last) || (plan.first && row.is_first);
+  if (!version_ok && !plan.at.empty()) {
+    if (row.version.empty()) {
+      version_ok = std::find(plan.at.begin(), plan.at.end(), FromUnixMicros(row.date_added)) !=
+                   plan.at.end();
+    } else {
+      version_ok =
+          std::find(plan.at_keys.begin(), plan.at_keys.end(), row.version) != plan.at_keys.end();
+    }
+  }
+  bool need_siblings = false;
+  if (!version_ok) {
+    // A superseded version can still be the first/last among the versions that pass a filter
+    // which differs between versions (added_after, spec_version). Otherwise it is out.
+    if (!(plan.base_varies && (plan.first || plan.last))) return false;
+    need_siblings = true;
+  } else if (!plan.explicit_spec && !row.spec_latest) {
+    // The default spec_version rule keeps the highest spec version among the selected versions.
+    need_siblings = true;
+  }
+  if (!need_siblings) return true;
+  LIAISON_ASSIGN_OR_RETURN(std::vector<Row> versions, LoadVersions(c, cid, row.id));
+  LIAISON_ASSIGN_OR_RETURN(std::vector<VersionRecord> records, ToVersionRecords(versions));
+  const std::vector<bool> selected = SelectVersions(records, filter);
+  for (size_t i = 0; i < versions.size(); ++i) {
+    if (versions[i].date_added == row.date_added) return selected[i];
+  }
+  return false;
+}
+
+Result<Page> PostgresStore::QueryImpl(std::string_view collection, const Filter& filter,
+                                      bool with_json) {
+  LIAISON_RETURN_IF_ERROR(ValidateFilter(filter));
+  int64_t start = std::numeric_limits<int64_t>::min();
+  if (filter.added_after) start = std::max(start, ToUnixMicros(*filter.added_after));
+  if (!filter.next.empty()) {
+    LIAISON_ASSIGN_OR_RETURN(Cursor cursor, DecodeCursor(filter.next));
+    // date_added is unique in this store, so (date_added, id, version) > cursor reduces to
+    // date_added > cursor.date_added, even when the cursor's own row has since been deleted.
+    start = std::max(start, ToUnixMicros(cursor.date_added));
+  }
+  const size_t limit =
+      std::min(filter.limit.value_or(options_.max_page_size), options_.max_page_size);
+  const VersionPlan plan = PlanVersions(filter);
+  const std::vector<std::string> ids = Deduplicated(filter.ids);
+  const std::vector<std::string> types = Deduplicated(filter.types);
+  const std::vector<std::string>& specs = filter.spec_versions;
+  const bool by_id = !ids.empty();
+
+  // Parameters: $1 cid, $2 keyset start, $3 batch size (not by id), $4 spec versions (when
+  // given), then ids or one per type.
+  const int spec_param = by_id ? 3 : 4;
+  const int list_param = spec_param + (specs.empty() ? 0 : 1);
+  std::string extra;
+  if (!specs.empty()) absl::StrAppend(&extra, " AND spec_version = ANY($", spec_param, ")");
+  absl::StrAppend(&extra, ToAbsl(FlagSql(plan.sql_flag)));
+  const std::string columns = absl::StrCat(kRowColumns, with_json ? ", json" : "");
+
+  std::string sql;
+  if (by_id) {
+    // A handful of rows per id: fetch them all (without JSON), then order them here.
+    sql = absl::StrCat("SELECT ", kRowColumns, " FROM objects WHERE cid = $1 AND id = ANY($",
+                       list_param, ") AND date_added > $2", extra);
+    if (!types.empty()) absl::StrAppend(&sql, " AND type = ANY($", list_param + 1, ")");
+  } else if (!types.empty()) {
+    // One date_added-ordered range of objects_by_type per type; PostgreSQL merges them (Merge
+    // Append) without sorting.
+    std::vector<std::string> branches;
+    for (size_t i = 0; i < types.size(); ++i) {
+      branches.push_back(absl::StrCat("(SELECT ", columns,
+                                      " FROM objects WHERE cid = $1 AND type = $",
+                                      list_param + static_cast<int>(i), " AND date_added > $2",
+                                      extra, " ORDER BY date_added LIMIT $3)"));
+    }
+    sql = absl::StrCat("SELECT * FROM (", absl::StrJoin(branches, " UNION ALL "),
+                       ") AS merged ORDER BY date_added LIMIT $3");
+  } else {
+    sql = absl::StrCat("SELECT ", columns, " FROM objects WHERE cid = $1 AND date_added > $2",
+                       extra, " ORDER BY date_added LIMIT $3");
+  }
+
+  return Read([&](Connection& c) -> Result<Page> {
+    LIAISON_ASSIGN_OR_RETURN(int64_t cid, CollectionKey(c, collection));
+    Page page;
+    std::vector<Row> accepted;
+    std::vector<std::string> json;  // parallel to `accepted` when reading JSON in the scan
+    auto accept = [&](Row row) -> Result<bool> {
+      LIAISON_ASSIGN_OR_RETURN(bool keep, Selected(c, cid, row, filter, plan));
+      if (keep) accepted.push_back(std::move(row));
+      return keep;
+    };
+    if (by_id) {
+      Params p;
+      p.Add(cid).Add(start);
+      if (!specs.empty()) p.AddTextArray(specs);
+      p.AddTextArray(ids);
+      if (!types.empty()) p.AddTextArray(types);
+      LIAISON_ASSIGN_OR_RETURN(QueryResult r, c.Exec(sql, p));
+      std::vector<Row> candidates;
+      for (int i = 0; i < r.rows(); ++i) candidates.push_back(ReadRow(r, i));
+      std::sort(candidates.begin(), candidates.end(),
+                [](const Row& a, const Row& b) { return a.date_added < b.date_added; });
+      for (Row& row : candidates) {
+        if (accepted.size() > limit) break;
+        LIAISON_RETURN_IF_ERROR(StatusOf(accept(std::move(row))));
+      }
+      if (with_json && !accepted.empty()) {
+        std::vector<int64_t> keys;
+        for (size_t i = 0; i < accepted.size() && i < limit; ++i) {
+          keys.push_back(accepted[i].date_added);
+        }
+        LIAISON_ASSIGN_OR_RETURN(
+            QueryResult text,
+            c.Exec("SELECT date_added, json FROM objects WHERE date_added = ANY($1::bigint[])",
+                   Params().AddIntArray(keys)));
+        absl::flat_hash_map<int64_t, std::string> by_key;
+        for (int i = 0; i < text.rows(); ++i) by_key[text.Int(i, 0)] = text.Text(i, 1);
+        for (int64_t key : keys) {
+          auto it = by_key.find(key);
+          if (it == by_key.end()) {
+            return absl::InternalError("postgres store: row vanished in a snapshot");
+          }
+          json.push_back(std::move(it->second));
+        }
+      }
+    } else {
+      // Keyset batches: the first asks for exactly one page (+1 to know whether there is more);
+      // when version selection rejects rows, later batches grow, up to a bound.
+      int64_t from = start;
+      size_t batch = limit + 1;
+      for (;;) {
+        Params p;
+        p.Add(cid).Add(from).Add(static_cast<int64_t>(batch));
+        if (!specs.empty()) p.AddTextArray(specs);
+        for (const std::string& t : types) p.Add(t);
+        LIAISON_ASSIGN_OR_RETURN(QueryResult r, c.Exec(sql, p));
+        for (int i = 0; i < r.rows() && accepted.size() <= limit; ++i) {
+          LIAISON_ASSIGN_OR_RETURN(bool keep, accept(ReadRow(r, i)));
+          // The row past the page only tells that there is more: no need for its text.
+          if (keep && with_json && accepted.size() <= limit) {
+            json.emplace_back(r.Text(i, kJsonColumn));
+          }
+        }
+        if (accepted.size() > limit || static_cast<size_t>(r.rows()) < batch) break;
+        from = r.Int(r.rows() - 1, 0);
+        batch = std::min<size_t>(batch * 4, 4096);
+      }
+    }
+
+    page.more = accepted.size() > limit;
+    if (page.more) accepted.resize(limit);
+    page.records.reserve(accepted.size());
+    for (size_t i = 0; i < accepted.size(); ++i) {
+      Row& row = accepted[i];
+      ObjectRecord rec;
+      auto version = ParseVersionKey(row.version);
+      if (!version.ok()) {
+        return absl::DataLossError(absl::StrCat("postgres store: bad stored version of ", row.id));
+      }
+      rec.version = *version;
+      rec.date_added = FromUnixMicros(row.date_added);
+      rec.media_type = MediaTypeFor(row.spec_version);
+      rec.id = std::move(row.id);
+      rec.type = std::move(row.type);
+      rec.spec_version = std::move(row.spec_version);
+      if (with_json) rec.json = std::move(json[i]);
+      page.records.push_back(std::move(rec));
+    }
+    if (!page.records.empty()) {
+      page.date_added_first = page.records.front().date_added;
+      page.date_added_last = page.records.back().date_added;
+    }
+    if (page.more) {
+      const ObjectRecord& last = page.records.back();
+      page.next = EncodeCursor({last.date_added, last.id, last.version});
+    }
+    return page;
+  });
+}
+
+Result<size_t> PostgresStore::DeleteObject(std::string_view collection, std::string_view object_id,
+                                           const DeleteFilter& filter) {
+  if (filter.versions.size() > kMaxFilterValues || filter.spec_versions.size() > kMaxFilterValues) {
+    return absl::InvalidArgumentError("delete: too many filter values");
+  }
+  return Write([&](Connection& c) -> Result<size_t> {
+    // Flags of one id are rewritten from all its versions: no Add may interleave.
+    LIAISON_RETURN_IF_ERROR(StatusOf(LockObjectWrites(c)));
+    LIAISON_ASSIGN_OR_RETURN(int64_t cid, CollectionKey(c, collection));
+    LIAISON_ASSIGN_OR_RETURN(std::vector<Row> versions, LoadVersions(c, cid, object_id));
+    if (versions.empty()) {
+      return absl::NotFoundError(absl::StrCat("object ", ToAbsl(object_id),
+                                              " not found in collection ", ToAbsl(collection)));
+    }
+    LIAISON_ASSIGN_OR_RETURN(std::vector<VersionRecord> records, ToVersionRecords(versions));
+    const std::vector<bool> doomed = SelectVersionsForDelete(records, filter);
+    std::vector<Row> kept;
+    std::vector<int64_t> keys;
+    for (size_t i = 0; i < versions.size(); ++i) {
+      if (doomed[i]) {
+        keys.push_back(versions[i].date_added);
+      } else {
+        kept.push_back(versions[i]);
+      }
+    }
+    if (keys.empty()) return size_t{0};
+    LIAISON_RETURN_IF_ERROR(StatusOf(c.Exec(
+        "DELETE FROM objects WHERE date_added = ANY($1::bigint[])", Params().AddIntArray(keys))));
+    LIAISON_RETURN_IF_ERROR(RefreshFlags(c, kept));
+    return keys.size();
+  });
+}
+
+// --- Status resources ---------------------------------------------------------------------------
+
+Status PostgresStore::PutStatus(const StatusResource& status) {
+  if (status.id.empty()) return absl::InvalidArgumentError("status: empty id");
+  return Write([&](Connection& c) { return WriteStatus(c, status); });
+}
+
+Result<StatusResource> PostgresStore::GetStatus(std::string_view id) {
+  return Read([&](Connection& c) -> Result<StatusResource> {
+    LIAISON_ASSIGN_OR_RETURN(
+        QueryResult r,
+        c.Exec("SELECT api_root, request_timestamp, body FROM statuses WHERE id = $1",
+               Params().Add(id)));
+    if (r.rows() == 0)
+      return absl::NotFoundError(absl::StrCat("status ", ToAbsl(id), " not found"));
+    StatusResource s;
+    s.id = std::string(id);
+    s.api_root = std::string(r.Text(0, 0));
+    LIAISON_ASSIGN_OR_RETURN(s.request_timestamp, ParseStoredTimestamp(r.Text(0, 1)));
+    LIAISON_RETURN_IF_ERROR(ParseStatusBody(r.Text(0, 2), s));
+    return s;
+  });
+}
+
+// --- Users, tokens, permissions -----------------------------------------------------------------
+
+Status PostgresStore::CreateUser(const User& user) {
+  LIAISON_RETURN_IF_ERROR(CheckUser(user));
+  return Write([&](Connection& c) -> Status {
+    auto r =
+        c.Exec("INSERT INTO users(name, password_hash, is_admin, groups) VALUES ($1, $2, $3, $4)",
+               Params()
+                   .Add(user.name)
+                   .Add(user.password_hash)
+                   .Add(user.is_admin)
+                   .Add(JoinLines(user.groups)));
+    if (absl::IsAlreadyExists(r.status())) {
+      return absl::AlreadyExistsError(absl::StrCat("user ", user.name, " already exists"));
+    }
+    return r.status();
+  });
+}
+
+Status PostgresStore::UpdateUser(const User& user) {
+  LIAISON_RETURN_IF_ERROR(CheckUser(user));
+  return Write([&](Connection& c) -> Status {
+    LIAISON_ASSIGN_OR_RETURN(
+        QueryResult r,
+        c.Exec("UPDATE users SET password_hash = $2, is_admin = $3, groups = $4 WHERE name = $1",
+               Params()
+                   .Add(user.name)
+                   .Add(user.password_hash)
+                   .Add(user.is_admin)
+                   .Add(JoinLines(user.groups))));
+    if (r.Affected() == 0) {
+      return absl::NotFoundError(absl::StrCat("user ", user.name, " not found"));
+    }
+    return absl::OkStatus();
+  });
+}
+
+Result<User> PostgresStore::GetUser(std::string_view name) {
+  return Read([&](Connection& c) -> Result<User> {
+    LIAISON_ASSIGN_OR_RETURN(
+        QueryResult r,
+        c.Exec("SELECT name, password_hash, is_admin, groups FROM users WHERE name = $1",
+               Params().Add(name)));
+    if (r.rows() == 0)
+      return absl::NotFoundError(absl::StrCat("user ", ToAbsl(name), " not found"));
+    return ReadUser(r, 0);
+  });
+}
+
+Result<std::vector<User>> PostgresStore::ListUsers() {
+  return Read([&](Connection& c) -> Result<std::vector<User>> {
+    LIAISON_ASSIGN_OR_RETURN(
+        QueryResult r,
+        c.Exec("SELECT name, password_hash, is_admin, groups FROM users ORDER BY name"));
+    std::vector<User> out;
+    for (int i = 0; i < r.rows(); ++i) out.push_back(ReadUser(r, i));
+    return out;
+  });
+}
+
+Status PostgresStore::DeleteUser(std::string_view name) {
+  return Write([&](Connection& c) -> Status {
+    LIAISON_ASSIGN_OR_RETURN(bool exists, UserExists(c, name));
+    if (!exists) return absl::NotFoundError(absl::StrCat("user ", ToAbsl(name), " not found"));
+    for (const char* sql : {"DELETE FROM tokens WHERE user_name = $1",
+                            "DELETE FROM permissions WHERE kind = 0 AND principal = $1",
+                            "DELETE FROM users WHERE name = $1"}) {
+      LIAISON_RETURN_IF_ERROR(StatusOf(c.Exec(sql, Params().Add(name))));
+    }
+    return absl::OkStatus();
+  });
+}
+
+Status PostgresStore::AddToken(const ApiToken& token) {
+  if (token.token_hash.empty()) return absl::InvalidArgumentError("token: empty hash");
+  return Write([&](Connection& c) -> Status {
+    // FOR SHARE: a concurrent DeleteUser cannot remove the user under the new token.
+    LIAISON_ASSIGN_OR_RETURN(QueryResult u, c.Exec("SELECT 1 FROM users WHERE name = $1 FOR SHARE",
+                                                   Params().Add(token.user)));
+    if (u.rows() == 0) return absl::NotFoundError(absl::StrCat("user ", token.user, " not found"));
+    Params p;
+    p.Add(token.token_hash)
+        .Add(token.user)
+        .Add(token.description)
+        .Add(TimestampText(token.created));
+    if (token.expires) {
+      p.Add(TimestampText(*token.expires));
+    } else {
+      p.AddNull();
+    }
+    auto r = c.Exec(
+        "INSERT INTO tokens(token_hash, user_name, description, created, expires) "
+        "VALUES ($1, $2, $3, $4, $5)",
+        p);
+    // The message never echoes the hash: it is derived from a credential.
+    if (absl::IsAlreadyExists(r.status())) return absl::AlreadyExistsError("token already exists");
+    return r.status();
+  });
+}
+
+Result<ApiToken> PostgresStore::FindToken(std::string_view token_hash) {
+  return Read([&](Connection& c) -> Result<ApiToken> {
+    static const std::string kSql =
+        absl::StrCat("SELECT ", kTokenColumns, " FROM tokens WHERE token_hash = $1");
+    LIAISON_ASSIGN_OR_RETURN(QueryResult r, c.Exec(kSql, Params().Add(token_hash)));
+    if (r.rows() == 0) return absl::NotFoundError("token not found");
+    return ReadToken(r, 0);
+  });
+}
+
+Result<std::vector<ApiToken>> PostgresStore::ListTokens(std::string_view user) {
+  return Read([&](Connection& c) -> Result<std::vector<ApiToken>> {
+    LIAISON_ASSIGN_OR_RETURN(QueryResult r, c.Exec(absl::StrCat("SELECT ", kTokenColumns,
+                                                                " FROM tokens WHERE user_name = $1 "
+                                                                "ORDER BY created, token_hash"),
+                                                   Params().Add(user)));
+    std::vector<ApiToken> out;
+    for (int i = 0; i < r.rows(); ++i) {
+      LIAISON_ASSIGN_OR_RETURN(ApiToken t, ReadToken(r, i));
+      out.push_back(std::move(t));
+    }
+    return out;
+  });
+}
+
+Status PostgresStore::DeleteToken(std::string_view token_hash) {
+  return Write([&](Connection& c) -> Status {
+    LIAISON_ASSIGN_OR_RETURN(QueryResult r, c.Exec("DELETE FROM tokens WHERE token_hash = $1",
+                                                   Params().Add(token_hash)));
+    if (r.Affected() == 0) return absl::NotFoundError("token not found");
+    return absl::OkStatus();
+  });
+}
+
+Status PostgresStore::SetPermission(std::string_view collection, const Principal& principal,
+                                    Permission permission) {
+  if (principal.name.empty()) return absl::InvalidArgumentError("permission: empty principal");
+  const int64_t kind = principal.kind == Principal::Kind::kUser ? 0 : 1;
+  return Write([&](Connection& c) -> Status {
+    LIAISON_ASSIGN_OR_RETURN(
+        QueryResult col,
+        c.Exec("SELECT cid FROM collections WHERE id = $1 FOR SHARE", Params().Add(collection)));
+    if (col.rows() == 0) {
+      return absl::NotFoundError(absl::StrCat("collection ", ToAbsl(collection), " not found"));
+    }
+    const int64_t cid = col.Int(0, 0);
+    if (principal.kind == Principal::Kind::kUser) {
+      LIAISON_ASSIGN_OR_RETURN(
+          QueryResult u,
+          c.Exec("SELECT 1 FROM users WHERE name = $1 FOR SHARE", Params().Add(principal.name)));
+      if (u.rows() == 0) {
+        return absl::NotFoundError(absl::StrCat("user ", principal.name, " not found"));
+      }
+    }
+    if (!permission.can_read && !permission.can_write) {
+      return StatusOf(
+          c.Exec("DELETE FROM permissions WHERE cid = $1 AND kind = $2 AND principal = $3",
+                 Params().Add(cid).Add(kind).Add(principal.name)));
+    }
+    return StatusOf(
+        c.Exec("INSERT INTO permissions(cid, kind, principal, can_read, can_write) "
+               "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (cid, kind, principal) DO UPDATE SET "
+               "can_read = EXCLUDED.can_read, can_write = EXCLUDED.can_write",
+               Params()
+                   .Add(cid)
+                   .Add(kind)
+                   .Add(principal.name)
+                   .Add(permission.can_read)
+                   .Add(permission.can_write)));
+  });
+}
+
+Result<std::vector<std::pair<Principal, Permission>>> PostgresStore::ListPermissions(
+    std::string_view collection) {
+  using Grants = std::vector<std::pair<Principal, Permission>>;
+  return Read([&](Connection& c) -> Result<Grants> {
+    LIAISON_ASSIGN_OR_RETURN(int64_t cid, CollectionKey(c, collection));
+    LIAISON_ASSIGN_OR_RETURN(QueryResult r,
+                             c.Exec("SELECT kind, principal, can_read, can_write FROM permissions "
+                                    "WHERE cid = $1 ORDER BY kind, principal",
+                                    Params().Add(cid)));
+    Grants out;
+    for (int i = 0; i < r.rows(); ++i) {
+      Principal p;
+      p.kind = r.Int(i, 0) == 0 ? Principal::Kind::kUser : Principal::Kind::kGroup;
+      p.name = std::string(r.Text(i, 1));
+      out.emplace_back(std::move(p), Permission{r.Bool(i, 2), r.Bool(i, 3)});
+    }
+    return out;
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+
+Result<std::unique_ptr<Store>> OpenPostgresStore(const PostgresOptions& options) {
+  return PostgresStore::Open(options);
+}
+
+}  // namespace liaison::store

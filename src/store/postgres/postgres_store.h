@@ -1,0 +1,46 @@
+#pragma once
+
+// The shared Store backend: one PostgreSQL database (libpq) that several stateless liaison
+// nodes may use at once (issue #8). docs/store.md, "PostgreSQL backend", has the design.
+//
+// Ordering: date_added is assigned while holding a row lock on a one-row high-water mark
+// (meta.last_date_added, SELECT ... FOR UPDATE), taken at the start of every transaction that
+// writes objects and released only after that transaction's commit is visible. Object writers
+// are therefore serialised across all nodes, and date_added follows commit order: a snapshot
+// that sees a version also sees every version with a smaller date_added, so a reader paging
+// with `next` or `added_after` never misses a version another node commits meanwhile.
+//
+// Durability: an Add returns after COMMIT, which (synchronous_commit=on, PostgreSQL's default)
+// waits for the WAL flush.
+
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "core/result.h"
+#include "core/timestamp.h"
+#include "store/store.h"
+
+namespace liaison::store {
+
+struct PostgresOptions {
+  // A libpq connection string: "postgres://user@host:5432/db" or "host=... dbname=...".
+  std::string conninfo;
+  // The schema the store's tables live in (created when missing); empty: the connection's
+  // search_path (normally "public").
+  std::string schema;
+  size_t max_page_size = 1000;
+  // Connections kept open; a call waits for a free one when all are in use.
+  size_t max_connections = 8;
+  // The wall clock date_added is taken from (tests inject one). As with SQLite, date_added is
+  // max(clock, previous date_added + 1 microsecond).
+  std::function<Timestamp()> clock;
+};
+
+// Connects, creates the schema when missing and applies the migrations this liaison knows.
+// Unavailable when the server cannot be reached, FailedPrecondition when the database was
+// written by a newer liaison.
+Result<std::unique_ptr<Store>> OpenPostgresStore(const PostgresOptions& options);
+
+}  // namespace liaison::store
