@@ -15,6 +15,7 @@ int main(int argc, char** argv) {
   liaison::app::RegisterPatternCommand(app, exit_code);
   liaison::app::RegisterServeCommand(app, exit_code);
   liaison::app::RegisterAdminCommands(app, exit_code);
+  liaison::app::RegisterPsiCommand(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -11,8 +11,11 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include "core/result.h"
@@ -25,6 +28,30 @@ struct ApiRootOptions {
   std::string name;
   std::string title;
   std::string description;
+};
+
+// liaison's own endpoints beside TAXII (issue #7: private set intersection). A request whose
+// first path segment is `prefix` is authenticated exactly like a TAXII request and then handed
+// to `handle`, which owns the rest of the path and the media types. `handle` is called from the
+// serving threads concurrently and must be thread safe.
+struct ExtraRequest {
+  std::string_view method;
+  std::vector<std::string> path;  // decoded segments after the prefix
+  std::string_view content_type;
+  std::string_view body;
+  std::string user;                 // the authenticated user
+  std::vector<std::string> groups;  // its groups (partners)
+  bool is_admin = false;
+};
+struct ExtraResponse {
+  int status = 200;
+  std::string content_type;
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+};
+struct ExtraEndpoint {
+  std::string prefix;
+  std::function<ExtraResponse(const ExtraRequest&)> handle;
 };
 
 struct ServerOptions {
@@ -63,6 +90,9 @@ struct ServerOptions {
   // How long a successful Basic login is remembered, so that Argon2id runs once per client and
   // not once per request.
   std::chrono::seconds credential_cache_ttl{300};
+
+  // Non-TAXII endpoints behind the same authentication (see ExtraEndpoint).
+  std::vector<ExtraEndpoint> extra_endpoints;
 };
 
 class Server {
