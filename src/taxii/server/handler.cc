@@ -493,8 +493,13 @@ HttpResponse Handler::Handle(const HttpRequest& request) {
   // --- liaison's own endpoints (issue #7, PSI): same authentication, their own media types.
   for (const ExtraEndpoint& extra : options_.extra_endpoints) {
     if (seg.empty() || seg[0] != extra.prefix) continue;
-    ExtraRequest x{request.method, std::vector<std::string>(seg.begin() + 1, seg.end()),
-                   request.content_type, request.body, caller->user, {}, caller->is_admin};
+    ExtraRequest x;
+    x.method = request.method;
+    x.path.assign(seg.begin() + 1, seg.end());
+    x.content_type = request.content_type;
+    x.body = request.body;
+    x.user = caller->user;
+    x.is_admin = caller->is_admin;
     if (auto user = store_.GetUser(caller->user); user.ok()) x.groups = user->groups;
     ExtraResponse out = extra.handle(x);
     HttpResponse r;
