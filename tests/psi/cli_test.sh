@@ -12,7 +12,8 @@ cleanup() {
 trap cleanup EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
-# The server's list and the client's: written differently, equal once normalised.
+# The server's list and the client's: written differently, equal once normalised, except the
+# local part's case outside gmail (RFC 5321: Carol and carol are different mailboxes).
 printf '# server watch-list\nalice@Example.ORG\njodoe@gmail.com\ncarol@example.net\ndave@example.com\n' >"$dir/server.txt"
 printf 'alice@example.org\nJ.O.Doe+news@googlemail.com\nmallory@example.org\nCarol@example.net\n' >"$dir/client.txt"
 cat >"$dir/liaison.toml" <<EOF
@@ -46,16 +47,16 @@ done
 LIAISON_PASSWORD=bob-password "$liaison" psi --peer "http://127.0.0.1:$port" --user bob \
   --list "$dir/client.txt" --kind email --mode mutual --out "$dir/out.txt" --record "$dir/client-runs.jsonl" \
   2>"$dir/psi.log" || { cat "$dir/psi.log" >&2; fail "psi run failed"; }
-expected=$'Carol@example.net\nalice@example.org\njodoe@gmail.com'
+expected=$'alice@example.org\njodoe@gmail.com'
 got=$(sort "$dir/out.txt")
 [[ "$got" == "$(sort <<<"$expected")" ]] || fail "intersection: got [$got]"
-grep -q "3 of 4 items in common" "$dir/psi.log" || fail "summary: $(cat "$dir/psi.log")"
+grep -q "2 of 4 items in common" "$dir/psi.log" || fail "summary: $(cat "$dir/psi.log")"
 [[ $(stat -c %a "$dir/out.txt") == 600 ]] || fail "--out file is not private"
 
 # The responder recorded the run (never an item) and kept its mutual result.
 runs="$dir/data/psi-runs.jsonl"
 grep -q '"outcome":"completed"' "$runs" || fail "no completed record in $runs"
-grep -q '"result_size":3' "$runs" || fail "no result size in $runs"
+grep -q '"result_size":2' "$runs" || fail "no result size in $runs"
 grep -q 'example' "$runs" && fail "an item leaked into the run record"
 grep -q '"outcome":"completed"' "$dir/client-runs.jsonl" || fail "no requester record"
 ls "$dir/results"/psi-*.txt >/dev/null || fail "no responder result file"

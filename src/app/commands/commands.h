@@ -16,6 +16,6 @@ void RegisterPatternCommand(CLI::App& root, int& exit_code);   // commands/patte
 void RegisterServeCommand(CLI::App& root, int& exit_code);  // commands/serve.cc
 // `user`, `token` and `collection`: commands/admin.cc
 void RegisterAdminCommands(CLI::App& root, int& exit_code);
-// `psi`, and ConfigurePsi for `serve`'s [psi] section: commands/psi.cc
+// `psi`: commands/psi.cc (`serve`'s [psi] section: commands/psi_config.h)
 void RegisterPsiCommand(CLI::App& root, int& exit_code);
 }  // namespace liaison::app
