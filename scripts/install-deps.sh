@@ -10,6 +10,7 @@ packages=(
   tao-pegtl-dev libre2-dev libicu-dev libsodium-dev libboost-dev libssl-dev libsqlite3-dev zlib1g-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   postgresql libpq-dev
+  libphonenumber-dev libidn2-dev
 )
 # clang's libFuzzer is only needed for scripts/fuzz.sh; install it with LIAISON_FUZZ=1.
 if [[ "${LIAISON_FUZZ:-0}" == 1 ]]; then packages+=(clang libclang-rt-14-dev); fi

@@ -63,6 +63,30 @@ struct RequestLogEntry {
   std::chrono::microseconds duration{0};  // from the end of the header to the end of the write
 };
 
+// liaison's own endpoints beside TAXII (issue #7: private set intersection). A request whose
+// first path segment is `prefix` is authenticated exactly like a TAXII request and then handed
+// to `handle`, which owns the rest of the path and the media types. `handle` is called from the
+// serving threads concurrently and must be thread safe.
+struct ExtraRequest {
+  std::string_view method;
+  std::vector<std::string> path;  // decoded segments after the prefix
+  std::string_view content_type;
+  std::string_view body;
+  std::string user;                 // the authenticated user
+  std::vector<std::string> groups;  // its groups (partners)
+  bool is_admin = false;
+};
+struct ExtraResponse {
+  int status = 200;
+  std::string content_type;
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+};
+struct ExtraEndpoint {
+  std::string prefix;
+  std::function<ExtraResponse(const ExtraRequest&)> handle;
+};
+
 struct ServerOptions {
   // Where to listen. Port 0 picks a free port (see Server::port()).
   std::string address = "127.0.0.1";
@@ -112,6 +136,8 @@ struct ServerOptions {
   std::string tls_client_ca_file;
   // Sync's hook on stored POSTs (see PostObserver); may be null.
   std::shared_ptr<PostObserver> post_observer;
+  // Non-TAXII endpoints behind the same authentication (see ExtraEndpoint).
+  std::vector<ExtraEndpoint> extra_endpoints;
 };
 
 // The max_content_length that applies to a request target: its API root's (the first path

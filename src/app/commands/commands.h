@@ -21,4 +21,6 @@ void RegisterPartnerCommands(CLI::App& root, int& exit_code);  // commands/partn
 void RegisterAuditCommands(CLI::App& root, int& exit_code);    // commands/audit.cc
 void RegisterSyncCommand(CLI::App& root, int& exit_code);  // commands/sync.cc
 void RegisterMatchCommand(CLI::App& root, int& exit_code);  // commands/match.cc
+// `psi`: commands/psi.cc (`serve`'s [psi] section: commands/psi_config.h)
+void RegisterPsiCommand(CLI::App& root, int& exit_code);
 }  // namespace liaison::app

@@ -18,6 +18,7 @@
 #include "CLI/CLI.hpp"
 #include "app/commands/commands.h"
 #include "app/commands/import.h"
+#include "app/commands/psi_config.h"
 #include "app/commands/taxii_config.h"
 #include "core/json.h"
 #include "core/status_macros.h"
@@ -156,6 +157,10 @@ int RunServe(const ServeArgs& args) {
     }
     config->server.address = args.listen.substr(0, colon);
     config->server.port = static_cast<uint16_t>(std::atoi(args.listen.c_str() + colon + 1));
+  }
+  if (Status st = ConfigurePsi(args.config, config->data_dir, config->server); !st.ok()) {
+    std::fprintf(stderr, "error: %s\n", std::string(st.message()).c_str());  // issue #7: [psi]
+    return 2;
   }
   auto store = OpenConfiguredStore(*config);
   if (!store.ok()) {

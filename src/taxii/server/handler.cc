@@ -493,6 +493,27 @@ HttpResponse Handler::Handle(const HttpRequest& request) {
   auto caller = Authenticate(request, denied);
   if (!caller.ok()) return denied;
 
+  // --- liaison's own endpoints (issue #7, PSI): same authentication, their own media types.
+  for (const ExtraEndpoint& extra : options_.extra_endpoints) {
+    if (seg.empty() || seg[0] != extra.prefix) continue;
+    ExtraRequest x;
+    x.method = request.method;
+    x.path.assign(seg.begin() + 1, seg.end());
+    x.content_type = request.content_type;
+    x.body = request.body;
+    x.user = caller->user;
+    x.is_admin = caller->is_admin;
+    if (auto user = store_.GetUser(caller->user); user.ok()) x.groups = user->groups;
+    ExtraResponse out = extra.handle(x);
+    HttpResponse r;
+    r.status = out.status;
+    r.content_type = std::move(out.content_type);
+    r.headers = std::move(out.headers);
+    r.body = std::move(out.body);
+    return r;
+  }
+  // --- end of liaison's own endpoints.
+
   // Routing (TAXII 2.1 section 1.6.4 lists the endpoints).
   if (seg.size() == 1 && seg[0] == "taxii2") {
     route.kind = Kind::kDiscovery;
