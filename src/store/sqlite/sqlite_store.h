@@ -48,8 +48,9 @@ struct SqliteOptions {
   std::function<Timestamp()> clock;
   // Status resources (TAXII 2.1 section 4.3) expire this long after their request_timestamp:
   // GetStatus answers NotFound from then on, and writes delete expired ones, oldest first, at
-  // most once a minute and a bounded number at a time. Zero keeps them forever.
-  std::chrono::seconds status_ttl{7 * 24 * 3600};
+  // most once a minute and a bounded number at a time. Zero (the default here) keeps them
+  // forever; `liaison serve` sets a week (status_ttl_hours in its configuration).
+  std::chrono::seconds status_ttl{0};
 };
 
 // Opens (creating and migrating when needed) the store at options.path. Errors: InvalidArgument
