@@ -85,6 +85,9 @@ Result<PartnerSet> PartnerSet::Create(std::vector<Partner> partners) {
   }
   PartnerSet set;
   set.partners_ = std::move(partners);
+  set.nobody_.name = "(several partners)";
+  set.nobody_.rules.tlp.clear();
+  set.nobody_.policy_version = ComputePolicyVersion(set.nobody_.rules);
   return set;
 }
 
@@ -97,17 +100,18 @@ const Partner* PartnerSet::Find(std::string_view name) const {
 
 const Partner* PartnerSet::ForUser(const store::User& user) const {
   if (user.is_admin) return nullptr;
+  const Partner* found = nullptr;
   for (const Partner& p : partners_) {
-    for (const std::string& u : p.users) {
-      if (u == user.name) return &p;
-    }
+    bool match = false;
+    for (const std::string& u : p.users) match = match || u == user.name;
     for (const std::string& g : p.groups) {
-      for (const std::string& ug : user.groups) {
-        if (g == ug) return &p;
-      }
+      for (const std::string& ug : user.groups) match = match || g == ug;
     }
+    if (!match) continue;
+    if (found != nullptr) return &nobody_;
+    found = &p;
   }
-  return nullptr;
+  return found;
 }
 
 namespace {

@@ -79,12 +79,14 @@ class PartnerSet {
   const std::vector<Partner>& partners() const { return partners_; }
   const Partner* Find(std::string_view name) const;
   // The partner `user` acts for, or nullptr when none (admins are never a partner: they see
-  // everything). Create guarantees that at most one partner matches.
+  // everything). A user whose groups belong to two or more partners gets a partner whose
+  // policy releases nothing: picking either would let the wider policy decide.
   const Partner* ForUser(const store::User& user) const;
   bool empty() const { return partners_.empty(); }
 
  private:
   std::vector<Partner> partners_;
+  Partner nobody_;  // tlp = {}: every object fails the TLP rule
 };
 
 // Reads the `[[partner]]` tables of a TOML configuration file ("" gives no partners).

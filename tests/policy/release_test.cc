@@ -268,6 +268,11 @@ users = ["bob"]
   EXPECT_EQ(set->ForUser({"bob", "", false, {}}), set->Find("isac"));
   EXPECT_EQ(set->ForUser({"root", "", true, {"cert-x"}}), nullptr);  // admins see everything
   EXPECT_EQ(set->ForUser({"dave", "", false, {"other"}}), nullptr);
+  // Acting for two partners: a policy that releases nothing, never the wider of the two.
+  const Partner* both = set->ForUser({"bob", "", false, {"cert-x"}});
+  ASSERT_NE(both, nullptr);
+  EXPECT_NE(both, x);
+  EXPECT_TRUE(both->rules.tlp.empty());
 
   // The version depends on the rules only, not on list order.
   ReleaseRules a = x->rules, b = x->rules;

@@ -107,7 +107,7 @@ TEST_F(SqliteStoreTest, UsesWalModeAndRecordsTheSchemaVersion) {
   auto store = Open();
   ASSERT_TRUE(store.ok()) << store.status();
   EXPECT_EQ(RawSql("PRAGMA journal_mode"), "wal");
-  EXPECT_EQ(RawSql("SELECT max(version) FROM schema_migrations"), "1");
+  EXPECT_EQ(RawSql("SELECT max(version) FROM schema_migrations"), "3");
   EXPECT_EQ(RawSql("PRAGMA application_id"), std::to_string(0x4C49414E));
 }
 
