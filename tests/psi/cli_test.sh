@@ -53,10 +53,13 @@ got=$(sort "$dir/out.txt")
 grep -q "2 of 4 items in common" "$dir/psi.log" || fail "summary: $(cat "$dir/psi.log")"
 [[ $(stat -c %a "$dir/out.txt") == 600 ]] || fail "--out file is not private"
 
-# The responder recorded the run (never an item) and kept its mutual result.
-runs="$dir/data/psi-runs.jsonl"
-grep -q '"outcome":"completed"' "$runs" || fail "no completed record in $runs"
-grep -q '"result_size":2' "$runs" || fail "no result size in $runs"
+# The responder recorded the run in the release log (never an item) and kept its mutual result.
+# The log's entries carry the record as JSON text, so quotes may come escaped.
+runs="$dir/runs.txt"
+"$liaison" audit show --config "$dir/liaison.toml" --json >"$runs" || fail "audit show failed"
+grep -Eq 'outcome\\?":\\?"completed' "$runs" || fail "no completed record in $runs"
+grep -Eq 'result_size\\?":2' "$runs" || fail "no result size in $runs"
+grep -q '"psi"' "$runs" || fail "the record is not a psi entry"
 grep -q 'example' "$runs" && fail "an item leaked into the run record"
 grep -q '"outcome":"completed"' "$dir/client-runs.jsonl" || fail "no requester record"
 ls "$dir/results"/psi-*.txt >/dev/null || fail "no responder result file"
@@ -70,7 +73,9 @@ rc=$?
 set -e
 [[ $rc == 3 ]] || fail "cool-down: exit $rc"
 grep -q "cool-down" "$dir/psi2.log" || fail "cool-down message: $(cat "$dir/psi2.log")"
-grep -q '"outcome":"refused: cool-down' "$runs" || fail "the refusal was not recorded"
+"$liaison" audit show --config "$dir/liaison.toml" --json >"$runs" || fail "audit show failed"
+grep -Eq 'outcome\\?":\\?"refused: cool-down' "$runs" || fail "the refusal was not recorded"
+"$liaison" audit verify --config "$dir/liaison.toml" >/dev/null || fail "the release log does not verify"
 
 # A bad watch-list line: exit 1 with file and line.
 printf 'alice@example.org\nnot-an-address\n' >"$dir/bad.txt"

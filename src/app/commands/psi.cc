@@ -22,6 +22,7 @@
 
 #include "CLI/CLI.hpp"
 #include "app/commands/commands.h"
+#include "app/commands/exchange_log.h"
 #include "app/commands/psi_config.h"
 #include "core/status_macros.h"
 #include "core/strings.h"
@@ -163,7 +164,7 @@ struct PsiRuntime {
 }  // namespace
 
 Status ConfigurePsi(const std::string& config_path, const std::string& data_dir,
-                    taxii::ServerOptions& options) {
+                    taxii::ServerOptions& options, store::Store* store) {
   if (config_path.empty()) return absl::OkStatus();
   toml::table root;
   try {
@@ -232,12 +233,18 @@ Status ConfigurePsi(const std::string& config_path, const std::string& data_dir,
     }
   }
   auto runtime = std::make_shared<PsiRuntime>();
+  // Runs go into the release log with every other exchange (issue #7), unless the section names
+  // a file of its own.
   std::string run_log = t["run_log"].value_or(std::string());
-  if (run_log.empty()) {
-    std::filesystem::create_directories(data_dir);
-    run_log = StrCat(data_dir, "/psi-runs.jsonl");
+  if (run_log.empty() && store != nullptr) {
+    runtime->recorder = MakeReleaseLogRunRecorder(*store);
+  } else {
+    if (run_log.empty()) {
+      std::filesystem::create_directories(data_dir);
+      run_log = StrCat(data_dir, "/psi-runs.jsonl");
+    }
+    LIAISON_ASSIGN_OR_RETURN(runtime->recorder, psi::OpenFileRunRecorder(run_log));
   }
-  LIAISON_ASSIGN_OR_RETURN(runtime->recorder, psi::OpenFileRunRecorder(run_log));
   LIAISON_ASSIGN_OR_RETURN(runtime->responder,
                            psi::Responder::Create(std::move(ro), *runtime->recorder));
   // Aliasing: the endpoint holds the runtime, and through it the recorder.

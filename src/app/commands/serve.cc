@@ -17,6 +17,7 @@
 
 #include "CLI/CLI.hpp"
 #include "app/commands/commands.h"
+#include "app/commands/exchange_log.h"
 #include "app/commands/import.h"
 #include "app/commands/psi_config.h"
 #include "app/commands/taxii_config.h"
@@ -158,10 +159,6 @@ int RunServe(const ServeArgs& args) {
     config->server.address = args.listen.substr(0, colon);
     config->server.port = static_cast<uint16_t>(std::atoi(args.listen.c_str() + colon + 1));
   }
-  if (Status st = ConfigurePsi(args.config, config->data_dir, config->server); !st.ok()) {
-    std::fprintf(stderr, "error: %s\n", std::string(st.message()).c_str());  // issue #7: [psi]
-    return 2;
-  }
   auto store = OpenConfiguredStore(*config);
   if (!store.ok()) {
     std::fprintf(stderr, "error: %s: %s\n", config->data_dir.c_str(),
@@ -181,7 +178,14 @@ int RunServe(const ServeArgs& args) {
     std::fprintf(stderr, "error: %s\n", std::string(signer.status().message()).c_str());
     return 3;
   }
+  if (Status st = ConfigurePsi(args.config, config->data_dir, config->server, store->get());
+      !st.ok()) {
+    std::fprintf(stderr, "error: %s\n", std::string(st.message()).c_str());  // issue #7: [psi]
+    return 2;
+  }
   taxii::sync::EngineOptions sync_options;
+  sync_options.release = MakeSyncReleaseFilter(**store, config->server.partners, config->peers);
+  sync_options.recorder = MakeReceiptRecorder(**store, config->server.partners);
   sync_options.signer = signer->get();
   sync_options.server_name = config->server.title;
   taxii::sync::Engine sync_engine(**store, sync_options);

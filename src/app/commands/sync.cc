@@ -10,6 +10,7 @@
 
 #include "CLI/CLI.hpp"
 #include "app/commands/commands.h"
+#include "app/commands/exchange_log.h"
 #include "app/commands/taxii_config.h"
 #include "core/absl_compat.h"
 #include "core/strings.h"
@@ -53,6 +54,8 @@ int RunSync(const SyncArgs& args) {
     return 3;
   }
   taxii::sync::EngineOptions options;
+  options.release = MakeSyncReleaseFilter(**store, config->server.partners, config->peers);
+  options.recorder = MakeReceiptRecorder(**store, config->server.partners);
   options.signer = signer->get();
   options.server_name = config->server.title;
   taxii::sync::Engine engine(**store, options);

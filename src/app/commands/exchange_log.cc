@@ -1,0 +1,83 @@
+#include "app/commands/exchange_log.h"
+
+#include <map>
+#include <string>
+#include <utility>
+
+#include "core/json.h"
+#include "core/status_macros.h"
+#include "core/strings.h"
+#include "core/timestamp.h"
+#include "policy/partner_view.h"
+#include "policy/release_log.h"
+
+namespace liaison::app {
+namespace {
+
+std::string PolicyVersionOf(const policy::PartnerSet* partners, std::string_view name) {
+  if (partners == nullptr) return {};
+  const policy::Partner* p = partners->Find(name);
+  return p == nullptr ? std::string() : p->policy_version;
+}
+
+class ReleaseLogRunRecorder final : public psi::RunRecorder {
+ public:
+  explicit ReleaseLogRunRecorder(store::Store& store) : log_(store) {}
+  Status Record(const psi::RunRecord& record) override {
+    auto entry = log_.Append("psi", record.partner, "", psi::RunRecordJson(record));
+    return entry.ok() ? absl::OkStatus() : entry.status();
+  }
+
+ private:
+  policy::ReleaseLog log_;
+};
+
+}  // namespace
+
+taxii::sync::ReleaseFilter MakeSyncReleaseFilter(
+    store::Store& store, std::shared_ptr<const policy::PartnerSet> partners,
+    const std::vector<taxii::sync::PeerConfig>& peers) {
+  std::map<std::string, std::string, std::less<>> collection_of;
+  for (const auto& peer : peers) collection_of[peer.name] = peer.local_collection;
+  return [&store, partners = std::move(partners), collection_of = std::move(collection_of)](
+             std::string_view peer,
+             const store::ObjectRecord& record) -> Result<std::optional<std::string>> {
+    const policy::Partner* partner = partners ? partners->Find(peer) : nullptr;
+    if (partner == nullptr) return std::optional<std::string>();
+    auto it = collection_of.find(peer);
+    const std::string collection = it == collection_of.end() ? std::string() : it->second;
+    policy::PartnerView view(store, collection, *partner);
+    LIAISON_ASSIGN_OR_RETURN(policy::Decision d, view.Decide(record));
+    switch (d.kind) {
+      case policy::Decision::Kind::kRelease:
+        return std::optional<std::string>(record.json);
+      case policy::Decision::Kind::kSanitised:
+        return std::optional<std::string>(std::move(d.json));
+      case policy::Decision::Kind::kWithhold:
+        break;
+    }
+    return std::optional<std::string>();
+  };
+}
+
+taxii::sync::ReceiptRecorder MakeReceiptRecorder(
+    store::Store& store, std::shared_ptr<const policy::PartnerSet> partners) {
+  auto log = std::make_shared<policy::ReleaseLog>(store);
+  return [log, partners = std::move(partners)](const taxii::sync::ReceiptRecord& r) -> Status {
+    json::Value details{json::Object{}};
+    details.Set("direction",
+                r.kind == taxii::sync::ReceiptRecord::Kind::kSent ? "sent" : "received");
+    details.Set("verified", r.verified);
+    auto receipt = json::Parse(r.receipt.ToJson());
+    if (receipt.ok()) details.Set("receipt", *std::move(receipt));
+    auto entry = log->Append("receipt", r.peer, PolicyVersionOf(partners.get(), r.peer),
+                             json::Serialize(details));
+    return entry.ok() ? absl::OkStatus() : entry.status();
+  };
+}
+
+std::unique_ptr<psi::RunRecorder> MakeReleaseLogRunRecorder(store::Store& store) {
+  return std::make_unique<ReleaseLogRunRecorder>(store);
+}
+
+}  // namespace liaison::app

@@ -1,0 +1,30 @@
+#pragma once
+
+// Where sync and PSI meet the release policy and the release log (issues #6 and #7). Kept in the
+// app because it is the only place that links policy, sync and psi together.
+
+#include <memory>
+
+#include "policy/partner.h"
+#include "psi/run_log.h"
+#include "store/store.h"
+#include "taxii/sync/sync.h"
+
+namespace liaison::app {
+
+// Sync push releases to a peer exactly what the partner of the same name may receive, sanitised
+// as for a TAXII GET; a peer with no partner of its name receives nothing (least privilege:
+// docs/sync.md). `partners` may be null (no partners: nothing is pushed).
+taxii::sync::ReleaseFilter MakeSyncReleaseFilter(store::Store& store,
+                                                 std::shared_ptr<const policy::PartnerSet> partners,
+                                                 const std::vector<taxii::sync::PeerConfig>& peers);
+
+// Receipts, sent and received, go into the hash-chained release log as "receipt" entries.
+taxii::sync::ReceiptRecorder MakeReceiptRecorder(
+    store::Store& store, std::shared_ptr<const policy::PartnerSet> partners);
+
+// PSI runs (and refusals) go into the release log as "psi" entries: who, when, mode, sizes,
+// outcome; never the items.
+std::unique_ptr<psi::RunRecorder> MakeReleaseLogRunRecorder(store::Store& store);
+
+}  // namespace liaison::app
