@@ -5,7 +5,6 @@
 //   build/release/bench/stix/stix_validate_bench --benchmark_min_time=2
 
 #include <benchmark/benchmark.h>
-
 #include <time.h>
 
 #include <chrono>

@@ -90,7 +90,8 @@ Result<Buffer> ReadInput(std::string_view path, const ReadOptions& options) {
   if (f != stdin && std::fseek(f, 0, SEEK_END) == 0) {
     const long end = std::ftell(f);
     std::rewind(f);
-    if (end > 0 && static_cast<size_t>(end) <= options.max_bytes) raw.Reserve(static_cast<size_t>(end));
+    if (end > 0 && static_cast<size_t>(end) <= options.max_bytes)
+      raw.Reserve(static_cast<size_t>(end));
   }
   char chunk[1 << 16];
   size_t n;

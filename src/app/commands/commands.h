@@ -16,11 +16,11 @@ void RegisterPatternCommand(CLI::App& root, int& exit_code);   // commands/patte
 void RegisterServeCommand(CLI::App& root, int& exit_code);  // commands/serve.cc
 // `user`, `token` and `collection`: commands/admin.cc
 void RegisterAdminCommands(CLI::App& root, int& exit_code);
-void RegisterImportCommand(CLI::App& root, int& exit_code);  // commands/import.cc
+void RegisterImportCommand(CLI::App& root, int& exit_code);    // commands/import.cc
 void RegisterPartnerCommands(CLI::App& root, int& exit_code);  // commands/partner.cc
 void RegisterAuditCommands(CLI::App& root, int& exit_code);    // commands/audit.cc
-void RegisterSyncCommand(CLI::App& root, int& exit_code);  // commands/sync.cc
-void RegisterMatchCommand(CLI::App& root, int& exit_code);  // commands/match.cc
+void RegisterSyncCommand(CLI::App& root, int& exit_code);      // commands/sync.cc
+void RegisterMatchCommand(CLI::App& root, int& exit_code);     // commands/match.cc
 // `psi`: commands/psi.cc (`serve`'s [psi] section: commands/psi_config.h)
 void RegisterPsiCommand(CLI::App& root, int& exit_code);
 }  // namespace liaison::app

@@ -114,9 +114,9 @@ CREATE TABLE audit_log(
 );
 CREATE INDEX audit_by_partner ON audit_log(partner, seq);
 )sql",
-    // 3 (issue #6): sync with peers (docs/sync.md). sync_state holds cursors, failed pushes and receipts
-    // by key. received_ranges records which date_added intervals of a collection came from which
-    // peer, so that sync never pushes a version back to the peer it came from.
+    // 3 (issue #6): sync with peers (docs/sync.md). sync_state holds cursors, failed pushes and
+    // receipts by key. received_ranges records which date_added intervals of a collection came
+    // from which peer, so that sync never pushes a version back to the peer it came from.
     R"sql(
 CREATE TABLE sync_state(
   key TEXT PRIMARY KEY,
