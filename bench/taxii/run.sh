@@ -51,12 +51,12 @@ fill() {  # fill DIR COUNT -> collection id (reuses a store already filled)
   cat "$1/collection"
 }
 
-serve() {  # serve DIR -> port
+serve() {  # serve DIR: starts a server (not in a subshell: its pid must reach cleanup)
   rm -f "$1/port"
-  "$liaison" serve --data "$1" --listen 127.0.0.1:0 --port-file "$1/port" 2>"$1/server.log" &
+  LIAISON_ADMIN_PASSWORD=bench-pw "$liaison" serve --data "$1" --listen 127.0.0.1:0 \
+    --port-file "$1/port" >"$1/server.out" 2>"$1/server.log" &
   pids+=($!)
   for _ in $(seq 1 300); do [[ -s "$1/port" ]] && break; sleep 0.1; done
-  cat "$1/port"
 }
 
 auth="Authorization: Basic $(printf 'admin:bench-pw' | base64)"
@@ -76,8 +76,10 @@ big=$work/store-$objects
 small=$work/store-1000
 big_collection=$(fill "$big" "$objects")
 small_collection=$(fill "$small" 1000)
-big_port=$(serve "$big")
-small_port=$(serve "$small")
+serve "$big"
+serve "$small"
+big_port=$(cat "$big/port")
+small_port=$(cat "$small/port")
 path="/api/collections/$big_collection/objects/?limit=100"
 small_path="/api/collections/$small_collection/objects/?limit=100"
 
