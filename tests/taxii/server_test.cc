@@ -19,6 +19,7 @@
 #include "core/strings.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "store/faulty_store.h"
 #include "store/sqlite/sqlite_store.h"
 #include "taxii/auth.h"
 #include "taxii/test_client.h"
@@ -627,6 +628,39 @@ TEST_F(TaxiiServerTest, HeadAnswersWithoutBody) {
   EXPECT_EQ(r.status, 200);
   EXPECT_TRUE(r.body.empty());
   EXPECT_NE(r.Header("content-length"), "0");
+}
+
+// A store that cannot answer while credentials are checked is the server's failure: 503, not
+// 401 (which would tell the client its credentials are wrong and count a failure against it).
+TEST(TaxiiServerAuth, StoreFailureDuringLoginIs503) {
+  auto dir = std::filesystem::temp_directory_path() /
+             ("liaison_taxii_auth503_" + std::to_string(::getpid()));
+  store::SqliteOptions so;
+  so.path = dir / "store.db";
+  auto store = store::OpenSqliteStore(so);
+  ASSERT_TRUE(store.ok()) << store.status();
+  auto hash = HashPassword("admin-pw", PasswordCost::kMinimum);
+  ASSERT_TRUE(hash.ok());
+  ASSERT_TRUE((*store)->CreateUser({"admin", *hash, true, {}}).ok());
+  store::FaultyStore faulty(**store);
+  ServerOptions options;
+  options.port = 0;
+  auto server = Server::Start(faulty, options);
+  ASSERT_TRUE(server.ok()) << server.status();
+  TestClient client((*server)->port());
+  const std::vector<std::pair<std::string, std::string>> basic = {
+      {"Accept", std::string(kMedia)}, {"Authorization", Basic("admin", "admin-pw")}};
+  const std::vector<std::pair<std::string, std::string>> bearer = {
+      {"Accept", std::string(kMedia)}, {"Authorization", "Bearer some-token"}};
+  faulty.FailOnCall(1, /*sticky=*/true);
+  EXPECT_EQ(client.Send("GET", "/api/", basic).status, 503);
+  EXPECT_EQ(client.Send("GET", "/api/", bearer).status, 503);
+  faulty.FailOnCall(0);
+  EXPECT_EQ(client.Send("GET", "/api/", basic).status, 200);
+  EXPECT_EQ(client.Send("GET", "/api/", bearer).status, 401);
+  server = absl::UnavailableError("");
+  store->reset();
+  std::filesystem::remove_all(dir);
 }
 
 TEST(TaxiiServerStart, RefusesPlainHttpOnNonLoopbackWithoutInsecure) {

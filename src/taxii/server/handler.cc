@@ -419,6 +419,11 @@ Result<Handler::Caller> Handler::Authenticate(const HttpRequest& request, HttpRe
     if (!request.authorization.empty()) denied.delay = RecordFailure(request.remote_address);
     return absl::UnauthenticatedError(ToAbsl(why));
   };
+  // A store that cannot answer is our failure, not the client's: 503, and no failure counted.
+  auto unavailable = [&](const Status& st) -> Status {
+    denied = ErrorResponse(503, "Service unavailable", "credentials cannot be checked now");
+    return st;
+  };
   std::string_view auth = request.authorization;
   if (auth.empty()) return deny("authentication is required");
 
@@ -426,11 +431,13 @@ Result<Handler::Caller> Handler::Authenticate(const HttpRequest& request, HttpRe
     std::string_view token = ToStd(absl::StripAsciiWhitespace(ToAbsl(auth.substr(7))));
     const std::string hash = HashApiToken(token);
     auto found = store_.FindToken(hash);
+    if (!found.ok() && !absl::IsNotFound(found.status())) return unavailable(found.status());
     if (!found.ok() || !ConstantTimeEquals(found->token_hash, hash)) {
       return deny("invalid credentials");
     }
     if (found->expires && *found->expires < Timestamp::Now()) return deny("the token has expired");
     auto user = store_.GetUser(found->user);
+    if (!user.ok() && !absl::IsNotFound(user.status())) return unavailable(user.status());
     if (!user.ok()) return deny("invalid credentials");
     RecordSuccess(request.remote_address);
     return Caller{user->name, user->is_admin, user->groups};
@@ -441,6 +448,7 @@ Result<Handler::Caller> Handler::Authenticate(const HttpRequest& request, HttpRe
       return deny("malformed Basic credentials");
     }
     auto user = store_.GetUser(name);
+    if (!user.ok() && !absl::IsNotFound(user.status())) return unavailable(user.status());
     if (!user.ok()) {
       // Verify against a dummy hash anyway, so that the response time does not tell whether
       // the user exists; the failure throttle bounds what such probes cost us.
