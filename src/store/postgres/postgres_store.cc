@@ -22,6 +22,7 @@
 #include "core/json.h"
 #include "core/status_macros.h"
 #include "core/strings.h"
+#include "store/internal/records.h"
 #include "store/postgres/connection.h"
 
 // The same data model as the SQLite backend (sqlite/schema.cc lists the invariants): one row per
@@ -39,151 +40,22 @@ using postgres_internal::Params;
 using postgres_internal::QueryResult;
 using postgres_internal::Transaction;
 
-constexpr size_t kMaxIdChars = 512;  // the cursor refuses longer ids
-
-std::string MediaTypeFor(std::string_view spec_version) {
-  return absl::StrCat("application/stix+json;version=", ToAbsl(spec_version));
-}
-
-// STIX 2.1 SCOs may omit spec_version and are 2.1 (2.0 had no top-level SCOs); SDOs and SROs
-// without it are STIX 2.0 content, which had no spec_version property on objects.
-std::string EffectiveSpecVersion(const stix::Object& object) {
-  if (!object.spec_version.empty()) return object.spec_version;
-  return stix::CategoryOfType(object.type) == stix::ObjectCategory::kSco ? "2.1" : "2.0";
-}
-
-Status CheckObject(const stix::Object& object, size_t index) {
-  auto bad = [index](std::string_view why) {
-    return absl::InvalidArgumentError(absl::StrCat("objects/", index, ": ", ToAbsl(why)));
-  };
-  if (object.type.empty()) return bad("missing type");
-  if (object.id.empty()) return bad("missing id");
-  if (object.id.size() > kMaxIdChars) return bad("id longer than 512 characters");
-  if (object.id.size() <= object.type.size() + 2 ||
-      object.id.compare(0, object.type.size(), object.type) != 0 ||
-      object.id.compare(object.type.size(), 2, "--") != 0) {
-    return bad("id does not start with the object's type followed by \"--\"");
-  }
-  if (object.json.empty()) return bad("missing JSON text");
-  return absl::OkStatus();
-}
-
-// The version a status resource reports: the object's own text precision, or date_added for
-// objects without modified/created.
-std::string StatusVersion(const stix::Object& object, Timestamp date_added) {
-  if (auto v = object.version()) return v->ToString(v->precision());
-  return date_added.ToString(6);
-}
-
-std::string TimestampText(Timestamp t) { return t.ToString(9); }
-
-Result<Timestamp> ParseStoredTimestamp(std::string_view text) {
-  auto t = Timestamp::Parse(text);
-  if (!t.ok()) {
-    return absl::DataLossError(
-        absl::StrCat("postgres store: bad stored timestamp \"", ToAbsl(text), "\""));
-  }
-  return *t;
-}
-
-std::string JoinLines(const std::vector<std::string>& items) { return absl::StrJoin(items, "\n"); }
-
-std::vector<std::string> SplitLines(std::string_view text) {
-  std::vector<std::string> out;
-  if (text.empty()) return out;
-  for (absl::string_view part : absl::StrSplit(ToAbsl(text), '\n')) out.emplace_back(part);
-  return out;
-}
-
-// --- Status resources as JSON text ------------------------------------------------------------
-
-json::Value DetailsToJson(const std::vector<StatusDetail>& details) {
-  json::Array array;
-  array.reserve(details.size());
-  for (const StatusDetail& d : details) {
-    json::Object o;
-    o.emplace_back("id", d.id);
-    o.emplace_back("version", d.version);
-    o.emplace_back("message", d.message);
-    array.emplace_back(std::move(o));
-  }
-  return json::Value(std::move(array));
-}
-
-std::string StatusBody(const StatusResource& s) {
-  json::Object o;
-  o.emplace_back("status", s.status);
-  o.emplace_back("total_count", s.total_count);
-  o.emplace_back("success_count", s.success_count);
-  o.emplace_back("failure_count", s.failure_count);
-  o.emplace_back("pending_count", s.pending_count);
-  o.emplace_back("successes", DetailsToJson(s.successes));
-  o.emplace_back("failures", DetailsToJson(s.failures));
-  o.emplace_back("pendings", DetailsToJson(s.pendings));
-  return json::Serialize(json::Value(std::move(o)));
-}
-
-Status BadStatusBody(std::string_view id) {
-  return absl::DataLossError(
-      absl::StrCat("postgres store: status ", ToAbsl(id), " is stored in an unknown form"));
-}
-
-Status ParseStatusBody(std::string_view body, StatusResource& s) {
-  auto parsed = json::Parse(body);
-  if (!parsed.ok() || !parsed->is_object()) return BadStatusBody(s.id);
-  const json::Value& v = *parsed;
-  auto get_string = [&](std::string_view key, std::string& out) {
-    const json::Value* f = v.Find(key);
-    if (f == nullptr || !f->is_string()) return false;
-    out = f->as_string();
-    return true;
-  };
-  auto get_int = [&](std::string_view key, int64_t& out) {
-    const json::Value* f = v.Find(key);
-    if (f == nullptr || !f->is_int()) return false;
-    out = f->as_int();
-    return true;
-  };
-  auto get_details = [&](std::string_view key, std::vector<StatusDetail>& out) {
-    const json::Value* f = v.Find(key);
-    if (f == nullptr || !f->is_array()) return false;
-    for (const json::Value& item : f->as_array()) {
-      const json::Value* id = item.Find("id");
-      const json::Value* version = item.Find("version");
-      const json::Value* message = item.Find("message");
-      if (id == nullptr || version == nullptr || message == nullptr || !id->is_string() ||
-          !version->is_string() || !message->is_string()) {
-        return false;
-      }
-      out.push_back({id->as_string(), version->as_string(), message->as_string()});
-    }
-    return true;
-  };
-  const bool ok =
-      get_string("status", s.status) && get_int("total_count", s.total_count) &&
-      get_int("success_count", s.success_count) && get_int("failure_count", s.failure_count) &&
-      get_int("pending_count", s.pending_count) && get_details("successes", s.successes) &&
-      get_details("failures", s.failures) && get_details("pendings", s.pendings);
-  return ok ? absl::OkStatus() : BadStatusBody(s.id);
-}
-
-// --- Rows and version flags -------------------------------------------------------------------
-
-// One stored version, without its JSON.
-struct Row {
-  int64_t date_added = 0;
-  std::string id;
-  std::string version;  // VersionKey
-  std::string spec_version;
-  std::string type;
-  bool is_first = false;
-  bool is_last = false;
-  bool spec_latest = false;
-};
-
-constexpr const char* kRowColumns =
-    "date_added, id, version, spec_version, type, is_first, is_last, spec_latest";
-constexpr int kJsonColumn = 8;
+using internal::BadStatusBody;
+using internal::CheckObject;
+using internal::DetailsToJson;
+using internal::EffectiveSpecVersion;
+using internal::JoinLines;
+using internal::kJsonColumn;
+using internal::kMaxIdChars;
+using internal::kRowColumns;
+using internal::MediaTypeFor;
+using internal::ParseStatusBody;
+using internal::ParseStoredTimestamp;
+using internal::Row;
+using internal::SplitLines;
+using internal::StatusBody;
+using internal::StatusVersion;
+using internal::TimestampText;
 
 Row ReadRow(const QueryResult& r, int i) {
   Row row;
