@@ -2,15 +2,18 @@
 
 // What the SQLite and PostgreSQL backends share about stored records: media types, the
 // effective spec_version, the checks every Add applies, the text forms of timestamps and status
-// resources, and the row shape of the objects table. One definition, so that both backends
+// resources, the row shape of the objects table, the version flags (first, last, latest spec)
+// and how a version filter is planned. One definition, so that both backends
 // store and read exactly the same forms (the store conformance suite runs against both).
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -21,6 +24,7 @@
 #include "core/strings.h"
 #include "core/timestamp.h"
 #include "stix/object.h"
+#include "store/filter.h"
 #include "store/store.h"
 
 namespace liaison::store::internal {
@@ -171,5 +175,102 @@ struct Row {
 constexpr const char* kRowColumns =
     "date_added, id, version, spec_version, type, is_first, is_last, spec_latest";
 constexpr int kJsonColumn = 8;
+
+// The flags of every version of one id, from scratch.
+struct Flags {
+  bool is_first = false;
+  bool is_last = false;
+  bool spec_latest = false;
+  friend bool operator==(const Flags&, const Flags&) = default;
+};
+
+inline std::vector<Flags> ComputeFlags(const std::vector<Row>& versions) {
+  std::vector<Flags> flags(versions.size());
+  if (versions.empty()) return flags;
+  std::string_view min_v = versions[0].version, max_v = versions[0].version;
+  std::string_view max_spec = versions[0].spec_version;
+  for (const Row& r : versions) {
+    min_v = std::min(min_v, std::string_view(r.version));
+    max_v = std::max(max_v, std::string_view(r.version));
+    if (CompareSpecVersions(r.spec_version, max_spec) > 0) max_spec = r.spec_version;
+  }
+  for (size_t i = 0; i < versions.size(); ++i) {
+    flags[i].is_first = versions[i].version == min_v;
+    flags[i].is_last = versions[i].version == max_v;
+    flags[i].spec_latest = CompareSpecVersions(versions[i].spec_version, max_spec) == 0;
+  }
+  return flags;
+}
+
+inline Result<std::vector<VersionRecord>> ToVersionRecords(const std::vector<Row>& rows) {
+  std::vector<VersionRecord> records;
+  records.reserve(rows.size());
+  for (const Row& r : rows) {
+    auto version = ParseVersionKey(r.version);
+    if (!version.ok()) {
+      return absl::DataLossError(absl::StrCat("store: bad stored version of ", r.id));
+    }
+    records.push_back({*version, FromUnixMicros(r.date_added), r.spec_version});
+  }
+  return records;
+}
+
+enum class FlagFilter { kNone, kLast, kFirst, kFirstOrLast };
+
+// What a query's match[version]/match[spec_version]/added_after need, worked out once.
+struct VersionPlan {
+  bool all = false;
+  bool first = false;
+  bool last = false;
+  std::vector<std::string> at_keys;  // VersionKey of each timestamp
+  std::vector<int64_t> at_micros;    // the same timestamps, for versionless rows
+  std::vector<Timestamp> at;
+  bool base_varies = false;  // a step-1 filter can differ between versions of an id
+  bool explicit_spec = false;
+  FlagFilter sql_flag = FlagFilter::kNone;
+};
+
+inline VersionPlan PlanVersions(const Filter& filter) {
+  VersionPlan p;
+  if (filter.versions.empty()) p.last = true;
+  for (const VersionMatch& m : filter.versions) {
+    switch (m.kind) {
+      case VersionMatch::Kind::kAll:
+        p.all = true;
+        break;
+      case VersionMatch::Kind::kFirst:
+        p.first = true;
+        break;
+      case VersionMatch::Kind::kLast:
+        p.last = true;
+        break;
+      case VersionMatch::Kind::kAt:
+        p.at.push_back(m.at);
+        p.at_keys.push_back(VersionKey(m.at));
+        break;
+    }
+  }
+  p.explicit_spec = !filter.spec_versions.empty();
+  p.base_varies = filter.added_after.has_value() || p.explicit_spec;
+  if (!p.all && p.at.empty() && !p.base_varies) {
+    if (p.first && p.last) {
+      p.sql_flag = FlagFilter::kFirstOrLast;
+    } else if (p.last) {
+      p.sql_flag = FlagFilter::kLast;
+    } else if (p.first) {
+      p.sql_flag = FlagFilter::kFirst;
+    }
+  }
+  return p;
+}
+
+inline std::vector<std::string> Deduplicated(const std::vector<std::string>& values) {
+  std::vector<std::string> out;
+  absl::flat_hash_set<std::string> seen;
+  for (const std::string& v : values) {
+    if (seen.insert(v).second) out.push_back(v);
+  }
+  return out;
+}
 
 }  // namespace liaison::store::internal

@@ -51,8 +51,12 @@ using sqlite_internal::Transaction;
 
 using internal::BadStatusBody;
 using internal::CheckObject;
+using internal::ComputeFlags;
+using internal::Deduplicated;
 using internal::DetailsToJson;
 using internal::EffectiveSpecVersion;
+using internal::FlagFilter;
+using internal::Flags;
 using internal::JoinLines;
 using internal::kJsonColumn;
 using internal::kMaxIdChars;
@@ -60,11 +64,14 @@ using internal::kRowColumns;
 using internal::MediaTypeFor;
 using internal::ParseStatusBody;
 using internal::ParseStoredTimestamp;
+using internal::PlanVersions;
 using internal::Row;
 using internal::SplitLines;
 using internal::StatusBody;
 using internal::StatusVersion;
 using internal::TimestampText;
+using internal::ToVersionRecords;
+using internal::VersionPlan;
 
 Row ReadRow(const Statement& st) {
   Row r;
@@ -77,32 +84,6 @@ Row ReadRow(const Statement& st) {
   r.is_last = st.Int(6) != 0;
   r.spec_latest = st.Int(7) != 0;
   return r;
-}
-
-// The flags of every version of one id, from scratch.
-struct Flags {
-  bool is_first = false;
-  bool is_last = false;
-  bool spec_latest = false;
-  friend bool operator==(const Flags&, const Flags&) = default;
-};
-
-std::vector<Flags> ComputeFlags(const std::vector<Row>& versions) {
-  std::vector<Flags> flags(versions.size());
-  if (versions.empty()) return flags;
-  std::string_view min_v = versions[0].version, max_v = versions[0].version;
-  std::string_view max_spec = versions[0].spec_version;
-  for (const Row& r : versions) {
-    min_v = std::min(min_v, std::string_view(r.version));
-    max_v = std::max(max_v, std::string_view(r.version));
-    if (CompareSpecVersions(r.spec_version, max_spec) > 0) max_spec = r.spec_version;
-  }
-  for (size_t i = 0; i < versions.size(); ++i) {
-    flags[i].is_first = versions[i].version == min_v;
-    flags[i].is_last = versions[i].version == max_v;
-    flags[i].spec_latest = CompareSpecVersions(versions[i].spec_version, max_spec) == 0;
-  }
-  return flags;
 }
 
 Result<std::vector<Row>> LoadVersions(Connection& c, int64_t cid, std::string_view id) {
@@ -138,69 +119,7 @@ Status RefreshFlags(Connection& c, const std::vector<Row>& versions) {
   return absl::OkStatus();
 }
 
-Result<std::vector<VersionRecord>> ToVersionRecords(const std::vector<Row>& rows) {
-  std::vector<VersionRecord> records;
-  records.reserve(rows.size());
-  for (const Row& r : rows) {
-    auto version = ParseVersionKey(r.version);
-    if (!version.ok()) {
-      return absl::DataLossError(absl::StrCat("sqlite store: bad stored version of ", r.id));
-    }
-    records.push_back({*version, FromUnixMicros(r.date_added), r.spec_version});
-  }
-  return records;
-}
-
 // --- Query planning -----------------------------------------------------------------------------
-
-enum class FlagFilter { kNone, kLast, kFirst, kFirstOrLast };
-
-// What a query's match[version]/match[spec_version]/added_after need, worked out once.
-struct VersionPlan {
-  bool all = false;
-  bool first = false;
-  bool last = false;
-  std::vector<std::string> at_keys;  // VersionKey of each timestamp
-  std::vector<int64_t> at_micros;    // the same timestamps, for versionless rows
-  std::vector<Timestamp> at;
-  bool base_varies = false;  // a step-1 filter can differ between versions of an id
-  bool explicit_spec = false;
-  FlagFilter sql_flag = FlagFilter::kNone;
-};
-
-VersionPlan PlanVersions(const Filter& filter) {
-  VersionPlan p;
-  if (filter.versions.empty()) p.last = true;
-  for (const VersionMatch& m : filter.versions) {
-    switch (m.kind) {
-      case VersionMatch::Kind::kAll:
-        p.all = true;
-        break;
-      case VersionMatch::Kind::kFirst:
-        p.first = true;
-        break;
-      case VersionMatch::Kind::kLast:
-        p.last = true;
-        break;
-      case VersionMatch::Kind::kAt:
-        p.at.push_back(m.at);
-        p.at_keys.push_back(VersionKey(m.at));
-        break;
-    }
-  }
-  p.explicit_spec = !filter.spec_versions.empty();
-  p.base_varies = filter.added_after.has_value() || p.explicit_spec;
-  if (!p.all && p.at.empty() && !p.base_varies) {
-    if (p.first && p.last) {
-      p.sql_flag = FlagFilter::kFirstOrLast;
-    } else if (p.last) {
-      p.sql_flag = FlagFilter::kLast;
-    } else if (p.first) {
-      p.sql_flag = FlagFilter::kFirst;
-    }
-  }
-  return p;
-}
 
 std::string_view FlagSql(FlagFilter f) {
   switch (f) {
@@ -222,15 +141,6 @@ std::string Placeholders(int first, size_t n) {
   for (size_t i = 0; i < n; ++i) {
     if (i > 0) out += ", ";
     absl::StrAppend(&out, "?", first + static_cast<int>(i));
-  }
-  return out;
-}
-
-std::vector<std::string> Deduplicated(const std::vector<std::string>& values) {
-  std::vector<std::string> out;
-  absl::flat_hash_set<std::string> seen;
-  for (const std::string& v : values) {
-    if (seen.insert(v).second) out.push_back(v);
   }
   return out;
 }
