@@ -692,32 +692,45 @@ HttpResponse Handler::Collections(const Route& route, const Caller& caller) {
   return JsonResponse(200, o);
 }
 
-HttpResponse Handler::CollectionInfo(const Route& route, const Caller& caller) {
+bool Handler::FindCollection(const Route& route, const Caller& caller,
+                             std::optional<store::Collection>& collection,
+                             std::optional<store::Permission>& permission, HttpResponse& error) {
   auto c = store_.GetCollection(route.collection_id);
+  if (!c.ok() && !absl::IsNotFound(c.status())) {
+    error = StoreError(c.status());
+    return false;
+  }
   if (!c.ok() || c->api_root != route.root->name) {
-    if (c.ok() || absl::IsNotFound(c.status())) {
-      return ErrorResponse(404, "Not found", "no such collection");
-    }
-    return StoreError(c.status());
+    error = ErrorResponse(404, "Not found", "no such collection");
+    return false;
   }
   auto p = PermissionOn(store_, caller.user, caller.is_admin, c->id);
-  if (!p.ok() || (!p->can_read && !p->can_write)) {
-    return ErrorResponse(404, "Not found", "no such collection");
+  if (!p.ok() && !absl::IsNotFound(p.status())) {
+    error = StoreError(p.status());
+    return false;
   }
+  if (!p.ok() || (!p->can_read && !p->can_write)) {
+    error = ErrorResponse(404, "Not found", "no such collection");
+    return false;
+  }
+  collection = *std::move(c);
+  permission = *p;
+  return true;
+}
+
+HttpResponse Handler::CollectionInfo(const Route& route, const Caller& caller) {
+  std::optional<store::Collection> c;
+  std::optional<store::Permission> p;
+  HttpResponse error;
+  if (!FindCollection(route, caller, c, p, error)) return error;
   return JsonResponse(200, CollectionJson(*c, *p));
 }
 
 HttpResponse Handler::GetObjects(const HttpRequest& request, const Route& route,
                                  const Caller& caller) {
-  auto c = store_.GetCollection(route.collection_id);
-  if (!c.ok() && !absl::IsNotFound(c.status())) return StoreError(c.status());
-  if (!c.ok() || c->api_root != route.root->name) {
-    return ErrorResponse(404, "Not found", "no such collection");
-  }
-  auto p = PermissionOn(store_, caller.user, caller.is_admin, c->id);
-  if (!p.ok() || (!p->can_read && !p->can_write)) {
-    return ErrorResponse(404, "Not found", "no such collection");
-  }
+  std::optional<store::Collection> c;
+  std::optional<store::Permission> p;
+  if (HttpResponse error; !FindCollection(route, caller, c, p, error)) return error;
   if (!p->can_read) {
     return ErrorResponse(403, "Forbidden", "no read access to this collection");
   }
@@ -843,15 +856,9 @@ HttpResponse Handler::GetObjects(const HttpRequest& request, const Route& route,
 
 HttpResponse Handler::AddObjects(const HttpRequest& request, const Route& route,
                                  const Caller& caller) {
-  auto c = store_.GetCollection(route.collection_id);
-  if (!c.ok() && !absl::IsNotFound(c.status())) return StoreError(c.status());
-  if (!c.ok() || c->api_root != route.root->name) {
-    return ErrorResponse(404, "Not found", "no such collection");
-  }
-  auto p = PermissionOn(store_, caller.user, caller.is_admin, c->id);
-  if (!p.ok() || (!p->can_read && !p->can_write)) {
-    return ErrorResponse(404, "Not found", "no such collection");
-  }
+  std::optional<store::Collection> c;
+  std::optional<store::Permission> p;
+  if (HttpResponse error; !FindCollection(route, caller, c, p, error)) return error;
   if (!p->can_write) return ErrorResponse(403, "Forbidden", "no write access to this collection");
   // Section 5.5: the body is an envelope in the TAXII media type; anything else is 415.
   if (!request.has_content_type || !IsTaxiiContentType(request.content_type)) {
@@ -948,15 +955,9 @@ HttpResponse Handler::AddObjects(const HttpRequest& request, const Route& route,
 }
 
 HttpResponse Handler::DeleteObject(const Route& route, const Caller& caller) {
-  auto c = store_.GetCollection(route.collection_id);
-  if (!c.ok() && !absl::IsNotFound(c.status())) return StoreError(c.status());
-  if (!c.ok() || c->api_root != route.root->name) {
-    return ErrorResponse(404, "Not found", "no such collection");
-  }
-  auto p = PermissionOn(store_, caller.user, caller.is_admin, c->id);
-  if (!p.ok() || (!p->can_read && !p->can_write)) {
-    return ErrorResponse(404, "Not found", "no such collection");
-  }
+  std::optional<store::Collection> c;
+  std::optional<store::Permission> p;
+  if (HttpResponse error; !FindCollection(route, caller, c, p, error)) return error;
   // Section 5.7: deleting needs both read and write access.
   if (!p->can_read || !p->can_write) {
     return ErrorResponse(403, "Forbidden", "deleting needs read and write access");

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -85,6 +86,12 @@ class Handler {
   HttpResponse GetObjects(const HttpRequest& request, const Route& route, const Caller& caller);
   HttpResponse AddObjects(const HttpRequest& request, const Route& route, const Caller& caller);
   HttpResponse DeleteObject(const Route& route, const Caller& caller);
+  // The collection `route` names and what `caller` may do on it. False with `error` set when the
+  // request ends here: 404 for an absent collection or one the caller may neither read nor write
+  // (TAXII 2.1 section 5.2), 503 when the store cannot answer.
+  bool FindCollection(const Route& route, const Caller& caller,
+                      std::optional<store::Collection>& collection,
+                      std::optional<store::Permission>& permission, HttpResponse& error);
 
   store::Store& store_;
   const ServerOptions& options_;
