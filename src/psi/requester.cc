@@ -296,12 +296,8 @@ class Run {
     }
     std::string msg;
     internal::AppendHeader({MessageType::kFinish, session_id_, internal::kFinishStep}, msg);
-    if (mode_ == Mode::kMutual) {
-      internal::AppendU32(static_cast<uint32_t>(matched_theirs.size()), msg);
-      for (uint32_t j : matched_theirs) internal::AppendU32(j, msg);
-    } else {
-      internal::AppendU32(0, msg);
-    }
+    if (mode_ != Mode::kMutual) matched_theirs.clear();  // only a mutual run tells the partner
+    internal::AppendIndexSet(matched_theirs, nb_, msg);
     LIAISON_ASSIGN_OR_RETURN(std::string reply, Exchange(t, std::move(msg)));
     Reader r(reply);
     LIAISON_ASSIGN_OR_RETURN(Header h, r.ReadHeader());

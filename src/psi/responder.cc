@@ -509,24 +509,17 @@ class ResponderImpl : public Responder {
                    " blinded, ", s.done_b, "/", s.sent_b.size(), " fetched): reordered message"));
       }
     }
-    auto n = reader.U32("count");
-    if (!n.ok()) return Abort(s, n.status());
+    auto indices = internal::ReadIndexSet(reader, s.order.size());
+    if (!indices.ok()) {
+      return Abort(s, absl::InvalidArgumentError(StrCat("finish: ", indices.status().message())));
+    }
     std::vector<std::string> matched;
     std::optional<uint64_t> result_size;
     if (s.mode == Mode::kMutual) {
-      uint64_t previous = 0;
-      for (uint32_t i = 0; i < *n; ++i) {
-        auto idx = reader.U32("index");
-        if (!idx.ok()) return Abort(s, idx.status());
-        if (*idx >= s.order.size() || (i > 0 && *idx <= previous)) {
-          return Abort(
-              s, absl::InvalidArgumentError("finish: indices must be increasing and in range"));
-        }
-        previous = *idx;
-        matched.push_back(s.list->list.items[s.order[*idx]]);
-      }
+      matched.reserve(indices->size());
+      for (uint32_t idx : *indices) matched.push_back(s.list->list.items[s.order[idx]]);
       result_size = matched.size();
-    } else if (*n != 0) {
+    } else if (!indices->empty()) {
       return Abort(s, absl::InvalidArgumentError("finish: only a mutual run returns indices"));
     }
     if (Status st = reader.End(); !st.ok()) return Abort(s, st);

@@ -24,15 +24,25 @@ results_dir = "$dir/results"
 name = "watch-email"
 kind = "email"
 file = "$dir/server.txt"
+[[psi.lists]]
+name = "watch-domain"
+kind = "domain"
+file = "$dir/server-domains.txt"
 [[psi.partners]]
 group = "cert-x"
 lists = ["watch-email"]
 min_set_size = 3
 max_runs = 5
 cooldown_s = 3600
+[[psi.partners]]
+group = "cert-y"
+lists = ["watch-domain"]
+min_set_size = 2
 EOF
+printf 'evil.example\nBAD.example.net\nbenign.example.org\n' >"$dir/server-domains.txt"
 mkdir -p "$dir/results"
 echo "bob-password" | "$liaison" user add bob --group cert-x --password-stdin --config "$dir/liaison.toml" >/dev/null 2>&1
+echo "yann-password" | "$liaison" user add yann --group cert-y --password-stdin --config "$dir/liaison.toml" >/dev/null 2>&1
 
 LIAISON_ADMIN_PASSWORD=admin-pw "$liaison" serve --config "$dir/liaison.toml" --listen 127.0.0.1:0 2>"$dir/serve.log" &
 pid=$!
@@ -86,4 +96,54 @@ rc=$?
 set -e
 [[ $rc == 1 ]] || fail "bad list: exit $rc"
 grep -q "bad.txt:2: " "$dir/psi3.log" || fail "bad list message: $(cat "$dir/psi3.log")"
+# The requester's own configuration: the partner as a [[peer]] (name, credentials), and a list
+# drawn from the active indicators of one of its collections.
+mkdir -p "$dir/req"
+export YANN_PW=yann-password  # every command reading this configuration resolves password_env
+cat >"$dir/req/liaison.toml" <<EOF
+data_dir = "$dir/req/data"
+[[peer]]
+name = "hq"
+url = "http://127.0.0.1:$port/taxii2/collections/0a3c8b2e-9f4d-4c61-8e7a-2b5d9c1f6e40/"
+direction = "pull"
+local_collection = "0a3c8b2e-9f4d-4c61-8e7a-2b5d9c1f6e40"
+username = "yann"
+password_env = "YANN_PW"
+[[psi.lists]]
+name = "intel-domains"
+kind = "domain"
+collection = "intel"
+EOF
+"$liaison" collection add --config "$dir/req/liaison.toml" --id intel --title intel >/dev/null 2>&1 \
+  || fail "collection add"
+ind() {  # id pattern [extra members]
+  printf '{"type":"indicator","spec_version":"2.1","id":"indicator--%s","created":"2024-01-01T00:00:00.000Z","modified":"2024-01-01T00:00:00.000Z","pattern":"%s","pattern_type":"stix","valid_from":"2024-01-01T00:00:00Z"%s}\n' "$1" "$2" "${3:-}"
+}
+{
+  ind 4d1a7c52-0b3e-4f8a-9c6d-1e2f3a4b5c6d "[domain-name:value = 'EVIL.example']"
+  ind 5e2b8d63-1c4f-4a9b-8d7e-2f3a4b5c6d7e "[domain-name:value IN ('bad.example.net', 'other.example')] OR [url:value = 'http://x.example/']"
+  ind 6f3c9e74-2d5a-4bac-9e8f-3a4b5c6d7e8f "[domain-name:value = 'benign.example.org']" ',"revoked":true'
+  ind 7a4d0f85-3e6b-4cbd-8f9a-4b5c6d7e8f9a "[domain-name:value = 'benign.example.org']" ',"valid_until":"2024-06-01T00:00:00Z"'
+  ind 8b5e1a96-4f7c-4dce-9a0b-5c6d7e8f9a0b "[domain-name:value != 'benign.example.org']"
+} >"$dir/req/intel.ndjson"
+"$liaison" import --config "$dir/req/liaison.toml" --collection intel "$dir/req/intel.ndjson" \
+  >/dev/null 2>&1 || fail "import"
+"$liaison" psi --config "$dir/req/liaison.toml" --peer hq \
+  --list intel-domains --mode one-sided --out "$dir/req/out.txt" 2>"$dir/req/psi.log" \
+  || { cat "$dir/req/psi.log" >&2; fail "psi with a configured peer and list failed"; }
+got=$(sort "$dir/req/out.txt")
+[[ "$got" == $'bad.example.net\nevil.example' ]] || fail "collection list intersection: got [$got]"
+grep -q "list intel-domains: 3 domain items from 5 indicators" "$dir/req/psi.log" \
+  || fail "collection list summary: $(cat "$dir/req/psi.log")"
+# The requester recorded its run in its own release log.
+"$liaison" audit show --config "$dir/req/liaison.toml" --json >"$dir/req/runs.txt" || fail "audit show"
+grep -Eq 'role\\?":\\?"requester' "$dir/req/runs.txt" || fail "no requester record in its release log"
+grep -q 'evil' "$dir/req/runs.txt" && fail "an item leaked into the requester's record"
+# An unknown peer name is a usage error.
+set +e
+"$liaison" psi --config "$dir/req/liaison.toml" --peer nobody --list intel-domains 2>"$dir/req/psi2.log"
+rc=$?
+set -e
+[[ $rc == 2 ]] || fail "unknown peer: exit $rc"
+grep -q 'no \[\[peer\]\] named "nobody"' "$dir/req/psi2.log" || fail "unknown peer: $(cat "$dir/req/psi2.log")"
 echo "psi cli end-to-end: ok"

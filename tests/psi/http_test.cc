@@ -123,6 +123,38 @@ class PsiHttpTest : public ::testing::TestWithParam<bool> {
   std::unique_ptr<taxii::Server> server_;
 };
 
+// A partner server that demands a client certificate (mTLS): the requester presents the one
+// its [[peer]] names, and without it the handshake fails.
+TEST_P(PsiHttpTest, PresentsTheClientCertificateTheServerDemands) {
+  if (!GetParam()) GTEST_SKIP() << "client certificates need TLS";
+  server_->Stop();
+  server_.reset();
+  taxii::ServerOptions options;
+  options.port = 0;
+  options.tls_cert_file = (dir_ / "cert.pem").string();
+  options.tls_key_file = (dir_ / "key.pem").string();
+  options.tls_client_ca_file = (dir_ / "cert.pem").string();  // self-signed: its own CA
+  options.extra_endpoints.push_back(MakePsiEndpoint(responder_));
+  server_ = std::move(*taxii::Server::Start(*store_, options));
+  RequestOptions ro;
+  ro.chunk_items = 64;
+
+  auto without = MakeHttpTransportFactory(Peer());
+  ASSERT_TRUE(without.ok());
+  EXPECT_FALSE(RunRequester(lists_.a, ro, *without).ok());
+
+  HttpPeer peer = Peer();
+  peer.client_cert_file = (dir_ / "cert.pem").string();
+  EXPECT_EQ(MakeHttpTransportFactory(peer).status().code(), absl::StatusCode::kInvalidArgument)
+      << "a certificate without its key";
+  peer.client_key_file = (dir_ / "key.pem").string();
+  auto with = MakeHttpTransportFactory(peer);
+  ASSERT_TRUE(with.ok()) << with.status();
+  auto result = RunRequester(lists_.a, ro, *with);
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->cardinality, 40u);
+}
+
 TEST_P(PsiHttpTest, RunsEveryModeOverTheAuthenticatedChannel) {
   auto factory = MakeHttpTransportFactory(Peer());
   ASSERT_TRUE(factory.ok()) << factory.status();

@@ -221,7 +221,7 @@ class ManualSession {
   std::string Finish() {
     std::string m;
     internal::AppendHeader({internal::MessageType::kFinish, id_, internal::kFinishStep}, m);
-    internal::AppendU32(0, m);
+    internal::AppendIndexSet({}, 0, m);
     return m;
   }
   Result<std::string> Send(const std::string& m) { return r_.Handle(kCaller, m); }
@@ -328,6 +328,71 @@ TEST(PsiProtocol, MalformedMessagesFailWithAClearError) {
   std::string chunk = t.Blinded(1, {"a", "b"});
   chunk.resize(chunk.size() - 5);
   EXPECT_THAT(std::string(t.Send(chunk).status().message()), HasSubstr("truncated"));
+}
+
+std::string IndexSetBytes(const std::vector<uint32_t>& sorted, uint64_t n) {
+  std::string out;
+  internal::AppendIndexSet(sorted, n, out);
+  return out;
+}
+
+TEST(PsiWire, IndexSetsRoundTripInTheShorterEncoding) {
+  const std::vector<std::pair<std::vector<uint32_t>, uint64_t>> cases = {
+      {{}, 0},
+      {{}, 1000},
+      {{0}, 1},
+      {{7}, 1000},
+      {{0, 1, 2, 9, 999}, 1000},
+      {{1, 3, 5, 7, 8, 9, 10, 11, 12, 13, 14}, 17}};
+  for (const auto& [sorted, n] : cases) {
+    const std::string bytes = IndexSetBytes(sorted, n);
+    EXPECT_LE(bytes.size(), 5 + std::min<uint64_t>((n + 7) / 8, 4 * sorted.size())) << n;
+    internal::Reader r(bytes);
+    auto back = internal::ReadIndexSet(r, n);
+    ASSERT_TRUE(back.ok()) << back.status();
+    EXPECT_EQ(*back, sorted);
+    EXPECT_TRUE(r.End().ok());
+  }
+  // 3 million matches in a list of 4 Mi items: a 512 KiB bitmap, far under the 10 MiB body
+  // limit that 12 MB of u32 indices would exceed.
+  std::vector<uint32_t> many(3'000'000);
+  for (uint32_t i = 0; i < many.size(); ++i) many[i] = i + i / 3;
+  const std::string big = IndexSetBytes(many, uint64_t{1} << 22);
+  EXPECT_EQ(big.size(), 5 + (size_t{1} << 19));
+  internal::Reader r(big);
+  auto back = internal::ReadIndexSet(r, uint64_t{1} << 22);
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(*back, many);
+}
+
+TEST(PsiWire, MalformedIndexSetsAreRefused) {
+  auto read = [](const std::string& bytes, uint64_t n) {
+    internal::Reader r(bytes);
+    return internal::ReadIndexSet(r, n).status();
+  };
+  std::string list;  // encoding 0, decreasing
+  internal::AppendU32(2, list);
+  internal::AppendU8(0, list);
+  internal::AppendU32(5, list);
+  internal::AppendU32(4, list);
+  EXPECT_THAT(read(list, 10).message(), HasSubstr("increasing"));
+  std::string out_of_range = IndexSetBytes({9}, 100);  // encoding 0 (4 bytes < 13)
+  ASSERT_EQ(out_of_range[4], 0);
+  EXPECT_THAT(read(out_of_range, 9).message(), HasSubstr("in range"));
+  std::string bitmap = IndexSetBytes({0, 1, 2, 3, 4, 5, 6}, 10);  // a bitmap of 2 bytes
+  ASSERT_EQ(bitmap[4], 1);
+  std::string beyond = bitmap;
+  beyond.back() = static_cast<char>(0x80);  // bit 15 of a 10-item list
+  EXPECT_THAT(read(beyond, 10).message(), HasSubstr("beyond"));
+  std::string miscounted = bitmap;
+  miscounted[3] = 6;
+  EXPECT_THAT(read(miscounted, 10).message(), HasSubstr("more indices than its count"));
+  miscounted[3] = 8;
+  EXPECT_THAT(read(miscounted, 10).message(), HasSubstr("count"));
+  EXPECT_THAT(read(bitmap.substr(0, bitmap.size() - 1), 10).message(), HasSubstr("truncated"));
+  std::string unknown = bitmap;
+  unknown[4] = 2;
+  EXPECT_THAT(read(unknown, 10).message(), HasSubstr("unknown index encoding"));
 }
 
 TEST(PsiPolicy, RefusesSetsOutsideTheSizeBounds) {

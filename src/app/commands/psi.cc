@@ -2,6 +2,7 @@
 // the [psi] section of `liaison serve`'s configuration that turns on the responder.
 //
 //   liaison psi --peer https://partner:6543 --list watch.txt --kind email [--mode one-sided]
+//   liaison psi --config liaison.toml --peer partner-x --list watch-email
 //
 // Prints the items in common (or only their number) and a summary on stderr. Exit 0 success,
 // 1 the watch-list is bad, 2 usage, 3 the run failed (peer unreachable or refused).
@@ -17,6 +18,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -24,6 +26,8 @@
 #include "app/commands/commands.h"
 #include "app/commands/exchange_log.h"
 #include "app/commands/psi_config.h"
+#include "app/commands/psi_lists.h"
+#include "app/commands/taxii_config.h"
 #include "core/status_macros.h"
 #include "core/strings.h"
 #include "psi/http/http.h"
@@ -34,8 +38,11 @@ namespace liaison::app {
 namespace {
 
 struct PsiArgs {
+  std::string config;
   std::string peer;
   std::string list;
+  std::string collection;
+  std::string property;
   std::string kind;
   std::string mode = "one-sided";
   std::string remote_list;
@@ -58,39 +65,229 @@ Status WritePrivateFile(const std::string& path, const std::string& text) {
   return absl::OkStatus();
 }
 
-int RunPsi(const PsiArgs& args) {
-  auto kind = psi::ParseItemKind(args.kind);
-  auto mode = psi::ParseMode(args.mode);
-  if (!kind.ok() || !mode.ok()) {
-    std::fprintf(stderr, "error: %s\n",
-                 std::string((kind.ok() ? mode.status() : kind.status()).message()).c_str());
-    return 2;
+Result<toml::table> ParseToml(const std::string& path) {
+  try {
+    return toml::parse_file(path);
+  } catch (const toml::parse_error& e) {  // toml++ reports by throwing; stop it here
+    return absl::InvalidArgumentError(
+        StrCat(path, ":", e.source().begin.line, ": ", std::string(e.description())));
   }
-  psi::NormalizeOptions normalize;
-  normalize.default_region = args.region;
-  auto list = psi::LoadWatchList(args.list, *kind, normalize);
+}
+
+// Where a watch-list comes from: a file of one item a line, or the indicators of a collection.
+struct ListSource {
+  std::string name;
+  std::optional<psi::ItemKind> kind;
+  std::string file;
+  std::string collection;
+  std::string property;  // for a collection: "<object-type>:<property>"
+};
+
+// One [[psi.lists]] table: name, kind, and file or collection (+ property).
+Result<ListSource> ParseListTable(const toml::table& l, std::string_view where) {
+  ListSource source;
+  source.name = l["name"].value_or(std::string());
+  source.file = l["file"].value_or(std::string());
+  source.collection = l["collection"].value_or(std::string());
+  source.property = l["property"].value_or(std::string());
+  if (source.name.empty() || source.file.empty() == source.collection.empty()) {
+    return absl::InvalidArgumentError(
+        StrCat(where, "each list needs a name and either file or collection"));
+  }
+  auto kind = psi::ParseItemKind(l["kind"].value_or(std::string()));
+  if (!kind.ok()) return absl::InvalidArgumentError(StrCat(where, kind.status().message()));
+  source.kind = *kind;
+  return source;
+}
+
+// Loads a list; a collection needs `store`. The list's origin goes to stderr for a collection
+// (how many indicators gave how many items), since nothing else shows it.
+Result<psi::WatchList> LoadList(const ListSource& source, psi::ItemKind kind,
+                                const psi::NormalizeOptions& normalize, store::Store* store) {
+  if (source.collection.empty()) return psi::LoadWatchList(source.file, kind, normalize);
+  if (store == nullptr) {
+    return absl::InvalidArgumentError(
+        StrCat("list ", source.name, ": a collection needs the store (give --config)"));
+  }
+  IndicatorListOptions options;
+  options.property = source.property;
+  options.normalize = normalize;
+  IndicatorListStats stats;
+  auto list = WatchListFromIndicators(*store, source.collection, kind, options, &stats);
   if (!list.ok()) {
-    std::fprintf(stderr, "error: %s\n", std::string(list.status().message()).c_str());
-    return list.status().code() == absl::StatusCode::kInvalidArgument ? 1 : 3;
+    return Status(list.status().code(),
+                  StrCat("list ", source.name.empty() ? source.collection : source.name, ": ",
+                         list.status().message()));
   }
+  std::fprintf(stderr,
+               "list %s: %zu %s items from %zu indicators of collection %s (%zu not active, "
+               "%zu unparsable patterns, %zu values not of this kind)\n",
+               source.name.empty() ? source.collection.c_str() : source.name.c_str(),
+               list->items.size(), std::string(psi::ItemKindName(kind)).c_str(), stats.indicators,
+               source.collection.c_str(), stats.inactive, stats.unusable, stats.invalid);
+  return list;
+}
+
+// The requester's side of the configuration: the [[psi.lists]] entry named `name`, or nullopt.
+Result<std::optional<ListSource>> FindConfiguredList(const toml::table& root,
+                                                     const std::string& config_path,
+                                                     const std::string& name) {
+  const toml::array* lists = root["psi"]["lists"].as_array();
+  if (lists == nullptr) return std::optional<ListSource>();
+  for (const toml::node& node : *lists) {
+    const toml::table* l = node.as_table();
+    if (l == nullptr || (*l)["name"].value_or(std::string()) != name) continue;
+    LIAISON_ASSIGN_OR_RETURN(ListSource source,
+                             ParseListTable(*l, StrCat(config_path, ": psi.lists: ")));
+    return std::optional<ListSource>(std::move(source));
+  }
+  return std::optional<ListSource>();
+}
+
+// A [[peer]] of the configuration as the PSI client's peer: the origin of its collection URL
+// (the PSI endpoint sits at the server's root), its credentials and TLS settings.
+Result<psi::HttpPeer> PeerFromConfig(const TaxiiConfig& config, const std::string& config_path,
+                                     const std::string& name) {
+  for (const taxii::sync::PeerConfig& p : config.peers) {
+    if (p.name != name) continue;
+    LIAISON_ASSIGN_OR_RETURN(taxii::sync::Url url, taxii::sync::Url::Parse(p.collection_url));
+    psi::HttpPeer peer;
+    peer.url = url.Origin();
+    peer.token = p.client.token;
+    peer.user = p.client.username;
+    peer.password = p.client.password;
+    peer.ca_file = p.client.ca_file;
+    peer.client_cert_file = p.client.client_cert_file;
+    peer.client_key_file = p.client.client_key_file;
+    return peer;
+  }
+  return absl::NotFoundError(StrCat("no [[peer]] named \"", name, "\" in ", config_path));
+}
+
+int Fail(const Status& st, int code) {
+  std::fprintf(stderr, "error: %s\n", std::string(st.message()).c_str());
+  return code;
+}
+
+int RunPsi(const PsiArgs& args) {
+  auto mode = psi::ParseMode(args.mode);
+  if (!mode.ok()) return Fail(mode.status(), 2);
+  if (args.list.empty() == args.collection.empty()) {
+    return Fail(absl::InvalidArgumentError("give --list or --collection (one of them)"), 2);
+  }
+  const bool peer_is_url = args.peer.find("://") != std::string::npos;
+  if ((!peer_is_url || !args.collection.empty()) && args.config.empty()) {
+    return Fail(absl::InvalidArgumentError(
+                    "a peer name or --collection needs --config (the [[peer]] entries and the "
+                    "store); or give the peer as https://HOST:PORT and a list file"),
+                2);
+  }
+
+  // The configuration: [[peer]], [[psi.lists]], the store (for collections and the run record).
+  TaxiiConfig config;
+  toml::table root;
+  std::unique_ptr<store::Store> store;
+  if (!args.config.empty()) {
+    auto loaded = LoadTaxiiConfig(args.config);
+    if (!loaded.ok()) return Fail(loaded.status(), 2);
+    config = std::move(*loaded);
+    auto parsed = ParseToml(args.config);
+    if (!parsed.ok()) return Fail(parsed.status(), 2);
+    root = std::move(*parsed);
+    auto opened = OpenConfiguredStore(config);
+    if (!opened.ok()) return Fail(opened.status(), 3);
+    store = std::move(*opened);
+  }
+
+  ListSource source;
+  if (!args.collection.empty()) {
+    source.collection = args.collection;
+    source.property = args.property;
+  } else {
+    std::optional<ListSource> configured;
+    if (!args.config.empty()) {
+      auto found = FindConfiguredList(root, args.config, args.list);
+      if (!found.ok()) return Fail(found.status(), 2);
+      configured = std::move(*found);
+    }
+    if (configured) {
+      source = std::move(*configured);
+    } else {
+      source.name = args.list;
+      source.file = args.list;
+    }
+  }
+  if (!args.kind.empty()) {
+    auto kind = psi::ParseItemKind(args.kind);
+    if (!kind.ok()) return Fail(kind.status(), 2);
+    if (source.kind && *source.kind != *kind) {
+      return Fail(absl::InvalidArgumentError(StrCat("list ", source.name, " holds ",
+                                                    psi::ItemKindName(*source.kind), " items, not ",
+                                                    args.kind)),
+                  2);
+    }
+    source.kind = *kind;
+  }
+  if (!source.kind) {
+    return Fail(absl::InvalidArgumentError(
+                    "give --kind (email, phone, domain, ip, hash or id) for this list"),
+                2);
+  }
+  const psi::ItemKind kind = *source.kind;
+  psi::NormalizeOptions normalize;
+  normalize.default_region =
+      args.region.empty() ? root["psi"]["phone_region"].value_or(std::string()) : args.region;
+  auto list = LoadList(source, kind, normalize, store.get());
+  if (!list.ok()) {
+    const auto code = list.status().code();
+    return Fail(list.status(), code == absl::StatusCode::kInvalidArgument ||
+                                       code == absl::StatusCode::kNotFound ||
+                                       code == absl::StatusCode::kResourceExhausted
+                                   ? 1
+                                   : 3);
+  }
+
   psi::HttpPeer peer;
-  peer.url = args.peer;
-  peer.user = args.user;
-  peer.token = args.token;
-  if (peer.token.empty()) {
+  if (peer_is_url) {
+    peer.url = args.peer;
+  } else {
+    auto configured = PeerFromConfig(config, args.config, args.peer);
+    if (!configured.ok()) return Fail(configured.status(), 2);
+    peer = std::move(*configured);
+  }
+  // The command line overrides the configured credentials.
+  if (!args.user.empty()) {
+    peer.user = args.user;
+    peer.token.clear();
+  }
+  if (!args.token.empty()) peer.token = args.token;
+  if (peer.token.empty() && peer.user.empty()) {
     if (const char* t = std::getenv("LIAISON_TOKEN")) peer.token = t;
   }
-  if (const char* p = std::getenv("LIAISON_PASSWORD")) peer.password = p;
+  if (const char* p = std::getenv("LIAISON_PASSWORD"); p != nullptr && !args.user.empty()) {
+    peer.password = p;
+  }
   if (peer.token.empty() && peer.user.empty()) {
-    std::fprintf(stderr, "error: give --user (password in $LIAISON_PASSWORD) or --token\n");
-    return 2;
+    return Fail(absl::InvalidArgumentError(
+                    "give --user (password in $LIAISON_PASSWORD) or --token, or a configured "
+                    "peer with credentials"),
+                2);
   }
-  peer.ca_file = args.ca;
+  if (!args.ca.empty()) peer.ca_file = args.ca;
   auto factory = psi::MakeHttpTransportFactory(peer);
-  if (!factory.ok()) {
-    std::fprintf(stderr, "error: %s\n", std::string(factory.status().message()).c_str());
-    return 2;
+  if (!factory.ok()) return Fail(factory.status(), 2);
+
+  // Every run is recorded (never the items): in the release log of the configured store, or in
+  // the --record file.
+  std::unique_ptr<psi::RunRecorder> recorder;
+  if (!args.record.empty()) {
+    auto opened = psi::OpenFileRunRecorder(args.record);
+    if (!opened.ok()) return Fail(opened.status(), 3);
+    recorder = std::move(*opened);
+  } else if (store != nullptr) {
+    recorder = MakeReleaseLogRunRecorder(*store);
   }
+
   psi::RequestOptions options;
   options.mode = *mode;
   options.remote_list = args.remote_list;
@@ -99,16 +296,16 @@ int RunPsi(const PsiArgs& args) {
   const auto started = std::chrono::system_clock::now();
   auto result = psi::RunRequester(*list, options, *factory);
 
-  if (!args.record.empty()) {
+  if (recorder != nullptr) {
     psi::RunRecord r;
     r.started = started;
     r.ended = std::chrono::system_clock::now();
     r.role = "requester";
-    r.user = args.user.empty() ? "(token)" : args.user;
+    r.user = peer.token.empty() ? peer.user : "(token)";
     r.partner = args.peer;
     r.mode = args.mode;
-    r.kind = args.kind;
-    r.list = args.list;
+    r.kind = std::string(psi::ItemKindName(kind));
+    r.list = source.name.empty() ? StrCat("collection:", source.collection) : source.name;
     r.requester_set_size = list->items.size();
     if (result.ok()) {
       r.session_id = result->session_id;
@@ -118,17 +315,9 @@ int RunPsi(const PsiArgs& args) {
     } else {
       r.outcome = StrCat("aborted: ", result.status().message());
     }
-    auto recorder = psi::OpenFileRunRecorder(args.record);
-    Status st = recorder.ok() ? (*recorder)->Record(r) : recorder.status();
-    if (!st.ok()) {
-      std::fprintf(stderr, "error: %s\n", std::string(st.message()).c_str());
-      return 3;
-    }
+    if (Status st = recorder->Record(r); !st.ok()) return Fail(st, 3);
   }
-  if (!result.ok()) {
-    std::fprintf(stderr, "error: %s\n", std::string(result.status().message()).c_str());
-    return 3;
-  }
+  if (!result.ok()) return Fail(result.status(), 3);
   std::string text;
   if (*mode == psi::Mode::kCardinality) {
     text = StrCat(result->cardinality, "\n");
@@ -136,10 +325,7 @@ int RunPsi(const PsiArgs& args) {
     for (const std::string& item : result->intersection) StrAppend(&text, item, "\n");
   }
   if (!args.out.empty()) {
-    if (Status st = WritePrivateFile(args.out, text); !st.ok()) {
-      std::fprintf(stderr, "error: %s\n", std::string(st.message()).c_str());
-      return 3;
-    }
+    if (Status st = WritePrivateFile(args.out, text); !st.ok()) return Fail(st, 3);
   } else {
     std::fwrite(text.data(), 1, text.size(), stdout);
   }
@@ -166,13 +352,7 @@ struct PsiRuntime {
 Status ConfigurePsi(const std::string& config_path, const std::string& data_dir,
                     taxii::ServerOptions& options, store::Store* store) {
   if (config_path.empty()) return absl::OkStatus();
-  toml::table root;
-  try {
-    root = toml::parse_file(config_path);
-  } catch (const toml::parse_error& e) {  // toml++ reports by throwing; stop it here
-    return absl::InvalidArgumentError(
-        StrCat(config_path, ":", e.source().begin.line, ": ", std::string(e.description())));
-  }
+  LIAISON_ASSIGN_OR_RETURN(toml::table root, ParseToml(config_path));
   const toml::table* section = root["psi"].as_table();
   if (section == nullptr) return absl::OkStatus();  // PSI is off unless configured
   const toml::table& t = *section;
@@ -188,16 +368,11 @@ Status ConfigurePsi(const std::string& config_path, const std::string& data_dir,
     for (const toml::node& node : *lists) {
       const toml::table* l = node.as_table();
       if (l == nullptr) return absl::InvalidArgumentError(StrCat(where("lists"), "not a table"));
+      LIAISON_ASSIGN_OR_RETURN(ListSource source, ParseListTable(*l, where("lists")));
       psi::ResponderList list;
-      list.name = (*l)["name"].value_or(std::string());
-      const std::string file = (*l)["file"].value_or(std::string());
-      if (list.name.empty() || file.empty()) {
-        return absl::InvalidArgumentError(StrCat(where("lists"), "each list needs name and file"));
-      }
-      auto kind = psi::ParseItemKind((*l)["kind"].value_or(std::string()));
-      if (!kind.ok())
-        return absl::InvalidArgumentError(StrCat(where("lists"), kind.status().message()));
-      LIAISON_ASSIGN_OR_RETURN(list.list, psi::LoadWatchList(file, *kind, normalize));
+      list.name = source.name;
+      // A collection's list is read once, at start: a snapshot of its active indicators.
+      LIAISON_ASSIGN_OR_RETURN(list.list, LoadList(source, *source.kind, normalize, store));
       ro.lists.push_back(std::move(list));
     }
   }
@@ -257,10 +432,23 @@ void RegisterPsiCommand(CLI::App& root, int& exit_code) {
   auto args = std::make_shared<PsiArgs>();
   CLI::App* cmd = root.add_subcommand(
       "psi", "Private set intersection of a watch-list with a partner's server");
-  cmd->add_option("--peer", args->peer, "the partner's server, https://HOST:PORT")->required();
-  cmd->add_option("--list", args->list, "watch-list file, one item per line ('-' for stdin)")
+  cmd->add_option("--config", args->config,
+                  "liaison.toml: its [[peer]] entries, [[psi.lists]] and store (the run is "
+                  "recorded in its release log)");
+  cmd->add_option("--peer", args->peer,
+                  "the partner: a [[peer]] name from --config, or https://HOST:PORT")
       ->required();
-  cmd->add_option("--kind", args->kind, "email, phone, domain, ip, hash or id")->required();
+  cmd->add_option("--list", args->list,
+                  "a [[psi.lists]] name from --config, or a file with one item per line ('-' for "
+                  "stdin)");
+  cmd->add_option("--collection", args->collection,
+                  "instead of --list: the values named by the active indicators of this local "
+                  "collection");
+  cmd->add_option("--property", args->property,
+                  "with --collection: the indicators' property to take, e.g. "
+                  "user-account:user_id (default: the kind's STIX property)");
+  cmd->add_option("--kind", args->kind,
+                  "email, phone, domain, ip, hash or id (a configured list has its own)");
   cmd->add_option("--mode", args->mode, "mutual, one-sided (default) or cardinality");
   cmd->add_option("--remote-list", args->remote_list,
                   "the partner's list to compare with (default: its only list of this kind)");

@@ -323,6 +323,22 @@ Result<TransportFactory> MakeHttpTransportFactory(const HttpPeer& peer) {
     }
     if (ec) return absl::InvalidArgumentError(StrCat("CA certificates: ", ec.message()));
     tls->set_verify_mode(ssl::verify_peer);
+    if (peer.client_cert_file.empty() != peer.client_key_file.empty()) {
+      return absl::InvalidArgumentError(
+          "a client certificate needs its key, and a key its certificate");
+    }
+    if (!peer.client_cert_file.empty()) {
+      tls->use_certificate_chain_file(peer.client_cert_file, ec);
+      if (ec) {
+        return absl::InvalidArgumentError(
+            StrCat(peer.client_cert_file, ": client certificate: ", ec.message()));
+      }
+      tls->use_private_key_file(peer.client_key_file, ssl::context::pem, ec);
+      if (ec) {
+        return absl::InvalidArgumentError(
+            StrCat(peer.client_key_file, ": client key: ", ec.message()));
+      }
+    }
   } else if (!peer.user.empty() || !peer.token.empty()) {
     // Credentials over plain HTTP are allowed only to a loopback peer (tests, benchmarks).
     if (url.host != "127.0.0.1" && url.host != "localhost" && url.host != "::1") {

@@ -37,6 +37,9 @@ struct HttpPeer {
   std::string token;
   // PEM CA bundle that signs the peer's certificate; "" uses the system's trust store.
   std::string ca_file;
+  // mTLS: the PEM client certificate (chain) and key presented to the peer; both or neither.
+  std::string client_cert_file;
+  std::string client_key_file;
   std::chrono::milliseconds timeout{120'000};  // per exchange
   // When set, every HTTP byte written and read (headers and bodies, before TLS) is added here,
   // so benchmarks can report the traffic per item.

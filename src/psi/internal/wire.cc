@@ -116,4 +116,58 @@ std::string_view MessageTypeName(MessageType type) {
   return "unknown";
 }
 
+void AppendIndexSet(const std::vector<uint32_t>& sorted, uint64_t n, std::string& out) {
+  AppendU32(static_cast<uint32_t>(sorted.size()), out);
+  const uint64_t bitmap_bytes = (n + 7) / 8;
+  if (bitmap_bytes < uint64_t{4} * sorted.size()) {
+    AppendU8(1, out);
+    const size_t base = out.size();
+    out.resize(base + bitmap_bytes, '\0');
+    for (uint32_t i : sorted) out[base + i / 8] |= static_cast<char>(1u << (i % 8));
+    return;
+  }
+  AppendU8(0, out);
+  for (uint32_t i : sorted) AppendU32(i, out);
+}
+
+Result<std::vector<uint32_t>> ReadIndexSet(Reader& reader, uint64_t n) {
+  LIAISON_ASSIGN_OR_RETURN(uint32_t count, reader.U32("count"));
+  LIAISON_ASSIGN_OR_RETURN(uint8_t encoding, reader.U8("index encoding"));
+  if (count > n) {
+    return absl::InvalidArgumentError(StrCat("index set of ", count, " in a list of ", n));
+  }
+  std::vector<uint32_t> out;
+  out.reserve(count);
+  if (encoding == 0) {
+    for (uint32_t k = 0; k < count; ++k) {
+      LIAISON_ASSIGN_OR_RETURN(uint32_t i, reader.U32("index"));
+      if (i >= n || (!out.empty() && i <= out.back())) {
+        return absl::InvalidArgumentError("indices must be increasing and in range");
+      }
+      out.push_back(i);
+    }
+    return out;
+  }
+  if (encoding != 1) {
+    return absl::InvalidArgumentError(StrCat("unknown index encoding ", int{encoding}));
+  }
+  LIAISON_ASSIGN_OR_RETURN(std::string_view bits, reader.Bytes((n + 7) / 8, "index bitmap"));
+  for (size_t byte = 0; byte < bits.size(); ++byte) {
+    uint8_t b = static_cast<uint8_t>(bits[byte]);
+    while (b != 0) {
+      const uint64_t i = byte * 8 + static_cast<unsigned>(__builtin_ctz(b));
+      if (i >= n) return absl::InvalidArgumentError("index bitmap sets bits beyond the list");
+      if (out.size() == count) {
+        return absl::InvalidArgumentError("index bitmap holds more indices than its count");
+      }
+      out.push_back(static_cast<uint32_t>(i));
+      b &= static_cast<uint8_t>(b - 1);
+    }
+  }
+  if (out.size() != count) {
+    return absl::InvalidArgumentError("index bitmap holds fewer indices than its count");
+  }
+  return out;
+}
+
 }  // namespace liaison::psi::internal

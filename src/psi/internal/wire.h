@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/result.h"
 
@@ -68,5 +69,17 @@ class Reader {
 };
 
 std::string_view MessageTypeName(MessageType type);
+
+// The Finish payload: the increasing indices of the matched items in the responder's shuffled
+// list of `n` items, as `count (u32) | encoding (u8) | data`, encoding 0 being `count` u32
+// indices and encoding 1 a bitmap of n bits (bit i of byte i / 8, least significant first).
+// The shorter one is written, so a mutual Finish stays under n / 8 bytes and fits the server's
+// body limit whatever the intersection's size (4 bytes an index would not: 2.6 million
+// matches already fill 10 MiB).
+void AppendIndexSet(const std::vector<uint32_t>& sorted, uint64_t n, std::string& out);
+// Reads it back: InvalidArgument for an unknown encoding, indices out of range or not
+// increasing, a bitmap of the wrong length, with bits set beyond n or whose population differs
+// from count.
+Result<std::vector<uint32_t>> ReadIndexSet(Reader& reader, uint64_t n);
 
 }  // namespace liaison::psi::internal
