@@ -21,6 +21,7 @@ int main(int argc, char** argv) {
   liaison::app::RegisterSyncCommand(app, exit_code);
   liaison::app::RegisterMatchCommand(app, exit_code);
   liaison::app::RegisterPsiCommand(app, exit_code);
+  liaison::app::RegisterExportCommand(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

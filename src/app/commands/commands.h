@@ -23,4 +23,5 @@ void RegisterSyncCommand(CLI::App& root, int& exit_code);      // commands/sync.
 void RegisterMatchCommand(CLI::App& root, int& exit_code);     // commands/match.cc
 // `psi`: commands/psi.cc (`serve`'s [psi] section: commands/psi_config.h)
 void RegisterPsiCommand(CLI::App& root, int& exit_code);
+void RegisterExportCommand(CLI::App& root, int& exit_code);  // commands/export.cc
 }  // namespace liaison::app
