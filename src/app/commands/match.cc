@@ -23,6 +23,7 @@
 
 #include "CLI/CLI.hpp"
 #include "app/commands/commands.h"
+#include "app/commands/sighting_post.h"
 #include "app/commands/taxii_config.h"
 #include "core/file.h"
 #include "core/status_macros.h"
@@ -47,6 +48,7 @@ struct MatchArgs {
   std::string mapping;
   std::string identity;
   std::string output;
+  std::string post;  // a [[peer]] name or a collection URL the sightings are also posted to
   std::string now;
   int64_t window = 3600;
   bool bundle = false;
@@ -183,6 +185,15 @@ int Run(const MatchArgs& a) {
       return 3;
     }
   }
+  std::unique_ptr<EnvelopePoster> poster;
+  Status post_status;
+  if (!a.post.empty()) {
+    auto target = ResolvePostTarget(a.config, a.post);
+    if (!target.ok()) return ExitFor(target.status());
+    auto created = EnvelopePoster::Create(std::move(*target));
+    if (!created.ok()) return ExitFor(created.status());
+    poster = std::move(*created);
+  }
   match::SightingOptions sopts;
   sopts.identity_id = a.identity;
   if (sopts.identity_id.empty()) {
@@ -208,6 +219,8 @@ int Run(const MatchArgs& a) {
       std::fwrite(json.data(), 1, json.size(), out);
       std::fputc('\n', out);
     }
+    // After a failed POST the rest is still written to the output, so nothing is lost.
+    if (poster != nullptr && post_status.ok()) post_status = poster->Add(json);
   });
 
   // Logs.
@@ -290,6 +303,17 @@ int Run(const MatchArgs& a) {
                  a.output.empty() ? "stdout" : a.output.c_str());
     return 3;
   }
+  if (poster != nullptr) {
+    if (post_status.ok()) post_status = poster->Finish();
+    if (!post_status.ok()) {
+      exit_code = std::max(exit_code, 3);
+      std::fprintf(stderr, "error: %s (the sightings are in %s)\n",
+                   std::string(post_status.message()).c_str(),
+                   a.output.empty() ? "stdout" : a.output.c_str());
+    } else {
+      std::fprintf(stderr, "posted %zu sightings to %s\n", poster->accepted(), a.post.c_str());
+    }
+  }
   const double secs =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - run_start).count();
   std::fprintf(stderr,
@@ -319,6 +343,9 @@ void RegisterMatchCommand(CLI::App& root, int& exit_code) {
                   "identity id for where_sighted_refs (default: derived from the host name)");
   cmd->add_option("--window", args->window, "sighting window in seconds (default 3600)");
   cmd->add_option("--output,-o", args->output, "write sightings here (default stdout)");
+  cmd->add_option("--post", args->post,
+                  "also post the sightings to a TAXII collection: a [[peer]] name of --config, "
+                  "or a collection URL ($LIAISON_TOKEN, or $LIAISON_USER + $LIAISON_PASSWORD)");
   cmd->add_option("--now", args->now, "the time that decides which indicators are active");
   cmd->add_flag("--bundle", args->bundle, "write one STIX bundle rather than NDJSON");
   cmd->add_flag("--no-subdomains", args->no_subdomains,
