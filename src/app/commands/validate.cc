@@ -117,6 +117,7 @@ int RunValidate(const ValidateArgs& args) {
                                        {"valid", total_errors == 0 && io_failures == 0}};
     std::printf("%s\n", json::Serialize(summary).c_str());
   } else {
+    std::fflush(stdout);  // the findings (stdout) come before the summary (stderr) on a terminal
     std::fprintf(stderr, "%zu file(s), %zu object(s): %zu error(s), %zu warning(s)%s\n",
                  args.files.size(), total_objects, total_errors, total_warnings,
                  io_failures ? StrCat(", ", io_failures, " unreadable").c_str() : "");
