@@ -540,8 +540,30 @@ struct Validator::Impl final : internal::CheckContext {
                  ElementTypeName(e.type())));
   }
 
-  char last_ref_type[64];
-  size_t last_ref_type_size = SIZE_MAX;  // none yet
+  // Valid type names seen in references, most recent first: references repeat a few types
+  // (identity, marking-definition, the ends of relationships), so each is checked once per run.
+  struct KnownRefTypes {
+    static constexpr size_t kEntries = 4, kMaxLength = 48;
+    char names[kEntries][kMaxLength];
+    size_t sizes[kEntries] = {SIZE_MAX, SIZE_MAX, SIZE_MAX, SIZE_MAX};
+    size_t next = 0;
+
+    bool Contains(std::string_view type) const {
+      for (size_t i = 0; i < kEntries; ++i) {
+        if (sizes[i] == type.size() && std::memcmp(names[i], type.data(), type.size()) == 0) {
+          return true;
+        }
+      }
+      return false;
+    }
+    void Insert(std::string_view type) {
+      if (type.size() > kMaxLength) return;
+      std::memcpy(names[next], type.data(), type.size());
+      sizes[next] = type.size();
+      next = (next + 1) % kEntries;
+    }
+  };
+  KnownRefTypes known_ref_types;
 
   void CheckRefString(std::string_view ref, std::span<const std::string_view> allowed,
                       std::string_view self_type) {
@@ -559,16 +581,10 @@ struct Validator::Impl final : internal::CheckContext {
     std::string_view type = ref.substr(0, sep);
     int version = 0;
     bool rfc4122 = false;
-    // References repeat a few types (identity, marking-definition, the ends of relationships):
-    // the last valid type name seen is remembered, so it is checked once per run of them.
-    bool type_ok = type.size() == last_ref_type_size &&
-                   std::memcmp(type.data(), last_ref_type, type.size()) == 0;
+    bool type_ok = known_ref_types.Contains(type);
     if (!type_ok) {
       type_ok = IsValidTypeName(type);
-      if (type_ok && type.size() <= sizeof(last_ref_type)) {
-        std::memcpy(last_ref_type, type.data(), type.size());
-        last_ref_type_size = type.size();
-      }
+      if (type_ok) known_ref_types.Insert(type);
     }
     if (!type_ok || !Uuid::Scan(ref.substr(sep + 2), version, rfc4122)) {
       auto uuid = Uuid::Parse(ref.substr(sep + 2));
