@@ -3,10 +3,6 @@
 
 #include "psi/http/http.h"
 
-#include <openssl/evp.h>
-#include <openssl/pem.h>
-#include <openssl/x509.h>
-#include <openssl/x509v3.h>
 #include <unistd.h>
 
 #include <boost/asio/connect.hpp>
@@ -24,40 +20,12 @@
 #include "store/sqlite/sqlite_store.h"
 #include "taxii/auth.h"
 #include "taxii/server.h"
+#include "testing/tls_certs.h"
 
 namespace liaison::psi {
 namespace {
 
 using ::testing::HasSubstr;
-
-// A self-signed P-256 certificate for IP 127.0.0.1 (subjectAltName, as RFC 6125 requires).
-bool WriteSelfSigned(const std::filesystem::path& cert, const std::filesystem::path& key) {
-  EVP_PKEY* pkey = EVP_EC_gen("P-256");
-  if (pkey == nullptr) return false;
-  X509* x = X509_new();
-  ASN1_INTEGER_set(X509_get_serialNumber(x), 7);
-  X509_gmtime_adj(X509_getm_notBefore(x), -60);
-  X509_gmtime_adj(X509_getm_notAfter(x), 3600);
-  X509_set_pubkey(x, pkey);
-  X509_NAME* name = X509_get_subject_name(x);
-  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
-                             reinterpret_cast<const unsigned char*>("liaison test"), -1, -1, 0);
-  X509_set_issuer_name(x, name);
-  X509_EXTENSION* san = X509V3_EXT_conf_nid(nullptr, nullptr, NID_subject_alt_name,
-                                            const_cast<char*>("IP:127.0.0.1"));
-  bool ok = san != nullptr && X509_add_ext(x, san, -1) == 1;
-  X509_EXTENSION_free(san);
-  ok = ok && X509_sign(x, pkey, EVP_sha256()) > 0;
-  FILE* f = std::fopen(cert.c_str(), "w");
-  ok = ok && f && PEM_write_X509(f, x);
-  if (f) std::fclose(f);
-  f = std::fopen(key.c_str(), "w");
-  ok = ok && f && PEM_write_PrivateKey(f, pkey, nullptr, nullptr, 0, nullptr, nullptr);
-  if (f) std::fclose(f);
-  X509_free(x);
-  EVP_PKEY_free(pkey);
-  return ok;
-}
 
 class PsiHttpTest : public ::testing::TestWithParam<bool> {
  protected:
@@ -91,7 +59,7 @@ class PsiHttpTest : public ::testing::TestWithParam<bool> {
     options.port = 0;
     options.threads = 4;
     if (GetParam()) {
-      ASSERT_TRUE(WriteSelfSigned(dir_ / "cert.pem", dir_ / "key.pem"));
+      ASSERT_TRUE(liaison::testing::WriteSelfSignedCert(dir_ / "cert.pem", dir_ / "key.pem"));
       options.tls_cert_file = (dir_ / "cert.pem").string();
       options.tls_key_file = (dir_ / "key.pem").string();
     }

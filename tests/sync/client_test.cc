@@ -2,10 +2,6 @@
 
 #include "taxii/sync/client.h"
 
-#include <openssl/evp.h>
-#include <openssl/pem.h>
-#include <openssl/x509.h>
-#include <openssl/x509v3.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -19,47 +15,13 @@
 #include "store/sqlite/sqlite_store.h"
 #include "taxii/auth.h"
 #include "taxii/server.h"
+#include "testing/tls_certs.h"
 
 namespace liaison::taxii::sync {
 namespace {
 
 namespace fs = std::filesystem;
 constexpr std::string_view kCollection = "11111111-1111-4111-8111-111111111111";
-
-// Writes a self-signed P-256 certificate for 127.0.0.1 and its key (also usable as its own CA).
-bool WriteSelfSigned(const fs::path& cert, const fs::path& key, const char* cn) {
-  EVP_PKEY* pkey = EVP_EC_gen("P-256");
-  if (pkey == nullptr) return false;
-  X509* x = X509_new();
-  ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
-  X509_gmtime_adj(X509_getm_notBefore(x), -60);
-  X509_gmtime_adj(X509_getm_notAfter(x), 3600);
-  X509_set_pubkey(x, pkey);
-  X509_NAME* name = X509_get_subject_name(x);
-  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, reinterpret_cast<const unsigned char*>(cn),
-                             -1, -1, 0);
-  X509_set_issuer_name(x, name);
-  X509V3_CTX ctx;
-  X509V3_set_ctx_nodb(&ctx);
-  X509V3_set_ctx(&ctx, x, x, nullptr, nullptr, 0);
-  X509_EXTENSION* san = X509V3_EXT_conf_nid(nullptr, &ctx, NID_subject_alt_name, "IP:127.0.0.1");
-  X509_add_ext(x, san, -1);
-  X509_EXTENSION_free(san);
-  X509_EXTENSION* bc =
-      X509V3_EXT_conf_nid(nullptr, &ctx, NID_basic_constraints, "critical,CA:TRUE");
-  X509_add_ext(x, bc, -1);
-  X509_EXTENSION_free(bc);
-  bool ok = X509_sign(x, pkey, EVP_sha256()) > 0;
-  FILE* f = std::fopen(cert.c_str(), "w");
-  ok = ok && f && PEM_write_X509(f, x);
-  if (f) std::fclose(f);
-  f = std::fopen(key.c_str(), "w");
-  ok = ok && f && PEM_write_PrivateKey(f, pkey, nullptr, nullptr, 0, nullptr, nullptr);
-  if (f) std::fclose(f);
-  X509_free(x);
-  EVP_PKEY_free(pkey);
-  return ok;
-}
 
 class ClientTest : public ::testing::Test {
  protected:
@@ -228,8 +190,10 @@ TEST_F(ClientTest, MapsErrorsAndGivesUpAfterBoundedRetries) {
 }
 
 TEST_F(ClientTest, MutualTlsNeedsTheClientCertificate) {
-  ASSERT_TRUE(WriteSelfSigned(dir_ / "server.pem", dir_ / "server.key", "127.0.0.1"));
-  ASSERT_TRUE(WriteSelfSigned(dir_ / "client.pem", dir_ / "client.key", "peer-client"));
+  ASSERT_TRUE(
+      liaison::testing::WriteSelfSignedCert(dir_ / "server.pem", dir_ / "server.key", "127.0.0.1"));
+  ASSERT_TRUE(liaison::testing::WriteSelfSignedCert(dir_ / "client.pem", dir_ / "client.key",
+                                                    "peer-client"));
   ServerOptions so;
   so.tls_cert_file = (dir_ / "server.pem").string();
   so.tls_key_file = (dir_ / "server.key").string();

@@ -1,8 +1,5 @@
 // The TAXII server over TLS: a self-signed certificate generated in the test, a Beast TLS client.
 
-#include <openssl/evp.h>
-#include <openssl/pem.h>
-#include <openssl/x509.h>
 #include <unistd.h>
 
 #include <boost/asio/ip/tcp.hpp>
@@ -19,6 +16,7 @@
 #include "store/sqlite/sqlite_store.h"
 #include "taxii/auth.h"
 #include "taxii/server.h"
+#include "testing/tls_certs.h"
 
 namespace liaison::taxii {
 namespace {
@@ -28,36 +26,11 @@ namespace http = beast::http;
 namespace net = boost::asio;
 namespace ssl = net::ssl;
 
-// Writes a self-signed P-256 certificate for 127.0.0.1 and its key as PEM files.
-bool WriteSelfSigned(const std::filesystem::path& cert, const std::filesystem::path& key) {
-  EVP_PKEY* pkey = EVP_EC_gen("P-256");
-  if (pkey == nullptr) return false;
-  X509* x = X509_new();
-  ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
-  X509_gmtime_adj(X509_getm_notBefore(x), -60);
-  X509_gmtime_adj(X509_getm_notAfter(x), 3600);
-  X509_set_pubkey(x, pkey);
-  X509_NAME* name = X509_get_subject_name(x);
-  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
-                             reinterpret_cast<const unsigned char*>("127.0.0.1"), -1, -1, 0);
-  X509_set_issuer_name(x, name);
-  bool ok = X509_sign(x, pkey, EVP_sha256()) > 0;
-  FILE* f = std::fopen(cert.c_str(), "w");
-  ok = ok && f && PEM_write_X509(f, x);
-  if (f) std::fclose(f);
-  f = std::fopen(key.c_str(), "w");
-  ok = ok && f && PEM_write_PrivateKey(f, pkey, nullptr, nullptr, 0, nullptr, nullptr);
-  if (f) std::fclose(f);
-  X509_free(x);
-  EVP_PKEY_free(pkey);
-  return ok;
-}
-
 TEST(TaxiiTls, ServesDiscoveryOverTls) {
   const auto dir =
       std::filesystem::temp_directory_path() / ("liaison_taxii_tls_" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);
-  ASSERT_TRUE(WriteSelfSigned(dir / "cert.pem", dir / "key.pem"));
+  ASSERT_TRUE(liaison::testing::WriteSelfSignedCert(dir / "cert.pem", dir / "key.pem"));
   store::SqliteOptions so;
   so.path = dir / "store.db";
   auto store = store::OpenSqliteStore(so);
