@@ -180,6 +180,40 @@ CREATE TABLE permissions(
 );
 CREATE INDEX permissions_by_principal ON permissions(kind, principal);
 )sql",
+    // 2 (issues #6, #8): the hash-chained audit log (release log, PSI runs, sync receipts), as
+    // SQLite's migration 2. seq is the chain order; rows are only appended. meta('audit_chain')
+    // is the row every AppendAudit locks FOR UPDATE first, on every node: appends are
+    // serialised database-wide, so two nodes never chain onto the same head.
+    R"sql(
+CREATE TABLE audit_log(
+  seq bigint PRIMARY KEY,
+  time text COLLATE "C" NOT NULL,
+  kind text NOT NULL,
+  partner text COLLATE "C" NOT NULL,
+  policy_version text NOT NULL,
+  details text NOT NULL,
+  prev_hash text NOT NULL,
+  hash text NOT NULL
+);
+CREATE INDEX audit_by_partner ON audit_log(partner, seq);
+INSERT INTO meta(key, value) VALUES ('audit_chain', 0);
+)sql",
+    // 3 (issues #6, #8): sync with peers (docs/sync.md), as SQLite's migration 3: cursors, failed
+    // pushes and receipts by key, and the date_added intervals of a collection that came from
+    // each peer (never pushed back to it).
+    R"sql(
+CREATE TABLE sync_state(
+  key text COLLATE "C" PRIMARY KEY,
+  value text NOT NULL
+);
+CREATE TABLE received_ranges(
+  cid bigint NOT NULL,
+  peer text COLLATE "C" NOT NULL,
+  first_added bigint NOT NULL,
+  last_added bigint NOT NULL,
+  PRIMARY KEY (cid, peer, first_added)
+);
+)sql",
 };
 constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
 
@@ -394,6 +428,23 @@ class PostgresStore final : public Store {
   Result<std::vector<std::pair<Principal, Permission>>> ListPermissions(
       std::string_view collection) override;
 
+  Result<std::vector<AuditRecord>> AppendAudit(std::vector<AuditRecord> entries,
+                                               const AuditChainFn& chain) override;
+  Result<std::vector<AuditRecord>> ReadAudit(const AuditQuery& query) override;
+
+  Result<std::optional<std::string>> GetSyncState(std::string_view key) override;
+  using Store::PutSyncState;
+  Status PutSyncState(std::string_view key, std::string_view value,
+                      const std::optional<ReceivedRange>& range) override;
+  Result<std::vector<std::pair<std::string, std::string>>> ListSyncState(std::string_view prefix,
+                                                                         size_t limit) override;
+  Status AddReceivedRange(std::string_view collection, std::string_view peer, Timestamp first,
+                          Timestamp last) override;
+  Result<std::vector<std::pair<Timestamp, Timestamp>>> ReceivedRanges(std::string_view collection,
+                                                                      std::string_view peer,
+                                                                      Timestamp from,
+                                                                      Timestamp to) override;
+
  private:
   explicit PostgresStore(const PostgresOptions& options) : options_(options) {}
 
@@ -585,7 +636,7 @@ Status PostgresStore::DeleteCollection(std::string_view id) {
     LIAISON_ASSIGN_OR_RETURN(int64_t cid, CollectionKey(c, id));
     for (const char* sql :
          {"DELETE FROM objects WHERE cid = $1", "DELETE FROM permissions WHERE cid = $1",
-          "DELETE FROM collections WHERE cid = $1"}) {
+          "DELETE FROM received_ranges WHERE cid = $1", "DELETE FROM collections WHERE cid = $1"}) {
       LIAISON_RETURN_IF_ERROR(StatusOf(c.Exec(sql, Params().Add(cid))));
     }
     return absl::OkStatus();
@@ -1178,6 +1229,206 @@ Result<std::vector<std::pair<Principal, Permission>>> PostgresStore::ListPermiss
       p.kind = r.Int(i, 0) == 0 ? Principal::Kind::kUser : Principal::Kind::kGroup;
       p.name = std::string(r.Text(i, 1));
       out.emplace_back(std::move(p), Permission{r.Bool(i, 2), r.Bool(i, 3)});
+    }
+    return out;
+  });
+}
+
+// --- Audit log ----------------------------------------------------------------------------------
+
+Result<std::vector<AuditRecord>> PostgresStore::AppendAudit(std::vector<AuditRecord> entries,
+                                                            const AuditChainFn& chain) {
+  if (entries.empty()) return entries;
+  return Write([&](Connection& c) -> Result<std::vector<AuditRecord>> {
+    // The chain lock, taken by every node before it reads the head and held to COMMIT. A waiting
+    // appender is granted it only after the previous holder's commit is visible, and under READ
+    // COMMITTED its next statement sees that holder's entries: the head read below is still the
+    // head when this transaction inserts, so the chain never forks. (Without the lock, two nodes
+    // read the same head and the second insert of seq N+1 fails on the primary key.)
+    LIAISON_ASSIGN_OR_RETURN(QueryResult lock,
+                             c.Exec("SELECT value FROM meta WHERE key = 'audit_chain' FOR UPDATE"));
+    if (lock.rows() == 0) return absl::DataLossError("postgres store: meta.audit_chain is missing");
+    LIAISON_ASSIGN_OR_RETURN(QueryResult head,
+                             c.Exec("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1"));
+    int64_t seq = 0;
+    std::string prev;
+    if (head.rows() > 0) {
+      seq = head.Int(0, 0);
+      prev = std::string(head.Text(0, 1));
+    }
+    for (AuditRecord& e : entries) {
+      e.seq = ++seq;
+      e.prev_hash = prev;
+      e.hash = chain(e);
+      prev = e.hash;
+    }
+    // Multi-row INSERT from arrays, bounded rows and bytes per round trip (as for objects).
+    static constexpr char kInsert[] =
+        "INSERT INTO audit_log(seq, time, kind, partner, policy_version, details, prev_hash, hash) "
+        "SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], "
+        "$6::text[], $7::text[], $8::text[])";
+    size_t pos = 0;
+    while (pos < entries.size()) {
+      std::vector<int64_t> seqs;
+      std::vector<std::string> times;
+      std::vector<std::string_view> kinds, partners, policies, details, prevs, hashes;
+      size_t bytes = 0;
+      while (pos < entries.size() && seqs.size() < kInsertRows &&
+             (seqs.empty() || bytes < kInsertBytes)) {
+        const AuditRecord& e = entries[pos++];
+        seqs.push_back(e.seq);
+        times.push_back(TimestampText(e.time));
+        kinds.push_back(e.kind);
+        partners.push_back(e.partner);
+        policies.push_back(e.policy_version);
+        details.push_back(e.details);
+        prevs.push_back(e.prev_hash);
+        hashes.push_back(e.hash);
+        bytes += e.details.size();
+      }
+      LIAISON_RETURN_IF_ERROR(StatusOf(c.Exec(kInsert, Params()
+                                                           .AddIntArray(seqs)
+                                                           .AddTextArray(times)
+                                                           .AddTextArray(kinds)
+                                                           .AddTextArray(partners)
+                                                           .AddTextArray(policies)
+                                                           .AddTextArray(details)
+                                                           .AddTextArray(prevs)
+                                                           .AddTextArray(hashes))));
+    }
+    return std::move(entries);
+  });
+}
+
+Result<std::vector<AuditRecord>> PostgresStore::ReadAudit(const AuditQuery& query) {
+  return Read([&](Connection& c) -> Result<std::vector<AuditRecord>> {
+    std::string sql =
+        "SELECT seq, time, kind, partner, policy_version, details, prev_hash, hash "
+        "FROM audit_log WHERE seq > $1";
+    Params p;
+    p.Add(query.after_seq);
+    if (query.partner) {
+      sql += StrCat(" AND partner = $", p.size() + 1);
+      p.Add(*query.partner);
+    }
+    // time is fixed-width RFC 3339 with nine fractional digits, COLLATE "C": text order is time
+    // order.
+    if (query.since) {
+      sql += StrCat(" AND time >= $", p.size() + 1);
+      p.Add(TimestampText(*query.since));
+    }
+    sql += StrCat(" ORDER BY seq LIMIT $", p.size() + 1);
+    p.Add(static_cast<int64_t>(std::min<size_t>(query.limit, 1'000'000)));
+    LIAISON_ASSIGN_OR_RETURN(QueryResult r, c.Exec(sql, p));
+    std::vector<AuditRecord> out;
+    out.reserve(r.rows());
+    for (int i = 0; i < r.rows(); ++i) {
+      AuditRecord e;
+      e.seq = r.Int(i, 0);
+      LIAISON_ASSIGN_OR_RETURN(e.time, ParseStoredTimestamp(r.Text(i, 1)));
+      e.kind = std::string(r.Text(i, 2));
+      e.partner = std::string(r.Text(i, 3));
+      e.policy_version = std::string(r.Text(i, 4));
+      e.details = std::string(r.Text(i, 5));
+      e.prev_hash = std::string(r.Text(i, 6));
+      e.hash = std::string(r.Text(i, 7));
+      out.push_back(std::move(e));
+    }
+    return out;
+  });
+}
+
+// --- Sync state ---------------------------------------------------------------------------------
+
+namespace {
+
+Status InsertReceivedRange(Connection& c, const ReceivedRange& r) {
+  if (r.last < r.first) return absl::InvalidArgumentError("received range: last before first");
+  LIAISON_ASSIGN_OR_RETURN(int64_t cid, CollectionKey(c, r.collection));
+  return StatusOf(c.Exec(
+      "INSERT INTO received_ranges(cid, peer, first_added, last_added) VALUES ($1, $2, $3, $4) "
+      "ON CONFLICT (cid, peer, first_added) DO UPDATE SET last_added = EXCLUDED.last_added",
+      Params().Add(cid).Add(r.peer).Add(ToUnixMicros(r.first)).Add(ToUnixMicros(r.last))));
+}
+
+}  // namespace
+
+Result<std::optional<std::string>> PostgresStore::GetSyncState(std::string_view key) {
+  return Read([&](Connection& c) -> Result<std::optional<std::string>> {
+    LIAISON_ASSIGN_OR_RETURN(
+        QueryResult r, c.Exec("SELECT value FROM sync_state WHERE key = $1", Params().Add(key)));
+    if (r.rows() == 0) return std::optional<std::string>();
+    return std::optional<std::string>(std::string(r.Text(0, 0)));
+  });
+}
+
+Status PostgresStore::PutSyncState(std::string_view key, std::string_view value,
+                                   const std::optional<ReceivedRange>& range) {
+  if (key.empty()) return absl::InvalidArgumentError("sync state: empty key");
+  return Write([&](Connection& c) -> Status {
+    if (range) LIAISON_RETURN_IF_ERROR(InsertReceivedRange(c, *range));
+    return StatusOf(
+        c.Exec("INSERT INTO sync_state(key, value) VALUES ($1, $2) "
+               "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
+               Params().Add(key).Add(value)));
+  });
+}
+
+Result<std::vector<std::pair<std::string, std::string>>> PostgresStore::ListSyncState(
+    std::string_view prefix, size_t limit) {
+  using Rows = std::vector<std::pair<std::string, std::string>>;
+  return Read([&](Connection& c) -> Result<Rows> {
+    // A range on the primary key rather than LIKE, whose wildcards a key might contain. When the
+    // prefix ends in an ASCII character below DEL, prefix-with-that-character-plus-one bounds the
+    // range from above (bytewise, COLLATE "C"), so the index walk stops at the prefix's end;
+    // otherwise (rare: keys are ASCII paths) starts_with alone ends it.
+    std::string upper(prefix);
+    const bool bounded = !upper.empty() && static_cast<unsigned char>(upper.back()) < 0x7F;
+    if (bounded) upper.back() = static_cast<char>(upper.back() + 1);
+    Params p;
+    p.Add(prefix).Add(static_cast<int64_t>(std::min<size_t>(limit, INT64_MAX)));
+    std::string sql = "SELECT key, value FROM sync_state WHERE key >= $1 AND starts_with(key, $1)";
+    if (bounded) {
+      sql += " AND key < $3";
+      p.Add(upper);
+    }
+    sql += " ORDER BY key LIMIT $2";
+    LIAISON_ASSIGN_OR_RETURN(QueryResult r, c.Exec(sql, p));
+    Rows rows;
+    rows.reserve(r.rows());
+    for (int i = 0; i < r.rows(); ++i) {
+      rows.emplace_back(std::string(r.Text(i, 0)), std::string(r.Text(i, 1)));
+    }
+    return rows;
+  });
+}
+
+Status PostgresStore::AddReceivedRange(std::string_view collection, std::string_view peer,
+                                       Timestamp first, Timestamp last) {
+  const ReceivedRange range{std::string(collection), std::string(peer), first, last};
+  return Write([&](Connection& c) -> Status { return InsertReceivedRange(c, range); });
+}
+
+Result<std::vector<std::pair<Timestamp, Timestamp>>> PostgresStore::ReceivedRanges(
+    std::string_view collection, std::string_view peer, Timestamp from, Timestamp to) {
+  using Ranges = std::vector<std::pair<Timestamp, Timestamp>>;
+  return Read([&](Connection& c) -> Result<Ranges> {
+    LIAISON_ASSIGN_OR_RETURN(int64_t cid, CollectionKey(c, collection));
+    // Ranges never overlap one another (each is one Add's own interval), so the one starting at
+    // or before `from` is the only earlier one that can reach into [from, to]. Both branches are
+    // ranges of the primary key.
+    LIAISON_ASSIGN_OR_RETURN(
+        QueryResult r,
+        c.Exec("(SELECT first_added, last_added FROM received_ranges WHERE cid = $1 AND "
+               "peer = $2 AND first_added <= $3 ORDER BY first_added DESC LIMIT 1) "
+               "UNION ALL (SELECT first_added, last_added FROM received_ranges WHERE cid = $1 "
+               "AND peer = $2 AND first_added > $3 AND first_added <= $4) ORDER BY 1",
+               Params().Add(cid).Add(peer).Add(ToUnixMicros(from)).Add(ToUnixMicros(to))));
+    Ranges out;
+    for (int i = 0; i < r.rows(); ++i) {
+      const Timestamp a = FromUnixMicros(r.Int(i, 0)), b = FromUnixMicros(r.Int(i, 1));
+      if (b < from) continue;
+      out.emplace_back(a, b);
     }
     return out;
   });
