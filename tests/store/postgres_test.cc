@@ -4,7 +4,6 @@
 // reports as skipped, only when PostgreSQL is not installed and cannot be.
 
 #include <libpq-fe.h>
-#include <sys/wait.h>
 
 #include <atomic>
 #include <chrono>
@@ -20,6 +19,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
+#include "pg_test_cluster.h"
 #include "store/postgres/postgres_store.h"
 #include "store_conformance.h"
 
@@ -30,10 +30,7 @@ using testing::StoreBackend;
 using testing::StoreConformanceTest;
 using testing::StoreTestOptions;
 
-std::string& Dsn() {
-  static std::string dsn;
-  return dsn;
-}
+std::string& Dsn() { return testing::PgDsn(); }
 
 // One schema per test location, so that each test starts empty and reopening finds its data.
 std::string SchemaFor(const std::filesystem::path& location) {
@@ -255,46 +252,7 @@ TEST_F(PostgresStoreTest, NaiveDateAddedLetsAPollingReaderMissObjects) {
   EXPECT_TRUE(missed) << "the race test did not detect the naive ordering";
 }
 
-// Runs scripts/pg-test-cluster.sh; returns its exit code and first output line.
-int RunScript(const std::string& args, std::string* line) {
-  const char* src = std::getenv("LIAISON_SOURCE_DIR");
-  const std::string script = absl::StrCat(src != nullptr ? src : LIAISON_DEFAULT_SOURCE_DIR,
-                                          "/scripts/pg-test-cluster.sh");
-  FILE* p = ::popen(absl::StrCat(script, " ", args).c_str(), "r");
-  if (p == nullptr) return -1;
-  char buf[4096];
-  std::string out;
-  while (std::fgets(buf, sizeof buf, p) != nullptr) out += buf;
-  const int status = ::pclose(p);
-  while (!out.empty() && out.back() == '\n') out.pop_back();
-  if (line != nullptr) *line = out;
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
 }  // namespace
 }  // namespace liaison::store
 
-int main(int argc, char** argv) {
-  ::testing::InitGoogleTest(&argc, argv);
-  std::string cluster_dir;
-  if (const char* dsn = std::getenv("LIAISON_PG_DSN"); dsn != nullptr && *dsn != '\0') {
-    liaison::store::Dsn() = dsn;
-  } else {
-    std::string line;
-    const int rc = liaison::store::RunScript("start", &line);
-    if (rc == 77) {
-      std::fprintf(stderr, "SKIPPED: PostgreSQL is not installed (scripts/pg-test-cluster.sh)\n");
-      return 77;
-    }
-    const size_t tab = line.find('\t');
-    if (rc != 0 || tab == std::string::npos) {
-      std::fprintf(stderr, "cannot start a PostgreSQL test cluster (exit %d)\n", rc);
-      return 1;
-    }
-    cluster_dir = line.substr(0, tab);
-    liaison::store::Dsn() = line.substr(tab + 1);
-  }
-  const int result = RUN_ALL_TESTS();
-  if (!cluster_dir.empty()) liaison::store::RunScript(absl::StrCat("stop ", cluster_dir), nullptr);
-  return result;
-}
+int main(int argc, char** argv) { return liaison::store::testing::RunWithPgCluster(argc, argv); }
