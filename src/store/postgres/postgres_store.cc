@@ -379,6 +379,9 @@ constexpr size_t kInsertRows = 500;
 constexpr size_t kInsertBytes = size_t{8} << 20;
 // Ids per lookup of existing versions.
 constexpr size_t kLookupIds = 1000;
+// Objects per group-committed transaction (a single larger Add still goes alone): bounds the
+// transaction's size and how long it holds the lock that every node's writers wait for.
+constexpr size_t kGroupObjects = 10'000;
 
 }  // namespace
 
@@ -471,11 +474,26 @@ class PostgresStore final : public Store {
   // statement of the call (a page and the sibling versions it looks up agree).
   template <typename Fn>
   auto Read(Fn&& fn) -> decltype(fn(std::declval<Connection&>()));
+  // fn(Connection&) for a read of exactly ONE statement, outside any explicit transaction: a
+  // single statement sees one snapshot anyway, and this saves the BEGIN round trip on the
+  // hottest reads (the user and collection lookups of every TAXII request).
+  template <typename Fn>
+  auto ReadOne(Fn&& fn) -> decltype(fn(std::declval<Connection&>()));
   // fn(Connection&) in a READ COMMITTED transaction; commits when fn succeeds.
   template <typename Fn>
   auto Write(Fn&& fn) -> decltype(fn(std::declval<Connection&>()));
 
   Timestamp Now() const { return options_.clock ? options_.clock() : Timestamp::Now(); }
+
+  // One caller of Add waiting for its group commit.
+  struct PendingAdd {
+    std::string_view collection;
+    std::span<const stix::Object> objects;
+    const AddOptions* options;
+    std::optional<Result<AddResult>> result;  // set when done
+  };
+  // Commits `group` in one transaction and sets each member's result.
+  void CommitGroup(const std::vector<PendingAdd*>& group);
 
   Result<AddResult> AddInTransaction(Connection& c, std::string_view collection,
                                      std::span<const stix::Object> objects,
@@ -485,6 +503,11 @@ class PostgresStore final : public Store {
                         const VersionPlan& plan);
 
   const PostgresOptions options_;
+
+  // Group commit of Add (see Add).
+  absl::Mutex group_mu_;
+  std::vector<PendingAdd*> queue_ ABSL_GUARDED_BY(group_mu_);
+  bool committing_ ABSL_GUARDED_BY(group_mu_) = false;
 
   absl::Mutex pool_mu_;
   std::vector<std::unique_ptr<Connection>> idle_ ABSL_GUARDED_BY(pool_mu_);
@@ -501,10 +524,13 @@ Result<PostgresStore::Lease> PostgresStore::Acquire() {
       }
     } free{this};
     pool_mu_.Await(absl::Condition(&Free::Eval, &free));
-    if (!idle_.empty()) {
+    while (!idle_.empty()) {
       std::unique_ptr<Connection> conn = std::move(idle_.back());
       idle_.pop_back();
-      return Lease(this, std::move(conn));
+      // Collects a ROLLBACK sent when the connection was released (usually long done).
+      conn->Drain();
+      if (conn->Healthy()) return Lease(this, std::move(conn));
+      --open_;
     }
     ++open_;
   }
@@ -531,10 +557,17 @@ void PostgresStore::Release(std::unique_ptr<Connection> conn) {
 template <typename Fn>
 auto PostgresStore::Read(Fn&& fn) -> decltype(fn(std::declval<Connection&>())) {
   LIAISON_ASSIGN_OR_RETURN(Lease lease, Acquire());
-  // Never committed: ~Transaction rolls back, which just releases the snapshot.
+  // Never committed: ~Transaction rolls back, which just releases the snapshot; without waiting
+  // for the answer (the caller has its result; the next user of the connection collects it).
   LIAISON_ASSIGN_OR_RETURN(
-      Transaction tx,
-      Transaction::Begin(*lease, "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY"));
+      Transaction tx, Transaction::Begin(*lease, "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY",
+                                         /*async_rollback=*/true));
+  return fn(*lease);
+}
+
+template <typename Fn>
+auto PostgresStore::ReadOne(Fn&& fn) -> decltype(fn(std::declval<Connection&>())) {
+  LIAISON_ASSIGN_OR_RETURN(Lease lease, Acquire());
   return fn(*lease);
 }
 
@@ -609,7 +642,7 @@ Status PostgresStore::UpdateCollection(const Collection& collection) {
 }
 
 Result<Collection> PostgresStore::GetCollection(std::string_view id) {
-  return Read([&](Connection& c) -> Result<Collection> {
+  return ReadOne([&](Connection& c) -> Result<Collection> {
     LIAISON_ASSIGN_OR_RETURN(QueryResult r, c.Exec(absl::StrCat("SELECT ", kCollectionColumns,
                                                                 " FROM collections WHERE id = $1"),
                                                    Params().Add(id)));
@@ -621,7 +654,7 @@ Result<Collection> PostgresStore::GetCollection(std::string_view id) {
 }
 
 Result<std::vector<Collection>> PostgresStore::ListCollections() {
-  return Read([&](Connection& c) -> Result<std::vector<Collection>> {
+  return ReadOne([&](Connection& c) -> Result<std::vector<Collection>> {
     LIAISON_ASSIGN_OR_RETURN(QueryResult r, c.Exec(absl::StrCat("SELECT ", kCollectionColumns,
                                                                 " FROM collections ORDER BY cid")));
     std::vector<Collection> out;
@@ -654,11 +687,71 @@ Result<AddResult> PostgresStore::Add(std::string_view collection,
   for (size_t i = 0; i < objects.size(); ++i) {
     LIAISON_RETURN_IF_ERROR(CheckObject(objects[i], i));
   }
-  return Write([&](Connection& c) -> Result<AddResult> {
-    auto result = AddInTransaction(c, collection, objects, options);
-    if (result.ok() && options_.before_commit_for_testing) options_.before_commit_for_testing();
-    return result;
-  });
+  // Group commit (as in the SQLite store): Adds that queue up while another group is committing
+  // are committed by the next leader in ONE transaction, each inside its own savepoint (a failing
+  // Add is rolled back to its savepoint and the others stay), under one acquisition of the
+  // high-water mark's lock and with one WAL flush. Each caller still returns only after the
+  // commit is durable. Object writers are serialised across nodes anyway, so this is what lets
+  // concurrent POSTs on one node share the lock hold and the flush instead of queueing for both.
+  PendingAdd me{collection, objects, &options, std::nullopt};
+  absl::MutexLock lock(&group_mu_);
+  queue_.push_back(&me);
+  struct Ready {
+    PostgresStore* s;
+    PendingAdd* me;
+    static bool Eval(Ready* r) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+      return r->me->result.has_value() || !r->s->committing_;
+    }
+  } ready{this, &me};
+  while (true) {
+    group_mu_.Await(absl::Condition(&Ready::Eval, &ready));
+    if (me.result) return *std::move(me.result);
+    // Leader: take the oldest queued Adds (this one may not be among them when the queue is
+    // long; then it leads again, or is committed by a later leader).
+    committing_ = true;
+    size_t taken = 0, total = 0;
+    while (taken < queue_.size() &&
+           (taken == 0 || total + queue_[taken]->objects.size() <= kGroupObjects)) {
+      total += queue_[taken]->objects.size();
+      ++taken;
+    }
+    std::vector<PendingAdd*> group(queue_.begin(), queue_.begin() + taken);
+    queue_.erase(queue_.begin(), queue_.begin() + taken);
+    group_mu_.Unlock();
+    CommitGroup(group);
+    group_mu_.Lock();
+    committing_ = false;
+  }
+}
+
+void PostgresStore::CommitGroup(const std::vector<PendingAdd*>& group) {
+  auto fail_all = [&](const Status& s) {
+    for (PendingAdd* p : group) {
+      if (!p->result || p->result->ok()) p->result = s;
+    }
+  };
+  auto lease = Acquire();
+  if (!lease.ok()) return fail_all(lease.status());
+  Connection& c = **lease;
+  auto tx = Transaction::Begin(c);
+  if (!tx.ok()) return fail_all(tx.status());
+  if (group.size() == 1) {
+    PendingAdd& p = *group.front();
+    p.result = AddInTransaction(c, p.collection, p.objects, *p.options);
+    if (!p.result->ok()) return;  // ~Transaction rolls back
+  } else {
+    for (PendingAdd* p : group) {
+      if (Status s = c.ExecScript("SAVEPOINT add"); !s.ok()) return fail_all(s);
+      p->result = AddInTransaction(c, p->collection, p->objects, *p->options);
+      if (!p->result->ok()) {
+        // Undoes this Add only (and leaves an aborted statement behind); the savepoint name is
+        // reused, each SAVEPOINT shadowing the previous one.
+        if (Status s = c.ExecScript("ROLLBACK TO SAVEPOINT add"); !s.ok()) return fail_all(s);
+      }
+    }
+  }
+  if (options_.before_commit_for_testing) options_.before_commit_for_testing();
+  if (Status s = tx->Commit(); !s.ok()) fail_all(s);
 }
 
 Result<AddResult> PostgresStore::AddInTransaction(Connection& c, std::string_view collection,
@@ -1039,7 +1132,7 @@ Status PostgresStore::PutStatus(const StatusResource& status) {
 }
 
 Result<StatusResource> PostgresStore::GetStatus(std::string_view id) {
-  return Read([&](Connection& c) -> Result<StatusResource> {
+  return ReadOne([&](Connection& c) -> Result<StatusResource> {
     LIAISON_ASSIGN_OR_RETURN(
         QueryResult r,
         c.Exec("SELECT api_root, request_timestamp, body FROM statuses WHERE id = $1",
@@ -1093,7 +1186,7 @@ Status PostgresStore::UpdateUser(const User& user) {
 }
 
 Result<User> PostgresStore::GetUser(std::string_view name) {
-  return Read([&](Connection& c) -> Result<User> {
+  return ReadOne([&](Connection& c) -> Result<User> {
     LIAISON_ASSIGN_OR_RETURN(
         QueryResult r,
         c.Exec("SELECT name, password_hash, is_admin, groups FROM users WHERE name = $1",
@@ -1105,7 +1198,7 @@ Result<User> PostgresStore::GetUser(std::string_view name) {
 }
 
 Result<std::vector<User>> PostgresStore::ListUsers() {
-  return Read([&](Connection& c) -> Result<std::vector<User>> {
+  return ReadOne([&](Connection& c) -> Result<std::vector<User>> {
     LIAISON_ASSIGN_OR_RETURN(
         QueryResult r,
         c.Exec("SELECT name, password_hash, is_admin, groups FROM users ORDER BY name"));
@@ -1156,7 +1249,7 @@ Status PostgresStore::AddToken(const ApiToken& token) {
 }
 
 Result<ApiToken> PostgresStore::FindToken(std::string_view token_hash) {
-  return Read([&](Connection& c) -> Result<ApiToken> {
+  return ReadOne([&](Connection& c) -> Result<ApiToken> {
     static const std::string kSql =
         absl::StrCat("SELECT ", kTokenColumns, " FROM tokens WHERE token_hash = $1");
     LIAISON_ASSIGN_OR_RETURN(QueryResult r, c.Exec(kSql, Params().Add(token_hash)));
@@ -1166,7 +1259,7 @@ Result<ApiToken> PostgresStore::FindToken(std::string_view token_hash) {
 }
 
 Result<std::vector<ApiToken>> PostgresStore::ListTokens(std::string_view user) {
-  return Read([&](Connection& c) -> Result<std::vector<ApiToken>> {
+  return ReadOne([&](Connection& c) -> Result<std::vector<ApiToken>> {
     LIAISON_ASSIGN_OR_RETURN(QueryResult r, c.Exec(absl::StrCat("SELECT ", kTokenColumns,
                                                                 " FROM tokens WHERE user_name = $1 "
                                                                 "ORDER BY created, token_hash"),
@@ -1314,7 +1407,7 @@ Result<std::vector<AuditRecord>> PostgresStore::AppendAudit(std::vector<AuditRec
 }
 
 Result<std::vector<AuditRecord>> PostgresStore::ReadAudit(const AuditQuery& query) {
-  return Read([&](Connection& c) -> Result<std::vector<AuditRecord>> {
+  return ReadOne([&](Connection& c) -> Result<std::vector<AuditRecord>> {
     std::string sql =
         "SELECT seq, time, kind, partner, policy_version, details, prev_hash, hash "
         "FROM audit_log WHERE seq > $1";
@@ -1367,7 +1460,7 @@ Status InsertReceivedRange(Connection& c, const ReceivedRange& r) {
 }  // namespace
 
 Result<std::optional<std::string>> PostgresStore::GetSyncState(std::string_view key) {
-  return Read([&](Connection& c) -> Result<std::optional<std::string>> {
+  return ReadOne([&](Connection& c) -> Result<std::optional<std::string>> {
     LIAISON_ASSIGN_OR_RETURN(
         QueryResult r, c.Exec("SELECT value FROM sync_state WHERE key = $1", Params().Add(key)));
     if (r.rows() == 0) return std::optional<std::string>();
@@ -1390,7 +1483,7 @@ Status PostgresStore::PutSyncState(std::string_view key, std::string_view value,
 Result<std::vector<std::pair<std::string, std::string>>> PostgresStore::ListSyncState(
     std::string_view prefix, size_t limit) {
   using Rows = std::vector<std::pair<std::string, std::string>>;
-  return Read([&](Connection& c) -> Result<Rows> {
+  return ReadOne([&](Connection& c) -> Result<Rows> {
     // A range on the primary key rather than LIKE, whose wildcards a key might contain. When the
     // prefix ends in an ASCII character below DEL, prefix-with-that-character-plus-one bounds the
     // range from above (bytewise, COLLATE "C"), so the index walk stops at the prefix's end;
