@@ -10,6 +10,11 @@
 //                                          table (id, version, json; no index), over CONNECTIONS
 //                                          connections at once, same server and durability as
 //                                          the store; prints rows/s
+//   pg_load add CONNINFO ENVELOPES CONNECTIONS
+//                                          the same rows through Store::Add, 100 per call, from
+//                                          CONNECTIONS threads at once, into a fresh collection
+//                                          (the store alone, without HTTP and validation);
+//                                          prints objects/s
 //
 // Objects are generated from their index exactly as bench/taxii/taxii_load.cc does (keep the two
 // generators in step), so `fill`, `bare` and `taxii_load post` write the same bytes.
@@ -181,14 +186,67 @@ int Bare(const std::string& conninfo, int64_t envelopes, int connections) {
   return 0;
 }
 
+int AddRows(const std::string& conninfo, int64_t envelopes, int connections) {
+  liaison::store::PostgresOptions options;
+  options.conninfo = conninfo;
+  options.max_connections = static_cast<size_t>(connections);
+  auto store = liaison::store::OpenPostgresStore(options);
+  if (!store.ok()) {
+    std::fprintf(stderr, "add: %s\n", std::string(store.status().message()).c_str());
+    return 3;
+  }
+  liaison::store::Collection c;
+  c.id = "0b7c2f4e-9d1a-4e6b-8c3f-2a5d7e9f1b3c";
+  c.api_root = "api";
+  c.title = "bench-add";
+  (void)(*store)->DeleteCollection(c.id);
+  if (!(*store)->CreateCollection(c).ok()) return 3;
+  const Timestamp version = *Timestamp::Parse("2024-01-01T00:00:00.000Z");
+  std::vector<std::vector<liaison::stix::Object>> batches(envelopes);
+  for (int64_t e = 0; e < envelopes; ++e) {
+    for (int64_t i = e * kPerEnvelope; i < (e + 1) * kPerEnvelope; ++i) {
+      liaison::stix::Object o;
+      o.type = "indicator";
+      o.id = IndicatorId(i);
+      o.spec_version = "2.1";
+      o.created = version;
+      o.modified = version;
+      o.json = IndicatorJson(i);
+      batches[e].push_back(std::move(o));
+    }
+  }
+  std::atomic<int64_t> next{0}, failed{0};
+  const auto start = Clock::now();
+  std::vector<std::thread> threads;
+  for (int t = 0; t < connections; ++t) {
+    threads.emplace_back([&] {
+      for (int64_t e; (e = next++) < envelopes;) {
+        auto r = (*store)->Add(c.id, batches[e]);
+        if (!r.ok() || r->added != static_cast<size_t>(kPerEnvelope)) ++failed;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  const double s = std::chrono::duration<double>(Clock::now() - start).count();
+  std::fprintf(stderr, "add: %lld Adds of %lld objects from %d threads in %.2f s, %lld failed\n",
+               static_cast<long long>(envelopes), static_cast<long long>(kPerEnvelope), connections,
+               s, static_cast<long long>(failed.load()));
+  if (failed > 0) return 3;
+  std::printf("%.0f\n", static_cast<double>(envelopes * kPerEnvelope) / s);
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   if (sodium_init() < 0) return 3;
   const std::string mode = argc > 1 ? argv[1] : "";
   if (mode == "fill" && argc == 4) return Fill(argv[2], std::atoll(argv[3]));
+  if (mode == "add" && argc == 5) {
+    return AddRows(argv[2], std::atoll(argv[3]), std::atoi(argv[4]));
+  }
   if (mode == "bare" && argc == 5) return Bare(argv[2], std::atoll(argv[3]), std::atoi(argv[4]));
   std::fprintf(stderr,
-               "usage: pg_load fill CONNINFO COUNT | bare CONNINFO ENVELOPES CONNECTIONS\n");
+               "usage: pg_load fill CONNINFO COUNT | add|bare CONNINFO ENVELOPES CONNECTIONS\n");
   return 2;
 }

@@ -12,8 +12,14 @@
 # 2. POST envelopes of 100 new indicators to the PostgreSQL node (taxii_load post, POST_CONNECTIONS
 #    keep-alive connections) next to a bare COPY of the same rows into a table without indexes,
 #    100 rows per transaction, over the same number of connections (pg_load bare). Bar: >= 50 %.
+#    Also the same rows through Store::Add from as many threads (pg_load add): the store's own
+#    share of the gap, without HTTP and STIX validation.
 #
-# Settings: WRK_THREADS (2), WRK_CONNECTIONS (16), WRK_SECONDS (10), ROUNDS (2), POST_ENVELOPES
+# Both nodes run with the same config apart from the store, SERVER_THREADS serving threads (8:
+# a store call blocks its serving thread, and a PostgreSQL call waits on round trips to the
+# server, so a PostgreSQL node wants more threads than cores; docs/store.md).
+#
+# Settings: SERVER_THREADS (8), WRK_THREADS (2), WRK_CONNECTIONS (16), WRK_SECONDS (10), ROUNDS (2), POST_ENVELOPES
 # (1000), POST_CONNECTIONS (4), WORK (scratch directory, default /tmp/liaison-pg-bench). Installs
 # wrk from Debian when missing (root needed then).
 set -euo pipefail
@@ -25,6 +31,7 @@ seconds=${WRK_SECONDS:-10}
 rounds=${ROUNDS:-2}
 post_envelopes=${POST_ENVELOPES:-1000}
 post_connections=${POST_CONNECTIONS:-4}
+server_threads=${SERVER_THREADS:-8}
 work=${WORK:-/tmp/liaison-pg-bench}
 
 if ! command -v wrk >/dev/null; then
@@ -85,8 +92,9 @@ sqlite_collection=$(cat "$sqlite_dir/collection")
 pg_collection=$("$pg_load" fill "$url" "$objects")
 pg_dir=$work/pg-node
 rm -rf "$pg_dir"; mkdir -p "$pg_dir"
-printf 'store = "%s"\n' "$url" >"$pg_dir/liaison.toml"
-serve "$sqlite_dir"
+printf 'threads = %s\nstore = "%s"\n' "$server_threads" "$url" >"$pg_dir/liaison.toml"
+printf 'threads = %s\n' "$server_threads" >"$sqlite_dir/liaison.toml"
+serve "$sqlite_dir" "$sqlite_dir/liaison.toml"
 serve "$pg_dir" "$pg_dir/liaison.toml"
 sqlite_port=$(cat "$sqlite_dir/port")
 pg_port=$(cat "$pg_dir/port")
@@ -110,12 +118,14 @@ done
 echo "== POST envelopes of 100 objects to the PostgreSQL node" >&2
 post_rate=$("$taxii_load" post "$pg_port" "$pg_collection" "$post_envelopes" "$post_connections" \
   10000000)
+echo "== the same rows through Store::Add (no HTTP, no validation)" >&2
+add_rate=$("$pg_load" add "$url" "$post_envelopes" "$post_connections")
 echo "== bare COPY of the same rows" >&2
 bare_rate=$("$pg_load" bare "$url" "$post_envelopes" "$post_connections")
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
 cat <<REPORT
-objects: $objects; wrk -t$threads -c$connections -d${seconds}s, $rounds rounds each, alternating
+objects: $objects; server threads: $server_threads; wrk -t$threads -c$connections -d${seconds}s, $rounds rounds each, alternating
 load average before / after: $load_before / $load_after
 GET SQLite:      $(awk -v s="$sqlite_sum" -v r="$rounds" 'BEGIN {printf "%.0f", s / r}') req/s (mean of $rounds)
 GET PostgreSQL:  $(awk -v s="$pg_sum" -v r="$rounds" 'BEGIN {printf "%.0f", s / r}') req/s (mean of $rounds)
@@ -123,4 +133,6 @@ GET ratio PostgreSQL/SQLite: $(awk -v a="$pg_sum" -v b="$sqlite_sum" 'BEGIN {pri
 POST objects/s to PostgreSQL ($post_connections connections): $post_rate
 bare COPY rows/s (100/transaction, $post_connections connections): $bare_rate
 POST ratio: $(awk -v a="$post_rate" -v b="$bare_rate" 'BEGIN {printf "%.2f", a/b}') (bar >= 0.50)
+Store::Add objects/s (100/call, $post_connections threads): $add_rate
+Store::Add ratio (the store alone): $(awk -v a="$add_rate" -v b="$bare_rate" 'BEGIN {printf "%.2f", a/b}')
 REPORT

@@ -200,6 +200,31 @@ Status Connection::ExecScript(std::string_view sql) {
   return absl::OkStatus();
 }
 
+Result<QueryResult> Connection::ExecScriptResult(std::string_view sql) {
+  Drain();
+  const std::string text(sql);
+  QueryResult r(PQexec(conn_, text.c_str()));
+  const ExecStatusType st = r.get() != nullptr ? PQresultStatus(r.get()) : PGRES_FATAL_ERROR;
+  if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+    return ErrorStatus(conn_, r.get(), "statement failed");
+  }
+  return r;
+}
+
+Result<std::string> Connection::Literal(std::string_view text) {
+  if (text.find('\0') != std::string_view::npos) {
+    return absl::InvalidArgumentError("postgres store: text with a NUL byte");
+  }
+  char* quoted = PQescapeLiteral(conn_, text.data(), text.size());
+  if (quoted == nullptr) {
+    return absl::InvalidArgumentError(
+        StrCat("postgres store: cannot quote text: ", std::string_view(PQerrorMessage(conn_))));
+  }
+  std::string out(quoted);
+  PQfreemem(quoted);
+  return out;
+}
+
 Result<QueryResult> Connection::Exec(std::string_view sql, const Params& params) {
   if (Status s = params.Check(); !s.ok()) return s;
   Drain();

@@ -76,6 +76,11 @@ class Connection {
   Result<QueryResult> Exec(std::string_view sql) { return Exec(sql, Params()); }
   // Runs SQL text that may hold several statements, without parameters (migrations, BEGIN).
   Status ExecScript(std::string_view sql);
+  // Like ExecScript, in one round trip, and returns the last statement's result.
+  Result<QueryResult> ExecScriptResult(std::string_view sql);
+  // `text` as an SQL string literal (PQescapeLiteral). InvalidArgument for a NUL byte or text the
+  // connection's encoding rejects.
+  Result<std::string> Literal(std::string_view text);
 
   // False once the connection is lost or left in an unknown transaction state: the pool drops
   // it instead of handing it out again. A connection with a ROLLBACK in flight (SendRollback)
@@ -112,6 +117,10 @@ class Transaction {
   // never committed (read-only ones) may end with `async_rollback`: see SendRollback.
   static Result<Transaction> Begin(Connection& conn, const char* begin = "BEGIN",
                                    bool async_rollback = false);
+  // Takes over a transaction the caller began itself (e.g. BEGIN sent with a first query).
+  static Transaction Adopt(Connection& conn, bool async_rollback) {
+    return Transaction(&conn, async_rollback);
+  }
   Transaction(Transaction&& other) noexcept
       : conn_(other.conn_), async_rollback_(other.async_rollback_) {
     other.conn_ = nullptr;

@@ -992,8 +992,25 @@ Result<Page> PostgresStore::QueryImpl(std::string_view collection, const Filter&
                        extra, " ORDER BY date_added LIMIT $3");
   }
 
-  return Read([&](Connection& c) -> Result<Page> {
-    LIAISON_ASSIGN_OR_RETURN(int64_t cid, CollectionKey(c, collection));
+  LIAISON_ASSIGN_OR_RETURN(Lease lease, Acquire());
+  Connection& c = *lease;
+  // BEGIN and the collection lookup in one round trip (a simple query of two statements; the id
+  // travels as a quoted literal): a page is then BEGIN+lookup, the page, and an asynchronous
+  // ROLLBACK, the fewest waits a consistent snapshot allows.
+  LIAISON_ASSIGN_OR_RETURN(std::string quoted, c.Literal(collection));
+  Result<QueryResult> begun =
+      c.ExecScriptResult(StrCat("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY; "
+                                "SELECT cid FROM collections WHERE id = ",
+                                quoted));
+  // Adopted whatever happened: when BEGIN ran but the lookup failed, the rollback ends it (and
+  // when BEGIN failed, a ROLLBACK outside a transaction is only a warning).
+  Transaction tx = Transaction::Adopt(c, /*async_rollback=*/true);
+  LIAISON_ASSIGN_OR_RETURN(QueryResult found, std::move(begun));
+  if (found.rows() == 0) {
+    return absl::NotFoundError(absl::StrCat("collection ", ToAbsl(collection), " not found"));
+  }
+  const int64_t cid = found.Int(0, 0);
+  return [&]() -> Result<Page> {
     Page page;
     std::vector<Row> accepted;
     std::vector<std::string> json;  // parallel to `accepted` when reading JSON in the scan
@@ -1088,7 +1105,7 @@ Result<Page> PostgresStore::QueryImpl(std::string_view collection, const Filter&
       page.next = EncodeCursor({last.date_added, last.id, last.version});
     }
     return page;
-  });
+  }();
 }
 
 Result<size_t> PostgresStore::DeleteObject(std::string_view collection, std::string_view object_id,
