@@ -16,6 +16,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
 #include "core/absl_compat.h"
@@ -909,8 +910,44 @@ Result<AddResult> PostgresStore::AddInTransaction(Connection& c, std::string_vie
   return result;
 }
 
-Result<bool> PostgresStore::Selected(Connection& c, int64_t cid, const Row& row,
-                                     const Filter& filter, const VersionPlan& plan) {
+// The page from the accepted rows (one past the page when there is more) and, with JSON, their
+// texts (parallel, for the first `limit` rows).
+Result<Page> FinishPage(std::vector<Row>& accepted, std::vector<std::string>& json, size_t limit,
+                        bool with_json) {
+  Page page;
+  page.more = accepted.size() > limit;
+  if (page.more) accepted.resize(limit);
+  page.records.reserve(accepted.size());
+  for (size_t i = 0; i < accepted.size(); ++i) {
+    Row& row = accepted[i];
+    ObjectRecord rec;
+    auto version = ParseVersionKey(row.version);
+    if (!version.ok()) {
+      return absl::DataLossError(absl::StrCat("postgres store: bad stored version of ", row.id));
+    }
+    rec.version = *version;
+    rec.date_added = FromUnixMicros(row.date_added);
+    rec.media_type = MediaTypeFor(row.spec_version);
+    rec.id = std::move(row.id);
+    rec.type = std::move(row.type);
+    rec.spec_version = std::move(row.spec_version);
+    if (with_json) rec.json = std::move(json[i]);
+    page.records.push_back(std::move(rec));
+  }
+  if (!page.records.empty()) {
+    page.date_added_first = page.records.front().date_added;
+    page.date_added_last = page.records.back().date_added;
+  }
+  if (page.more) {
+    const ObjectRecord& last = page.records.back();
+    page.next = EncodeCursor({last.date_added, last.id, last.version});
+  }
+  return page;
+}
+
+// Whether `row` is selected, decided from its own flags; nullopt when its sibling versions are
+// needed to tell.
+std::optional<bool> DecideByFlags(const Row& row, const VersionPlan& plan) {
   bool version_ok = plan.all || (plan.last && row.is_last) || (plan.first && row.is_first);
   if (!version_ok && !plan.at.empty()) {
     if (row.version.empty()) {
@@ -921,17 +958,20 @@ Result<bool> PostgresStore::Selected(Connection& c, int64_t cid, const Row& row,
           std::find(plan.at_keys.begin(), plan.at_keys.end(), row.version) != plan.at_keys.end();
     }
   }
-  bool need_siblings = false;
   if (!version_ok) {
     // A superseded version can still be the first/last among the versions that pass a filter
     // which differs between versions (added_after, spec_version). Otherwise it is out.
     if (!(plan.base_varies && (plan.first || plan.last))) return false;
-    need_siblings = true;
-  } else if (!plan.explicit_spec && !row.spec_latest) {
-    // The default spec_version rule keeps the highest spec version among the selected versions.
-    need_siblings = true;
+    return std::nullopt;
   }
-  if (!need_siblings) return true;
+  // The default spec_version rule keeps the highest spec version among the selected versions.
+  if (!plan.explicit_spec && !row.spec_latest) return std::nullopt;
+  return true;
+}
+
+Result<bool> PostgresStore::Selected(Connection& c, int64_t cid, const Row& row,
+                                     const Filter& filter, const VersionPlan& plan) {
+  if (std::optional<bool> decided = DecideByFlags(row, plan)) return *decided;
   LIAISON_ASSIGN_OR_RETURN(std::vector<Row> versions, LoadVersions(c, cid, row.id));
   LIAISON_ASSIGN_OR_RETURN(std::vector<VersionRecord> records, ToVersionRecords(versions));
   const std::vector<bool> selected = SelectVersions(records, filter);
@@ -994,6 +1034,42 @@ Result<Page> PostgresStore::QueryImpl(std::string_view collection, const Filter&
 
   LIAISON_ASSIGN_OR_RETURN(Lease lease, Acquire());
   Connection& c = *lease;
+
+  // Fast path: ONE statement outside any explicit transaction (a single statement sees one
+  // snapshot), the collection resolved inside it. It stands when the first keyset batch decides
+  // the whole page from the rows' own flags (the common case: the default `last`, match[type],
+  // paging with next or added_after). Otherwise (a row needs its sibling versions, a second
+  // batch is needed, or the page is empty, where an unknown collection must be told apart) the
+  // transactional path below runs the query again.
+  if (!by_id) {
+    const std::string fast_sql = absl::StrReplaceAll(
+        sql, {{"cid = $1", "cid = (SELECT cid FROM collections WHERE id = $1)"}});
+    const size_t batch = limit + 1;
+    Params p;
+    p.Add(collection).Add(start).Add(static_cast<int64_t>(batch));
+    if (!specs.empty()) p.AddTextArray(specs);
+    for (const std::string& t : types) p.Add(t);
+    LIAISON_ASSIGN_OR_RETURN(QueryResult r, c.Exec(fast_sql, p));
+    std::vector<Row> accepted;
+    std::vector<std::string> json;
+    bool decided = true;
+    for (int i = 0; i < r.rows() && accepted.size() <= limit; ++i) {
+      Row row = ReadRow(r, i);
+      const std::optional<bool> keep = DecideByFlags(row, plan);
+      if (!keep) {
+        decided = false;
+        break;
+      }
+      if (!*keep) continue;
+      if (with_json && accepted.size() < limit) json.emplace_back(r.Text(i, kJsonColumn));
+      accepted.push_back(std::move(row));
+    }
+    if (decided && !accepted.empty() &&
+        (accepted.size() > limit || static_cast<size_t>(r.rows()) < batch)) {
+      return FinishPage(accepted, json, limit, with_json);
+    }
+  }
+
   // BEGIN and the collection lookup in one round trip (a simple query of two statements; the id
   // travels as a quoted literal): a page is then BEGIN+lookup, the page, and an asynchronous
   // ROLLBACK, the fewest waits a consistent snapshot allows.
@@ -1011,7 +1087,6 @@ Result<Page> PostgresStore::QueryImpl(std::string_view collection, const Filter&
   }
   const int64_t cid = found.Int(0, 0);
   return [&]() -> Result<Page> {
-    Page page;
     std::vector<Row> accepted;
     std::vector<std::string> json;  // parallel to `accepted` when reading JSON in the scan
     auto accept = [&](Row row) -> Result<bool> {
@@ -1077,34 +1152,7 @@ Result<Page> PostgresStore::QueryImpl(std::string_view collection, const Filter&
       }
     }
 
-    page.more = accepted.size() > limit;
-    if (page.more) accepted.resize(limit);
-    page.records.reserve(accepted.size());
-    for (size_t i = 0; i < accepted.size(); ++i) {
-      Row& row = accepted[i];
-      ObjectRecord rec;
-      auto version = ParseVersionKey(row.version);
-      if (!version.ok()) {
-        return absl::DataLossError(absl::StrCat("postgres store: bad stored version of ", row.id));
-      }
-      rec.version = *version;
-      rec.date_added = FromUnixMicros(row.date_added);
-      rec.media_type = MediaTypeFor(row.spec_version);
-      rec.id = std::move(row.id);
-      rec.type = std::move(row.type);
-      rec.spec_version = std::move(row.spec_version);
-      if (with_json) rec.json = std::move(json[i]);
-      page.records.push_back(std::move(rec));
-    }
-    if (!page.records.empty()) {
-      page.date_added_first = page.records.front().date_added;
-      page.date_added_last = page.records.back().date_added;
-    }
-    if (page.more) {
-      const ObjectRecord& last = page.records.back();
-      page.next = EncodeCursor({last.date_added, last.id, last.version});
-    }
-    return page;
+    return FinishPage(accepted, json, limit, with_json);
   }();
 }
 
