@@ -90,6 +90,9 @@ if [[ ! -s "$sqlite_dir/collection" ]]; then
 fi
 sqlite_collection=$(cat "$sqlite_dir/collection")
 pg_collection=$("$pg_load" fill "$url" "$objects")
+# Statistics, as autovacuum would gather them soon after a bulk load (docs/store.md: without
+# them the planner may sort a page's candidates instead of walking the index).
+psql "$url" -q -c "ANALYZE" >&2
 pg_dir=$work/pg-node
 rm -rf "$pg_dir"; mkdir -p "$pg_dir"
 printf 'threads = %s\nstore = "%s"\n' "$server_threads" "$url" >"$pg_dir/liaison.toml"
