@@ -3,6 +3,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
+#include <cstdio>
 #include <map>
 #include <optional>
 #include <random>
@@ -1260,6 +1262,251 @@ TEST_P(StoreConformanceTest, MitreIcsReleasesKeepTwoVersionsOfChangedObjects) {
                    std::none_of(v18.begin(), v18.end(),
                                 [&](const stix::Object& p) { return p.id == o.id; });
           })));
+}
+
+// --- Audit log and sync state (issues #6, #8) ---------------------------------------------------
+
+// A stand-in for policy::ReleaseLog::ChainHash (the store must not care which function it is):
+// FNV-1a over the previous hash and every field the store keeps.
+std::string TestChain(const AuditRecord& r) {
+  uint64_t h = 1469598103934665603ull;
+  auto mix = [&h](std::string_view part) {
+    for (char ch : part) {
+      h ^= static_cast<unsigned char>(ch);
+      h *= 1099511628211ull;
+    }
+    h ^= 0xff;
+    h *= 1099511628211ull;
+  };
+  mix(r.prev_hash);
+  mix(std::to_string(r.seq));
+  mix(r.time.ToString(9));
+  mix(r.kind);
+  mix(r.partner);
+  mix(r.policy_version);
+  mix(r.details);
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
+  return buf;
+}
+
+AuditRecord Entry(std::string partner, std::string details, std::string_view time) {
+  AuditRecord r;
+  r.time = T(time);
+  r.kind = "release";
+  r.partner = std::move(partner);
+  r.policy_version = "v1";
+  r.details = std::move(details);
+  return r;
+}
+
+// Reads the whole log and checks it is one unbroken chain 1..n; returns it.
+std::vector<AuditRecord> ReadVerifiedChain(Store& store) {
+  std::vector<AuditRecord> all;
+  AuditQuery q;
+  q.limit = 64;
+  for (;;) {
+    auto page = store.ReadAudit(q);
+    EXPECT_TRUE(page.ok()) << page.status();
+    if (!page.ok() || page->empty()) break;
+    q.after_seq = page->back().seq;
+    for (AuditRecord& r : *page) all.push_back(std::move(r));
+  }
+  std::string prev;
+  for (size_t i = 0; i < all.size(); ++i) {
+    const AuditRecord& r = all[i];
+    EXPECT_EQ(r.seq, static_cast<int64_t>(i + 1)) << "entries missing or reordered";
+    EXPECT_EQ(r.prev_hash, prev) << "the chain forks at seq " << r.seq;
+    EXPECT_EQ(r.hash, TestChain(r)) << "entry " << r.seq << " was not stored as chained";
+    prev = r.hash;
+  }
+  return all;
+}
+
+TEST_P(StoreConformanceTest, AuditAppendChainsEntriesAndReadFilters) {
+  auto empty = store().AppendAudit({}, TestChain);
+  ASSERT_OK(empty);
+  EXPECT_THAT(*empty, IsEmpty());
+  auto none = store().ReadAudit({});
+  ASSERT_OK(none);
+  EXPECT_THAT(*none, IsEmpty());
+
+  std::vector<AuditRecord> first = {
+      Entry("cert-a", R"({"n":1})", "2024-01-01T00:00:01Z"),
+      Entry("cert-b", R"({"n":2})", "2024-01-01T00:00:02.5Z"),
+      Entry("", R"({"n":3,"text":"quote \" and \\ and é"})", "2024-01-01T00:00:03.123456789Z")};
+  first[0].seq = 77;  // ignored: the store assigns seq, prev_hash and hash
+  first[0].prev_hash = "forged";
+  auto written = store().AppendAudit(first, TestChain);
+  ASSERT_OK(written);
+  ASSERT_EQ(written->size(), 3u);
+  EXPECT_EQ((*written)[0].seq, 1);
+  EXPECT_EQ((*written)[0].prev_hash, "");
+  EXPECT_EQ((*written)[2].prev_hash, (*written)[1].hash);
+  auto more = store().AppendAudit({Entry("cert-a", R"({"n":4})", "2024-01-02T00:00:00Z"),
+                                   Entry("cert-b", R"({"n":5})", "2024-01-03T00:00:00Z")},
+                                  TestChain);
+  ASSERT_OK(more);
+  EXPECT_EQ(more->front().seq, 4);
+  EXPECT_EQ(more->front().prev_hash, written->back().hash);
+
+  const std::vector<AuditRecord> all = ReadVerifiedChain(store());
+  ASSERT_EQ(all.size(), 5u);
+  EXPECT_EQ(all[2], (*written)[2]);  // every field round-trips, time to the nanosecond
+  EXPECT_EQ(all[4], more->back());
+
+  AuditQuery by_partner;
+  by_partner.partner = "cert-a";
+  auto a = store().ReadAudit(by_partner);
+  ASSERT_OK(a);
+  ASSERT_EQ(a->size(), 2u);
+  EXPECT_EQ((*a)[0].seq, 1);
+  EXPECT_EQ((*a)[1].seq, 4);
+  AuditQuery since;
+  since.since = T("2024-01-01T00:00:02.5Z");  // inclusive
+  since.after_seq = 2;
+  since.limit = 2;
+  auto s = store().ReadAudit(since);
+  ASSERT_OK(s);
+  ASSERT_EQ(s->size(), 2u);
+  EXPECT_EQ((*s)[0].seq, 3);
+  EXPECT_EQ((*s)[1].seq, 4);
+  since.after_seq = 0;
+  since.partner = "cert-b";
+  s = store().ReadAudit(since);
+  ASSERT_OK(s);
+  ASSERT_EQ(s->size(), 2u);
+  EXPECT_EQ((*s)[0].seq, 2);
+  EXPECT_EQ((*s)[1].seq, 5);
+
+  ASSERT_NO_FATAL_FAILURE(Reopen());
+  EXPECT_EQ(ReadVerifiedChain(store()), all);
+  auto after = store().AppendAudit({Entry("x", "{}", "2024-02-01T00:00:00Z")}, TestChain);
+  ASSERT_OK(after);
+  EXPECT_EQ(after->front().seq, 6);
+  EXPECT_EQ(after->front().prev_hash, all.back().hash);
+}
+
+// Several writers on several openings of one store (for PostgreSQL: several nodes, each with its
+// own connection pool) append at once. The log must stay one chain: every entry's prev_hash is
+// its predecessor's hash, seq has no gap or duplicate, and nothing is lost. A backend that read
+// the head without serialising appends would fork the chain or fail on a duplicate seq.
+TEST_P(StoreConformanceTest, ConcurrentAuditAppendersFromSeveralOpeningsKeepOneChain) {
+  auto second = GetParam().open(dir_, options_);
+  ASSERT_OK(second);
+  Store* nodes[2] = {&store(), second->get()};
+  constexpr int kThreads = 4, kAppends = 12;
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kAppends; ++i) {
+        std::vector<AuditRecord> batch;
+        for (int k = 0; k <= i % 3; ++k) {
+          batch.push_back(Entry(absl::StrCat("p", t),
+                                absl::StrCat(R"({"t":)", t, R"(,"i":)", i, R"(,"k":)", k, "}"),
+                                "2024-01-01T00:00:00Z"));
+        }
+        auto r = nodes[t % 2]->AppendAudit(std::move(batch), TestChain);
+        if (!r.ok()) {
+          ++failures;
+          ADD_FAILURE() << r.status();
+          continue;
+        }
+        // One call's entries are consecutive.
+        for (size_t k = 1; k < r->size(); ++k) {
+          if ((*r)[k].seq != (*r)[k - 1].seq + 1) ++failures;
+        }
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(failures.load(), 0);
+  const std::vector<AuditRecord> all = ReadVerifiedChain(store());
+  std::set<std::string> details;
+  for (const AuditRecord& r : all) details.insert(r.details);
+  EXPECT_EQ(details.size(), all.size()) << "an entry was stored twice";
+  EXPECT_EQ(all.size(), size_t{kThreads * 4 * (1 + 2 + 3)});  // i % 3 + 1 entries, i = 0..11
+  EXPECT_EQ(ReadVerifiedChain(**second), all);                // both openings see the same chain
+}
+
+TEST_P(StoreConformanceTest, SyncStateAndReceivedRanges) {
+  auto missing = store().GetSyncState("cursor/b");
+  ASSERT_OK(missing);
+  EXPECT_FALSE(missing->has_value());
+  EXPECT_EQ(store().PutSyncState("", "x").code(), absl::StatusCode::kInvalidArgument);
+  ASSERT_OK(store().PutSyncState("cursor/b", "c1"));
+  ASSERT_OK(store().PutSyncState("cursor/b", "c2"));  // replaces
+  ASSERT_OK(store().PutSyncState("cursor/a", "x"));
+  ASSERT_OK(store().PutSyncState("cursor%", "not under cursor/"));
+  ASSERT_OK(store().PutSyncState("cursor/c\xc3\xa9", "unicode"));
+  ASSERT_OK(store().PutSyncState("cursos", "after the prefix"));
+  ASSERT_OK(store().PutSyncState("pushfail/b", ""));
+  auto got = store().GetSyncState("cursor/b");
+  ASSERT_OK(got);
+  EXPECT_EQ(got->value_or(""), "c2");
+  using KV = std::pair<std::string, std::string>;
+  auto listed = store().ListSyncState("cursor/", 10);
+  ASSERT_OK(listed);
+  EXPECT_THAT(*listed, ElementsAre(KV{"cursor/a", "x"}, KV{"cursor/b", "c2"},
+                                   KV{"cursor/c\xc3\xa9", "unicode"}));
+  listed = store().ListSyncState("cursor/", 1);
+  ASSERT_OK(listed);
+  EXPECT_THAT(*listed, ElementsAre(KV{"cursor/a", "x"}));
+  listed = store().ListSyncState("", 100);
+  ASSERT_OK(listed);
+  EXPECT_EQ(listed->size(), 6u);
+  listed = store().ListSyncState("zzz", 10);
+  ASSERT_OK(listed);
+  EXPECT_THAT(*listed, IsEmpty());
+
+  // Received ranges: one per Add, never overlapping; a query returns those meeting [from, to].
+  const Timestamp t0 = T("2024-01-01T00:00:00Z");
+  auto at = [&](int64_t micros) { return FromUnixMicros(ToUnixMicros(t0) + micros); };
+  ASSERT_OK(store().AddReceivedRange(kCollection, "b", at(10), at(20)));
+  ASSERT_OK(store().AddReceivedRange(kCollection, "b", at(30), at(30)));
+  ASSERT_OK(store().AddReceivedRange(kCollection, "c", at(21), at(29)));
+  // Saved with a cursor in one commit.
+  ASSERT_OK(
+      store().PutSyncState("cursor/b", "c3", ReceivedRange{kCollection, "b", at(40), at(50)}));
+  EXPECT_EQ(store().GetSyncState("cursor/b")->value_or(""), "c3");
+  EXPECT_EQ(store().AddReceivedRange(kCollection, "b", at(5), at(4)).code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(store().AddReceivedRange("no-such-collection", "b", at(1), at(2)).code(),
+            absl::StatusCode::kNotFound);
+  // A failed range write leaves the state untouched (one transaction).
+  EXPECT_EQ(
+      store()
+          .PutSyncState("cursor/b", "c4", ReceivedRange{"no-such-collection", "b", at(1), at(2)})
+          .code(),
+      absl::StatusCode::kNotFound);
+  EXPECT_EQ(store().GetSyncState("cursor/b")->value_or(""), "c3");
+
+  using Range = std::pair<Timestamp, Timestamp>;
+  auto ranges = store().ReceivedRanges(kCollection, "b", at(0), at(100));
+  ASSERT_OK(ranges);
+  EXPECT_THAT(*ranges,
+              ElementsAre(Range{at(10), at(20)}, Range{at(30), at(30)}, Range{at(40), at(50)}));
+  ranges = store().ReceivedRanges(kCollection, "b", at(15), at(35));  // starts inside the first
+  ASSERT_OK(ranges);
+  EXPECT_THAT(*ranges, ElementsAre(Range{at(10), at(20)}, Range{at(30), at(30)}));
+  ranges = store().ReceivedRanges(kCollection, "b", at(21), at(29));  // a gap
+  ASSERT_OK(ranges);
+  EXPECT_THAT(*ranges, IsEmpty());
+  ranges = store().ReceivedRanges(kCollection, "b", at(50), at(50));  // inclusive ends
+  ASSERT_OK(ranges);
+  EXPECT_THAT(*ranges, ElementsAre(Range{at(40), at(50)}));
+  ranges = store().ReceivedRanges(kCollection, "c", at(0), at(100));
+  ASSERT_OK(ranges);
+  EXPECT_THAT(*ranges, ElementsAre(Range{at(21), at(29)}));
+  EXPECT_EQ(store().ReceivedRanges("no-such-collection", "b", at(0), at(1)).status().code(),
+            absl::StatusCode::kNotFound);
+
+  ASSERT_NO_FATAL_FAILURE(Reopen());
+  EXPECT_EQ(store().GetSyncState("cursor/b")->value_or(""), "c3");
+  ranges = store().ReceivedRanges(kCollection, "b", at(0), at(100));
+  ASSERT_OK(ranges);
+  EXPECT_EQ(ranges->size(), 3u);
 }
 
 }  // namespace

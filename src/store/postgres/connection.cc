@@ -172,10 +172,25 @@ Result<std::unique_ptr<Connection>> Connection::Open(const std::string& conninfo
 Connection::~Connection() { PQfinish(conn_); }
 
 bool Connection::Healthy() const {
-  return PQstatus(conn_) == CONNECTION_OK && PQtransactionStatus(conn_) == PQTRANS_IDLE;
+  return PQstatus(conn_) == CONNECTION_OK &&
+         (rollback_in_flight_ || PQtransactionStatus(conn_) == PQTRANS_IDLE);
+}
+
+void Connection::SendRollback() {
+  Drain();
+  // On failure to send, the connection is left inside its transaction: Healthy() says so and the
+  // pool drops it.
+  rollback_in_flight_ = PQsendQuery(conn_, "ROLLBACK") == 1;
+}
+
+void Connection::Drain() {
+  if (!rollback_in_flight_) return;
+  rollback_in_flight_ = false;
+  while (PGresult* r = PQgetResult(conn_)) PQclear(r);
 }
 
 Status Connection::ExecScript(std::string_view sql) {
+  Drain();
   const std::string text(sql);
   QueryResult r(PQexec(conn_, text.c_str()));
   const ExecStatusType st = r.get() != nullptr ? PQresultStatus(r.get()) : PGRES_FATAL_ERROR;
@@ -185,8 +200,34 @@ Status Connection::ExecScript(std::string_view sql) {
   return absl::OkStatus();
 }
 
+Result<QueryResult> Connection::ExecScriptResult(std::string_view sql) {
+  Drain();
+  const std::string text(sql);
+  QueryResult r(PQexec(conn_, text.c_str()));
+  const ExecStatusType st = r.get() != nullptr ? PQresultStatus(r.get()) : PGRES_FATAL_ERROR;
+  if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+    return ErrorStatus(conn_, r.get(), "statement failed");
+  }
+  return r;
+}
+
+Result<std::string> Connection::Literal(std::string_view text) {
+  if (text.find('\0') != std::string_view::npos) {
+    return absl::InvalidArgumentError("postgres store: text with a NUL byte");
+  }
+  char* quoted = PQescapeLiteral(conn_, text.data(), text.size());
+  if (quoted == nullptr) {
+    return absl::InvalidArgumentError(
+        StrCat("postgres store: cannot quote text: ", std::string_view(PQerrorMessage(conn_))));
+  }
+  std::string out(quoted);
+  PQfreemem(quoted);
+  return out;
+}
+
 Result<QueryResult> Connection::Exec(std::string_view sql, const Params& params) {
   if (Status s = params.Check(); !s.ok()) return s;
+  Drain();
   std::string key(sql);
   auto it = prepared_.find(key);
   if (it == prepared_.end()) {
@@ -215,14 +256,19 @@ Result<QueryResult> Connection::Exec(std::string_view sql, const Params& params)
   return r;
 }
 
-Result<Transaction> Transaction::Begin(Connection& conn, const char* begin) {
+Result<Transaction> Transaction::Begin(Connection& conn, const char* begin, bool async_rollback) {
   Status s = conn.ExecScript(begin);
   if (!s.ok()) return s;
-  return Transaction(&conn);
+  return Transaction(&conn, async_rollback);
 }
 
 Transaction::~Transaction() {
-  if (conn_ != nullptr) (void)conn_->ExecScript("ROLLBACK");
+  if (conn_ == nullptr) return;
+  if (async_rollback_) {
+    conn_->SendRollback();
+  } else {
+    (void)conn_->ExecScript("ROLLBACK");
+  }
 }
 
 Status Transaction::Commit() {

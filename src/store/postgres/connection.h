@@ -76,10 +76,23 @@ class Connection {
   Result<QueryResult> Exec(std::string_view sql) { return Exec(sql, Params()); }
   // Runs SQL text that may hold several statements, without parameters (migrations, BEGIN).
   Status ExecScript(std::string_view sql);
+  // Like ExecScript, in one round trip, and returns the last statement's result.
+  Result<QueryResult> ExecScriptResult(std::string_view sql);
+  // `text` as an SQL string literal (PQescapeLiteral). InvalidArgument for a NUL byte or text the
+  // connection's encoding rejects.
+  Result<std::string> Literal(std::string_view text);
 
   // False once the connection is lost or left in an unknown transaction state: the pool drops
-  // it instead of handing it out again.
+  // it instead of handing it out again. A connection with a ROLLBACK in flight (SendRollback)
+  // counts as healthy; Drain tells.
   bool Healthy() const;
+
+  // Sends ROLLBACK without waiting for the answer: ending a read-only transaction then costs the
+  // caller no round trip (the server finishes it while the connection sits in the pool). The
+  // next Exec, ExecScript or Drain collects the answer first.
+  void SendRollback();
+  // Collects the answer of a SendRollback, if any.
+  void Drain();
 
   PGconn* raw() { return conn_; }
 
@@ -88,6 +101,7 @@ class Connection {
   PGconn* conn_;
   absl::flat_hash_map<std::string, std::string> prepared_;  // SQL text -> statement name
   int64_t next_statement_ = 0;
+  bool rollback_in_flight_ = false;
 };
 
 // Maps a failed result (or a connection error when `result` is null) to a Status.
@@ -99,16 +113,27 @@ std::string QuoteIdentifier(std::string_view name);
 // A transaction on one connection, rolled back when destroyed uncommitted.
 class Transaction {
  public:
-  // `begin` is the BEGIN statement (isolation level and access mode).
-  static Result<Transaction> Begin(Connection& conn, const char* begin = "BEGIN");
-  Transaction(Transaction&& other) noexcept : conn_(other.conn_) { other.conn_ = nullptr; }
+  // `begin` is the BEGIN statement (isolation level and access mode). A transaction that is
+  // never committed (read-only ones) may end with `async_rollback`: see SendRollback.
+  static Result<Transaction> Begin(Connection& conn, const char* begin = "BEGIN",
+                                   bool async_rollback = false);
+  // Takes over a transaction the caller began itself (e.g. BEGIN sent with a first query).
+  static Transaction Adopt(Connection& conn, bool async_rollback) {
+    return Transaction(&conn, async_rollback);
+  }
+  Transaction(Transaction&& other) noexcept
+      : conn_(other.conn_), async_rollback_(other.async_rollback_) {
+    other.conn_ = nullptr;
+  }
   Transaction& operator=(Transaction&&) = delete;
   ~Transaction();
   Status Commit();
 
  private:
-  explicit Transaction(Connection* conn) : conn_(conn) {}
+  Transaction(Connection* conn, bool async_rollback)
+      : conn_(conn), async_rollback_(async_rollback) {}
   Connection* conn_;
+  bool async_rollback_;
 };
 
 }  // namespace liaison::store::postgres_internal

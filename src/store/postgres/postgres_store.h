@@ -36,6 +36,13 @@ struct PostgresOptions {
   // The wall clock date_added is taken from (tests inject one). As with SQLite, date_added is
   // max(clock, previous date_added + 1 microsecond).
   std::function<Timestamp()> clock;
+
+  // Test only, never set in production: assign date_added WITHOUT the high-water mark's lock (the
+  // naive scheme: read the last value, add one, insert, commit) and call `before_commit` (when
+  // set) between writing the objects and COMMIT. tests/store/postgres_test.cc uses it to show
+  // that its concurrent-writer test detects the race the lock prevents.
+  bool naive_date_added_for_testing = false;
+  std::function<void()> before_commit_for_testing;
 };
 
 // Connects, creates the schema when missing and applies the migrations this liaison knows.

@@ -1,0 +1,252 @@
+// The PostgreSQL store benchmark's helper (bench/store/pg_run.sh drives it; issue #8):
+//
+//   pg_load fill CONNINFO COUNT            a PostgreSQL store with COUNT indicators in one
+//                                          collection, loaded through Store::Add in batches of
+//                                          10,000, plus the user admin/bench-pw; prints the
+//                                          collection id
+//   pg_load bare CONNINFO ENVELOPES CONNECTIONS
+//                                          the rows `taxii_load post` sends (ENVELOPES x 100),
+//                                          one COPY of 100 rows per transaction into a bare
+//                                          table (id, version, json; no index), over CONNECTIONS
+//                                          connections at once, same server and durability as
+//                                          the store; prints rows/s
+//   pg_load add CONNINFO ENVELOPES CONNECTIONS
+//                                          the same rows through Store::Add, 100 per call, from
+//                                          CONNECTIONS threads at once, into a fresh collection
+//                                          (the store alone, without HTTP and validation);
+//                                          prints objects/s
+//
+// Objects are generated from their index exactly as bench/taxii/taxii_load.cc does (keep the two
+// generators in step), so `fill`, `bare` and `taxii_load post` write the same bytes.
+
+#include <libpq-fe.h>
+#include <sodium.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "core/timestamp.h"
+#include "stix/object.h"
+#include "store/postgres/postgres_store.h"
+#include "taxii/auth.h"
+
+namespace {
+
+using liaison::Timestamp;
+using Clock = std::chrono::steady_clock;
+
+constexpr char kCollection[] = "5f1d7a80-6a1b-4c59-9d8e-0b2f5a7c9e31";
+constexpr int64_t kPerEnvelope = 100;
+
+std::string IndicatorId(int64_t n) {
+  char uuid[40];
+  std::snprintf(uuid, sizeof uuid, "6ba7b810-9dad-41d1-80b4-%012lld", static_cast<long long>(n));
+  return absl::StrCat("indicator--", uuid);
+}
+std::string IndicatorJson(int64_t n) {
+  return absl::StrCat(
+      R"({"type":"indicator","spec_version":"2.1","id":")", IndicatorId(n),
+      R"(","created":"2024-01-01T00:00:00.000Z","modified":"2024-01-01T00:00:00.000Z",)",
+      R"("created_by_ref":"identity--f431f809-377b-45e0-aa1c-6a4751cae5ff",)",
+      R"("name":"C2 address )", n, R"(","description":"Command and control server seen in )",
+      R"(the campaign; block at the perimeter.","indicator_types":["malicious-activity"],)",
+      R"("pattern":"[ipv4-addr:value = '10.)", (n >> 16) & 255, ".", (n >> 8) & 255, ".", n & 255,
+      R"(']","pattern_type":"stix","valid_from":"2024-01-01T00:00:00Z",)",
+      R"("object_marking_refs":["marking-definition--34098fce-860f-48ae-8e50-ebd3cc5e41da"]})");
+}
+
+int Fill(const std::string& conninfo, int64_t count) {
+  liaison::store::PostgresOptions options;
+  options.conninfo = conninfo;
+  auto store = liaison::store::OpenPostgresStore(options);
+  if (!store.ok()) {
+    std::fprintf(stderr, "fill: %s\n", std::string(store.status().message()).c_str());
+    return 3;
+  }
+  liaison::store::Collection c;
+  c.id = kCollection;
+  c.api_root = "api";
+  c.title = "bench";
+  (void)(*store)->CreateCollection(c);
+  if (!(*store)->GetUser("admin").ok()) {
+    auto hash = liaison::taxii::HashPassword("bench-pw");
+    if (!hash.ok() || !(*store)->CreateUser({"admin", *hash, true, {}}).ok()) return 3;
+  }
+  const auto start = Clock::now();
+  constexpr int64_t kBatch = 10'000;
+  const Timestamp version = *Timestamp::Parse("2024-01-01T00:00:00.000Z");
+  for (int64_t at = 0; at < count; at += kBatch) {
+    std::vector<liaison::stix::Object> batch;
+    for (int64_t i = at; i < std::min(count, at + kBatch); ++i) {
+      liaison::stix::Object o;
+      o.type = "indicator";
+      o.id = IndicatorId(i);
+      o.spec_version = "2.1";
+      o.created = version;
+      o.modified = version;
+      o.json = IndicatorJson(i);
+      batch.push_back(std::move(o));
+    }
+    auto r = (*store)->Add(kCollection, batch);
+    if (!r.ok()) {
+      std::fprintf(stderr, "fill: %s\n", std::string(r.status().message()).c_str());
+      return 3;
+    }
+  }
+  const double s = std::chrono::duration<double>(Clock::now() - start).count();
+  std::fprintf(stderr, "fill: %lld objects in %.1f s (%.0f objects/s)\n",
+               static_cast<long long>(count), s, static_cast<double>(count) / s);
+  std::printf("%s\n", kCollection);
+  return 0;
+}
+
+bool Ok(PGresult* r, ExecStatusType want, const char* what) {
+  const bool ok = PQresultStatus(r) == want;
+  if (!ok) std::fprintf(stderr, "bare: %s: %s", what, PQresultErrorMessage(r));
+  PQclear(r);
+  return ok;
+}
+
+// COPY text format: backslash, tab and newline are escaped; the generated rows hold none of
+// them, but escape anyway so that the baseline stays honest if the generator changes.
+void AppendCopyField(std::string& out, std::string_view v) {
+  for (char ch : v) {
+    if (ch == '\\' || ch == '\t' || ch == '\n' || ch == '\r') out += '\\';
+    out += ch;
+  }
+}
+
+int Bare(const std::string& conninfo, int64_t envelopes, int connections) {
+  {
+    PGconn* c = PQconnectdb(conninfo.c_str());
+    if (PQstatus(c) != CONNECTION_OK) {
+      std::fprintf(stderr, "bare: %s", PQerrorMessage(c));
+      return 3;
+    }
+    if (!Ok(PQexec(c,
+                   "DROP TABLE IF EXISTS bare_objects; CREATE TABLE bare_objects("
+                   "id text, version text, json text)"),
+            PGRES_COMMAND_OK, "create")) {
+      return 3;
+    }
+    PQfinish(c);
+  }
+  // Every envelope's COPY data is built before the clock starts, as taxii_load builds its
+  // bodies first: the client's text building is not the server's work.
+  const std::string version = "2024-01-01T00:00:00.000000000Z";
+  std::vector<std::string> data(envelopes);
+  for (int64_t e = 0; e < envelopes; ++e) {
+    for (int64_t i = e * kPerEnvelope; i < (e + 1) * kPerEnvelope; ++i) {
+      AppendCopyField(data[e], IndicatorId(i));
+      data[e] += '\t';
+      data[e] += version;
+      data[e] += '\t';
+      AppendCopyField(data[e], IndicatorJson(i));
+      data[e] += '\n';
+    }
+  }
+  std::vector<PGconn*> conns;
+  for (int t = 0; t < connections; ++t) {
+    conns.push_back(PQconnectdb(conninfo.c_str()));
+    if (PQstatus(conns.back()) != CONNECTION_OK) return 3;
+  }
+  std::atomic<int64_t> next{0}, failed{0};
+  const auto start = Clock::now();
+  std::vector<std::thread> threads;
+  for (int t = 0; t < connections; ++t) {
+    threads.emplace_back([&, c = conns[t]] {
+      for (int64_t e; (e = next++) < envelopes;) {
+        // One transaction per envelope, as one POST is one transaction; COMMIT waits for the WAL
+        // flush (synchronous_commit=on) exactly as the store's does.
+        if (!Ok(PQexec(c, "BEGIN"), PGRES_COMMAND_OK, "begin") ||
+            !Ok(PQexec(c, "COPY bare_objects FROM STDIN"), PGRES_COPY_IN, "copy") ||
+            PQputCopyData(c, data[e].data(), static_cast<int>(data[e].size())) != 1 ||
+            PQputCopyEnd(c, nullptr) != 1 || !Ok(PQgetResult(c), PGRES_COMMAND_OK, "copy end") ||
+            !Ok(PQexec(c, "COMMIT"), PGRES_COMMAND_OK, "commit")) {
+          ++failed;
+          return;
+        }
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  const double s = std::chrono::duration<double>(Clock::now() - start).count();
+  for (PGconn* c : conns) PQfinish(c);
+  std::fprintf(stderr, "bare: %lld COPYs of %lld rows over %d connections in %.2f s\n",
+               static_cast<long long>(envelopes), static_cast<long long>(kPerEnvelope), connections,
+               s);
+  if (failed > 0) return 3;
+  std::printf("%.0f\n", static_cast<double>(envelopes * kPerEnvelope) / s);
+  return 0;
+}
+
+int AddRows(const std::string& conninfo, int64_t envelopes, int connections) {
+  liaison::store::PostgresOptions options;
+  options.conninfo = conninfo;
+  options.max_connections = static_cast<size_t>(connections);
+  auto store = liaison::store::OpenPostgresStore(options);
+  if (!store.ok()) {
+    std::fprintf(stderr, "add: %s\n", std::string(store.status().message()).c_str());
+    return 3;
+  }
+  liaison::store::Collection c;
+  c.id = "0b7c2f4e-9d1a-4e6b-8c3f-2a5d7e9f1b3c";
+  c.api_root = "api";
+  c.title = "bench-add";
+  (void)(*store)->DeleteCollection(c.id);
+  if (!(*store)->CreateCollection(c).ok()) return 3;
+  const Timestamp version = *Timestamp::Parse("2024-01-01T00:00:00.000Z");
+  std::vector<std::vector<liaison::stix::Object>> batches(envelopes);
+  for (int64_t e = 0; e < envelopes; ++e) {
+    for (int64_t i = e * kPerEnvelope; i < (e + 1) * kPerEnvelope; ++i) {
+      liaison::stix::Object o;
+      o.type = "indicator";
+      o.id = IndicatorId(i);
+      o.spec_version = "2.1";
+      o.created = version;
+      o.modified = version;
+      o.json = IndicatorJson(i);
+      batches[e].push_back(std::move(o));
+    }
+  }
+  std::atomic<int64_t> next{0}, failed{0};
+  const auto start = Clock::now();
+  std::vector<std::thread> threads;
+  for (int t = 0; t < connections; ++t) {
+    threads.emplace_back([&] {
+      for (int64_t e; (e = next++) < envelopes;) {
+        auto r = (*store)->Add(c.id, batches[e]);
+        if (!r.ok() || r->added != static_cast<size_t>(kPerEnvelope)) ++failed;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  const double s = std::chrono::duration<double>(Clock::now() - start).count();
+  std::fprintf(stderr, "add: %lld Adds of %lld objects from %d threads in %.2f s, %lld failed\n",
+               static_cast<long long>(envelopes), static_cast<long long>(kPerEnvelope), connections,
+               s, static_cast<long long>(failed.load()));
+  if (failed > 0) return 3;
+  std::printf("%.0f\n", static_cast<double>(envelopes * kPerEnvelope) / s);
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (sodium_init() < 0) return 3;
+  const std::string mode = argc > 1 ? argv[1] : "";
+  if (mode == "fill" && argc == 4) return Fill(argv[2], std::atoll(argv[3]));
+  if (mode == "add" && argc == 5) {
+    return AddRows(argv[2], std::atoll(argv[3]), std::atoi(argv[4]));
+  }
+  if (mode == "bare" && argc == 5) return Bare(argv[2], std::atoll(argv[3]), std::atoi(argv[4]));
+  std::fprintf(stderr,
+               "usage: pg_load fill CONNINFO COUNT | add|bare CONNINFO ENVELOPES CONNECTIONS\n");
+  return 2;
+}

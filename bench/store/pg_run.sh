@@ -1,0 +1,144 @@
+#!/usr/bin/env bash
+# PostgreSQL store benchmark (issue #8; figures in docs/store.md and docs/BENCHMARKS.md).
+#
+#   bash bench/store/pg_run.sh [OBJECTS]        # OBJECTS defaults to 100000
+#
+# Everything runs in one throwaway cluster (scripts/pg-test-cluster.sh: fsync on,
+# synchronous_commit=on) and one run, so that the ratios compare like with like on a shared,
+# loaded machine:
+# 1. GET .../objects/?limit=100 with wrk on loopback from `liaison serve` on PostgreSQL and from
+#    `liaison serve` on SQLite, each store holding the same OBJECTS indicators; the two are
+#    measured alternately, ROUNDS times each, and summed. Bar: PostgreSQL >= 60 % of SQLite.
+# 2. POST envelopes of 100 new indicators to the PostgreSQL node (taxii_load post, POST_CONNECTIONS
+#    keep-alive connections) next to a bare COPY of the same rows into a table without indexes,
+#    100 rows per transaction, over the same number of connections (pg_load bare). Bar: >= 50 %.
+#    Also the same rows through Store::Add from as many threads (pg_load add): the store's own
+#    share of the gap, without HTTP and STIX validation.
+#
+# Both nodes run with the same config apart from the store, SERVER_THREADS serving threads (8:
+# a store call blocks its serving thread, and a PostgreSQL call waits on round trips to the
+# server, so a PostgreSQL node wants more threads than cores; docs/store.md).
+#
+# Settings: SERVER_THREADS (8), WRK_THREADS (2), WRK_CONNECTIONS (16), WRK_SECONDS (10), ROUNDS (2), POST_ENVELOPES
+# (1000), POST_CONNECTIONS (4), WORK (scratch directory, default /tmp/liaison-pg-bench). Installs
+# wrk from Debian when missing (root needed then).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+objects=${1:-100000}
+threads=${WRK_THREADS:-2}
+connections=${WRK_CONNECTIONS:-16}
+seconds=${WRK_SECONDS:-10}
+rounds=${ROUNDS:-2}
+post_envelopes=${POST_ENVELOPES:-1000}
+post_connections=${POST_CONNECTIONS:-4}
+server_threads=${SERVER_THREADS:-8}
+work=${WORK:-/tmp/liaison-pg-bench}
+
+if ! command -v wrk >/dev/null; then
+  echo "bench: installing wrk from Debian" >&2
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends wrk >&2
+fi
+
+cmake --preset release >/dev/null
+cmake --build build/release --target liaison taxii_load pg_load -j2 >&2
+liaison=build/release/src/app/liaison
+taxii_load=build/release/bench/taxii/taxii_load
+pg_load=build/release/bench/store/pg_load
+mkdir -p "$work"
+
+cluster=$(scripts/pg-test-cluster.sh start)
+cluster_dir=${cluster%%$'\t'*}
+dsn=${cluster#*$'\t'}
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  scripts/pg-test-cluster.sh stop "$cluster_dir"
+}
+trap cleanup EXIT
+host=$(sed -E 's/.*host=([^ ]+).*/\1/' <<<"$dsn")
+port=$(sed -E 's/.*port=([^ ]+).*/\1/' <<<"$dsn")
+psql "$dsn" -q -c "CREATE DATABASE bench" >&2
+url="postgresql://postgres@/bench?host=$host&port=$port"
+
+serve() {  # serve DIR [CONFIG]: starts a node (not in a subshell: its pid must reach cleanup)
+  rm -f "$1/port"
+  local config=()
+  [[ -n "${2:-}" ]] && config=(--config "$2")
+  LIAISON_ADMIN_PASSWORD=bench-pw "$liaison" serve "${config[@]}" --data "$1" \
+    --listen 127.0.0.1:0 --port-file "$1/port" >"$1/server.out" 2>"$1/server.log" &
+  pids+=($!)
+  for _ in $(seq 1 300); do [[ -s "$1/port" ]] && break; sleep 0.1; done
+  [[ -s "$1/port" ]] || { echo "bench: server in $1 did not start" >&2; cat "$1/server.log" >&2; exit 3; }
+}
+
+auth="Authorization: Basic $(printf 'admin:bench-pw' | base64)"
+accept='Accept: application/taxii+json;version=2.1'
+wrk_rps() {  # wrk_rps URL -> requests/s
+  local out
+  out=$(wrk -t"$threads" -c"$connections" -d"${seconds}s" -H "$auth" -H "$accept" "$1")
+  echo "$out" >&2
+  awk '/^Requests\/sec:/ {print $2}' <<<"$out"
+}
+
+# Stores: SQLite through taxii_load's bulk path (reused between runs), PostgreSQL through
+# pg_load's (Store::Add in batches of 10,000).
+sqlite_dir=$work/sqlite-$objects
+if [[ ! -s "$sqlite_dir/collection" ]]; then
+  rm -rf "$sqlite_dir"; mkdir -p "$sqlite_dir"
+  "$taxii_load" fill "$sqlite_dir" "$objects" >"$sqlite_dir/collection"
+fi
+sqlite_collection=$(cat "$sqlite_dir/collection")
+pg_collection=$("$pg_load" fill "$url" "$objects")
+# Statistics, as autovacuum would gather them soon after a bulk load (docs/store.md: without
+# them the planner may sort a page's candidates instead of walking the index).
+psql "$url" -q -c "ANALYZE" >&2
+pg_dir=$work/pg-node
+rm -rf "$pg_dir"; mkdir -p "$pg_dir"
+printf 'threads = %s\nstore = "%s"\n' "$server_threads" "$url" >"$pg_dir/liaison.toml"
+printf 'threads = %s\n' "$server_threads" >"$sqlite_dir/liaison.toml"
+serve "$sqlite_dir" "$sqlite_dir/liaison.toml"
+serve "$pg_dir" "$pg_dir/liaison.toml"
+sqlite_port=$(cat "$sqlite_dir/port")
+pg_port=$(cat "$pg_dir/port")
+sqlite_url="http://127.0.0.1:$sqlite_port/api/collections/$sqlite_collection/objects/?limit=100"
+pg_url="http://127.0.0.1:$pg_port/api/collections/$pg_collection/objects/?limit=100"
+# The same first page from both (same objects in the same order; the cursors differ, since
+# date_added does): the comparison is like for like. Also warms the credential caches.
+curl -sf -H "$auth" -H "$accept" "$sqlite_url" >"$work/first-sqlite.json"
+curl -sf -H "$auth" -H "$accept" "$pg_url" >"$work/first-pg.json"
+a=$(grep -o '"id":"[^"]*"' "$work/first-sqlite.json" | sha256sum)
+b=$(grep -o '"id":"[^"]*"' "$work/first-pg.json" | sha256sum)
+[[ "$a" == "$b" ]] || echo "bench: warning: the first pages differ" >&2
+
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+sqlite_sum=0
+pg_sum=0
+for round in $(seq 1 "$rounds"); do
+  echo "== round $round: GET limit=100 from SQLite" >&2
+  sqlite_sum=$(awk -v a="$sqlite_sum" -v b="$(wrk_rps "$sqlite_url")" 'BEGIN {print a + b}')
+  echo "== round $round: GET limit=100 from PostgreSQL" >&2
+  pg_sum=$(awk -v a="$pg_sum" -v b="$(wrk_rps "$pg_url")" 'BEGIN {print a + b}')
+done
+
+echo "== POST envelopes of 100 objects to the PostgreSQL node" >&2
+post_rate=$("$taxii_load" post "$pg_port" "$pg_collection" "$post_envelopes" "$post_connections" \
+  10000000)
+echo "== the same rows through Store::Add (no HTTP, no validation)" >&2
+add_rate=$("$pg_load" add "$url" "$post_envelopes" "$post_connections")
+echo "== bare COPY of the same rows" >&2
+bare_rate=$("$pg_load" bare "$url" "$post_envelopes" "$post_connections")
+load_after=$(cut -d' ' -f1-3 /proc/loadavg)
+
+cat <<REPORT
+objects: $objects; server threads: $server_threads; wrk -t$threads -c$connections -d${seconds}s, $rounds rounds each, alternating
+load average before / after: $load_before / $load_after
+GET SQLite:      $(awk -v s="$sqlite_sum" -v r="$rounds" 'BEGIN {printf "%.0f", s / r}') req/s (mean of $rounds)
+GET PostgreSQL:  $(awk -v s="$pg_sum" -v r="$rounds" 'BEGIN {printf "%.0f", s / r}') req/s (mean of $rounds)
+GET ratio PostgreSQL/SQLite: $(awk -v a="$pg_sum" -v b="$sqlite_sum" 'BEGIN {printf "%.2f", a/b}') (bar >= 0.60)
+POST objects/s to PostgreSQL ($post_connections connections): $post_rate
+bare COPY rows/s (100/transaction, $post_connections connections): $bare_rate
+POST ratio: $(awk -v a="$post_rate" -v b="$bare_rate" 'BEGIN {printf "%.2f", a/b}') (bar >= 0.50)
+Store::Add objects/s (100/call, $post_connections threads): $add_rate
+Store::Add ratio (the store alone): $(awk -v a="$add_rate" -v b="$bare_rate" 'BEGIN {printf "%.2f", a/b}')
+REPORT
