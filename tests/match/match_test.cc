@@ -349,6 +349,85 @@ TEST(RealData, EveHitsBecomeValidSightings) {
   EXPECT_EQ(total, static_cast<int64_t>(hit_pairs));
 }
 
+// MatchBlock reads events ahead in batches and matches copies of them; what reaches on_hits
+// (line numbers, hits, the event's fields and time) must be what one event at a time gives,
+// across batch boundaries and with bad and blank lines between events.
+TEST(MatchBlock, BatchedEqualsOneEventAtATime) {
+  IndicatorSet set(Now2025());
+  std::string list;
+  std::string log;
+  for (int i = 0; i < 300; ++i) {
+    const std::string src = absl::StrFormat("10.0.%d.%d", i / 200, i % 200);
+    const std::string domain = absl::StrFormat("host%d.example", i);
+    if (i % 7 == 0) StrAppend(&list, "ip ", src, "\n");
+    if (i % 11 == 0) StrAppend(&list, "domain ", domain, "\n");
+    StrAppend(&log,
+              absl::StrFormat(R"({"_path":"dns","ts":%d.5,"id.orig_h":"%s","id.orig_p":%d,)"
+                              R"("id.resp_h":"8.8.8.8","id.resp_p":53,"query":"a.%s"})",
+                              1700000000 + i, src, 1024 + i, domain),
+              "\n");
+    if (i % 37 == 0) log += "{not json\n\n";
+  }
+  set.AddList(list, "test");
+  set.Finish();
+
+  struct Seen {
+    uint64_t line;
+    std::vector<std::string> fields;
+    int64_t time;
+    std::vector<std::string> ids;
+  };
+  auto describe = [&](uint64_t line, const Event& e, const std::vector<IndexHit>& hits) {
+    Seen s{line, {}, e.time.unix_seconds(), {}};
+    for (size_t i = 0; i < e.count; ++i) {
+      s.fields.push_back(StrCat(static_cast<int>(e.fields[i].field), "=", e.fields[i].value));
+    }
+    for (const IndexHit& h : hits) s.ids.push_back(set.IdOf(h));
+    return s;
+  };
+
+  std::vector<Seen> batched;
+  {
+    std::string buffer = log + std::string(64, '\0');  // simdjson's padding
+    auto reader = MakeZeekJsonReader();
+    Matcher matcher(set);
+    uint64_t line = 0;
+    MatchBlock({buffer.data(), log.size()}, buffer.size(), *reader, matcher, line,
+               [&](uint64_t n, const Event& e, const std::vector<IndexHit>& hits) {
+                 batched.push_back(describe(n, e, hits));
+               });
+    EXPECT_EQ(reader->stats().bad_total(), 9u);
+  }
+  std::vector<Seen> single;
+  {
+    auto reader = MakeZeekJsonReader();
+    Matcher matcher(set);
+    Event event;
+    std::vector<IndexHit> hits;
+    uint64_t n = 0;
+    for (std::string_view rest = log; !rest.empty();) {
+      const std::string_view line = rest.substr(0, rest.find('\n'));
+      rest.remove_prefix(std::min(rest.size(), line.size() + 1));
+      ++n;
+      std::string copy(line);
+      copy.append(64, '\0');
+      if (reader->Read({copy.data(), line.size()}, copy.size(), event) != LineResult::kEvent) {
+        continue;
+      }
+      matcher.Match(event, hits);
+      if (!hits.empty()) single.push_back(describe(n, event, hits));
+    }
+  }
+  ASSERT_EQ(batched.size(), single.size());
+  EXPECT_GT(batched.size(), 60u);
+  for (size_t i = 0; i < batched.size(); ++i) {
+    EXPECT_EQ(batched[i].line, single[i].line);
+    EXPECT_EQ(batched[i].fields, single[i].fields) << "line " << single[i].line;
+    EXPECT_EQ(batched[i].time, single[i].time);
+    EXPECT_EQ(batched[i].ids, single[i].ids);
+  }
+}
+
 TEST(ObservedDataJson, IsValidStixForTheEngine) {
   Event e;
   e.has_time = true;
