@@ -396,7 +396,7 @@ void BM_Match_Paired(benchmark::State& state) {
   }
   state.counters["ratio"] = g_paired.match_cpu > 0 ? g_paired.extract_cpu / g_paired.match_cpu : 0;
 }
-BENCHMARK(BM_Match_Paired)->Unit(benchmark::kMillisecond)->MinTime(5);
+BENCHMARK(BM_Match_Paired)->Unit(benchmark::kMillisecond)->MinTime(Smoke() ? 0.01 : 5);
 
 // One log through ParallelMatcher (what `liaison match --threads N` runs) in 4 MiB blocks, on
 // range(0) workers; wall time, since the point is the speed-up of one stream. The figure to
