@@ -180,7 +180,7 @@ class PrefixTable {
     }
     if constexpr (kWidth == 32) {
       // Which /24s some block touches: 2 MiB, one bit each.
-      bits24_.assign(size_t{1} << 18, 0);
+      bits24_.Assign(size_t{1} << 18);
       for (const Node& n : nodes_) {
         uint64_t b = n.start >> 8;
         const uint64_t end = (static_cast<uint64_t>(n.last) >> 8) + 1;
@@ -225,7 +225,7 @@ class PrefixTable {
   // more than it saved: a prefetch holds a miss buffer until its line arrives.)
   void Prefetch(T addr) const {
     if constexpr (kWidth == 32) {
-      if (!nodes_.empty()) internal::PrefetchLine(&bits24_[addr >> 14]);
+      if (!nodes_.empty()) internal::PrefetchLine(bits24_.data() + (addr >> 14));
     }
   }
 
@@ -235,7 +235,7 @@ class PrefixTable {
   size_t size() const { return nodes_.size() + pending_.size(); }
   size_t MemoryBytes() const {
     return nodes_.capacity() * sizeof(Node) + spans_.capacity() * sizeof(Span) +
-           pending_.capacity() * sizeof(Pending) + top_.capacity() * 4 + bits24_.capacity() * 8;
+           pending_.capacity() * sizeof(Pending) + top_.capacity() * 4 + bits24_.size() * 8;
   }
 
  private:
@@ -257,7 +257,7 @@ class PrefixTable {
   // IPv4: bit n set when some block overlaps the /24 n. The matcher prefetches and tests this
   // one line first; a clear bit (most addresses: 1 M random blocks touch 7 % of the /24s)
   // means no block contains the address and the search is never started.
-  std::vector<uint64_t> bits24_;
+  internal::SlotArray bits24_;  // one huge page: random reads do not miss the TLB
 };
 
 // Hex digit values, 0x10 and up for everything else: one load a digit and one test for the
