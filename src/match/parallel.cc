@@ -81,6 +81,7 @@ void ParallelMatcher::Submit(std::string_view block, OnHits on_hits) {
     }
   }
   if (job == nullptr) job = std::make_shared<Job>();
+  job->data.reserve(block.size() + 64);  // one allocation, not a regrowth for the padding
   job->data.assign(block.data(), block.size());
   job->data.append(64, '\0');  // simdjson reads up to 64 bytes past the end
   job->size = block.size();
