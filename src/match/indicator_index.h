@@ -90,6 +90,13 @@ class IndicatorIndex {
   void Lookup(ValueKind kind, std::string_view value, std::vector<IndexHit>& out,
               uint16_t field = 0) const;
 
+  // Starts loading the memory a Lookup of the same arguments will read (hash slots, address
+  // nodes) without waiting for it. Calling it for many values before looking any of them up
+  // overlaps their cache misses; it changes nothing and has no result.
+  void Prefetch(ValueKind kind, std::string_view value) const;
+  // The same for an Add of `value` (the slot of the value itself; no parents).
+  void PrefetchAdd(ValueKind kind, std::string_view value) const;
+
   // The stored value of a hit, as text ("10.0.0.0/8", "example.com", the hash in lower-case
   // hex).
   std::string EntryText(const IndexHit& hit) const;

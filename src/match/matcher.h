@@ -34,6 +34,9 @@ class Matcher {
   // Replaces `hits` with the indicators `event` fires, each once.
   void Match(const Event& event, std::vector<IndexHit>& hits);
 
+  // Starts loading the index memory Match(event) will read; see IndicatorIndex::Prefetch.
+  void Prefetch(const Event& event) const;
+
   const MatchCounters& counters() const { return counters_; }
 
  private:
@@ -47,6 +50,8 @@ class Matcher {
 // Reads each line of `block` (whole lines; `capacity` bytes readable from block.data(), as
 // LineSource::NextBlock gives them) with `reader`, matches each event, and calls `on_hits` for
 // events with hits. `line_number` counts lines across blocks. Returns the events read.
+// Events are read ahead in small batches (their index memory prefetched) and matched in their
+// order; the Event `on_hits` sees is a copy whose views stay valid during the call.
 uint64_t MatchBlock(
     std::string_view block, size_t capacity, LogReader& reader, Matcher& matcher,
     uint64_t& line_number,

@@ -222,6 +222,35 @@ class EventBuilder {
     }
   }
 
+  // Zeek's ASCII writer escapes non-printable bytes and its separators in values as \xHH and
+  // a backslash as \\ (see zeek-testing/json-non-printable-escaping). Returns `v` decoded into
+  // the scratch buffer, or `v` itself when it has no escape or the buffer is full.
+  std::string_view DecodeZeekValue(std::string_view v) {
+    if (v.find('\\') == std::string_view::npos) return v;
+    char* out = Scratch(v.size());  // decoding never lengthens
+    if (out == nullptr) return v;
+    size_t n = 0;
+    for (size_t i = 0; i < v.size(); ++i) {
+      if (v[i] == '\\' && i + 1 < v.size() && v[i + 1] == '\\') {
+        out[n++] = '\\';
+        ++i;
+        continue;
+      }
+      if (v[i] == '\\' && i + 3 < v.size() && v[i + 1] == 'x') {
+        const int a = HexDigit(v[i + 2]);
+        const int b = HexDigit(v[i + 3]);
+        if (a >= 0 && b >= 0) {
+          out[n++] = static_cast<char>(a * 16 + b);
+          i += 3;
+          continue;
+        }
+      }
+      out[n++] = v[i];
+    }
+    used_ -= v.size() - n;  // give back what decoding saved
+    return {out, n};
+  }
+
   // Returns false when the time was malformed.
   bool End() {
     if (!uri_.empty()) {
@@ -242,6 +271,12 @@ class EventBuilder {
   }
 
  private:
+  static int HexDigit(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  }
   static std::string_view StripPort(std::string_view host) {
     const size_t colon = host.rfind(':');
     if (colon != std::string_view::npos && host.find(':') == colon) return host.substr(0, colon);
@@ -436,12 +471,13 @@ class ZeekTsvReader : public LogReader {
           while (true) {
             size_t e = v.find(set_separator_, s);
             if (e == std::string_view::npos) e = v.size();
-            if (e > s) builder_.Apply(c.mapping, v.substr(s, e - s), false);
+            if (e > s)
+              builder_.Apply(c.mapping, builder_.DecodeZeekValue(v.substr(s, e - s)), false);
             if (e == v.size()) break;
             s = e + 1;
           }
         } else {
-          builder_.Apply(c.mapping, v, c.mapping.action == Action::kTime);
+          builder_.Apply(c.mapping, builder_.DecodeZeekValue(v), c.mapping.action == Action::kTime);
         }
       }
       ++column;

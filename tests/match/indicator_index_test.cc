@@ -1,9 +1,11 @@
 #include "match/indicator_index.h"
 
 #include <random>
+#include <set>
 #include <string>
 #include <vector>
 
+#include "core/strings.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "match/internal/flat_key_set.h"
@@ -43,6 +45,41 @@ TEST(IndicatorIndex, Ipv4AddressesAndNestedBlocks) {
   index.Lookup(ValueKind::kIpv4, "192.168.1.200", hits);
   ASSERT_EQ(hits.size(), 1u);
   EXPECT_EQ(index.EntryText(hits[0]), "192.168.1.0/24");
+}
+
+// The /24 bitmap and the compact span array only short-cut the search: every block that
+// contains an address must still be reported. Random laminar blocks (/8 to /32, nested and
+// sharing /24s with non-matching neighbours) against a brute-force containment check.
+TEST(IndicatorIndex, Ipv4LookupsAgreeWithBruteForce) {
+  std::mt19937 rng(5);
+  struct Block {
+    uint32_t start;
+    uint32_t last;
+  };
+  std::vector<Block> blocks;
+  IndicatorIndex index;
+  auto ip = [](uint32_t v) {
+    return StrCat(v >> 24, ".", (v >> 16) & 255, ".", (v >> 8) & 255, ".", v & 255);
+  };
+  for (uint32_t i = 0; i < 1500; ++i) {
+    // Addresses under 20.0.0.0/14 so that blocks nest and share /24s.
+    const uint32_t addr = (20u << 24) | (rng() & 0x3ffffu);
+    const int len = std::vector<int>{8, 14, 16, 20, 24, 25, 28, 30, 32}[rng() % 9];
+    const uint32_t mask = ~0u << (32 - len);
+    const Block b{addr & mask, (addr & mask) | ~mask};
+    ASSERT_TRUE(index.Add(ValueKind::kIpv4, StrCat(ip(b.start), "/", len), i).ok());
+    blocks.push_back(b);
+  }
+  index.Finish();
+  for (int probe = 0; probe < 4000; ++probe) {
+    const uint32_t a = probe % 7 == 0 ? rng() : ((20u << 24) | (rng() & 0x7ffffu));
+    std::set<uint32_t> want;
+    for (uint32_t i = 0; i < blocks.size(); ++i) {
+      if (blocks[i].start <= a && a <= blocks[i].last) want.insert(i);
+    }
+    const std::vector<uint32_t> got = Hits(index, ValueKind::kIpv4, ip(a));
+    ASSERT_EQ(std::set<uint32_t>(got.begin(), got.end()), want) << ip(a);
+  }
 }
 
 TEST(IndicatorIndex, Ipv6BlocksAndZeroLengthPrefix) {

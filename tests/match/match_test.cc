@@ -6,6 +6,7 @@
 #include <set>
 #include <sstream>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "absl/strings/str_format.h"
@@ -15,6 +16,7 @@
 #include "gtest/gtest.h"
 #include "match/line_source.h"
 #include "match/matcher.h"
+#include "match/parallel.h"
 #include "match/sightings.h"
 #include "simdjson.h"
 #include "stix/validate.h"
@@ -347,6 +349,145 @@ TEST(RealData, EveHitsBecomeValidSightings) {
     EXPECT_EQ(std::string_view(doc["where_sighted_refs"].at(0)), options.identity_id);
   }
   EXPECT_EQ(total, static_cast<int64_t>(hit_pairs));
+}
+
+// MatchBlock reads events ahead in batches and matches copies of them; what reaches on_hits
+// (line numbers, hits, the event's fields and time) must be what one event at a time gives,
+// across batch boundaries and with bad and blank lines between events.
+TEST(MatchBlock, BatchedEqualsOneEventAtATime) {
+  IndicatorSet set(Now2025());
+  std::string list;
+  std::string log;
+  for (int i = 0; i < 300; ++i) {
+    const std::string src = absl::StrFormat("10.0.%d.%d", i / 200, i % 200);
+    const std::string domain = absl::StrFormat("host%d.example", i);
+    if (i % 7 == 0) StrAppend(&list, "ip ", src, "\n");
+    if (i % 11 == 0) StrAppend(&list, "domain ", domain, "\n");
+    StrAppend(&log,
+              absl::StrFormat(R"({"_path":"dns","ts":%d.5,"id.orig_h":"%s","id.orig_p":%d,)"
+                              R"("id.resp_h":"8.8.8.8","id.resp_p":53,"query":"a.%s"})",
+                              1700000000 + i, src, 1024 + i, domain),
+              "\n");
+    if (i % 37 == 0) log += "{not json\n\n";
+  }
+  set.AddList(list, "test");
+  set.Finish();
+
+  struct Seen {
+    uint64_t line;
+    std::vector<std::string> fields;
+    int64_t time;
+    std::vector<std::string> ids;
+  };
+  auto describe = [&](uint64_t line, const Event& e, const std::vector<IndexHit>& hits) {
+    Seen s{line, {}, e.time.unix_seconds(), {}};
+    for (size_t i = 0; i < e.count; ++i) {
+      s.fields.push_back(StrCat(static_cast<int>(e.fields[i].field), "=", e.fields[i].value));
+    }
+    for (const IndexHit& h : hits) s.ids.push_back(set.IdOf(h));
+    return s;
+  };
+
+  std::vector<Seen> batched;
+  {
+    std::string buffer = log + std::string(64, '\0');  // simdjson's padding
+    auto reader = MakeZeekJsonReader();
+    Matcher matcher(set);
+    uint64_t line = 0;
+    MatchBlock({buffer.data(), log.size()}, buffer.size(), *reader, matcher, line,
+               [&](uint64_t n, const Event& e, const std::vector<IndexHit>& hits) {
+                 batched.push_back(describe(n, e, hits));
+               });
+    EXPECT_EQ(reader->stats().bad_total(), 9u);
+  }
+  std::vector<Seen> single;
+  {
+    auto reader = MakeZeekJsonReader();
+    Matcher matcher(set);
+    Event event;
+    std::vector<IndexHit> hits;
+    uint64_t n = 0;
+    for (std::string_view rest = log; !rest.empty();) {
+      const std::string_view line = rest.substr(0, rest.find('\n'));
+      rest.remove_prefix(std::min(rest.size(), line.size() + 1));
+      ++n;
+      std::string copy(line);
+      copy.append(64, '\0');
+      if (reader->Read({copy.data(), line.size()}, copy.size(), event) != LineResult::kEvent) {
+        continue;
+      }
+      matcher.Match(event, hits);
+      if (!hits.empty()) single.push_back(describe(n, event, hits));
+    }
+  }
+  ASSERT_EQ(batched.size(), single.size());
+  EXPECT_GT(batched.size(), 60u);
+  for (size_t i = 0; i < batched.size(); ++i) {
+    EXPECT_EQ(batched[i].line, single[i].line);
+    EXPECT_EQ(batched[i].fields, single[i].fields) << "line " << single[i].line;
+    EXPECT_EQ(batched[i].time, single[i].time);
+    EXPECT_EQ(batched[i].ids, single[i].ids);
+  }
+}
+
+// Several workers over blocks of the same log give what one MatchBlock pass gives, in order:
+// hits with their lines and times, events, lines, and bad lines with the first of each reason.
+TEST(ParallelMatcher, SameHitsInTheSameOrderAsOneThread) {
+  IndicatorSet set(Now2025());
+  std::string list;
+  std::string log;
+  for (int i = 0; i < 3000; ++i) {
+    const std::string dst = absl::StrFormat("192.0.%d.%d", i / 250, i % 250);
+    if (i % 13 == 0) StrAppend(&list, "ip ", dst, "\n");
+    StrAppend(&log,
+              absl::StrFormat(R"({"timestamp":"2024-01-01T00:%02d:%02d.000000+0000",)"
+                              R"("event_type":"flow","src_ip":"10.1.1.1","src_port":%d,)"
+                              R"("dest_ip":"%s","dest_port":443,"proto":"TCP"})",
+                              (i / 60) % 60, i % 60, 1024 + i, dst),
+              "\n");
+    if (i % 401 == 7) log += "[1,2]\n";
+    if (i % 907 == 3) log += "{\"timestamp\":\"yesterday\"}\n";
+  }
+  set.AddList(list, "test");
+  set.Finish();
+  using Seen = std::tuple<uint64_t, int64_t, std::vector<std::string>>;
+  auto record = [&](std::vector<Seen>& out) {
+    return [&](uint64_t n, const Event& e, const std::vector<IndexHit>& hits) {
+      std::vector<std::string> ids;
+      for (const IndexHit& h : hits) ids.push_back(set.IdOf(h));
+      out.emplace_back(n, e.has_time ? e.time.unix_seconds() : -1, ids);
+    };
+  };
+  std::vector<Seen> one;
+  auto reader = MakeEveReader();
+  Matcher matcher(set);
+  uint64_t lines = 0;
+  std::string padded = log + std::string(64, '\0');
+  const uint64_t events =
+      MatchBlock({padded.data(), log.size()}, padded.size(), *reader, matcher, lines, record(one));
+
+  std::vector<Seen> many;
+  ParallelMatcher parallel(set, LogFormat::kEve, nullptr, 3);
+  // Blocks of about 4 KiB of whole lines: many more blocks than workers.
+  std::string_view rest = log;
+  while (!rest.empty()) {
+    size_t cut = std::min(rest.size(), size_t{4096});
+    const size_t nl = rest.find('\n', cut - 1);
+    cut = nl == std::string_view::npos ? rest.size() : nl + 1;
+    parallel.Submit(rest.substr(0, cut), record(many));
+    rest.remove_prefix(cut);
+  }
+  parallel.Finish(record(many));
+
+  EXPECT_EQ(many, one);
+  EXPECT_GT(one.size(), 200u);
+  EXPECT_EQ(parallel.lines(), lines);
+  EXPECT_EQ(parallel.events(), events);
+  EXPECT_EQ(parallel.counters().hits, matcher.counters().hits);
+  const ReaderStats s = parallel.stats();
+  EXPECT_EQ(s.bad, reader->stats().bad);
+  EXPECT_EQ(s.first_bad_line, reader->stats().first_bad_line);
+  EXPECT_EQ(s.bad_total(), 8u + 4u);
 }
 
 TEST(ObservedDataJson, IsValidStixForTheEngine) {

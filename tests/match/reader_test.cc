@@ -1,5 +1,6 @@
 #include "match/reader.h"
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -254,6 +255,41 @@ TEST(RealLogs, ZeekEdgeCasesAreReportedNotFatal) {
   EXPECT_GT(invalid_time.bad, 0u);
   // Any of them may be odd, none may crash or stop the reader.
   for (const auto& path : testing::FilesUnder(dir, {".log"})) ReadFile(path, LogFormat::kZeek);
+}
+
+// Zeek's own fixture: a request for /non_printable_ + byte 0x07 is logged as "\x07", one for
+// the literal text "\x07" as "\\x07". TSV values are decoded back to those bytes, and an
+// escaped set separator stays inside its element.
+TEST(ZeekTsvReader, DecodesValueEscapes) {
+  LIAISON_REQUIRE_SHARED_DIR(shared);
+  std::string text = testing::ReadFileOrDie(
+      shared / "data/logs/zeek/zeek-testing/json-non-printable-escaping/http.log.tsv");
+  // The btest baseline masks its times ("XXXXXXXXXX.XXXXXX"); put a real one back.
+  for (size_t at; (at = text.find("XXXXXXXXXX.XXXXXX")) != std::string::npos;) {
+    text.replace(at, 17, "1700000000.000000");
+  }
+  auto reader = MakeZeekTsvReader();
+  std::vector<std::string> urls;
+  Event e;
+  for (std::string_view rest = text; !rest.empty();) {
+    const std::string_view line = rest.substr(0, rest.find('\n'));
+    rest.remove_prefix(std::min(rest.size(), line.size() + 1));
+    if (ReadLine(*reader, line, e) != LineResult::kEvent) continue;
+    for (const auto& [field, value] : FieldsOf(e)) {
+      if (field == Field::kUrl) urls.push_back(value);
+    }
+  }
+  EXPECT_EQ(reader->stats().bad_total(), 0u);
+  EXPECT_THAT(urls, Contains(std::string("172.24.0.3/non_printable_\x07")));
+  EXPECT_THAT(urls, Contains(std::string("172.24.0.3/non_printable_literal_\\x07")));
+  EXPECT_THAT(urls, Contains(std::string("172.24.0.3/printable_\xf0\x9f\x98\x84")));
+
+  auto tsv = MakeZeekTsvReader();
+  ASSERT_EQ(ReadLine(*tsv, "#fields\tanswers\tquery", e), LineResult::kSkipped);
+  ASSERT_EQ(ReadLine(*tsv, "a\\x2cb.example,10.0.0.1\tq\\x09.example\\", e), LineResult::kEvent);
+  EXPECT_THAT(FieldsOf(e), ::testing::ElementsAre(Pair(Field::kDomain, "a,b.example"),
+                                                  Pair(Field::kAddress, "10.0.0.1"),
+                                                  Pair(Field::kDomain, "q\t.example\\")));
 }
 
 }  // namespace

@@ -32,6 +32,7 @@
 #include "match/compiler.h"
 #include "match/line_source.h"
 #include "match/matcher.h"
+#include "match/parallel.h"
 #include "match/reader.h"
 #include "match/sightings.h"
 #include "store/store.h"
@@ -54,6 +55,7 @@ struct MatchArgs {
   bool bundle = false;
   bool no_subdomains = false;
   bool quiet = false;
+  int threads = 1;
   std::vector<std::string> logs;
 };
 
@@ -229,6 +231,8 @@ int Run(const MatchArgs& a) {
   int exit_code = 0;
   uint64_t total_bytes = 0;
   uint64_t total_events = 0;
+  uint64_t parallel_hits = 0;  // counters of the ParallelMatchers (--threads)
+  uint64_t parallel_engine = 0;
   const auto run_start = std::chrono::steady_clock::now();
   for (const std::string& path : a.logs) {
     Result<std::unique_ptr<match::LineSource>> source = match::LineSource::Open(path);
@@ -253,16 +257,25 @@ int Run(const MatchArgs& a) {
     uint64_t line = 0;
     uint64_t events = 0;
     uint64_t hit_events = 0;
+    auto on_hits = [&](uint64_t, const match::Event& e, const std::vector<match::IndexHit>& hits) {
+      ++hit_events;
+      for (const match::IndexHit& h : hits) {
+        sightings.Add(h, e.has_time ? e.time : options.now);
+      }
+    };
+    // --threads: JSON logs are matched by workers, block by block; hits come back in input
+    // order, so the sightings are those of one thread.
+    std::unique_ptr<match::ParallelMatcher> parallel;
+    if (a.threads > 1 && match::CanRunInParallel(*f)) {
+      parallel = std::make_unique<match::ParallelMatcher>(set, *f, &mapping, a.threads);
+    }
     auto last_draw = std::chrono::steady_clock::now();
     while ((*source)->NextBlock(block, capacity)) {
-      events += match::MatchBlock(
-          block, capacity, *reader, matcher, line,
-          [&](uint64_t, const match::Event& e, const std::vector<match::IndexHit>& hits) {
-            ++hit_events;
-            for (const match::IndexHit& h : hits) {
-              sightings.Add(h, e.has_time ? e.time : options.now);
-            }
-          });
+      if (parallel != nullptr) {
+        parallel->Submit(block, on_hits);
+      } else {
+        events += match::MatchBlock(block, capacity, *reader, matcher, line, on_hits);
+      }
       if (tty) {
         const auto now = std::chrono::steady_clock::now();
         if (now - last_draw > std::chrono::milliseconds(500)) {
@@ -275,9 +288,21 @@ int Run(const MatchArgs& a) {
         }
       }
     }
+    match::ReaderStats parallel_stats;
+    if (parallel != nullptr) {
+      parallel->Finish(on_hits);
+      events = parallel->events();
+      line = parallel->lines();
+      parallel_stats = parallel->stats();
+      const match::MatchCounters c = parallel->counters();
+      parallel_hits += c.hits;
+      parallel_engine += c.engine_evaluations;
+      parallel.reset();
+    }
     if (tty) std::fputs("\r\033[K", stderr);
     if (!(*source)->status().ok()) exit_code = std::max(exit_code, ExitFor((*source)->status()));
-    const match::ReaderStats& rs = reader->stats();
+    const match::ReaderStats& rs =
+        a.threads > 1 && match::CanRunInParallel(*f) ? parallel_stats : reader->stats();
     std::string bad;
     for (size_t r = 0; r < match::kBadReasonCount; ++r) {
       if (rs.bad[r] == 0) continue;
@@ -320,8 +345,9 @@ int Run(const MatchArgs& a) {
                "summary: %s, %llu events in %.2f s (%.0f events/s), %llu hits, %llu pattern "
                "engine evaluations, %llu sightings written\n",
                HumanBytes(total_bytes).c_str(), (unsigned long long)total_events, secs,
-               total_events / (secs > 0 ? secs : 1), (unsigned long long)matcher.counters().hits,
-               (unsigned long long)matcher.counters().engine_evaluations,
+               total_events / (secs > 0 ? secs : 1),
+               (unsigned long long)(matcher.counters().hits + parallel_hits),
+               (unsigned long long)(matcher.counters().engine_evaluations + parallel_engine),
                (unsigned long long)sightings.sightings_written());
   return exit_code;
 }
@@ -351,6 +377,9 @@ void RegisterMatchCommand(CLI::App& root, int& exit_code) {
   cmd->add_flag("--no-subdomains", args->no_subdomains,
                 "domain indicators match only the exact name");
   cmd->add_flag("--quiet,-q", args->quiet, "no progress line");
+  cmd->add_option("--threads,-j", args->threads,
+                  "match JSON logs (zeek-json, eve, ndjson) on this many threads (default 1)")
+      ->check(CLI::Range(1, 256));
   cmd->add_option("logs", args->logs, "log files (.gz, or - for stdin)")->required();
   cmd->callback([args, &exit_code] { exit_code = Run(*args); });
 }

@@ -28,6 +28,17 @@
 
 namespace liaison::match::internal {
 
+// Asks for the cache line at `p` without waiting for it. GCC 12 drops __builtin_prefetch of an
+// address computed from our keyed hash (seen in the -O2 assembly of Prefetch below), so x86-64
+// issues the instruction itself; a prefetch never faults, whatever the address.
+inline void PrefetchLine(const void* p) {
+#if defined(__x86_64__)
+  asm volatile("prefetcht0 %0" : : "m"(*static_cast<const char*>(p)));
+#else
+  __builtin_prefetch(p);
+#endif
+}
+
 // The slot array. Large ones are 2 MiB-aligned and marked for transparent huge pages before
 // they are first touched: lookups are random over up to hundreds of MB, and with 4 KiB pages
 // nearly every probe would also miss the TLB.
@@ -51,6 +62,7 @@ class SlotArray {
   uint64_t& operator[](size_t i) { return data_[i]; }
   uint64_t operator[](size_t i) const { return data_[i]; }
   size_t size() const { return size_; }
+  const uint64_t* data() const { return data_.get(); }
   uint64_t* begin() { return data_.get(); }
   uint64_t* end() { return data_.get() + size_; }
   void swap(SlotArray& other) {
@@ -127,6 +139,15 @@ class FlatKeySet {
         return static_cast<uint32_t>(slot) - 1;
       }
     }
+  }
+
+  // Starts loading the slot a Find of `key` reads first. The matcher issues these for a block
+  // of events before it looks any of them up, so that their cache misses overlap rather than
+  // follow one another (one DRAM miss is ~100 ns; a block of events has dozens of lookups).
+  void Prefetch(std::string_view key) const {
+    if (count_ == 0) return;
+    const uint64_t h = HashBytes(key.data(), key.size(), key_);
+    PrefetchLine(slots_.data() + (h & mask_));
   }
 
   // The number of slots a lookup of `key` examines: the cost an adversary would try to raise.

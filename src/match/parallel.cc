@@ -1,0 +1,177 @@
+#include "match/parallel.h"
+
+#include <algorithm>
+#include <cstring>
+
+namespace liaison::match {
+namespace {
+
+// The lines MatchBlock will count in `block`: one per line feed, and a last line without one.
+uint64_t CountLines(std::string_view block) {
+  uint64_t n = 0;
+  for (const char* p = block.data(); p != block.data() + block.size(); ++n) {
+    const void* nl = std::memchr(p, '\n', block.data() + block.size() - p);
+    if (nl == nullptr) return n + 1;
+    p = static_cast<const char*>(nl) + 1;
+  }
+  return n;
+}
+
+}  // namespace
+
+bool CanRunInParallel(LogFormat format) { return format != LogFormat::kZeek; }
+
+ParallelMatcher::ParallelMatcher(const IndicatorSet& set, LogFormat format,
+                                 const FieldMapping* mapping, int threads) {
+  const size_t n = static_cast<size_t>(std::max(threads, 1));
+  max_in_flight_ = 2 * n;
+  workers_.resize(n);
+  for (Worker& w : workers_) {
+    w.reader = MakeReader(format, mapping);
+    w.matcher = std::make_unique<Matcher>(set);
+  }
+  for (Worker& w : workers_) w.thread = std::thread([this, &w] { Run(w); });
+}
+
+ParallelMatcher::~ParallelMatcher() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+  }
+  work_ready_.notify_all();
+  for (Worker& w : workers_) {
+    if (w.thread.joinable()) w.thread.join();
+  }
+}
+
+void ParallelMatcher::Run(Worker& worker) {
+  while (true) {
+    std::shared_ptr<Job> job;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      work_ready_.wait(lock, [&] { return stopping_ || !todo_.empty(); });
+      if (stopping_) return;
+      job = std::move(todo_.front());
+      todo_.pop_front();
+    }
+    uint64_t line = job->first_line;
+    job->events = MatchBlock(std::string_view(job->data.data(), job->size), job->data.size(),
+                             *worker.reader, *worker.matcher, line,
+                             [&](uint64_t n, const Event& e, const std::vector<IndexHit>& hits) {
+                               job->events_with_hits.push_back(Hit{
+                                   n, e.has_time, e.time, static_cast<uint32_t>(job->hits.size()),
+                                   static_cast<uint32_t>(hits.size())});
+                               job->hits.insert(job->hits.end(), hits.begin(), hits.end());
+                             });
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      job->done = true;
+    }
+    job_done_.notify_all();
+  }
+}
+
+void ParallelMatcher::Submit(std::string_view block, OnHits on_hits) {
+  std::shared_ptr<Job> job;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!spare_.empty()) {
+      job = std::move(spare_.back());
+      spare_.pop_back();
+    }
+  }
+  if (job == nullptr) job = std::make_shared<Job>();
+  job->data.reserve(block.size() + 64);  // one allocation, not a regrowth for the padding
+  job->data.assign(block.data(), block.size());
+  job->data.append(64, '\0');  // simdjson reads up to 64 bytes past the end
+  job->size = block.size();
+  job->first_line = lines_;
+  lines_ += CountLines(block);
+  job->events_with_hits.clear();
+  job->hits.clear();
+  job->events = 0;
+  job->done = false;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    in_order_.push_back(job);
+    todo_.push_back(std::move(job));
+  }
+  work_ready_.notify_one();
+  Deliver(on_hits, false);
+  while (true) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (in_order_.size() < max_in_flight_) break;
+    }
+    Deliver(on_hits, true);
+  }
+}
+
+void ParallelMatcher::Deliver(OnHits on_hits, bool wait) {
+  Event event;
+  while (true) {
+    std::shared_ptr<Job> job;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      if (in_order_.empty()) return;
+      if (wait) {
+        job_done_.wait(lock, [&] { return in_order_.front()->done; });
+        wait = false;
+      }
+      if (!in_order_.front()->done) return;
+      job = std::move(in_order_.front());
+      in_order_.pop_front();
+    }
+    // The callback runs on this thread without the lock: a worker is never kept waiting on it.
+    std::vector<IndexHit> hits;
+    for (const Hit& h : job->events_with_hits) {
+      event.Clear();
+      event.has_time = h.has_time;
+      event.time = h.time;
+      hits.assign(job->hits.begin() + h.first, job->hits.begin() + h.first + h.count);
+      on_hits(h.line, event, hits);
+    }
+    events_ += job->events;
+    std::lock_guard<std::mutex> lock(mu_);
+    spare_.push_back(std::move(job));
+  }
+}
+
+void ParallelMatcher::Finish(OnHits on_hits) {
+  while (true) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (in_order_.empty()) return;
+    }
+    Deliver(on_hits, true);
+  }
+}
+
+ReaderStats ParallelMatcher::stats() const {
+  ReaderStats out;
+  for (const Worker& w : workers_) {
+    const ReaderStats& s = w.reader->stats();
+    for (size_t r = 0; r < kBadReasonCount; ++r) {
+      out.bad[r] += s.bad[r];
+      if (s.first_bad_line[r] != 0 &&
+          (out.first_bad_line[r] == 0 || s.first_bad_line[r] < out.first_bad_line[r])) {
+        out.first_bad_line[r] = s.first_bad_line[r];
+      }
+    }
+  }
+  return out;
+}
+
+MatchCounters ParallelMatcher::counters() const {
+  MatchCounters out;
+  for (const Worker& w : workers_) {
+    const MatchCounters& c = w.matcher->counters();
+    out.events += c.events;
+    out.hits += c.hits;
+    out.engine_evaluations += c.engine_evaluations;
+    out.engine_failures += c.engine_failures;
+  }
+  return out;
+}
+
+}  // namespace liaison::match

@@ -1,0 +1,99 @@
+#pragma once
+
+// Matching one log on several threads. The caller hands over blocks of whole lines (as
+// LineSource::NextBlock gives them); each block is copied and matched by a worker with its own
+// reader and Matcher over the shared, immutable IndicatorSet, and the hits come back to the
+// caller's thread block by block in input order, so the sightings (and their ids) are those
+// of a one-thread run. Nothing on the hot path is shared and written: a worker touches the
+// queue once per block (4 MiB by default), never per event.
+//
+// Lines must be independent: JSON formats (zeek-json, eve, ndjson). Zeek TSV rows depend on the
+// #fields header before them, which a worker given a later block has not seen; those logs go
+// through one thread (CanRunInParallel).
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "absl/functional/function_ref.h"
+#include "match/compiler.h"
+#include "match/matcher.h"
+#include "match/reader.h"
+
+namespace liaison::match {
+
+bool CanRunInParallel(LogFormat format);
+
+class ParallelMatcher {
+ public:
+  // The Event handed to `on_hits` carries the event's time only (has_time, time), not its
+  // fields: they lived in a worker's buffers.
+  using OnHits =
+      absl::FunctionRef<void(uint64_t line, const Event& event, const std::vector<IndexHit>& hits)>;
+
+  // `threads` workers (at least 1) reading `format` (`mapping` for ndjson, kept by pointer).
+  ParallelMatcher(const IndicatorSet& set, LogFormat format, const FieldMapping* mapping,
+                  int threads);
+  ~ParallelMatcher();  // stops and joins the workers (unfinished blocks are dropped)
+
+  // Copies `block` (whole lines) and queues it. Hits of earlier blocks that are finished are
+  // delivered to `on_hits` here; waits while 2 blocks per worker are in flight, which bounds
+  // memory to about 2 * threads block copies.
+  void Submit(std::string_view block, OnHits on_hits);
+  // Waits for every queued block and delivers the rest of the hits.
+  void Finish(OnHits on_hits);
+
+  // After Finish: lines and events read, bad lines of all workers (first_bad_line: the
+  // earliest), and the summed match counters.
+  uint64_t lines() const { return lines_; }
+  uint64_t events() const { return events_; }
+  ReaderStats stats() const;
+  MatchCounters counters() const;
+
+ private:
+  struct Hit {
+    uint64_t line;
+    bool has_time;
+    Timestamp time;
+    uint32_t first;  // into Job::hits
+    uint32_t count;
+  };
+  struct Job {
+    uint64_t first_line = 0;  // line number before the block's first line
+    std::string data;         // the block and simdjson's padding
+    size_t size = 0;
+    std::vector<Hit> events_with_hits;
+    std::vector<IndexHit> hits;
+    uint64_t events = 0;
+    bool done = false;
+  };
+  struct Worker {
+    std::unique_ptr<LogReader> reader;
+    std::unique_ptr<Matcher> matcher;
+    std::thread thread;
+  };
+
+  void Run(Worker& worker);
+  // Delivers finished jobs at the head of the queue; with `wait`, waits for the head first.
+  void Deliver(OnHits on_hits, bool wait);
+
+  std::mutex mu_;
+  std::condition_variable work_ready_;  // a job was queued, or stopping
+  std::condition_variable job_done_;
+  std::deque<std::shared_ptr<Job>> in_order_;  // every job in flight, in input order
+  std::deque<std::shared_ptr<Job>> todo_;      // jobs no worker has taken yet
+  std::vector<std::shared_ptr<Job>> spare_;    // delivered jobs, their buffers kept for reuse
+  bool stopping_ = false;
+  std::vector<Worker> workers_;
+  size_t max_in_flight_ = 2;
+  uint64_t lines_ = 0;
+  uint64_t events_ = 0;
+};
+
+}  // namespace liaison::match
