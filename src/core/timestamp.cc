@@ -201,12 +201,41 @@ std::string Timestamp::ToString(int min_digits) const {
   const int64_t y = static_cast<int64_t>(yoe) + era * 400 + (m <= 2);
 
   char buf[48];
-  int n = std::snprintf(buf, sizeof buf, "%04lld-%02u-%02uT%02d:%02d:%02d",
-                        static_cast<long long>(y), m, d, static_cast<int>(rem / 3600),
-                        static_cast<int>(rem / 60 % 60), static_cast<int>(rem % 60));
-  std::string out(buf, n);
+  int n;
+  if (y >= 0 && y <= 9999 && nanos_ >= 0 && nanos_ < 1'000'000'000) {
+    // Formatted by hand: the ingest path formats several timestamps per object (status versions,
+    // store keys), and snprintf was ~10 % of a TAXII POST's CPU. Same output as the general case.
+    auto put = [](char* at, unsigned value, int width) {
+      for (int i = width - 1; i >= 0; --i, value /= 10) at[i] = static_cast<char>('0' + value % 10);
+    };
+    put(buf, static_cast<unsigned>(y), 4);
+    buf[4] = '-';
+    put(buf + 5, m, 2);
+    buf[7] = '-';
+    put(buf + 8, d, 2);
+    buf[10] = 'T';
+    put(buf + 11, static_cast<unsigned>(rem / 3600), 2);
+    buf[13] = ':';
+    put(buf + 14, static_cast<unsigned>(rem / 60 % 60), 2);
+    buf[16] = ':';
+    put(buf + 17, static_cast<unsigned>(rem % 60), 2);
+    n = 19;
+  } else {
+    n = std::snprintf(buf, sizeof buf, "%04lld-%02u-%02uT%02d:%02d:%02d", static_cast<long long>(y),
+                      m, d, static_cast<int>(rem / 3600), static_cast<int>(rem / 60 % 60),
+                      static_cast<int>(rem % 60));
+  }
+  std::string out;
+  out.reserve(n + 11);
+  out.append(buf, n);
   char frac[10];
-  std::snprintf(frac, sizeof frac, "%09d", nanos_);
+  if (nanos_ >= 0 && nanos_ < 1'000'000'000) {
+    unsigned v = static_cast<unsigned>(nanos_);
+    for (int i = 8; i >= 0; --i, v /= 10) frac[i] = static_cast<char>('0' + v % 10);
+    frac[9] = '\0';
+  } else {
+    std::snprintf(frac, sizeof frac, "%09d", nanos_);
+  }
   int digits = 9;
   while (digits > min_digits && frac[digits - 1] == '0') --digits;
   if (digits > 0) {

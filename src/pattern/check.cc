@@ -16,6 +16,7 @@
 #include "pattern/internal/regex.h"
 #include "pattern/internal/schema.h"
 #include "pattern/internal/text.h"
+#include "pattern/parse.h"
 #include "pattern/print.h"
 
 namespace liaison::pattern {
@@ -526,6 +527,16 @@ std::vector<Finding> Check(const Pattern& pattern, const CheckOptions& options) 
 bool HasErrors(const std::vector<Finding>& findings) {
   return std::any_of(findings.begin(), findings.end(),
                      [](const Finding& f) { return f.severity == Severity::kError; });
+}
+
+std::string CheckPatternText(std::string_view text) {
+  auto parsed = Parse(text);
+  if (!parsed.ok()) return std::string(parsed.status().message());
+  for (const Finding& f : Check(*parsed, CheckOptions{.warnings = false})) {
+    if (f.severity != Severity::kError) continue;
+    return absl::StrCat("offset ", f.offset, ": ", f.message, " (", f.rule, ")");
+  }
+  return std::string();
 }
 
 }  // namespace liaison::pattern

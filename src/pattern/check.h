@@ -18,6 +18,7 @@
 
 #include <cstddef>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "pattern/ast.h"
@@ -42,5 +43,11 @@ std::vector<Finding> Check(const Pattern& pattern, const CheckOptions& options =
 
 // Whether any finding is an error.
 bool HasErrors(const std::vector<Finding>& findings);
+
+// Parses and checks a pattern's text: "" when it is valid, else the first reason it is not (a
+// syntax error, or an error finding, naming its byte offset). Warnings do not count. This is the
+// checker passed as stix::ValidateOptions::check_pattern where both modules are linked (taxii
+// server, app), so that STIX validation refuses indicators whose pattern can never match.
+std::string CheckPatternText(std::string_view text);
 
 }  // namespace liaison::pattern

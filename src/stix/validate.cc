@@ -977,6 +977,7 @@ struct Validator::Impl final : internal::CheckContext {
     current = &obj;
     current_times = &times;
     if (type.spec->check != nullptr) type.spec->check(*this);
+    if (!nested && options.check_pattern && type.spec->type == "indicator") CheckPattern(obj);
     if (!nested) {
       // Section 3.2: modified MUST be later than or equal to created.
       auto created = Time("created"), modified = Time("modified");
@@ -1106,6 +1107,18 @@ struct Validator::Impl final : internal::CheckContext {
     if (version != 4) {
       Warning("id", rule::kUuidVersion, StrCat("the id should be a UUIDv4, not v", version));
     }
+  }
+
+  // Section 4.7: pattern is "the detection pattern for this Indicator", in the language named
+  // by pattern_type; a "stix" pattern must follow section 9. Other languages are not checked.
+  void CheckPattern(simdjson::dom::object obj) {
+    std::string_view pattern_type, pattern;
+    if (obj["pattern_type"].get_string().get(pattern_type) != simdjson::SUCCESS ||
+        pattern_type != "stix" || obj["pattern"].get_string().get(pattern) != simdjson::SUCCESS) {
+      return;  // absent or of the wrong type: reported by the property checks
+    }
+    std::string why = options.check_pattern(pattern);
+    if (!why.empty()) Error("pattern", rule::kPattern, StrCat("invalid STIX pattern: ", why));
   }
 
   void CheckScoId(simdjson::dom::object obj, std::string_view id) {

@@ -7,6 +7,7 @@
 // object a line). STIX 2.0 content is recognised and reported as such (see upgrade.h).
 
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -27,12 +28,21 @@ struct Finding {
 
 enum class InputForm { kUnknown, kBundle, kEnvelope, kObject, kNdjson };
 
+// Checks the text of a STIX pattern (an indicator whose pattern_type is "stix", STIX 2.1
+// section 9). Returns "" when the pattern is valid, else why not (lower case, naming the byte
+// offset in the pattern). The pattern module provides one (pattern/parse.h, pattern/check.h);
+// it is passed in so that stix does not depend on pattern (STYLE.md section 2).
+using PatternChecker = std::function<std::string(std::string_view pattern)>;
+
 struct ValidateOptions {
   size_t max_depth = 100;              // JSON nesting; deeper input is an error
   size_t max_string_bytes = 64 << 20;  // longest string value accepted
   size_t max_findings = 1000;          // findings kept per input (all are counted)
   bool check_sco_ids = false;          // report SCOs whose id is not the deterministic one
   bool warnings = true;                // report SHOULD-level findings
+  // When set, an indicator with pattern_type "stix" whose pattern this refuses is an error
+  // (rule "pattern"). Unset: patterns are checked only for being strings.
+  PatternChecker check_pattern;
 };
 
 struct Report {

@@ -72,6 +72,11 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   ~Session() { --shared_.connections; }
 
   void Run() {
+    // The peer's address, looked up once: it is the same for every request of the connection
+    // (a getpeername call per request and per log line otherwise).
+    beast::error_code ignored;
+    auto endpoint = beast::get_lowest_layer(stream_).socket().remote_endpoint(ignored);
+    if (!ignored) remote_address_ = endpoint.address().to_string();
     if constexpr (kTls) {
       beast::get_lowest_layer(stream_).expires_after(shared_.options.request_timeout);
       stream_.async_handshake(ssl::stream_base::server,
@@ -165,9 +170,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     }
     request.authorization = std::string(req[http::field::authorization]);
     request.sender_key = std::string(req["X-Liaison-Sender-Key"]);
-    beast::error_code ignored;
-    auto endpoint = beast::get_lowest_layer(stream_).socket().remote_endpoint(ignored);
-    request.remote_address = endpoint.address().to_string();
+    request.remote_address = remote_address_;
     request.body = std::move(req.body());
     const bool head = req.method() == http::verb::head;
     keep_alive_ = req.keep_alive();
@@ -224,10 +227,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     entry.method = method_;
     entry.target = target_;
     entry.user = log_user_;
-    beast::error_code ignored;
-    auto endpoint = beast::get_lowest_layer(stream_).socket().remote_endpoint(ignored);
-    const std::string remote = ignored ? std::string() : endpoint.address().to_string();
-    entry.remote_address = remote;
+    entry.remote_address = remote_address_;
     entry.status = log_status_;
     entry.bytes = log_bytes_;
     entry.duration = std::chrono::duration_cast<std::chrono::microseconds>(
@@ -286,6 +286,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   std::vector<char> drain_buffer_;
   size_t drained_ = 0;
   size_t content_limit_ = 0;
+  std::string remote_address_;  // "" when the socket could not tell
   // For the access log.
   std::chrono::steady_clock::time_point started_;
   std::string method_;

@@ -21,6 +21,7 @@
 
 #include "core/result.h"
 #include "policy/partner.h"
+#include "stix/validate.h"
 #include "store/store.h"
 
 namespace liaison::taxii {
@@ -123,6 +124,11 @@ struct ServerOptions {
   // How long a successful Basic login is remembered, so that Argon2id runs once per client and
   // not once per request.
   std::chrono::seconds credential_cache_ttl{300};
+
+  // Checks the pattern of every posted indicator with pattern_type "stix" (stix/validate.h);
+  // an indicator whose pattern it refuses is a failure in the status. `liaison serve` passes
+  // the pattern module's parser and checker; unset, patterns are not checked.
+  stix::PatternChecker check_stix_pattern;
 
   // Called once per answered request from a serving thread (concurrently from several); must
   // be thread safe and quick. Unset: no access log.

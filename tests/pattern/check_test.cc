@@ -165,5 +165,16 @@ TEST(PatternCheck, WarningsCanBeTurnedOff) {
   EXPECT_THAT(Check(*p, options), IsEmpty());
 }
 
+// The checker passed to stix::ValidateOptions::check_pattern: "" for a valid pattern, the first
+// syntax error or error finding otherwise; warnings do not refuse.
+TEST(PatternCheck, CheckPatternTextForTheValidator) {
+  EXPECT_EQ(CheckPatternText("[ipv4-addr:value = '203.0.113.1']"), "");
+  EXPECT_EQ(CheckPatternText("[x-custom:value = 'a']"), "");  // a warning only
+  EXPECT_THAT(CheckPatternText("[ipv4-addr:value = "), ::testing::StartsWith("offset "));
+  EXPECT_THAT(
+      CheckPatternText("[file:hashes.MD5 = 'not-a-hash']"),
+      ::testing::AllOf(::testing::StartsWith("offset "), ::testing::EndsWith("(hash-value)")));
+}
+
 }  // namespace
 }  // namespace liaison::pattern

@@ -55,6 +55,39 @@ TEST(Validate, AcceptsAValidIndicatorInEveryForm) {
   EXPECT_EQ(envelope.form, InputForm::kEnvelope);
 }
 
+// The pattern checker is injected (stix does not link the pattern module); this fake refuses
+// patterns containing "BAD" and records what it was asked about.
+TEST(Validate, StixPatternsGoThroughTheInjectedChecker) {
+  std::vector<std::string> asked;
+  ValidateOptions options;
+  options.check_pattern = [&asked](std::string_view pattern) -> std::string {
+    asked.emplace_back(pattern);
+    return pattern.find("BAD") != std::string_view::npos ? "offset 1: not a pattern" : "";
+  };
+  Validator v(options);
+  EXPECT_EQ(v.Validate(kIndicator).errors, 0u);
+  ASSERT_EQ(asked.size(), 1u);
+  EXPECT_EQ(asked[0].substr(0, 11), "[file:hashe");
+
+  std::string bad(kIndicator);
+  bad.replace(bad.find("[file"), 1, "[BAD");
+  Report r = v.Validate(Bundle(bad));
+  EXPECT_EQ(r.errors, 1u);
+  EXPECT_TRUE(HasFinding(r, "/objects/0/pattern", "pattern"));
+  ASSERT_FALSE(r.findings.empty());
+  EXPECT_EQ(r.findings[0].message, "invalid STIX pattern: offset 1: not a pattern");
+
+  // Another pattern language is not checked.
+  std::string snort = bad;
+  snort.replace(snort.find("\"pattern_type\": \"stix\""), 22, "\"pattern_type\": \"snort\"");
+  asked.clear();
+  EXPECT_EQ(v.Validate(snort).errors, 0u);
+  EXPECT_TRUE(asked.empty());
+
+  // Without a checker, the bad pattern is just a string.
+  EXPECT_EQ(Validator().Validate(bad).errors, 0u);
+}
+
 TEST(Validate, NdjsonReportsTheLineOfEachFinding) {
   std::string line1 =
       R"({"type":"domain-name","id":"domain-name--3c10e93f-798e-5a26-a0c1-08156efab7f5","value":"example.com"})";

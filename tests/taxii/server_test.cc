@@ -19,6 +19,7 @@
 #include "core/strings.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "pattern/check.h"
 #include "store/faulty_store.h"
 #include "store/sqlite/sqlite_store.h"
 #include "taxii/auth.h"
@@ -766,6 +767,55 @@ TEST_F(PerRootLimitTest, EveryAnsweredRequestIsLogged) {
   EXPECT_EQ(log[0], StrCat("GET /api/ 200 ", r.body.size(), " admin"));
   EXPECT_THAT(log[1], ::testing::StartsWith("GET /taxii2/ 401 "));
   EXPECT_THAT(log[1], ::testing::EndsWith(" "));  // no user
+}
+
+TEST_F(PerRootLimitTest, RefusalsAfterALoginNameTheUser) {
+  // 404, 405 and 406 come after authentication: the log says who asked.
+  const std::string auth = Basic("admin", "admin-pw");
+  EXPECT_EQ(Get("/api/nothing/here/").status, 404);
+  EXPECT_EQ(client_->Send("PUT", "/api/", {{"Authorization", auth}}).status, 405);
+  EXPECT_EQ(
+      client_->Send("GET", "/api/", {{"Accept", "text/html"}, {"Authorization", auth}}).status,
+      406);
+  for (int i = 0; i < 200 && Log().size() < 3; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  std::vector<std::string> log = Log();
+  ASSERT_EQ(log.size(), 3u);
+  EXPECT_THAT(log[0], ::testing::StartsWith("GET /api/nothing/here/ 404 "));
+  EXPECT_THAT(log[1], ::testing::StartsWith("PUT /api/ 405 "));
+  EXPECT_THAT(log[2], ::testing::StartsWith("GET /api/ 406 "));
+  for (const std::string& line : log) EXPECT_THAT(line, ::testing::EndsWith(" admin"));
+}
+
+// With the pattern module's checker (as `liaison serve` wires it), an indicator whose STIX
+// pattern cannot match is a failure with the reason; the valid ones land.
+class PatternCheckTest : public TaxiiServerTest {
+ protected:
+  void ModifyOptions(ServerOptions& options) override {
+    options.check_stix_pattern = pattern::CheckPatternText;
+  }
+};
+
+TEST_F(PatternCheckTest, IndicatorsWithBadStixPatternsAreFailures) {
+  ClientResponse r = Post(
+      Objects(kRw), Envelope({Indicator(kUuidA, "2021-01-01T00:00:00.000Z"),
+                              Indicator(kUuidB, "2021-01-01T00:00:00.000Z", "[ipv4-addr:value = "),
+                              Indicator(kUuidC, "2021-01-01T00:00:00.000Z",
+                                        "[file:hashes.MD5 = 'not-a-hash']")}));
+  ASSERT_EQ(r.status, 202) << r.body;
+  json::Value s = ParseJson(r.body);
+  EXPECT_EQ(s.Find("success_count")->as_int(), 1);
+  EXPECT_EQ(s.Find("failure_count")->as_int(), 2);
+  const json::Array& failures = s.Find("failures")->as_array();
+  ASSERT_EQ(failures.size(), 2u);
+  EXPECT_EQ(failures[0].Find("id")->as_string(), "indicator--" + kUuidB);
+  EXPECT_THAT(failures[0].Find("message")->as_string(),
+              HasSubstr("/objects/1/pattern: invalid STIX pattern: offset "));
+  EXPECT_EQ(failures[1].Find("id")->as_string(), "indicator--" + kUuidC);
+  EXPECT_THAT(failures[1].Find("message")->as_string(), HasSubstr("(pattern)"));
+  EXPECT_THAT(Ids(Get(Objects(kRw))),
+              ::testing::ElementsAre("indicator--" + kUuidA + "@2021-01-01T00:00:00.000Z"));
 }
 
 TEST(TaxiiStatusExpiry, StatusResourcesExpireAfterTheirTtl) {

@@ -4,6 +4,7 @@
 // or is generated and printed once. Every answered request is logged on stderr by spdlog, as
 // text or as one JSON object a line.
 
+#include <malloc.h>
 #include <signal.h>
 
 #include <atomic>
@@ -26,6 +27,7 @@
 #include "core/strings.h"
 #include "core/timestamp.h"
 #include "core/uuid.h"
+#include "pattern/check.h"
 #include "spdlog/sinks/stdout_sinks.h"
 #include "spdlog/spdlog.h"
 #include "taxii/auth.h"
@@ -130,7 +132,19 @@ Status Bootstrap(store::Store& store, const TaxiiConfig& config) {
   return absl::OkStatus();
 }
 
+// glibc gives the top of a thread's heap back to the kernel (madvise) whenever more than
+// M_TRIM_THRESHOLD is free there, and serves blocks above M_MMAP_THRESHOLD with mmap/munmap. A
+// server that builds a response page of 50 KB to 1 MB per request and frees it after sending
+// then pays page faults and TLB flushes on every request (profiled: ~15 % of a GET's CPU).
+// Keeping freed memory in the heap bounds it by the peak in use instead, which the request,
+// page and connection limits already bound.
+void TuneAllocatorForServing() {
+  mallopt(M_MMAP_THRESHOLD, 64 << 20);
+  mallopt(M_TRIM_THRESHOLD, 256 << 20);
+}
+
 int RunServe(const ServeArgs& args) {
+  TuneAllocatorForServing();
   auto config = LoadTaxiiConfig(args.config);
   if (!config.ok()) {
     std::fprintf(stderr, "error: %s\n", std::string(config.status().message()).c_str());
@@ -150,6 +164,8 @@ int RunServe(const ServeArgs& args) {
                                               std::make_shared<spdlog::sinks::stderr_sink_mt>());
   log->set_pattern(json_log ? "%v" : "%Y-%m-%dT%H:%M:%S.%fZ %l %v", spdlog::pattern_time_type::utc);
   config->server.request_log = MakeRequestLog(*log, json_log);
+  // Posted indicators with pattern_type "stix" must have a pattern that can match (section 9).
+  config->server.check_stix_pattern = pattern::CheckPatternText;
   if (!args.listen.empty()) {
     size_t colon = args.listen.rfind(':');
     if (colon == std::string::npos) {

@@ -108,6 +108,7 @@ inline constexpr std::string_view kScoId = "sco-id";
 inline constexpr std::string_view kEmptyList = "empty-list";
 inline constexpr std::string_view kReserved = "reserved-property";
 inline constexpr std::string_view kMarking = "marking-definition";
+inline constexpr std::string_view kPattern = "pattern";
 }  // namespace rule
 
 // What a `check` function sees: the object (or nested object) being validated and a way to

@@ -32,6 +32,9 @@ namespace liaison::store::internal {
 constexpr size_t kMaxIdChars = 512;  // the cursor refuses longer ids
 
 inline std::string MediaTypeFor(std::string_view spec_version) {
+  // Runs for every record of every page: the usual value is copied rather than formatted.
+  static const std::string k21 = "application/stix+json;version=2.1";
+  if (spec_version == "2.1") return k21;
   return absl::StrCat("application/stix+json;version=", ToAbsl(spec_version));
 }
 

@@ -181,6 +181,11 @@ Status Connection::Exec(const char* sql) {
   return SqliteError(db_, rc, sql);
 }
 
+Status Connection::Run(std::string_view sql) {
+  LIAISON_ASSIGN_OR_RETURN(Statement st, Prepare(sql));
+  return st.Run();
+}
+
 int64_t Connection::Changes() const { return sqlite3_changes64(db_); }
 
 // --- Transaction ----------------------------------------------------------------------------
@@ -188,18 +193,18 @@ int64_t Connection::Changes() const { return sqlite3_changes64(db_); }
 Result<Transaction> Transaction::Begin(Connection& conn, Mode mode) {
   // IMMEDIATE takes the write lock up front, so a writer never fails half-way on a lock upgrade
   // and date_added is assigned while no other writer can commit.
-  LIAISON_RETURN_IF_ERROR(conn.Exec(mode == Mode::kWrite ? "BEGIN IMMEDIATE" : "BEGIN"));
+  LIAISON_RETURN_IF_ERROR(conn.Run(mode == Mode::kWrite ? "BEGIN IMMEDIATE" : "BEGIN"));
   return Transaction(&conn);
 }
 
 Transaction::~Transaction() {
-  if (conn_ != nullptr) conn_->Exec("ROLLBACK").IgnoreError();
+  if (conn_ != nullptr) conn_->Run("ROLLBACK").IgnoreError();
 }
 
 Status Transaction::Commit() {
   Connection* conn = std::exchange(conn_, nullptr);
-  Status s = conn->Exec("COMMIT");
-  if (!s.ok()) conn->Exec("ROLLBACK").IgnoreError();
+  Status s = conn->Run("COMMIT");
+  if (!s.ok()) conn->Run("ROLLBACK").IgnoreError();
   return s;
 }
 

@@ -579,12 +579,12 @@ std::vector<Result<AddResult>> SqliteStore::CommitGroup(const std::vector<AddJob
   for (AddJob* job : group) {
     // Each Add is all-or-nothing on its own: a savepoint undoes a failed one without touching
     // the others of the group.
-    if (Status s = c.Exec("SAVEPOINT add_job"); !s.ok()) return fail_all(s);
+    if (Status s = c.Run("SAVEPOINT add_job"); !s.ok()) return fail_all(s);
     Result<AddResult> r = AddInTransaction(c, job->collection, job->objects, *job->options);
     if (!r.ok()) {
-      if (Status s = c.Exec("ROLLBACK TO add_job"); !s.ok()) return fail_all(s);
+      if (Status s = c.Run("ROLLBACK TO add_job"); !s.ok()) return fail_all(s);
     }
-    if (Status s = c.Exec("RELEASE add_job"); !s.ok()) return fail_all(s);
+    if (Status s = c.Run("RELEASE add_job"); !s.ok()) return fail_all(s);
     results.push_back(std::move(r));
   }
   // One commit, one fsync for the whole group. If it fails, nothing of the group is stored.
@@ -793,12 +793,14 @@ Result<Page> SqliteStore::QueryImpl(std::string_view collection, const Filter& f
 
     Page page;
     std::vector<Row> accepted;
+    accepted.reserve(std::min<size_t>(limit + 1, 1024));
     auto accept = [&](Row row) -> Result<bool> {
       LIAISON_ASSIGN_OR_RETURN(bool keep, Selected(c, cid, row, filter, plan));
       if (keep) accepted.push_back(std::move(row));
       return keep;
     };
     std::vector<std::string> json;  // parallel to `accepted` when reading JSON in the scan
+    if (with_json) json.reserve(std::min<size_t>(limit, 1024));
     if (by_id) {
       std::vector<Row> candidates;
       for (;;) {

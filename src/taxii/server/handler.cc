@@ -3,6 +3,7 @@
 #include <sodium.h>
 
 #include <algorithm>
+#include <atomic>
 #include <charconv>
 #include <string>
 #include <string_view>
@@ -386,6 +387,8 @@ HttpResponse ErrorResponse(int status, std::string_view title, std::string_view 
 
 Handler::Handler(store::Store& store, const ServerOptions& options)
     : store_(store), options_(options) {
+  static std::atomic<uint64_t> generations{0};
+  generation_ = ++generations;
   if (sodium_init() < 0) std::abort();  // cannot authenticate anyone without it
   randombytes_buf(cache_key_, sizeof cache_key_);
 }
@@ -458,9 +461,10 @@ Result<Handler::Caller> Handler::Authenticate(const HttpRequest& request, HttpRe
       return deny("invalid credentials");
     }
     unsigned char key[crypto_generichash_BYTES];
-    const std::string material = StrCat(name, std::string_view("\0", 1), password);
+    std::string material = StrCat(name, std::string_view("\0", 1), password);
     crypto_generichash(key, sizeof key, reinterpret_cast<const unsigned char*>(material.data()),
                        material.size(), cache_key_, sizeof cache_key_);
+    sodium_memzero(material.data(), material.size());  // it holds the password
     const std::string cache_key(reinterpret_cast<const char*>(key), sizeof key);
     const auto now = std::chrono::steady_clock::now();
     bool cached = false;
@@ -478,6 +482,7 @@ Result<Handler::Caller> Handler::Authenticate(const HttpRequest& request, HttpRe
       if (logins_.size() > 10'000) logins_.clear();
       logins_[cache_key] = {user->password_hash, now + options_.credential_cache_ttl};
     }
+    sodium_memzero(password.data(), password.size());
     RecordSuccess(request.remote_address);
     return Caller{user->name, user->is_admin, user->groups};
   }
@@ -500,6 +505,11 @@ HttpResponse Handler::Handle(const HttpRequest& request) {
   HttpResponse denied;
   auto caller = Authenticate(request, denied);
   if (!caller.ok()) return denied;
+  // Every answer after a successful login names the user in the access log, refusals included.
+  auto as_caller = [&](HttpResponse r) {
+    r.user = caller->user;
+    return r;
+  };
 
   // --- liaison's own endpoints (issue #7, PSI): same authentication, their own media types.
   for (const ExtraEndpoint& extra : options_.extra_endpoints) {
@@ -518,7 +528,7 @@ HttpResponse Handler::Handle(const HttpRequest& request) {
     r.content_type = std::move(out.content_type);
     r.headers = std::move(out.headers);
     r.body = std::move(out.body);
-    return r;
+    return as_caller(std::move(r));
   }
   // --- end of liaison's own endpoints.
 
@@ -556,7 +566,7 @@ HttpResponse Handler::Handle(const HttpRequest& request) {
     }
   }
   if (route.kind == Kind::kNotFound) {
-    return ErrorResponse(404, "Not found", "no such TAXII endpoint");
+    return as_caller(ErrorResponse(404, "Not found", "no such TAXII endpoint"));
   }
 
   std::string_view allow = "GET, HEAD";
@@ -569,15 +579,13 @@ HttpResponse Handler::Handle(const HttpRequest& request) {
     HttpResponse r = ErrorResponse(405, "Method not allowed",
                                    StrCat(request.method, " is not allowed on this endpoint"));
     r.headers.emplace_back("Allow", std::string(allow));
-    return r;
+    return as_caller(std::move(r));
   }
   if (request.has_accept && !AcceptsTaxii(request.accept)) {
-    return ErrorResponse(406, "Not acceptable",
-                         StrCat("this server answers only with ", kTaxiiMediaType));
+    return as_caller(ErrorResponse(406, "Not acceptable",
+                                   StrCat("this server answers only with ", kTaxiiMediaType)));
   }
-  HttpResponse response = Dispatch(request, *caller, route);
-  response.user = caller->user;
-  return response;
+  return as_caller(Dispatch(request, *caller, route));
 }
 
 HttpResponse Handler::Dispatch(const HttpRequest& request, const Caller& caller,
@@ -887,7 +895,17 @@ HttpResponse Handler::AddObjects(const HttpRequest& request, const Route& route,
 
   // Each object is validated on its own: a bad one is reported in `failures` while the good
   // ones land (DESIGN.md, data flow 1).
-  thread_local stix::Validator validator;
+  // One validator per serving thread, made with this handler's options (a thread may in
+  // principle serve several handlers, as in tests: the generation tells them apart).
+  thread_local uint64_t validator_generation = 0;
+  thread_local std::unique_ptr<stix::Validator> validator_for_thread;
+  if (!validator_for_thread || validator_generation != generation_) {
+    stix::ValidateOptions validate_options;
+    validate_options.check_pattern = options_.check_stix_pattern;
+    validator_for_thread = std::make_unique<stix::Validator>(std::move(validate_options));
+    validator_generation = generation_;
+  }
+  stix::Validator& validator = *validator_for_thread;
   std::vector<stix::Object> valid;
   valid.reserve(split->objects.size());
   for (const stix::ObjectText& text : split->objects) {

@@ -101,6 +101,8 @@ class Handler {
   // cache never holds a password.
   absl::flat_hash_map<std::string, CachedLogin> logins_ ABSL_GUARDED_BY(mu_);
   unsigned char cache_key_[32];
+  // Tells this handler's per-thread validators from those of an earlier handler (AddObjects).
+  uint64_t generation_ = 0;
 };
 
 }  // namespace liaison::taxii::server
