@@ -15,6 +15,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/synchronization/mutex.h"
+#include "policy/partner_view.h"
 #include "store/store.h"
 #include "taxii/server.h"
 
@@ -101,6 +102,8 @@ class Handler {
   // cache never holds a password.
   absl::flat_hash_map<std::string, CachedLogin> logins_ ABSL_GUARDED_BY(mu_);
   unsigned char cache_key_[32];
+  // Partners' relationship-end visibility across requests (policy/partner_view.h).
+  policy::VisibilityCache visibility_;
 };
 
 }  // namespace liaison::taxii::server
