@@ -135,7 +135,7 @@ Status PartnerView::PrefetchEnds(const std::vector<store::ObjectRecord>& records
   absl::flat_hash_map<std::string, bool> pending;
   for (size_t i = 0; i < records.size(); ++i) {
     const store::ObjectRecord& rec = records[i];
-    if (rec.type != "relationship" && rec.type != "sighting") continue;
+    if (!HasReferencedEnds(rec.type)) continue;
     if (!parsed[i]) continue;
     for (std::string& end : RelationshipEnds(*parsed[i], rec.json)) {
       if (pending.contains(ToAbsl(end)) || Cached(end)) continue;
@@ -181,10 +181,6 @@ Result<bool> PartnerView::AnyReleasedVersion(std::string_view object_id) {
 }
 
 namespace {
-
-bool IsRelationshipType(std::string_view type) {
-  return type == "relationship" || type == "sighting";
-}
 
 // Whether `versions` (empty: last) selects versions relative to the others (first, last); then
 // the selection must be made among the versions released to the partner, not by the store.
@@ -340,7 +336,7 @@ Result<store::Page> PartnerView::Query(Endpoint endpoint, std::string_view objec
     for (size_t i = 0; i < n; ++i) {
       const store::ObjectRecord& rec = page.records[i];
       if (auto o = stix::ParseObject(rec.json); o.ok()) parsed[i] = std::move(*o);
-      if (parsed[i] && IsRelationshipType(parsed[i]->type)) continue;
+      if (parsed[i] && HasReferencedEnds(parsed[i]->type)) continue;
       // (Unparsed: Decide parses again, to withhold it with the parser's reason.)
       LIAISON_ASSIGN_OR_RETURN(decisions[i], Decide(rec, parsed[i] ? &*parsed[i] : nullptr));
       if (parsed[i] && (scan_is_latest || rec.is_last.value_or(false))) {

@@ -193,9 +193,14 @@ std::string DescribeLabels(const std::vector<std::string>& labels) {
 
 }  // namespace
 
+bool HasReferencedEnds(std::string_view type) {
+  return type == "relationship" || type == "sighting" || type == "report" || type == "grouping" ||
+         type == "note" || type == "opinion";
+}
+
 std::vector<std::string> RelationshipEnds(const stix::Object& object, std::string_view json) {
   std::vector<std::string> ends;
-  if (object.type != "relationship" && object.type != "sighting") return ends;
+  if (!HasReferencedEnds(object.type)) return ends;
   // simdjson's DOM rather than a json::Value tree: this runs for every relationship a partner's
   // page scans (twice: the prefetch of ends and the decision), and only five members are read.
   thread_local simdjson::dom::parser parser;
@@ -207,7 +212,7 @@ std::vector<std::string> RelationshipEnds(const stix::Object& object, std::strin
     std::string_view v;
     if (obj[key].get_string().get(v) == simdjson::SUCCESS) ends.emplace_back(v);
   }
-  for (const char* key : {"observed_data_refs", "where_sighted_refs"}) {
+  for (const char* key : {"observed_data_refs", "where_sighted_refs", "object_refs"}) {
     simdjson::dom::array list;
     if (obj[key].get_array().get(list) != simdjson::SUCCESS) continue;
     for (simdjson::dom::element item : list) {
@@ -290,9 +295,9 @@ Result<Decision> ReleasePolicy::Decide(const stix::Object& object, std::string_v
     return Withhold("no confidence, and this partner requires one");
   }
 
-  // 6. Relationship and sighting ends: a withheld end must look absent, and an SRO pointing at
-  // it would reveal its id.
-  if (rules.require_visible_ends && (object.type == "relationship" || object.type == "sighting")) {
+  // 6. Relationship and sighting ends, and the object_refs of reports, groupings, notes and
+  // opinions: a withheld object must look absent, and an object naming it would reveal its id.
+  if (rules.require_visible_ends && HasReferencedEnds(object.type)) {
     std::vector<std::string> refs = RelationshipEnds(object, json);
     if (refs.empty()) return Withhold(StrCat(object.type, " without readable ends"));
     for (const std::string& ref : refs) {
