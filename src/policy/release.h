@@ -60,8 +60,14 @@ class ReleasePolicy {
                           const EndsCheck* ends = nullptr) const;
 };
 
-// The ids a relationship or sighting points to (STIX 2.1 sections 5.1, 5.2); empty for other
-// types.
+// Whether objects of `type` point at other objects in a way that names them to the reader, so
+// that the ends rule (6) applies: relationships and sightings (STIX 2.1 sections 5.1, 5.2), and
+// the objects whose `object_refs` list what they are about: report, grouping, note, opinion
+// (sections 4.16, 4.7, 4.13, 4.14).
+bool HasReferencedEnds(std::string_view type);
+
+// The ids such an object points to (source_ref, target_ref; sighting_of_ref,
+// observed_data_refs, where_sighted_refs; object_refs); empty for other types.
 std::vector<std::string> RelationshipEnds(const stix::Object& object, std::string_view json);
 
 }  // namespace liaison::policy

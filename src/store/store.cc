@@ -92,4 +92,8 @@ Result<std::vector<std::pair<Timestamp, Timestamp>>> Store::ReceivedRanges(std::
   return absl::UnimplementedError("this store does not keep sync state");
 }
 
+Result<std::string> Store::ObjectsStamp(std::string_view) {
+  return absl::UnimplementedError("this store has no change stamp");
+}
+
 }  // namespace liaison::store

@@ -60,6 +60,11 @@ struct ObjectRecord {
   Timestamp date_added;              // microsecond precision
   std::string media_type;            // "application/stix+json;version=<spec_version>"
   std::string json;                  // original text; empty in manifest/version queries
+  // Whether this is the earliest / latest stored version of its id in the collection, as the
+  // backend's version flags say; nullopt when the backend does not say (callers then look).
+  // The release policy uses them to select first/last among released versions cheaply.
+  std::optional<bool> is_first;
+  std::optional<bool> is_last;
 };
 
 // One page of a query.
@@ -322,6 +327,14 @@ class Store {
   // The recorded ranges of `collection` from `peer` that overlap [from, to], ordered by start.
   virtual Result<std::vector<std::pair<Timestamp, Timestamp>>> ReceivedRanges(
       std::string_view collection, std::string_view peer, Timestamp from, Timestamp to);
+
+  // --- Change stamp (issue #6) ---------------------------------------------------------------
+  // A short value that differs whenever an object version has been added to or deleted from
+  // `collection` since an earlier call returned it (other changes may change it too). The
+  // release policy caches decisions about the latest versions of objects (relationship ends)
+  // across requests and drops them when the stamp moves. Cheap: O(log n). The default answers
+  // Unimplemented, and callers then cache nothing across requests.
+  virtual Result<std::string> ObjectsStamp(std::string_view collection);
 };
 
 }  // namespace liaison::store

@@ -18,6 +18,7 @@
 #include <random>
 #include <set>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -32,6 +33,7 @@
 #include "store/sqlite/sqlite_store.h"
 #include "taxii/auth.h"
 #include "taxii/server.h"
+#include "taxii/server/handler.h"
 #include "taxii/test_client.h"
 
 namespace liaison::policy {
@@ -487,6 +489,7 @@ class InProcessDriver : public Driver {
       if (k == "limit") f.limit = std::stoul(v);
       if (k == "next") f.next = v;
       if (k == "match[version]" && v == "all") f.versions = {store::VersionMatch::All()};
+      if (k == "match[version]" && v == "first") f.versions = {store::VersionMatch::First()};
     }
     const Endpoint e = endpoint == "objects"    ? Endpoint::kObjects
                        : endpoint == "manifest" ? Endpoint::kManifest
@@ -633,7 +636,9 @@ using Explain = std::function<std::string(const VersionSpec&)>;
 void CheckPartner(Driver& d, const Universe& u, const ReleaseRules& rules, std::mt19937_64& rng,
                   const std::string& trace, const Explain& explain = nullptr) {
   Reference ref{u, rules};
-  VersionSet expected_all, expected_last;
+  // match[version]=last (the default) and first select among the released versions: the latest
+  // (earliest) version the partner may see, whatever newer (older) versions are withheld.
+  VersionSet expected_all, expected_last, expected_first;
   std::set<std::string> visible_ids, referenced;
   std::vector<std::string> forbidden;
   for (const auto& [id, idx] : u.by_id) {
@@ -650,8 +655,16 @@ void CheckPartner(Driver& d, const Universe& u, const ReleaseRules& rules, std::
         for (const auto& [token, markings] : v.tokens) forbidden.push_back(token);
       }
     }
-    const VersionSpec& latest = u.versions[idx.back()];
-    if (ref.Released(latest)) expected_last.emplace(id, Canon(latest.modified));
+    for (auto i = idx.rbegin(); i != idx.rend(); ++i) {
+      if (!ref.Released(u.versions[*i])) continue;
+      expected_last.emplace(id, Canon(u.versions[*i].modified));
+      break;
+    }
+    for (size_t i : idx) {
+      if (!ref.Released(u.versions[i])) continue;
+      expected_first.emplace(id, Canon(u.versions[i].modified));
+      break;
+    }
   }
   // A token forbidden in one version may be allowed nowhere else: tokens are unique per version.
   std::string raw;
@@ -672,6 +685,10 @@ void CheckPartner(Driver& d, const Universe& u, const ReleaseRules& rules, std::
   }
   auto last = PageThrough(d, "objects", "", {}, limit, raw, trace);
   EXPECT_EQ(Versions(last), expected_last) << trace << " objects (latest)";
+  auto first = PageThrough(d, "objects", "", {{"match[version]", "first"}}, limit, raw, trace);
+  EXPECT_EQ(Versions(first), expected_first) << trace << " objects?match[version]=first";
+  auto manifest_last = PageThrough(d, "manifest", "", {}, limit, raw, trace);
+  EXPECT_EQ(Versions(manifest_last), expected_last) << trace << " manifest (latest)";
   auto manifest = PageThrough(d, "manifest", "", {{"match[version]", "all"}}, limit, raw, trace);
   EXPECT_EQ(Versions(manifest), expected_all) << trace << " manifest";
 
@@ -868,6 +885,193 @@ TEST_F(PolicyPropertyTest, OverHttpNothingOutsideThePolicyReachesThePartner) {
   EXPECT_TRUE(v->ok) << v->problem;
   EXPECT_GT(v->entries, 0);
   (*server)->Stop();
+}
+
+// match[version] selects among released versions (docs/policy.md "Version selection"): the
+// newest version is withheld (label "military"), so `last` is the newest released one, `first`
+// the oldest released one, and nothing in any answer shows that the withheld version exists.
+// The versions are stored newest first, so date_added order is not version order.
+TEST_F(PolicyPropertyTest, VersionSelectionIsAmongReleasedVersions) {
+  const std::string collection = "11111111-2222-4333-8444-555555555555";
+  store::Collection c;
+  c.id = collection;
+  c.api_root = "api";
+  c.title = "t";
+  ASSERT_TRUE(store_->CreateCollection(c).ok());
+  const std::string id = "indicator--6a1f3c2e-0b9d-4e7a-9c55-2d4e8f1a7b3c";
+  auto version = [&](int day, std::string_view label, std::string_view name) {
+    return StrCat(R"({"type":"indicator","spec_version":"2.1","id":")", id,
+                  R"(","created":"2024-01-01T00:00:00.000Z","modified":"2024-01-0)", day,
+                  R"(T00:00:00.000Z","name":")", name,
+                  R"(","pattern":"[ipv4-addr:value = '198.51.100.7']","pattern_type":"stix",)",
+                  R"("valid_from":"2024-01-01T00:00:00Z","labels":[")", label,
+                  R"("],"object_marking_refs":[")", kTlp2Green, R"("]})");
+  };
+  // Stored newest first: day 4 (withheld), day 3, day 2 (withheld), day 1.
+  for (auto [day, label, name] :
+       {std::tuple{4, "military", "secret-name-4"}, std::tuple{3, "cybercrime", "name-3"},
+        std::tuple{2, "military", "secret-name-2"}, std::tuple{1, "cybercrime", "name-1"}}) {
+    std::vector<stix::Object> batch;
+    const std::string text = version(day, label, name);
+    auto o = stix::ParseObject(text);
+    ASSERT_TRUE(o.ok()) << o.status();
+    o->json = text;
+    batch.push_back(std::move(*o));
+    ASSERT_TRUE(store_->Add(collection, batch).ok());
+  }
+  Partner partner;
+  partner.name = "p";
+  partner.rules.tlp = {Tlp::kClear, Tlp::kGreen};
+  partner.rules.labels.deny = {"military"};
+  partner.policy_version = ComputePolicyVersion(partner.rules);
+  InProcessDriver d(*store_, collection, partner);
+  std::string raw;
+  auto versions_of = [](const std::vector<Item>& items) {
+    std::vector<std::string> out;
+    for (const Item& it : items) out.push_back(it.version);
+    return out;
+  };
+  const std::string v1 = "2024-01-01T00:00:00.000Z", v3 = "2024-01-03T00:00:00.000Z";
+  for (size_t limit : {1, 5}) {
+    EXPECT_EQ(versions_of(PageThrough(d, "objects", "", {}, limit, raw, "last")),
+              std::vector<std::string>{v3});
+    EXPECT_EQ(versions_of(PageThrough(d, "objects", "", {{"match[version]", "first"}}, limit, raw,
+                                      "first")),
+              std::vector<std::string>{v1});
+    EXPECT_EQ(versions_of(PageThrough(d, "manifest", "", {}, limit, raw, "manifest")),
+              std::vector<std::string>{v3});
+    EXPECT_EQ(
+        versions_of(PageThrough(d, "objects", "", {{"match[version]", "all"}}, limit, raw, "all")),
+        (std::vector<std::string>{v3, v1}));  // date_added order
+  }
+  Response obj = d.Get("object", id, {});
+  ASSERT_EQ(obj.status, 200);
+  EXPECT_EQ(versions_of(obj.items), std::vector<std::string>{v3});
+  raw += obj.raw;
+  // The page's date_added is the released version's own, not the withheld one's.
+  auto all = store_->QueryVersions(collection, id, {});
+  ASSERT_TRUE(all.ok());
+  ASSERT_EQ(all->records.size(), 4u);
+  EXPECT_EQ(obj.first, all->records[1].date_added.ToString(6));  // day 3, stored second
+  for (std::string_view secret : {"secret-name-4", "secret-name-2", "2024-01-04", "2024-01-02"}) {
+    EXPECT_EQ(raw.find(secret), std::string::npos) << secret;
+  }
+
+  // Over HTTP, through the handler: the default GET and the object endpoint give day 3.
+  taxii::ServerOptions options;
+  options.partners = std::make_shared<const PartnerSet>(*PartnerSet::Create({partner}));
+  (void)store_->CreateUser({"u", "x", false, {"g"}});
+  partner.groups = {"g"};
+  options.partners = std::make_shared<const PartnerSet>(*PartnerSet::Create({partner}));
+  ASSERT_TRUE(
+      store_->SetPermission(collection, store::Principal::GroupNamed("g"), {true, false}).ok());
+  const std::string token = taxii::NewApiToken();
+  ASSERT_TRUE(store_->AddToken({taxii::HashApiToken(token), "u", "", Timestamp::Now(), {}}).ok());
+  taxii::server::Handler handler(*store_, options);
+  taxii::server::HttpRequest req;
+  req.method = "GET";
+  req.authorization = "Bearer " + token;
+  req.remote_address = "127.0.0.1";
+  for (int round = 0; round < 2; ++round) {  // the second round answers from the caches
+    req.target = StrCat("/api/collections/", collection, "/objects/");
+    taxii::server::HttpResponse r = handler.Handle(req);
+    ASSERT_EQ(r.status, 200) << r.body;
+    EXPECT_NE(r.body.find("name-3"), std::string::npos) << r.body;
+    EXPECT_EQ(r.body.find("secret"), std::string::npos) << r.body;
+    EXPECT_EQ(r.body.find("2024-01-04"), std::string::npos) << r.body;
+  }
+  // A new released version (day 5) is the latest at once; the caches follow the store.
+  {
+    std::vector<stix::Object> batch;
+    const std::string text = version(5, "cybercrime", "name-5");
+    auto o = stix::ParseObject(text);
+    ASSERT_TRUE(o.ok());
+    o->json = text;
+    batch.push_back(std::move(*o));
+    ASSERT_TRUE(store_->Add(collection, batch).ok());
+  }
+  taxii::server::HttpResponse r = handler.Handle(req);
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_NE(r.body.find("name-5"), std::string::npos) << r.body;
+  EXPECT_EQ(r.body.find("name-3"), std::string::npos) << r.body;
+  // Deleting it brings day 3 back (a deletion moves the store's stamp too).
+  auto day5 = Timestamp::Parse("2024-01-05T00:00:00.000Z");
+  ASSERT_TRUE(day5.ok());
+  store::DeleteFilter del;
+  del.versions = {store::VersionMatch::At(*day5)};
+  ASSERT_TRUE(store_->DeleteObject(collection, id, del).ok());
+  r = handler.Handle(req);
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_NE(r.body.find("name-3"), std::string::npos) << r.body;
+  EXPECT_EQ(r.body.find("name-5"), std::string::npos) << r.body;
+}
+
+// Relationship ends cached across requests follow the store: when the end's latest version
+// becomes withheld, the relationship is withheld on the next request, and back again when a
+// released version follows.
+TEST_F(PolicyPropertyTest, CachedEndVisibilityFollowsNewVersions) {
+  const std::string collection = "21111111-2222-4333-8444-555555555555";
+  store::Collection c;
+  c.id = collection;
+  c.api_root = "api";
+  c.title = "t";
+  ASSERT_TRUE(store_->CreateCollection(c).ok());
+  const std::string a = "indicator--0a1f3c2e-0b9d-4e7a-9c55-2d4e8f1a7b3c";
+  const std::string b = "indicator--0b1f3c2e-0b9d-4e7a-9c55-2d4e8f1a7b3c";
+  auto indicator = [&](const std::string& id, int day, std::string_view label) {
+    return StrCat(R"({"type":"indicator","spec_version":"2.1","id":")", id,
+                  R"(","created":"2024-01-01T00:00:00.000Z","modified":"2024-01-0)", day,
+                  R"(T00:00:00.000Z","pattern":"[ipv4-addr:value = '198.51.100.7']",)",
+                  R"("pattern_type":"stix","valid_from":"2024-01-01T00:00:00Z","labels":[")", label,
+                  R"("],"object_marking_refs":[")", kTlp2Green, R"("]})");
+  };
+  const std::string rel = StrCat(
+      R"({"type":"relationship","spec_version":"2.1","id":"relationship--0c1f3c2e-0b9d-4e7a-9c55-2d4e8f1a7b3c",)",
+      R"("created":"2024-01-01T00:00:00.000Z","modified":"2024-01-01T00:00:00.000Z",)",
+      R"("relationship_type":"related-to","source_ref":")", a, R"(","target_ref":")", b,
+      R"(","object_marking_refs":[")", kTlp2Green, R"("]})");
+  auto add = [&](const std::string& text) {
+    std::vector<stix::Object> batch;
+    auto o = stix::ParseObject(text);
+    ASSERT_TRUE(o.ok()) << o.status();
+    o->json = text;
+    batch.push_back(std::move(*o));
+    ASSERT_TRUE(store_->Add(collection, batch).ok());
+  };
+  add(indicator(a, 1, "cybercrime"));
+  add(indicator(b, 1, "cybercrime"));
+  add(rel);
+  Partner partner;
+  partner.name = "p";
+  partner.groups = {"g"};
+  partner.rules.tlp = {Tlp::kClear, Tlp::kGreen};
+  partner.rules.labels.deny = {"military"};
+  partner.policy_version = ComputePolicyVersion(partner.rules);
+  taxii::ServerOptions options;
+  options.partners = std::make_shared<const PartnerSet>(*PartnerSet::Create({partner}));
+  (void)store_->CreateUser({"u", "x", false, {"g"}});
+  ASSERT_TRUE(
+      store_->SetPermission(collection, store::Principal::GroupNamed("g"), {true, false}).ok());
+  const std::string token = taxii::NewApiToken();
+  ASSERT_TRUE(store_->AddToken({taxii::HashApiToken(token), "u", "", Timestamp::Now(), {}}).ok());
+  taxii::server::Handler handler(*store_, options);
+  taxii::server::HttpRequest req;
+  req.method = "GET";
+  req.authorization = "Bearer " + token;
+  req.remote_address = "127.0.0.1";
+  auto get = [&](std::string_view path) {
+    req.target = StrCat("/api/collections/", collection, path);
+    return handler.Handle(req);
+  };
+  const std::string rel_path = "/objects/relationship--0c1f3c2e-0b9d-4e7a-9c55-2d4e8f1a7b3c/";
+  EXPECT_EQ(get(rel_path).status, 200);
+  EXPECT_NE(get("/objects/").body.find("relationship--"), std::string::npos);
+  add(indicator(b, 2, "military"));  // b's latest version is now withheld
+  EXPECT_EQ(get(rel_path).status, 404);
+  EXPECT_EQ(get("/objects/").body.find("relationship--"), std::string::npos);
+  add(indicator(b, 3, "cybercrime"));
+  EXPECT_EQ(get(rel_path).status, 200);
+  EXPECT_NE(get("/objects/").body.find("relationship--"), std::string::npos);
 }
 
 }  // namespace

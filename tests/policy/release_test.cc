@@ -239,6 +239,34 @@ TEST(ReleasePolicy, RelationshipsNeedVisibleEnds) {
   EXPECT_EQ(DecideText(Relationship(), p).kind, Decision::Kind::kRelease);
 }
 
+// A report names what it is about in object_refs: the ends rule applies to it as to an SRO, or
+// a report would reveal the ids of objects the partner may not see.
+TEST(ReleasePolicy, ReportsNeedVisibleObjectRefs) {
+  const std::string report =
+      R"({"type":"report","spec_version":"2.1","id":"report--84e4d88f-44ea-4bcd-bbf3-b2c1c320bcb3",)"
+      R"("created":"2024-01-01T00:00:00.000Z","modified":"2024-01-01T00:00:00.000Z",)"
+      R"("name":"r","published":"2024-01-01T00:00:00Z","object_refs":[)"
+      R"("indicator--0a3e4d6f-1d3a-4b5c-8d9e-0f1a2b3c4d5e",)"
+      R"("malware--31b940d4-6f7f-459a-80ea-9c1f17b5891b"]})";
+  Partner p = MakePartner({.unmarked = Tlp::kClear});
+  EXPECT_EQ(DecideText(report, p).kind, Decision::Kind::kWithhold);
+  EndsCheck all = [](std::string_view) -> Result<bool> { return true; };
+  EXPECT_EQ(DecideText(report, p, &all).kind, Decision::Kind::kRelease);
+  EndsCheck no_malware = [](std::string_view id) -> Result<bool> {
+    return id.rfind("malware--", 0) != 0;
+  };
+  Decision d = DecideText(report, p, &no_malware);
+  EXPECT_EQ(d.kind, Decision::Kind::kWithhold);
+  EXPECT_THAT(d.reason, HasSubstr("malware--31b940d4"));
+  auto object = stix::ParseObject(report);
+  ASSERT_TRUE(object.ok());
+  EXPECT_THAT(RelationshipEnds(*object, report),
+              ElementsAre("indicator--0a3e4d6f-1d3a-4b5c-8d9e-0f1a2b3c4d5e",
+                          "malware--31b940d4-6f7f-459a-80ea-9c1f17b5891b"));
+  p.rules.require_visible_ends = false;
+  EXPECT_EQ(DecideText(report, p).kind, Decision::Kind::kRelease);
+}
+
 TEST(Partners, ParsesTomlAndVersionsThePolicy) {
   auto set = ParsePartners(R"(
 [[partner]]

@@ -1,6 +1,7 @@
 #include "app/commands/exchange_log.h"
 
 #include <map>
+#include <memory>
 #include <string>
 #include <utility>
 
@@ -39,14 +40,21 @@ taxii::sync::ReleaseFilter MakeSyncReleaseFilter(
     const std::vector<taxii::sync::PeerConfig>& peers) {
   std::map<std::string, std::string, std::less<>> collection_of;
   for (const auto& peer : peers) collection_of[peer.name] = peer.local_collection;
-  return [&store, partners = std::move(partners), collection_of = std::move(collection_of)](
-             std::string_view peer,
-             const store::ObjectRecord& record) -> Result<std::optional<std::string>> {
+  // Relationship ends decided for one version are remembered for the next ones (the cache is
+  // keyed by the collection's change stamp, like the TAXII server's), so a push batch does not
+  // read every end from the store again.
+  auto visibility = std::make_shared<policy::VisibilityCache>();
+  return [&store, partners = std::move(partners), collection_of = std::move(collection_of),
+          visibility](std::string_view peer,
+                      const store::ObjectRecord& record) -> Result<std::optional<std::string>> {
     const policy::Partner* partner = partners ? partners->Find(peer) : nullptr;
     if (partner == nullptr) return std::optional<std::string>();
     auto it = collection_of.find(peer);
     const std::string collection = it == collection_of.end() ? std::string() : it->second;
     policy::PartnerView view(store, collection, *partner);
+    if (auto stamp = store.ObjectsStamp(collection); stamp.ok()) {
+      view.UseCache(*visibility, std::move(*stamp));
+    }
     LIAISON_ASSIGN_OR_RETURN(policy::Decision d, view.Decide(record));
     switch (d.kind) {
       case policy::Decision::Kind::kRelease:

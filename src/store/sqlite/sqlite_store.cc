@@ -208,6 +208,7 @@ class SqliteStore final : public Store {
                                                                       std::string_view peer,
                                                                       Timestamp from,
                                                                       Timestamp to) override;
+  Result<std::string> ObjectsStamp(std::string_view collection) override;
 
  private:
   explicit SqliteStore(const SqliteOptions& options) : options_(options) {}
@@ -299,6 +300,14 @@ Result<int64_t> CollectionKey(Connection& c, std::string_view id) {
     return absl::NotFoundError(absl::StrCat("collection ", ToAbsl(id), " not found"));
   }
   return st.Int(0);
+}
+
+// Counts object deletions in meta('object_deletions') for ObjectsStamp: a deletion, unlike an
+// Add, leaves max(date_added) where it was.
+Status CountDeletion(Connection& c) {
+  return c.Exec(
+      "INSERT INTO meta(key, value) VALUES ('object_deletions', 1) "
+      "ON CONFLICT(key) DO UPDATE SET value = value + 1");
 }
 
 Result<bool> UserExists(Connection& c, std::string_view name) {
@@ -494,7 +503,7 @@ Status SqliteStore::DeleteCollection(std::string_view id) {
       st.Bind(1, cid);
       LIAISON_RETURN_IF_ERROR(st.Run());
     }
-    return absl::OkStatus();
+    return CountDeletion(c);
   });
 }
 
@@ -851,6 +860,8 @@ Result<Page> SqliteStore::QueryImpl(std::string_view collection, const Filter& f
       rec.id = std::move(row.id);
       rec.type = std::move(row.type);
       rec.spec_version = std::move(row.spec_version);
+      rec.is_first = row.is_first;
+      rec.is_last = row.is_last;
       if (with_json) rec.json = std::move(json[i]);
       page.records.push_back(std::move(rec));
     }
@@ -894,6 +905,7 @@ Result<size_t> SqliteStore::DeleteObject(std::string_view collection, std::strin
       ++deleted;
     }
     if (deleted > 0) LIAISON_RETURN_IF_ERROR(RefreshFlags(c, kept));
+    if (deleted > 0) LIAISON_RETURN_IF_ERROR(CountDeletion(c));
     return deleted;
   });
 }
@@ -1384,6 +1396,25 @@ Result<std::vector<std::pair<Timestamp, Timestamp>>> SqliteStore::ReceivedRanges
       out.emplace_back(a, b);
     }
     return out;
+  });
+}
+
+// --- Change stamp -------------------------------------------------------------------------------
+
+Result<std::string> SqliteStore::ObjectsStamp(std::string_view collection) {
+  return Read([&](Connection& c) -> Result<std::string> {
+    LIAISON_ASSIGN_OR_RETURN(int64_t cid, CollectionKey(c, collection));
+    // An Add gives every new version a date_added above all earlier ones (store-wide), so the
+    // collection's max(date_added) moves with each Add; deletions are counted apart. Both are
+    // O(log n) (objects_by_cid ends with the rowid; meta is keyed).
+    LIAISON_ASSIGN_OR_RETURN(
+        Statement st,
+        c.Prepare("SELECT (SELECT max(date_added) FROM objects INDEXED BY objects_by_cid "
+                  "WHERE cid = ?1), (SELECT value FROM meta WHERE key = 'object_deletions')"));
+    st.Bind(1, cid);
+    LIAISON_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) return absl::InternalError("sqlite store: stamp query returned no row");
+    return absl::StrCat(cid, "/", st.IsNull(0) ? 0 : st.Int(0), "/", st.IsNull(1) ? 0 : st.Int(1));
   });
 }
 

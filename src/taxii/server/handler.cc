@@ -780,6 +780,10 @@ HttpResponse Handler::GetObjects(const HttpRequest& request, const Route& route,
                                       : route.kind == Kind::kManifest ? policy::Endpoint::kManifest
                                                                       : policy::Endpoint::kVersions;
     policy::PartnerView view(store_, c->id, *partner);
+    // Read before the view's first query, so cached answers are never older than the stamp.
+    if (auto stamp = store_.ObjectsStamp(c->id); stamp.ok()) {
+      view.UseCache(visibility_, std::move(*stamp));
+    }
     page = view.Query(endpoint, route.object_id, filter, &released);
   } else {
     switch (route.kind) {

@@ -15,6 +15,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/synchronization/mutex.h"
+#include "policy/partner_view.h"
 #include "store/store.h"
 #include "taxii/server.h"
 
@@ -103,6 +104,8 @@ class Handler {
   unsigned char cache_key_[32];
   // Tells this handler's per-thread validators from those of an earlier handler (AddObjects).
   uint64_t generation_ = 0;
+  // Partners' relationship-end visibility across requests (policy/partner_view.h).
+  policy::VisibilityCache visibility_;
 };
 
 }  // namespace liaison::taxii::server
