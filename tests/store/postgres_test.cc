@@ -244,10 +244,11 @@ TEST_F(PostgresStoreTest, NaiveDateAddedLetsAPollingReaderMissObjects) {
     ASSERT_TRUE(node_b.ok()) << node_b.status();
     ASSERT_TRUE((*node_a)->CreateCollection({kCollection, "api", "t", "", "", {}}).ok());
     const RaceOutcome out = RunPollingRace(**node_a, **node_b);
-    ASSERT_FALSE(out.writes_failed);
-    missed = out.seen < out.expected;
-    std::printf("naive date_added, attempt %d: the reader saw %zu of %zu objects\n", attempt,
-                out.seen, out.expected);
+    // Either outcome fails the assertions of the test above: the naive scheme also lets two
+    // writers take the same date_added, and then one of the writes is refused.
+    missed = out.writes_failed || out.seen < out.expected;
+    std::printf("naive date_added, attempt %d: the reader saw %zu of %zu objects%s\n", attempt,
+                out.seen, out.expected, out.writes_failed ? "; a write failed" : "");
   }
   EXPECT_TRUE(missed) << "the race test did not detect the naive ordering";
 }
