@@ -11,6 +11,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   postgresql libpq-dev
   libphonenumber-dev libidn2-dev
+  curl  # the end-to-end shell tests read the server back over HTTP
 )
 # clang's libFuzzer is only needed for scripts/fuzz.sh; install it with LIAISON_FUZZ=1.
 if [[ "${LIAISON_FUZZ:-0}" == 1 ]]; then packages+=(clang libclang-rt-14-dev); fi
