@@ -19,7 +19,6 @@
 #include <vector>
 
 #include "benchmark/benchmark.h"
-#include "core/status_macros.h"
 #include "core/strings.h"
 #include "policy/partner.h"
 #include "policy/partner_view.h"
@@ -64,12 +63,7 @@ ReleaseFilter PolicyFilter(store::Store& db, std::shared_ptr<const policy::Partn
     if (auto stamp = db.ObjectsStamp(kCollection); stamp.ok()) {
       view.UseCache(*cache, std::move(*stamp));
     }
-    LIAISON_ASSIGN_OR_RETURN(policy::Decision d, view.Decide(record));
-    if (d.kind == policy::Decision::Kind::kRelease) return std::optional<std::string>(record.json);
-    if (d.kind == policy::Decision::Kind::kSanitised) {
-      return std::optional<std::string>(std::move(d.json));
-    }
-    return std::optional<std::string>();
+    return view.ReleasedText(record);
   };
 }
 

@@ -419,4 +419,17 @@ Result<store::Page> PartnerView::Query(Endpoint endpoint, std::string_view objec
   return out;
 }
 
+Result<std::optional<std::string>> PartnerView::ReleasedText(const store::ObjectRecord& record) {
+  LIAISON_ASSIGN_OR_RETURN(Decision d, Decide(record));
+  switch (d.kind) {
+    case Decision::Kind::kRelease:
+      return std::optional<std::string>(record.json);
+    case Decision::Kind::kSanitised:
+      return std::optional<std::string>(std::move(d.json));
+    case Decision::Kind::kWithhold:
+      break;
+  }
+  return std::optional<std::string>();
+}
+
 }  // namespace liaison::policy

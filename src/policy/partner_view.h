@@ -99,6 +99,10 @@ class PartnerView {
   // Decides one stored version (parses it first).
   Result<Decision> Decide(const store::ObjectRecord& record);
 
+  // What leaves for the partner when `record` is pushed to it (sync): the text to send (as
+  // stored, or sanitised), or nullopt when the version is withheld.
+  Result<std::optional<std::string>> ReleasedText(const store::ObjectRecord& record);
+
   // Whether the latest version of `id` in the collection is released to the partner (ends of
   // relationships and sightings); cached for the life of the view.
   Result<bool> Visible(std::string_view id);

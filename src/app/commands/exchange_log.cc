@@ -55,16 +55,7 @@ taxii::sync::ReleaseFilter MakeSyncReleaseFilter(
     if (auto stamp = store.ObjectsStamp(collection); stamp.ok()) {
       view.UseCache(*visibility, std::move(*stamp));
     }
-    LIAISON_ASSIGN_OR_RETURN(policy::Decision d, view.Decide(record));
-    switch (d.kind) {
-      case policy::Decision::Kind::kRelease:
-        return std::optional<std::string>(record.json);
-      case policy::Decision::Kind::kSanitised:
-        return std::optional<std::string>(std::move(d.json));
-      case policy::Decision::Kind::kWithhold:
-        break;
-    }
-    return std::optional<std::string>();
+    return view.ReleasedText(record);
   };
 }
 
