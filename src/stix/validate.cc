@@ -9,6 +9,11 @@
 
 #include <algorithm>
 #include <cstring>
+#include <optional>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
@@ -20,6 +25,7 @@
 #include "simdjson.h"
 #include "stix/ids.h"
 #include "stix/internal/locate.h"
+#include "stix/internal/name_table.h"
 #include "stix/internal/spec.h"
 
 namespace liaison::stix {
@@ -36,27 +42,6 @@ using simdjson::dom::element_type;
 // ---------------------------------------------------------------------------------------------
 // The registry: each TypeSpec compiled once into a property map (common + type-specific).
 
-// Property names are short and share prefixes ("x_mitre_"), so hash the length and the last
-// eight bytes; std::hash over the whole name (what Debian's abseil falls back to for
-// std::string_view) showed up in profiles.
-struct PropertyNameHash {
-  size_t operator()(std::string_view s) const {
-    uint64_t tail = 0;
-    const size_t n = std::min<size_t>(s.size(), 8);
-    std::memcpy(&tail, s.data() + s.size() - n, n);
-    uint64_t h = (tail ^ (s.size() * 0x9E3779B97F4A7C15ull)) * 0xff51afd7ed558ccdull;
-    return static_cast<size_t>(h ^ (h >> 32));
-  }
-};
-
-// Equality of two names without the out-of-line std::string_view::compare that GCC emits here:
-// lengths first, then memcmp (most lookups hit, so the bytes are compared once).
-struct PropertyNameEq {
-  bool operator()(std::string_view a, std::string_view b) const {
-    return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size()) == 0;
-  }
-};
-
 struct PropertyEntry {
   const PropertySpec* spec = nullptr;
   int required_index = -1;  // bit in the "seen required" mask, or -1 when optional
@@ -66,7 +51,7 @@ struct PropertyEntry {
 struct CompiledType {
   const TypeSpec* spec = nullptr;
   Category category = Category::kSdo;
-  absl::flat_hash_map<std::string_view, PropertyEntry, PropertyNameHash, PropertyNameEq> properties;
+  internal::NameTable<PropertyEntry> properties;
   std::vector<const PropertySpec*> required;
 };
 
@@ -78,8 +63,13 @@ class Registry {
   }
 
   const CompiledType* Find(std::string_view type) const {
-    auto it = by_name_.find(type);
-    return it == by_name_.end() ? nullptr : it->second;
+    const CompiledType* const* c = by_name_.Find(type);
+    return c == nullptr ? nullptr : *c;
+  }
+  // `type` lies in a simdjson document (see NameTable::FindInDocument).
+  const CompiledType* FindInDocument(std::string_view type) const {
+    const CompiledType* const* c = by_name_.FindInDocument(type);
+    return c == nullptr ? nullptr : *c;
   }
   // Custom objects get the common properties of their category only.
   const CompiledType& Custom(Category category) const {
@@ -96,7 +86,7 @@ class Registry {
     for (auto table : {internal::SdoSroMetaTypes(), internal::ScoTypes()}) {
       for (const TypeSpec& spec : table) {
         CompiledType* c = Compile(&spec, spec.category, spec.has_common_properties);
-        by_name_.emplace(spec.type, c);
+        by_name_.InsertOrAssign(spec.type, c);
       }
     }
     static const TypeSpec kCustomSpecs[] = {
@@ -128,24 +118,24 @@ class Registry {
     c->spec = spec;
     c->category = category;
     auto add = [&](const PropertySpec& p) {
-      c->properties.insert_or_assign(p.name, PropertyEntry{&p, -1});
+      c->properties.InsertOrAssign(p.name, PropertyEntry{&p, -1});
       if (p.kind == Kind::kObject && p.nested != nullptr) CompileNested(p.nested);
     };
     if (with_common) {
       for (const PropertySpec& p : internal::CommonProperties(category)) add(p);
     }
     for (const PropertySpec& p : spec->properties) add(p);  // type-specific wins
-    for (const auto& [name, entry] : c->properties) {
+    for (const auto& [name, entry] : c->properties.entries()) {
       if (entry.spec->required) c->required.push_back(entry.spec);
     }
     std::sort(c->required.begin(), c->required.end(),
               [](const PropertySpec* a, const PropertySpec* b) { return a->name < b->name; });
     LIAISON_CHECK(c->required.size() <= 64);
     for (size_t i = 0; i < c->required.size(); ++i) {
-      c->properties[c->required[i]->name].required_index = static_cast<int>(i);
+      c->properties.FindMutable(c->required[i]->name)->required_index = static_cast<int>(i);
     }
     int bit = 0;
-    for (auto& [name, entry] : c->properties) {
+    for (auto& [name, entry] : c->properties.entries()) {
       if (bit < 64) entry.bit = bit++;
     }
     return c;
@@ -158,7 +148,7 @@ class Registry {
   }
 
   std::vector<std::unique_ptr<CompiledType>> storage_;
-  absl::flat_hash_map<std::string_view, const CompiledType*> by_name_;
+  internal::NameTable<const CompiledType*> by_name_;
   absl::flat_hash_map<const TypeSpec*, const CompiledType*> nested_;
   const CompiledType* custom_[5] = {};
   const CompiledType* empty_ = nullptr;
@@ -201,9 +191,45 @@ bool IsValidTypeName(std::string_view t) {
   return acc == kTypeChar && !double_hyphen;
 }
 
-// Section 3.1: property names: a-z, 0-9 and underscore, 3-250 characters.
+#if defined(__SSE2__)
+// Lanes of `v` holding a-z, 0-9 or '_' (each range test is one signed compare after a shift
+// that moves the range to the bottom of the signed byte range).
+inline unsigned PropertyCharLanes(__m128i v) {
+  auto in_range = [v](char lo, int count) {
+    const __m128i shifted = _mm_xor_si128(_mm_sub_epi8(v, _mm_set1_epi8(lo)), _mm_set1_epi8(-128));
+    return _mm_cmplt_epi8(shifted, _mm_set1_epi8(static_cast<char>(count - 128)));
+  };
+  const __m128i ok = _mm_or_si128(_mm_or_si128(in_range('a', 26), in_range('0', 10)),
+                                  _mm_cmpeq_epi8(v, _mm_set1_epi8('_')));
+  return static_cast<unsigned>(_mm_movemask_epi8(ok));
+}
+#endif
+
+// Section 3.1: property names: a-z, 0-9 and underscore, 3-250 characters. Every custom property
+// of every object is checked, so 16 bytes at a time (fixed-size loads that overlap rather than
+// read past the name).
 bool IsValidPropertyName(std::string_view n) {
-  return n.size() >= 3 && n.size() <= 250 && AllOfClass(n, kPropertyChar);
+  if (n.size() < 3 || n.size() > 250) return false;
+#if defined(__SSE2__)
+  const char* p = n.data();
+  const size_t size = n.size();
+  if (size >= 16) {
+    for (size_t i = 0; i < size; i += 16) {
+      const size_t at = std::min(i, size - 16);
+      if (PropertyCharLanes(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + at))) != 0xffff) {
+        return false;
+      }
+    }
+    return true;
+  }
+  if (size >= 8) {
+    const __m128i v =
+        _mm_unpacklo_epi64(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p)),
+                           _mm_loadl_epi64(reinterpret_cast<const __m128i*>(p + size - 8)));
+    return PropertyCharLanes(v) == 0xffff;
+  }
+#endif
+  return AllOfClass(n, kPropertyChar);
 }
 
 bool IsDictionaryKey(std::string_view k) {
@@ -389,7 +415,9 @@ struct Validator::Impl final : internal::CheckContext {
   std::optional<Timestamp> Time(std::string_view property) const override {
     if (current_times == nullptr) return CheckContext::Time(property);
     for (size_t i = 0; i < current_times->size; ++i) {
-      if (current_times->entries[i].name == property) return current_times->entries[i].value;
+      if (internal::NamesEqual(current_times->entries[i].name, property)) {
+        return current_times->entries[i].value;
+      }
     }
     // Not a table timestamp of this object (or invalid, already reported): look it up.
     return current_times->size == TimeCache::kCapacity ? CheckContext::Time(property)
@@ -540,17 +568,18 @@ struct Validator::Impl final : internal::CheckContext {
                  ElementTypeName(e.type())));
   }
 
-  // Valid type names seen in references, most recent first: references repeat a few types
-  // (identity, marking-definition, the ends of relationships), so each is checked once per run.
+  // Valid custom type names seen in references, the last eight: references repeat a few types
+  // (x-mitre-tactic, the ends of relationships), so each is checked once per run.
   struct KnownRefTypes {
-    static constexpr size_t kEntries = 4, kMaxLength = 48;
+    static constexpr size_t kEntries = 8, kMaxLength = 48;
     char names[kEntries][kMaxLength];
-    size_t sizes[kEntries] = {SIZE_MAX, SIZE_MAX, SIZE_MAX, SIZE_MAX};
+    size_t sizes[kEntries] = {SIZE_MAX, SIZE_MAX, SIZE_MAX, SIZE_MAX,
+                              SIZE_MAX, SIZE_MAX, SIZE_MAX, SIZE_MAX};
     size_t next = 0;
 
     bool Contains(std::string_view type) const {
       for (size_t i = 0; i < kEntries; ++i) {
-        if (sizes[i] == type.size() && std::memcmp(names[i], type.data(), type.size()) == 0) {
+        if (sizes[i] == type.size() && internal::NamesEqual({names[i], sizes[i]}, type)) {
           return true;
         }
       }
@@ -565,6 +594,7 @@ struct Validator::Impl final : internal::CheckContext {
   };
   KnownRefTypes known_ref_types;
 
+  // `ref` is a string of the document being validated (its type part is looked up in place).
   void CheckRefString(std::string_view ref, std::span<const std::string_view> allowed,
                       std::string_view self_type) {
     // A UUID is 36 characters, so in a well-formed identifier "--" sits 38 from the end; only
@@ -581,7 +611,9 @@ struct Validator::Impl final : internal::CheckContext {
     std::string_view type = ref.substr(0, sep);
     int version = 0;
     bool rfc4122 = false;
-    bool type_ok = known_ref_types.Contains(type);
+    // Types of the specification are valid names; custom ones are checked once and remembered.
+    const CompiledType* known_type = Registry::Get().FindInDocument(type);
+    bool type_ok = known_type != nullptr || known_ref_types.Contains(type);
     if (!type_ok) {
       type_ok = IsValidTypeName(type);
       if (type_ok) known_ref_types.Insert(type);
@@ -599,13 +631,15 @@ struct Validator::Impl final : internal::CheckContext {
       return;
     }
     if (!self_type.empty()) id_uuid_version = version;
-    if (!self_type.empty() && type != self_type) {
+    if (!self_type.empty() && !internal::NamesEqual(type, self_type)) {
       Error("", rule::kIdentifier,
             StrCat("id prefix \"", type, "\" does not match the object type \"", self_type, "\""));
       return;
     }
-    if (!allowed.empty() && std::find(allowed.begin(), allowed.end(), type) == allowed.end() &&
-        Registry::Get().Find(type) != nullptr) {
+    if (!allowed.empty() &&
+        std::none_of(allowed.begin(), allowed.end(),
+                     [type](std::string_view a) { return internal::NamesEqual(a, type); }) &&
+        known_type != nullptr) {
       std::string names;
       for (std::string_view a : allowed) StrAppend(&names, names.empty() ? "" : ", ", a);
       Error("", rule::kRefType, StrCat("reference to a ", type, " where ", names, " is expected"));
@@ -697,7 +731,7 @@ struct Validator::Impl final : internal::CheckContext {
         if (ts.ok()) parsed_timestamp = *ts;
         if (!ts.ok()) {
           Error("", rule::kTimestamp, std::string(ts.status().message()));
-        } else if ((p.name == "created" || p.name == "modified") && ts->precision() < 3) {
+        } else if (ts->precision() < 3 && (p.name == "created" || p.name == "modified")) {
           // Section 3.2: created and modified MUST be precise to the nearest millisecond.
           Error("", rule::kTimestamp,
                 StrCat(p.name, " must be precise to the millisecond (\"", s, "\")"));
@@ -929,10 +963,10 @@ struct Validator::Impl final : internal::CheckContext {
     TimeCache times;
     for (auto field : obj) {
       PathGuard g(*this, field.key);
-      auto it = type.properties.find(field.key);
+      const PropertyEntry* entry = type.properties.FindInDocument(field.key);
       bool duplicate = false;
-      if (it != type.properties.end() && it->second.bit >= 0) {
-        const uint64_t mask = uint64_t{1} << it->second.bit;
+      if (entry != nullptr && entry->bit >= 0) {
+        const uint64_t mask = uint64_t{1} << entry->bit;
         duplicate = (seen & mask) != 0;
         seen |= mask;
       } else {
@@ -948,15 +982,15 @@ struct Validator::Impl final : internal::CheckContext {
         Error("", rule::kJson, StrCat("duplicate member name \"", field.key, "\""));
         continue;
       }
-      if (!nested && field.key.size() == 17 && field.key == "granular_markings") {
+      if (!nested && internal::NamesEqual(field.key, "granular_markings")) {
         saw_granular_markings = true;
       }
-      if (it == type.properties.end()) {
+      if (entry == nullptr) {
         CheckCustomProperty(field.key, field.value, nested);
         continue;
       }
-      const PropertySpec& p = *it->second.spec;
-      if (it->second.required_index >= 0) seen_required |= uint64_t{1} << it->second.required_index;
+      const PropertySpec& p = *entry->spec;
+      if (entry->required_index >= 0) seen_required |= uint64_t{1} << entry->required_index;
 
       parsed_timestamp.reset();
       CheckValue(p, field.value, p.kind == Kind::kIdentifier ? self_type : std::string_view{});
@@ -1027,14 +1061,25 @@ struct Validator::Impl final : internal::CheckContext {
       return;
     }
     simdjson::dom::object obj = e.get_object().value_unsafe();
+    // One pass for the two members that decide how the rest is read (the first of each, as
+    // simdjson's lookup would give); "type" and "spec_version" usually come first.
+    std::optional<element> type_member, spec_version_member;
+    for (auto field : obj) {
+      if (!type_member && internal::NamesEqual(field.key, "type")) {
+        type_member = field.value;
+      } else if (!spec_version_member && internal::NamesEqual(field.key, "spec_version")) {
+        spec_version_member = field.value;
+      }
+      if (type_member && spec_version_member) break;
+    }
     std::string_view type;
-    if (obj["type"].get_string().get(type) != simdjson::SUCCESS) {
-      Error("type", obj["type"].error() == simdjson::NO_SUCH_FIELD ? rule::kRequired : rule::kType,
+    if (!type_member || type_member->get_string().get(type) != simdjson::SUCCESS) {
+      Error("type", !type_member ? rule::kRequired : rule::kType,
             "a STIX object needs a string property type");
       CheckGeneric(e);
       return;
     }
-    const CompiledType* compiled = Registry::Get().Find(type);
+    const CompiledType* compiled = Registry::Get().FindInDocument(type);
     Category category;
     if (compiled != nullptr) {
       category = compiled->category;
@@ -1060,14 +1105,13 @@ struct Validator::Impl final : internal::CheckContext {
 
     // Section 3.1 spec_version: "2.1"; a missing one on an SDO/SRO/meta object means 2.0.
     std::string_view spec_version;
-    const bool has_spec_version =
-        obj["spec_version"].get_string().get(spec_version) == simdjson::SUCCESS;
+    const bool has_spec_version = spec_version_member && spec_version_member->get_string().get(
+                                                             spec_version) == simdjson::SUCCESS;
     if (has_spec_version && spec_version == "2.0") {
       ReportStix20("spec_version \"2.0\"");
       return;
     }
-    if (!has_spec_version && category != Category::kSco &&
-        obj["spec_version"].error() == simdjson::NO_SUCH_FIELD) {
+    if (!has_spec_version && category != Category::kSco && !spec_version_member) {
       ReportStix20(StrCat("a ", type, " without spec_version"));
       return;
     }

@@ -62,6 +62,10 @@ TEST(Timestamp, FastPathAgreesWithGeneralParser) {
     const int32_t nanos = static_cast<int32_t>(rng() % 1'000'000'000);
     std::string text = Timestamp::FromUnixNanos(seconds, nanos).ToString(rng() % 10);
     if (round % 4 == 0) text[rng() % (text.size() - 1)] = digits[rng() % 10];  // maybe invalid
+    // Bytes just outside the digit range, and high bytes ('0' + 128), which a signed range
+    // check could mistake for digits.
+    static constexpr char kNonDigits[] = {'/', ':', 'a', ' ', '-', '\xb0', '\xb9', '\x80', '\0'};
+    if (round % 4 == 1) text[rng() % (text.size() - 1)] = kNonDigits[rng() % sizeof(kNonDigits)];
     std::string lower = text;
     lower.back() = 'z';
     auto fast = Timestamp::Parse(text);
