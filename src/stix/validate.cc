@@ -1517,5 +1517,10 @@ const TypeSpec* FindType(std::string_view type) {
   return c == nullptr ? nullptr : c->spec;
 }
 
+const TypeSpec* FindTypeInDocument(std::string_view type) {
+  const CompiledType* c = Registry::Get().FindInDocument(type);
+  return c == nullptr ? nullptr : c->spec;
+}
+
 }  // namespace internal
 }  // namespace liaison::stix

@@ -1,6 +1,7 @@
 #include "stix/internal/locate.h"
 
 #include <algorithm>
+#include <array>
 #include <cstring>
 #if defined(__SSE2__)
 #include <emmintrin.h>
@@ -479,18 +480,24 @@ class StructuralLocator {
 
   char At(size_t i) const { return i < index_.size() ? s_[index_[i]] : '\0'; }
 
-  // Index just past the value starting at structural `i`.
+  // +1 for an opening bracket, -1 for a closing one, 0 for any other structural.
+  static constexpr std::array<int8_t, 256> kDepthChange = [] {
+    std::array<int8_t, 256> t{};
+    t['{'] = t['['] = 1;
+    t['}'] = t[']'] = -1;
+    return t;
+  }();
+
+  // Index just past the value starting at structural `i`. Skipping the objects before a
+  // finding in a big bundle is most of the cost of locating it, so the bracket count adds a
+  // table entry per structural instead of branching on the character.
   size_t SkipValue(size_t i) const {
     const char c = At(i);
     if (c != '{' && c != '[') return i + 1;
-    size_t depth = 0;
+    int64_t depth = 0;
     for (; i < index_.size(); ++i) {
-      const char d = s_[index_[i]];
-      if (d == '{' || d == '[') {
-        ++depth;
-      } else if ((d == '}' || d == ']') && --depth == 0) {
-        return i + 1;
-      }
+      depth += kDepthChange[static_cast<unsigned char>(s_[index_[i]])];
+      if (depth == 0) return i + 1;
     }
     return index_.size();
   }
@@ -506,13 +513,13 @@ class StructuralLocator {
 
   size_t Child(size_t i, const std::string& token) {
     if (At(i) == '[') {
-      const std::vector<size_t>& elements = Elements(i);
       size_t n = 0;
       for (char c : token) {
         if (c < '0' || c > '9') return kNone;
         n = n * 10 + (c - '0');
-        if (n > elements.size()) return kNone;
+        if (n > index_.size()) return kNone;
       }
+      const std::vector<size_t>& elements = Elements(i, n);
       return n < elements.size() ? elements[n] : kNone;
     }
     if (At(i) != '{') return kNone;
@@ -526,23 +533,36 @@ class StructuralLocator {
     return kNone;
   }
 
-  const std::vector<size_t>& Elements(size_t open) {
-    auto [it, inserted] = arrays_.try_emplace(open);
-    if (!inserted) return it->second;
-    size_t j = open + 1;
-    if (At(j) == ']') return it->second;
-    while (j < index_.size()) {
-      it->second.push_back(j);
-      j = SkipValue(j);
-      if (At(j) != ',') break;
-      ++j;
+  // The structurals of the elements of the array opening at `open`, at least up to element
+  // `n` (or all of them when it has fewer): a finding in the first objects of a bundle does not
+  // pay for skipping the rest. Kept across the pointers of one call, and extended on demand.
+  const std::vector<size_t>& Elements(size_t open, size_t n) {
+    ArrayElements& a = arrays_[open];
+    if (a.next == 0) {
+      a.next = open + 1;
+      if (At(a.next) == ']') a.complete = true;
     }
-    return it->second;
+    while (!a.complete && a.starts.size() <= n && a.next < index_.size()) {
+      a.starts.push_back(a.next);
+      size_t j = SkipValue(a.next);
+      if (At(j) != ',') {
+        a.complete = true;
+        break;
+      }
+      a.next = j + 1;
+    }
+    return a.starts;
   }
+
+  struct ArrayElements {
+    std::vector<size_t> starts;
+    size_t next = 0;  // structural of the next element to record (0: not started)
+    bool complete = false;
+  };
 
   std::string_view s_;
   std::span<const uint32_t> index_;
-  absl::flat_hash_map<size_t, std::vector<size_t>> arrays_;
+  absl::flat_hash_map<size_t, ArrayElements> arrays_;
 };
 
 }  // namespace

@@ -135,6 +135,9 @@ class CheckContext {
 
 // Returns the spec of a standard type, or null for a custom/unknown type.
 const TypeSpec* FindType(std::string_view type);
+// The same for a `type` that lies in a parsed simdjson document (read in place, see
+// NameTable::FindInDocument): the check functions' lookups of referenced types.
+const TypeSpec* FindTypeInDocument(std::string_view type);
 // The common properties that every object of `category` may carry (section 3.2 of the spec).
 std::span<const PropertySpec> CommonProperties(Category category);
 

@@ -761,7 +761,7 @@ void CheckFile(CheckContext& ctx) {
       if (ref.get_string().get(id) == simdjson::SUCCESS) {
         size_t sep = id.find("--");
         const TypeSpec* target =
-            sep == std::string_view::npos ? nullptr : FindType(id.substr(0, sep));
+            sep == std::string_view::npos ? nullptr : FindTypeInDocument(id.substr(0, sep));
         if (target != nullptr && target->category != Category::kSco) {
           ctx.Error(Cat({"contains_refs/", std::to_string(index)}), rule::kRefType,
                     Cat({"contains_refs must reference cyber-observable objects, not ",

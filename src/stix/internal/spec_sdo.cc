@@ -315,14 +315,14 @@ std::string_view RefType(std::string_view ref) {
   return sep == std::string_view::npos ? std::string_view() : ref.substr(0, sep);
 }
 
-// The category of a referenced type; nullopt for a custom or unknown type, which a reference may
-// name without the validator being able to tell what it is (section 3.3: referenced objects need
-// not travel with the reference).
+// The category of a referenced type (`ref` is a string of the document); nullopt for a custom or
+// unknown type, which a reference may name without the validator being able to tell what it is
+// (section 3.3: referenced objects need not travel with the reference).
 std::optional<Category> CategoryOfRef(std::string_view ref) {
   std::string_view type = RefType(ref);
   if (type.empty()) return std::nullopt;
   if (type == "bundle") return Category::kBundle;
-  const TypeSpec* spec = FindType(type);
+  const TypeSpec* spec = FindTypeInDocument(type);
   if (spec == nullptr) return std::nullopt;
   return spec->category;
 }
