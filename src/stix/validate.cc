@@ -611,9 +611,13 @@ struct Validator::Impl final : internal::CheckContext {
     std::string_view type = ref.substr(0, sep);
     int version = 0;
     bool rfc4122 = false;
-    // Types of the specification are valid names; custom ones are checked once and remembered.
-    const CompiledType* known_type = Registry::Get().FindInDocument(type);
-    bool type_ok = known_type != nullptr || known_ref_types.Contains(type);
+    // The types a property allows are types of the specification, so valid names; other types
+    // of the specification likewise; custom ones are checked once and remembered.
+    const bool in_allowed = std::any_of(allowed.begin(), allowed.end(), [type](std::string_view a) {
+      return internal::NamesEqual(a, type);
+    });
+    const CompiledType* known_type = in_allowed ? nullptr : Registry::Get().FindInDocument(type);
+    bool type_ok = in_allowed || known_type != nullptr || known_ref_types.Contains(type);
     if (!type_ok) {
       type_ok = IsValidTypeName(type);
       if (type_ok) known_ref_types.Insert(type);
@@ -636,10 +640,7 @@ struct Validator::Impl final : internal::CheckContext {
             StrCat("id prefix \"", type, "\" does not match the object type \"", self_type, "\""));
       return;
     }
-    if (!allowed.empty() &&
-        std::none_of(allowed.begin(), allowed.end(),
-                     [type](std::string_view a) { return internal::NamesEqual(a, type); }) &&
-        known_type != nullptr) {
+    if (!allowed.empty() && !in_allowed && known_type != nullptr) {
       std::string names;
       for (std::string_view a : allowed) StrAppend(&names, names.empty() ? "" : ", ", a);
       Error("", rule::kRefType, StrCat("reference to a ", type, " where ", names, " is expected"));
