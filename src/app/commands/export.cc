@@ -10,9 +10,6 @@
 // failure (the output file is then removed; the log may list pages that were not delivered,
 // never the reverse).
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -21,6 +18,7 @@
 #include "CLI/CLI.hpp"
 #include "app/commands/commands.h"
 #include "app/commands/taxii_config.h"
+#include "core/private_file.h"
 #include "core/status_macros.h"
 #include "core/strings.h"
 #include "core/timestamp.h"
@@ -49,60 +47,6 @@ struct ExportStats {
   size_t pages = 0;
 };
 
-// Writes to `path` through a temporary file in the same directory, renamed into place once
-// complete (mode 0600: the content is the partner's, not the world's). "-" is stdout.
-class Output {
- public:
-  static Result<std::unique_ptr<Output>> Open(const std::string& path) {
-    auto out = std::unique_ptr<Output>(new Output());
-    out->path_ = path;
-    if (path == "-") {
-      out->file_ = stdout;
-      return out;
-    }
-    out->temp_ = StrCat(path, ".partial");
-    const int fd = ::open(out->temp_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0) return absl::UnavailableError(StrCat(out->temp_, ": cannot create"));
-    out->file_ = ::fdopen(fd, "w");
-    if (out->file_ == nullptr) {
-      ::close(fd);
-      return absl::UnavailableError(StrCat(out->temp_, ": cannot open"));
-    }
-    return out;
-  }
-  ~Output() {
-    if (file_ != nullptr && file_ != stdout) {
-      std::fclose(file_);
-      ::unlink(temp_.c_str());  // not committed: leave nothing half written
-    }
-  }
-  Status Write(std::string_view text) {
-    if (std::fwrite(text.data(), 1, text.size(), file_) != text.size()) {
-      return absl::UnavailableError(StrCat(path_, ": write failed"));
-    }
-    return absl::OkStatus();
-  }
-  Status Commit() {
-    if (file_ == stdout) {
-      return std::fflush(stdout) == 0 ? absl::OkStatus() : absl::UnavailableError("stdout");
-    }
-    const bool ok = std::fflush(file_) == 0 && ::fsync(::fileno(file_)) == 0;
-    std::fclose(file_);
-    file_ = nullptr;
-    if (!ok || ::rename(temp_.c_str(), path_.c_str()) != 0) {
-      ::unlink(temp_.c_str());
-      return absl::UnavailableError(StrCat(path_, ": cannot write"));
-    }
-    return absl::OkStatus();
-  }
-
- private:
-  Output() = default;
-  std::string path_;
-  std::string temp_;
-  FILE* file_ = nullptr;
-};
-
 Result<ExportStats> Export(const ExportArgs& a) {
   if (a.format != "ndjson" && a.format != "bundle") {
     return absl::InvalidArgumentError(
@@ -125,7 +69,7 @@ Result<ExportStats> Export(const ExportArgs& a) {
   LIAISON_ASSIGN_OR_RETURN(auto store, OpenConfiguredStore(config));
   LIAISON_RETURN_IF_ERROR(store->GetCollection(a.collection).status());
 
-  LIAISON_ASSIGN_OR_RETURN(std::unique_ptr<Output> out, Output::Open(a.out));
+  LIAISON_ASSIGN_OR_RETURN(std::unique_ptr<PrivateFileWriter> out, PrivateFileWriter::Open(a.out));
   const bool bundle = a.format == "bundle";
   if (bundle) {
     LIAISON_RETURN_IF_ERROR(out->Write(StrCat("{\"type\":\"bundle\",\"id\":\"bundle--",

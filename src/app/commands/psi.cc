@@ -9,9 +9,7 @@
 
 #include "psi/psi.h"
 
-#include <fcntl.h>
 #include <toml++/toml.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
@@ -28,6 +26,7 @@
 #include "app/commands/psi_config.h"
 #include "app/commands/psi_lists.h"
 #include "app/commands/taxii_config.h"
+#include "core/private_file.h"
 #include "core/status_macros.h"
 #include "core/strings.h"
 #include "psi/http/http.h"
@@ -55,15 +54,6 @@ struct PsiArgs {
   size_t workers = 0;
   uint32_t chunk = 4096;
 };
-
-Status WritePrivateFile(const std::string& path, const std::string& text) {
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return absl::UnavailableError(StrCat(path, ": cannot create"));
-  const bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
-  ::close(fd);
-  if (!ok) return absl::UnavailableError(StrCat(path, ": write failed"));
-  return absl::OkStatus();
-}
 
 Result<toml::table> ParseToml(const std::string& path) {
   try {
