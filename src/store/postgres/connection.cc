@@ -235,13 +235,7 @@ Result<std::unique_ptr<Connection>> Connection::Open(const std::string& conninfo
   if (PQsetClientEncoding(raw, "UTF8") != 0) {
     return absl::FailedPreconditionError("postgres store: the server refuses UTF-8");
   }
-  // Every ORDER BY of the store is meant to be an index walk (keyset pages, Merge Append of
-  // type ranges, the audit log by seq): a sort there is a plan made from missing or stale
-  // statistics (a bulk-loaded table before its first ANALYZE, a collection newer than the
-  // statistics), which turns an O(page) read into a sort of the collection. enable_sort=off
-  // does not forbid sorting (a query with no ordered index still sorts); it makes the planner
-  // take an ordered path whenever one exists.
-  std::string sql = "SET enable_sort = off";
+  std::string sql = kSessionSettings;
   if (!schema.empty()) {
     if (schema.find('\0') != std::string::npos) {
       return absl::InvalidArgumentError("postgres store: bad schema name");

@@ -17,7 +17,19 @@
 
 namespace liaison::store::postgres_internal {
 
-// Query parameters, all sent in text format (PostgreSQL casts them to the column types).
+// Planner settings of every store connection. Every statement of the store is meant to be an
+// index walk (keyset pages, Merge Append of type ranges, lookups by id, the audit log by seq),
+// and the plans must not depend on statistics: a table bulk-loaded before its first ANALYZE, or
+// a collection newer than the statistics, once made the planner sort a whole collection for a
+// page, or scan the table for the ids of every POST (seen: 8 POSTs/s instead of 60 until
+// autovacuum analysed the table). enable_sort / enable_seqscan = off do not forbid sorts or
+// scans (a statement with no usable index still gets one); they make the planner take an index
+// whenever one applies. Parallel workers cost more to start than these statements take.
+inline constexpr char kSessionSettings[] =
+    "SET enable_sort = off; SET enable_seqscan = off; SET max_parallel_workers_per_gather = 0";
+
+// Query parameters, in text format (PostgreSQL casts them to the column types) except the
+// binary arrays below.
 class Params {
  public:
   Params& Add(std::string_view text);
