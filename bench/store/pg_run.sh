@@ -149,6 +149,12 @@ bare_rate=$("$pg_load" bare "$url" "$post_envelopes" "$post_connections")
 sleep 1
 cpu2=$(cluster_cpu)
 rows=$((post_envelopes * 100))
+# One connection each: the per-transaction cost without the concurrency that bare COPY has and
+# the store's one-writer-at-a-time lock (docs/store.md) does not.
+echo "== one connection: Store::Add and bare COPY" >&2
+single=$((post_envelopes / 3))
+add1_rate=$("$pg_load" add "$url" "$single" 1)
+bare1_rate=$("$pg_load" bare "$url" "$single" 1)
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
 cat <<REPORT
@@ -162,5 +168,6 @@ bare COPY rows/s (100/transaction, $post_connections connections): $bare_rate
 POST ratio: $(awk -v a="$post_rate" -v b="$bare_rate" 'BEGIN {printf "%.2f", a/b}') (bar >= 0.50)
 Store::Add objects/s (100/call, $post_connections threads): $add_rate
 Store::Add ratio (the store alone): $(awk -v a="$add_rate" -v b="$bare_rate" 'BEGIN {printf "%.2f", a/b}')
+one connection, Store::Add / bare COPY: $add1_rate / $bare1_rate = $(awk -v a="$add1_rate" -v b="$bare1_rate" 'BEGIN {printf "%.2f", a/b}')
 server CPU per row, Store::Add / bare COPY: $(awk -v a="$cpu0" -v b="$cpu1" -v n="$rows" 'BEGIN {printf "%.1f", (b-a)*1e6/n}') / $(awk -v a="$cpu1" -v b="$cpu2" -v n="$rows" 'BEGIN {printf "%.1f", (b-a)*1e6/n}') us
 REPORT
