@@ -249,6 +249,54 @@ TEST_F(PostgresStoreTest, GroupCommitKeepsFlagsAndIsolatesFailingAdds) {
       "0");
 }
 
+// The one-round-trip Add (new ids: the server computes date_added from the mark it locks)
+// reports the date_added values it stored, also for a duplicate inside the call, and writes the
+// status in the same transaction; a new version of a stored id goes the two-trip way and gets
+// the next value.
+TEST_F(PostgresStoreTest, OneTripAddReportsTheDateAddedItStored) {
+  auto store = Open();
+  ASSERT_TRUE(store.ok()) << store.status();
+  ASSERT_TRUE((*store)->CreateCollection({kCollection, "api", "t", "", "", {}}).ok());
+  std::vector<stix::Object> batch = {MakeVersion(1, 0), MakeVersion(2, 0), MakeVersion(1, 0)};
+  StatusResource status;
+  status.id = "status-1";
+  status.api_root = "api";
+  status.request_timestamp = *Timestamp::Parse("2026-01-01T00:00:00Z");
+  AddOptions options;
+  options.status = status;
+  auto r = (*store)->Add(kCollection, batch, options);
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(r->outcomes.size(), 3u);
+  EXPECT_EQ(r->added, 2u);
+  EXPECT_EQ(r->duplicates, 1u);
+  EXPECT_EQ(r->outcomes[2].kind, AddOutcome::Kind::kDuplicate);
+  EXPECT_EQ(r->outcomes[2].date_added, r->outcomes[0].date_added);
+  EXPECT_EQ(ToUnixMicros(r->outcomes[1].date_added), ToUnixMicros(r->outcomes[0].date_added) + 1);
+  Filter all;
+  all.versions = {VersionMatch::All()};
+  auto page = (*store)->Query(kCollection, all);
+  ASSERT_TRUE(page.ok()) << page.status();
+  ASSERT_EQ(page->records.size(), 2u);
+  EXPECT_EQ(page->records[0].id, batch[0].id);
+  EXPECT_EQ(page->records[0].date_added, r->outcomes[0].date_added);
+  EXPECT_EQ(page->records[1].date_added, r->outcomes[1].date_added);
+  auto stored = (*store)->GetStatus("status-1");
+  ASSERT_TRUE(stored.ok()) << stored.status();
+  EXPECT_EQ(stored->success_count, 3);
+  ASSERT_TRUE(r->status.has_value());
+  EXPECT_EQ(*stored, *r->status);
+  // A new version of a stored id: flags move to it, its date_added follows.
+  std::vector<stix::Object> next = {MakeVersion(1, 5)};
+  auto r2 = (*store)->Add(kCollection, next);
+  ASSERT_TRUE(r2.ok()) << r2.status();
+  EXPECT_GT(r2->outcomes[0].date_added, r->outcomes[1].date_added);
+  auto latest = (*store)->Query(kCollection, Filter());
+  ASSERT_TRUE(latest.ok());
+  ASSERT_EQ(latest->records.size(), 2u);
+  EXPECT_EQ(latest->records[1].id, batch[0].id);
+  EXPECT_EQ(latest->records[1].date_added, r2->outcomes[0].date_added);
+}
+
 // The store's statements must not follow the statistics (connection.h, kSessionSettings):
 // 1. On a bulk-loaded table never analysed, the lookup of 100 ids by every POST was planned as a
 //    scan of the table (8 POSTs/s until autovacuum analysed it), and a page as a sort.

@@ -547,6 +547,10 @@ class PostgresStore final : public Store {
   // (the transaction is rolled back and the caller commits the group one Add at a time, which
   // tells the failing Add apart).
   bool CommitGroupPipelined(Connection& c, const std::vector<PendingAdd*>& group);
+  // The fastest way, for the common case of objects whose ids the collection does not hold yet:
+  // ONE round trip, with no client round trip while the lock is held (see the definition).
+  // Returns false (rolled back) when its assumption fails; the caller then runs the above.
+  bool CommitGroupOneTrip(Connection& c, const std::vector<PendingAdd*>& group);
   // Status expiry (PostgresOptions::status_ttl).
   bool StatusExpired(Timestamp request_timestamp) const;
   // The pruning statement to run in a write transaction, when one is due (at most once a
@@ -797,6 +801,11 @@ void PostgresStore::CommitGroup(const std::vector<PendingAdd*>& group) {
   for (const PendingAdd* p : group) total += p->objects.size();
   // Larger Adds (they go alone) take the one-by-one path, which builds one bounded INSERT at a
   // time instead of the whole batch's statements at once.
+  if (!options_.naive_date_added_for_testing && !options_.before_commit_for_testing &&
+      total <= kGroupObjects && CommitGroupOneTrip(c, group)) {
+    return;
+  }
+  for (PendingAdd* p : group) p->result.reset();
   if (!options_.naive_date_added_for_testing && total <= kGroupObjects &&
       CommitGroupPipelined(c, group)) {
     return;
@@ -821,6 +830,187 @@ void PostgresStore::CommitGroup(const std::vector<PendingAdd*>& group) {
   }
   if (options_.before_commit_for_testing) options_.before_commit_for_testing();
   if (Status s = tx->Commit(); !s.ok()) fail_all(s);
+}
+
+// One round trip for a whole group, on the assumption that no version of its ids is stored yet
+// in their collections (new objects: the bulk of imports and POSTs). Then duplicates and flags
+// follow from the group alone, and the client needs nothing from the server before writing:
+//   BEGIN; UPDATE the high-water mark (this takes its row lock, held to COMMIT, and reserves n
+//   date_added values); a guard per collection that fails the transaction (division by zero)
+//   unless the collection exists and holds none of the ids, run after the lock so that it sees
+//   every earlier writer; the INSERTs, whose date_added the server computes from the new mark
+//   (mark - n + ordinal); the status resources; COMMIT.
+// The lock is held only while the server works and flushes, never across a client round trip,
+// which is what a loaded machine makes expensive. When the guard fails (an id already stored, an
+// unknown collection) or anything else does, the transaction is rolled back and the group goes
+// the two-round-trip way. Objects without a version are left to that way too: their status
+// entries name them by date_added, known only once the lock is held.
+bool PostgresStore::CommitGroupOneTrip(Connection& c, const std::vector<PendingAdd*>& group) {
+  using Step = Connection::Step;
+  std::vector<std::string_view> collections;
+  absl::flat_hash_map<std::string_view, size_t> collection_index;
+  // The group's versions by (collection, id); Row::date_added holds the ordinal (1..n).
+  absl::flat_hash_map<std::pair<size_t, std::string_view>, std::vector<Row>> rows;
+  struct NewRow {
+    size_t collection;
+    const stix::Object* object;
+    int64_t ordinal;
+  };
+  std::vector<NewRow> inserts;
+  std::vector<AddResult> results(group.size());
+  std::vector<std::vector<int64_t>> ordinals(group.size());  // per object of each member
+  int64_t n = 0;
+  for (size_t g = 0; g < group.size(); ++g) {
+    const PendingAdd& p = *group[g];
+    auto [it, fresh] = collection_index.try_emplace(p.collection, collections.size());
+    if (fresh) collections.push_back(p.collection);
+    for (const stix::Object& object : p.objects) {
+      if (!object.version()) return false;
+      const std::string version = VersionKey(object.version());
+      std::vector<Row>& versions = rows[{it->second, std::string_view(object.id)}];
+      auto same = std::find_if(versions.begin(), versions.end(),
+                               [&](const Row& r) { return r.version == version; });
+      if (same != versions.end()) {
+        results[g].outcomes.push_back({AddOutcome::Kind::kDuplicate, Timestamp()});
+        ordinals[g].push_back(same->date_added);
+        ++results[g].duplicates;
+        continue;
+      }
+      Row row;
+      row.date_added = ++n;
+      row.id = object.id;
+      row.version = version;
+      row.spec_version = EffectiveSpecVersion(object);
+      row.type = object.type;
+      versions.push_back(std::move(row));
+      inserts.push_back({it->second, &object, n});
+      results[g].outcomes.push_back({AddOutcome::Kind::kAdded, Timestamp()});
+      ordinals[g].push_back(n);
+      ++results[g].added;
+    }
+  }
+  if (n == 0) return false;
+  absl::flat_hash_map<int64_t, Flags> flags_by_ordinal;
+  for (const auto& [key, versions] : rows) {
+    const std::vector<Flags> flags = ComputeFlags(versions);
+    for (size_t i = 0; i < versions.size(); ++i)
+      flags_by_ordinal[versions[i].date_added] = flags[i];
+  }
+
+  std::vector<Step> steps;
+  steps.push_back({"BEGIN", Params()});
+  steps.push_back({"SET LOCAL plan_cache_mode = force_custom_plan", Params()});
+  const size_t mark_step = steps.size();
+  steps.push_back(
+      {"UPDATE meta SET value = greatest($1::bigint, value + 1) + $2::bigint - 1 "
+       "WHERE key = 'last_date_added' RETURNING value",
+       Params().Add(ToUnixMicros(Now())).Add(n)});
+  for (size_t ci = 0; ci < collections.size(); ++ci) {
+    std::vector<std::string_view> ids;
+    absl::flat_hash_set<std::string_view> seen;
+    for (const NewRow& r : inserts) {
+      if (r.collection == ci && seen.insert(r.object->id).second) ids.push_back(r.object->id);
+    }
+    for (size_t start = 0; start < ids.size(); start += kLookupIds) {
+      std::vector<std::string_view> chunk(ids.begin() + start,
+                                          ids.begin() + std::min(ids.size(), start + kLookupIds));
+      // 1 / false raises division_by_zero at run time (the subqueries keep it from being folded
+      // at plan time).
+      steps.push_back(
+          {"SELECT 1 / ((SELECT count(*) FROM collections WHERE id = $1) = 1 AND EXISTS (SELECT "
+           "1 FROM meta WHERE key = 'last_date_added') AND NOT EXISTS "
+           "(SELECT 1 FROM objects WHERE id = ANY($2) AND cid + 0 = (SELECT cid FROM collections "
+           "WHERE id = $1)))::int",
+           Params().Add(collections[ci]).AddTextArray(chunk)});
+    }
+  }
+  for (size_t pos = 0; pos < inserts.size();) {
+    const size_t ci = inserts[pos].collection;
+    std::vector<int64_t> ords;
+    std::vector<std::string_view> ids, types, jsons;
+    std::vector<std::string> vkeys, specs;
+    std::vector<bool> f, l, sl;
+    size_t bytes = 0;
+    while (pos < inserts.size() && inserts[pos].collection == ci && ords.size() < kInsertRows &&
+           (ords.empty() || bytes < kInsertBytes)) {
+      const stix::Object& o = *inserts[pos].object;
+      const Flags& fl = flags_by_ordinal[inserts[pos].ordinal];
+      ords.push_back(inserts[pos].ordinal);
+      ids.push_back(o.id);
+      vkeys.push_back(VersionKey(o.version()));
+      types.push_back(o.type);
+      specs.push_back(EffectiveSpecVersion(o));
+      f.push_back(fl.is_first);
+      l.push_back(fl.is_last);
+      sl.push_back(fl.spec_latest);
+      jsons.push_back(o.json);
+      bytes += o.json.size();
+      ++pos;
+    }
+    steps.push_back(
+        {"INSERT INTO objects(date_added, cid, id, version, type, spec_version, is_first, "
+         "is_last, spec_latest, json) SELECT m.value - $2::bigint + u.o, c.cid, u.i, u.v, u.t, "
+         "u.s, u.f, u.l, u.sl, u.j FROM (SELECT value FROM meta WHERE key = 'last_date_added') "
+         "AS m, (SELECT cid FROM collections WHERE id = $1) AS c, unnest($3::bigint[], "
+         "$4::text[], $5::text[], $6::text[], $7::text[], $8::boolean[], $9::boolean[], "
+         "$10::boolean[], $11::text[]) AS u(o, i, v, t, s, f, l, sl, j)",
+         Params()
+             .Add(collections[ci])
+             .Add(n)
+             .AddBinaryIntArray(ords)
+             .AddBinaryTextArray(ids)
+             .AddBinaryTextArray(vkeys)
+             .AddBinaryTextArray(types)
+             .AddBinaryTextArray(specs)
+             .AddBinaryBoolArray(f)
+             .AddBinaryBoolArray(l)
+             .AddBinaryBoolArray(sl)
+             .AddBinaryTextArray(jsons)});
+  }
+  bool any_status = false;
+  for (size_t g = 0; g < group.size(); ++g) {
+    const PendingAdd& p = *group[g];
+    if (!p.options->status) continue;
+    // Every object has a version here, so the entries do not need date_added.
+    StatusResource status = *p.options->status;
+    for (size_t i = 0; i < p.objects.size(); ++i) {
+      status.successes.push_back(
+          {p.objects[i].id, StatusVersion(p.objects[i], Timestamp()),
+           results[g].outcomes[i].kind == AddOutcome::Kind::kAdded ? "added" : "duplicate"});
+    }
+    FinishStatus(status);
+    steps.push_back({kWriteStatusSql, StatusParams(status)});
+    results[g].status = std::move(status);
+    any_status = true;
+  }
+  if (any_status) {
+    if (std::optional<Step> prune = PruneStatusesStep()) steps.push_back(*std::move(prune));
+  }
+  const size_t commit_step = steps.size();
+  steps.push_back({"COMMIT", Params()});
+  size_t failed = 0;
+  auto done = c.Pipeline(steps, &failed);
+  if (!done.ok() && failed < commit_step) {
+    (void)c.ExecScript("ROLLBACK");
+    return false;
+  }
+  if (!done.ok() || (*done)[mark_step].rows() != 1) {
+    // COMMIT failed or its outcome is unknown (connection lost): tell every caller.
+    const Status s = done.ok() ? absl::DataLossError(
+                                     "postgres store: meta.last_date_added is "
+                                     "missing")
+                               : done.status();
+    for (PendingAdd* p : group) p->result = s;
+    return true;
+  }
+  const int64_t first = (*done)[mark_step].Int(0, 0) - n + 1;
+  for (size_t g = 0; g < group.size(); ++g) {
+    for (size_t i = 0; i < ordinals[g].size(); ++i) {
+      results[g].outcomes[i].date_added = FromUnixMicros(first + ordinals[g][i] - 1);
+    }
+    group[g]->result = std::move(results[g]);
+  }
+  return true;
 }
 
 // Two round trips for a whole group, whatever its size (the lock on the high-water mark is held
