@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -27,6 +28,7 @@
 namespace liaison::store {
 namespace {
 
+using postgres_internal::Params;
 using testing::StoreBackend;
 using testing::StoreConformanceTest;
 using testing::StoreTestOptions;
@@ -247,6 +249,70 @@ TEST_F(PostgresStoreTest, GroupCommitKeepsFlagsAndIsolatesFailingAdds) {
              "FROM objects p WHERE p.id = o.id AND p.cid = o.cid)) OR is_first <> (version "
              "= (SELECT min(version) FROM objects p WHERE p.id = o.id AND p.cid = o.cid))"),
       "0");
+}
+
+// Connection::Pipeline: answers in order, statements prepared inside the pipeline (twice the
+// same text included), the index of the failing step, no step run after it, and a connection
+// that is usable again afterwards. And the binary arrays the INSERTs send: what the server
+// receives is exactly the values given, whatever quotes, backslashes, commas or braces they hold.
+TEST_F(PostgresStoreTest, PipelineAndBinaryArrays) {
+  using postgres_internal::Connection;
+  auto conn = Connection::Open(Dsn(), schema_);
+  ASSERT_TRUE(conn.ok()) << conn.status();
+  Connection& c = **conn;
+  ASSERT_TRUE(c.ExecScript("CREATE SCHEMA IF NOT EXISTS " + schema_).ok());
+  ASSERT_TRUE(c.ExecScript("CREATE TABLE pipeline_log(n int)").ok());
+  std::vector<Connection::Step> steps = {
+      {"SELECT $1::int + 1", Params().Add(int64_t{41})},
+      {"SELECT $1::int + 1", Params().Add(int64_t{1})},
+      {"INSERT INTO pipeline_log VALUES ($1::int)", Params().Add(int64_t{7})},
+  };
+  auto r = c.Pipeline(steps);
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(r->size(), 3u);
+  EXPECT_EQ((*r)[0].Text(0, 0), "42");
+  EXPECT_EQ((*r)[1].Text(0, 0), "2");
+  EXPECT_TRUE(c.Healthy());
+
+  steps = {
+      {"BEGIN", Params()},
+      {"INSERT INTO pipeline_log VALUES ($1::int)", Params().Add(int64_t{8})},
+      {"SELECT 1 / $1::int", Params().Add(int64_t{0})},
+      {"INSERT INTO pipeline_log VALUES ($1::int)", Params().Add(int64_t{9})},
+      {"COMMIT", Params()},
+  };
+  size_t failed = 99;
+  r = c.Pipeline(steps, &failed);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(failed, 2u);
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument) << r.status();  // 22012
+  ASSERT_TRUE(c.ExecScript("ROLLBACK").ok());
+  EXPECT_TRUE(c.Healthy());
+  auto rows = c.Exec("SELECT string_agg(n::text, ',' ORDER BY n) FROM pipeline_log");
+  ASSERT_TRUE(rows.ok()) << rows.status();
+  EXPECT_EQ(rows->Text(0, 0), "7");  // 8 rolled back, 9 never run
+
+  const std::vector<std::string> texts = {"",     "a\"b", "back\\slash",          "{,}",
+                                          "NULL", "é ✓",  std::string(70000, 'x')};
+  const std::vector<int64_t> ints = {0, -1, INT64_MIN, INT64_MAX, 1796017265720644};
+  const std::vector<bool> bools = {true, false, true};
+  auto arrays = c.Exec(
+      "SELECT cardinality($1::text[]), $1::text[] = $2::text[], $3::bigint[]::text, "
+      "$4::boolean[]::text",
+      Params()
+          .AddBinaryTextArray(texts)
+          .AddTextArray(texts)
+          .AddBinaryIntArray(ints)
+          .AddBinaryBoolArray(bools));
+  ASSERT_TRUE(arrays.ok()) << arrays.status();
+  EXPECT_EQ(arrays->Text(0, 0), "7");
+  EXPECT_EQ(arrays->Text(0, 1), "t");
+  EXPECT_EQ(arrays->Text(0, 2), "{0,-1,-9223372036854775808,9223372036854775807,1796017265720644}");
+  EXPECT_EQ(arrays->Text(0, 3), "{t,f,t}");
+  // A NUL byte inside a binary array is refused before anything is sent.
+  auto nul = c.Exec("SELECT $1::text[]",
+                    Params().AddBinaryTextArray(std::vector<std::string>{std::string("a\0b", 3)}));
+  EXPECT_EQ(nul.status().code(), absl::StatusCode::kInvalidArgument);
 }
 
 // The one-round-trip Add (new ids: the server computes date_added from the mark it locks)
