@@ -19,7 +19,7 @@
 # a store call blocks its serving thread, and a PostgreSQL call waits on round trips to the
 # server, so a PostgreSQL node wants more threads than cores; docs/store.md).
 #
-# Settings: SERVER_THREADS (8), WRK_THREADS (2), WRK_CONNECTIONS (16), WRK_SECONDS (10), ROUNDS (2), POST_ENVELOPES
+# Settings: ANALYZE (0; 1 runs ANALYZE after the load), SERVER_THREADS (8), WRK_THREADS (2), WRK_CONNECTIONS (16), WRK_SECONDS (10), ROUNDS (2), POST_ENVELOPES
 # (1000), POST_CONNECTIONS (4), WORK (scratch directory, default /tmp/liaison-pg-bench). Installs
 # wrk from Debian when missing (root needed then).
 set -euo pipefail
@@ -72,6 +72,21 @@ serve() {  # serve DIR [CONFIG]: starts a node (not in a subshell: its pid must 
   [[ -s "$1/port" ]] || { echo "bench: server in $1 did not start" >&2; cat "$1/server.log" >&2; exit 3; }
 }
 
+# CPU seconds used so far by the cluster's processes: the postmaster, its live children, and
+# (cutime/cstime) the backends it has reaped. A load-independent view of the server's work: on
+# this shared machine wall-clock rates move with the other builds, CPU per row much less.
+cluster_cpu() {
+  local pm t c
+  pm=$(head -1 "$cluster_dir/data/postmaster.pid")
+  read -r -a f < <(sed 's/.*) //' "/proc/$pm/stat")
+  t=$(( f[11] + f[12] + f[13] + f[14] ))
+  for c in $(cat /proc/"$pm"/task/*/children); do
+    read -r -a g < <(sed 's/.*) //' "/proc/$c/stat" 2>/dev/null) || continue
+    t=$(( t + g[11] + g[12] ))
+  done
+  awk -v t="$t" -v hz="$(getconf CLK_TCK)" 'BEGIN {printf "%.2f", t / hz}'
+}
+
 auth="Authorization: Basic $(printf 'admin:bench-pw' | base64)"
 accept='Accept: application/taxii+json;version=2.1'
 wrk_rps() {  # wrk_rps URL -> requests/s
@@ -90,9 +105,9 @@ if [[ ! -s "$sqlite_dir/collection" ]]; then
 fi
 sqlite_collection=$(cat "$sqlite_dir/collection")
 pg_collection=$("$pg_load" fill "$url" "$objects")
-# Statistics, as autovacuum would gather them soon after a bulk load (docs/store.md: without
-# them the planner may sort a page's candidates instead of walking the index).
-psql "$url" -q -c "ANALYZE" >&2
+# No ANALYZE here: the store's plans must not depend on statistics (docs/store.md), and the GET
+# rounds start right after a bulk load, before autovacuum's first look. ANALYZE=1 runs one.
+if [[ "${ANALYZE:-0}" == 1 ]]; then psql "$url" -q -c "ANALYZE" >&2; fi
 pg_dir=$work/pg-node
 rm -rf "$pg_dir"; mkdir -p "$pg_dir"
 printf 'threads = %s\nstore = "%s"\n' "$server_threads" "$url" >"$pg_dir/liaison.toml"
@@ -125,9 +140,21 @@ echo "== POST envelopes of 100 objects to the PostgreSQL node" >&2
 post_rate=$("$taxii_load" post "$pg_port" "$pg_collection" "$post_envelopes" "$post_connections" \
   10000000)
 echo "== the same rows through Store::Add (no HTTP, no validation)" >&2
+cpu0=$(cluster_cpu)
 add_rate=$("$pg_load" add "$url" "$post_envelopes" "$post_connections")
+sleep 1  # the backends exit and are reaped
+cpu1=$(cluster_cpu)
 echo "== bare COPY of the same rows" >&2
 bare_rate=$("$pg_load" bare "$url" "$post_envelopes" "$post_connections")
+sleep 1
+cpu2=$(cluster_cpu)
+rows=$((post_envelopes * 100))
+# One connection each: the per-transaction cost without the concurrency that bare COPY has and
+# the store's one-writer-at-a-time lock (docs/store.md) does not.
+echo "== one connection: Store::Add and bare COPY" >&2
+single=$((post_envelopes / 3))
+add1_rate=$("$pg_load" add "$url" "$single" 1)
+bare1_rate=$("$pg_load" bare "$url" "$single" 1)
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
 cat <<REPORT
@@ -141,4 +168,6 @@ bare COPY rows/s (100/transaction, $post_connections connections): $bare_rate
 POST ratio: $(awk -v a="$post_rate" -v b="$bare_rate" 'BEGIN {printf "%.2f", a/b}') (bar >= 0.50)
 Store::Add objects/s (100/call, $post_connections threads): $add_rate
 Store::Add ratio (the store alone): $(awk -v a="$add_rate" -v b="$bare_rate" 'BEGIN {printf "%.2f", a/b}')
+one connection, Store::Add / bare COPY: $add1_rate / $bare1_rate = $(awk -v a="$add1_rate" -v b="$bare1_rate" 'BEGIN {printf "%.2f", a/b}')
+server CPU per row, Store::Add / bare COPY: $(awk -v a="$cpu0" -v b="$cpu1" -v n="$rows" 'BEGIN {printf "%.1f", (b-a)*1e6/n}') / $(awk -v a="$cpu1" -v b="$cpu2" -v n="$rows" 'BEGIN {printf "%.1f", (b-a)*1e6/n}') us
 REPORT

@@ -185,6 +185,7 @@ Result<std::unique_ptr<store::Store>> OpenConfiguredStore(const TaxiiConfig& con
     store::PostgresOptions options;
     options.conninfo = config.store;
     options.max_page_size = config.max_page_size;
+    options.status_ttl = std::chrono::hours(std::max<int64_t>(0, config.status_ttl_hours));
     return store::OpenPostgresStore(options);
   }
   store::SqliteOptions options;

@@ -35,28 +35,101 @@ std::string TextArray(const std::vector<T>& values) {
   return out;
 }
 
+void AppendBE32(std::string& out, uint32_t v) {
+  for (int shift = 24; shift >= 0; shift -= 8) out += static_cast<char>((v >> shift) & 0xFF);
+}
+
+// The header of a one-dimensional binary array without NULLs (array_send's layout: ndim,
+// has-nulls flag, element type OID, then per dimension its length and lower bound).
+std::string BinaryArrayHeader(uint32_t element_oid, size_t n) {
+  std::string out;
+  AppendBE32(out, 1);
+  AppendBE32(out, 0);
+  AppendBE32(out, element_oid);
+  AppendBE32(out, static_cast<uint32_t>(n));
+  AppendBE32(out, 1);
+  return out;
+}
+
+// Element type OIDs (pg_type.dat; fixed since PostgreSQL's first releases).
+constexpr uint32_t kBoolOid = 16;
+constexpr uint32_t kInt8Oid = 20;
+constexpr uint32_t kTextOid = 25;
+
 }  // namespace
 
 Params& Params::Add(std::string_view text) {
   values_.emplace_back(text);
   null_.push_back(false);
+  binary_.push_back(0);
   return *this;
 }
+
+template <typename T>
+Params& Params::AddBinaryText(const std::vector<T>& values) {
+  size_t bytes = 20;
+  for (const auto& v : values) bytes += 4 + v.size();
+  std::string out = BinaryArrayHeader(kTextOid, values.size());
+  out.reserve(bytes);
+  for (const auto& v : values) {
+    if (std::string_view(v).find('\0') != std::string_view::npos) nul_in_binary_ = true;
+    AppendBE32(out, static_cast<uint32_t>(v.size()));
+    out.append(v.data(), v.size());
+  }
+  values_.push_back(std::move(out));
+  null_.push_back(false);
+  binary_.push_back(1);
+  return *this;
+}
+Params& Params::AddBinaryTextArray(const std::vector<std::string_view>& values) {
+  return AddBinaryText(values);
+}
+Params& Params::AddBinaryTextArray(const std::vector<std::string>& values) {
+  return AddBinaryText(values);
+}
+Params& Params::AddBinaryIntArray(const std::vector<int64_t>& values) {
+  std::string out = BinaryArrayHeader(kInt8Oid, values.size());
+  for (int64_t v : values) {
+    AppendBE32(out, 8);
+    const auto u = static_cast<uint64_t>(v);
+    AppendBE32(out, static_cast<uint32_t>(u >> 32));
+    AppendBE32(out, static_cast<uint32_t>(u & 0xFFFFFFFFu));
+  }
+  values_.push_back(std::move(out));
+  null_.push_back(false);
+  binary_.push_back(1);
+  return *this;
+}
+Params& Params::AddBinaryBoolArray(const std::vector<bool>& values) {
+  std::string out = BinaryArrayHeader(kBoolOid, values.size());
+  for (bool v : values) {
+    AppendBE32(out, 1);
+    out += static_cast<char>(v ? 1 : 0);
+  }
+  values_.push_back(std::move(out));
+  null_.push_back(false);
+  binary_.push_back(1);
+  return *this;
+}
+
 Params& Params::Add(int64_t value) { return Add(std::string_view(std::to_string(value))); }
 Params& Params::Add(bool value) { return Add(std::string_view(value ? "t" : "f")); }
 Params& Params::AddNull() {
   values_.emplace_back();
   null_.push_back(true);
+  binary_.push_back(0);
   return *this;
 }
 Params& Params::AddTextArray(const std::vector<std::string>& values) {
   values_.push_back(TextArray(values));
   null_.push_back(false);
+  binary_.push_back(0);
   return *this;
 }
 Params& Params::AddTextArray(const std::vector<std::string_view>& values) {
   values_.push_back(TextArray(values));
   null_.push_back(false);
+  binary_.push_back(0);
   return *this;
 }
 Params& Params::AddIntArray(const std::vector<int64_t>& values) {
@@ -68,6 +141,7 @@ Params& Params::AddIntArray(const std::vector<int64_t>& values) {
   out += '}';
   values_.push_back(std::move(out));
   null_.push_back(false);
+  binary_.push_back(0);
   return *this;
 }
 Params& Params::AddBoolArray(const std::vector<bool>& values) {
@@ -79,12 +153,16 @@ Params& Params::AddBoolArray(const std::vector<bool>& values) {
   out += '}';
   values_.push_back(std::move(out));
   null_.push_back(false);
+  binary_.push_back(0);
   return *this;
 }
 
 Status Params::Check() const {
-  for (const std::string& v : values_) {
-    if (v.find('\0') != std::string::npos) {
+  if (nul_in_binary_) {
+    return absl::InvalidArgumentError("postgres store: text with a NUL character cannot be stored");
+  }
+  for (size_t i = 0; i < values_.size(); ++i) {
+    if (binary_[i] == 0 && values_[i].find('\0') != std::string::npos) {
       return absl::InvalidArgumentError(
           "postgres store: text with a NUL character cannot be stored");
     }
@@ -157,22 +235,22 @@ Result<std::unique_ptr<Connection>> Connection::Open(const std::string& conninfo
   if (PQsetClientEncoding(raw, "UTF8") != 0) {
     return absl::FailedPreconditionError("postgres store: the server refuses UTF-8");
   }
+  std::string sql = kSessionSettings;
   if (!schema.empty()) {
     if (schema.find('\0') != std::string::npos) {
       return absl::InvalidArgumentError("postgres store: bad schema name");
     }
     // The schema may not exist yet: Migrate creates it; search_path tolerates that.
-    std::string sql = StrCat("SET search_path TO ", QuoteIdentifier(schema));
-    Status s = conn->ExecScript(sql);
-    if (!s.ok()) return s;
+    sql += StrCat("; SET search_path TO ", QuoteIdentifier(schema));
   }
+  if (Status s = conn->ExecScript(sql); !s.ok()) return s;
   return conn;
 }
 
 Connection::~Connection() { PQfinish(conn_); }
 
 bool Connection::Healthy() const {
-  return PQstatus(conn_) == CONNECTION_OK &&
+  return PQstatus(conn_) == CONNECTION_OK && PQpipelineStatus(conn_) == PQ_PIPELINE_OFF &&
          (rollback_in_flight_ || PQtransactionStatus(conn_) == PQTRANS_IDLE);
 }
 
@@ -244,16 +322,103 @@ Result<QueryResult> Connection::Exec(std::string_view sql, const Params& params)
     it = prepared_.emplace(std::move(key), std::move(name)).first;
   }
   std::vector<const char*> values(params.size());
+  std::vector<int> lengths(params.size());
   for (size_t i = 0; i < params.size(); ++i) {
     values[i] = params.null_[i] ? nullptr : params.values_[i].c_str();
+    lengths[i] = static_cast<int>(params.values_[i].size());
   }
   QueryResult r(PQexecPrepared(conn_, it->second.c_str(), static_cast<int>(params.size()),
-                               values.data(), nullptr, nullptr, /*resultFormat=*/0));
+                               values.data(), lengths.data(), params.binary_.data(),
+                               /*resultFormat=*/0));
   const ExecStatusType st = r.get() != nullptr ? PQresultStatus(r.get()) : PGRES_FATAL_ERROR;
   if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
     return ErrorStatus(conn_, r.get(), "query failed");
   }
   return r;
+}
+
+Result<std::vector<QueryResult>> Connection::Pipeline(const std::vector<Step>& steps,
+                                                      size_t* failed_step) {
+  if (failed_step != nullptr) *failed_step = steps.size();
+  for (const Step& step : steps) {
+    if (Status s = step.params.Check(); !s.ok()) return s;
+  }
+  Drain();
+  // DEALLOCATE cannot run inside the pipeline: make room for every statement first.
+  if (prepared_.size() + steps.size() > kMaxPrepared) {
+    if (Status s = ExecScript("DEALLOCATE ALL"); !s.ok()) return s;
+    prepared_.clear();
+  }
+  if (PQenterPipelineMode(conn_) != 1) return ErrorStatus(conn_, nullptr, "pipeline");
+  // What each answer in the stream belongs to: a PREPARE (the statement's SQL, registered once
+  // the server accepted it) or the execution of steps[i].
+  struct Expected {
+    const std::string* prepare = nullptr;
+    std::string name;
+    size_t step = 0;
+  };
+  std::vector<Expected> expected;
+  expected.reserve(steps.size() * 2);
+  absl::flat_hash_map<std::string_view, std::string> pending;  // prepared in this pipeline
+  bool sent = true;
+  for (size_t i = 0; i < steps.size() && sent; ++i) {
+    const Step& step = steps[i];
+    std::string name;
+    if (auto it = prepared_.find(step.sql); it != prepared_.end()) {
+      name = it->second;
+    } else if (auto p = pending.find(step.sql); p != pending.end()) {
+      name = p->second;
+    } else {
+      name = StrCat("liaison_", next_statement_++);
+      sent = PQsendPrepare(conn_, name.c_str(), step.sql.c_str(), 0, nullptr) == 1;
+      expected.push_back({&step.sql, name, i});
+      pending.emplace(step.sql, name);
+    }
+    std::vector<const char*> values(step.params.size());
+    std::vector<int> lengths(step.params.size());
+    for (size_t k = 0; k < step.params.size(); ++k) {
+      values[k] = step.params.null_[k] ? nullptr : step.params.values_[k].c_str();
+      lengths[k] = static_cast<int>(step.params.values_[k].size());
+    }
+    sent = sent && PQsendQueryPrepared(conn_, name.c_str(), static_cast<int>(values.size()),
+                                       values.data(), lengths.data(), step.params.binary_.data(),
+                                       /*resultFormat=*/0) == 1;
+    expected.push_back({nullptr, std::string(), i});
+  }
+  if (!sent || PQpipelineSync(conn_) != 1) {
+    // The connection is left in pipeline mode with unknown state: Healthy() is false from now
+    // on and the pool drops it.
+    return ErrorStatus(conn_, nullptr, "pipeline send failed");
+  }
+  std::vector<QueryResult> out(steps.size());
+  Status first_error;
+  for (const Expected& e : expected) {
+    // Each command's answer is one result followed by a null.
+    QueryResult r(PQgetResult(conn_));
+    if (r.get() == nullptr) return ErrorStatus(conn_, nullptr, "pipeline answer missing");
+    while (PGresult* extra = PQgetResult(conn_)) PQclear(extra);
+    const ExecStatusType st = PQresultStatus(r.get());
+    if (st == PGRES_PIPELINE_ABORTED) continue;  // after the first error: not run
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+      if (first_error.ok()) {
+        first_error = ErrorStatus(conn_, r.get(), e.prepare ? "prepare failed" : "query failed");
+        if (failed_step != nullptr) *failed_step = e.step;
+      }
+      continue;
+    }
+    if (e.prepare != nullptr) {
+      prepared_.emplace(*e.prepare, e.name);
+    } else {
+      out[e.step] = std::move(r);
+    }
+  }
+  QueryResult sync(PQgetResult(conn_));
+  if (sync.get() == nullptr || PQresultStatus(sync.get()) != PGRES_PIPELINE_SYNC ||
+      PQexitPipelineMode(conn_) != 1) {
+    return ErrorStatus(conn_, nullptr, "pipeline did not end");
+  }
+  if (!first_error.ok()) return first_error;
+  return out;
 }
 
 Result<Transaction> Transaction::Begin(Connection& conn, const char* begin, bool async_rollback) {

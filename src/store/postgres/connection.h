@@ -17,7 +17,19 @@
 
 namespace liaison::store::postgres_internal {
 
-// Query parameters, all sent in text format (PostgreSQL casts them to the column types).
+// Planner settings of every store connection. Every statement of the store is meant to be an
+// index walk (keyset pages, Merge Append of type ranges, lookups by id, the audit log by seq),
+// and the plans must not depend on statistics: a table bulk-loaded before its first ANALYZE, or
+// a collection newer than the statistics, once made the planner sort a whole collection for a
+// page, or scan the table for the ids of every POST (seen: 8 POSTs/s instead of 60 until
+// autovacuum analysed the table). enable_sort / enable_seqscan = off do not forbid sorts or
+// scans (a statement with no usable index still gets one); they make the planner take an index
+// whenever one applies. Parallel workers cost more to start than these statements take.
+inline constexpr char kSessionSettings[] =
+    "SET enable_sort = off; SET enable_seqscan = off; SET max_parallel_workers_per_gather = 0";
+
+// Query parameters, in text format (PostgreSQL casts them to the column types) except the
+// binary arrays below.
 class Params {
  public:
   Params& Add(std::string_view text);
@@ -30,14 +42,27 @@ class Params {
   Params& AddIntArray(const std::vector<int64_t>& values);
   Params& AddBoolArray(const std::vector<bool>& values);
 
+  // The same arrays in PostgreSQL's binary array format (array_recv): the server copies the
+  // elements instead of parsing quoted, backslash-escaped text. For the large arrays of a
+  // multi-row INSERT, where text parsing (array_in) cost the server about as much as inserting
+  // the rows. The statement must give the parameter its type (`$2::text[]`).
+  Params& AddBinaryTextArray(const std::vector<std::string_view>& values);
+  Params& AddBinaryTextArray(const std::vector<std::string>& values);
+  Params& AddBinaryIntArray(const std::vector<int64_t>& values);
+  Params& AddBinaryBoolArray(const std::vector<bool>& values);
+
   size_t size() const { return values_.size(); }
   // InvalidArgument when a value holds a NUL byte, which PostgreSQL text cannot store.
   Status Check() const;
 
  private:
   friend class Connection;
+  template <typename T>
+  Params& AddBinaryText(const std::vector<T>& values);
   std::vector<std::string> values_;
   std::vector<bool> null_;
+  std::vector<int> binary_;  // 1 for a value in binary format
+  bool nul_in_binary_ = false;
 };
 
 // One query result (owned PGresult).
@@ -74,6 +99,19 @@ class Connection {
   // keyed by its text).
   Result<QueryResult> Exec(std::string_view sql, const Params& params);
   Result<QueryResult> Exec(std::string_view sql) { return Exec(sql, Params()); }
+  // Runs `steps` in ONE round trip (libpq pipeline mode): every statement is sent (prepared on
+  // first use, the PREPARE travelling in the same pipeline), then all answers are read. The
+  // statements run in order, each with its own snapshot under READ COMMITTED, exactly as if sent
+  // one by one. The first failure is returned and the statements after it are not run (in a
+  // transaction, the transaction is then aborted: the caller rolls back).
+  struct Step {
+    std::string sql;
+    Params params;
+  };
+  // `failed_step`, when given, receives the index of the step that failed (steps.size() when
+  // the failure was not a statement's: sending, or the connection).
+  Result<std::vector<QueryResult>> Pipeline(const std::vector<Step>& steps,
+                                            size_t* failed_step = nullptr);
   // Runs SQL text that may hold several statements, without parameters (migrations, BEGIN).
   Status ExecScript(std::string_view sql);
   // Like ExecScript, in one round trip, and returns the last statement's result.

@@ -13,6 +13,7 @@
 // Durability: an Add returns after COMMIT, which (synchronous_commit=on, PostgreSQL's default)
 // waits for the WAL flush.
 
+#include <chrono>
 #include <cstddef>
 #include <functional>
 #include <memory>
@@ -36,6 +37,10 @@ struct PostgresOptions {
   // The wall clock date_added is taken from (tests inject one). As with SQLite, date_added is
   // max(clock, previous date_added + 1 microsecond).
   std::function<Timestamp()> clock;
+  // Status resources (TAXII 2.1 section 4.3) expire this long after their request_timestamp, as
+  // in SqliteOptions: GetStatus answers NotFound from then on, and writes delete expired ones,
+  // oldest first, at most once a minute per node and 10,000 at a time. Zero keeps them forever.
+  std::chrono::seconds status_ttl{0};
 
   // Test only, never set in production: assign date_added WITHOUT the high-water mark's lock (the
   // naive scheme: read the last value, add one, insert, commit) and call `before_commit` (when
