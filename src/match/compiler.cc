@@ -411,32 +411,23 @@ void IndicatorSet::AddListLine(std::string_view line, std::string_view source, s
 
 void IndicatorSet::AddList(std::string_view text, std::string_view source) {
   Impl& m = *impl_;
-  // Lines go in groups: parse a group and prefetch the hash slot of each value, then insert
-  // them. A table of 10 M values is far larger than the caches, so each insert would otherwise
-  // wait for its own slot (IndicatorIndex::PrefetchAdd).
-  constexpr size_t kGroup = 16;
-  ListEntry group[kGroup];
+  // The index appends each value to its table's arena and places them all in Finish()
+  // (IndicatorIndex::Finish): no per-line hash-table miss.
+  ListEntry e;
   std::string error;
   size_t line_number = 0;
   while (!text.empty()) {
-    size_t n = 0;
-    while (n < kGroup && !text.empty()) {
-      const size_t nl = text.find('\n');
-      ++line_number;
-      if (ParseListLine(text.substr(0, nl), line_number, group[n], error)) {
-        m.index.PrefetchAdd(group[n].kind, group[n].value);
-        ++n;
-      } else if (!error.empty()) {
-        m.Error(source, line_number, error);
-        error.clear();
-      }
-      text.remove_prefix(nl == std::string_view::npos ? text.size() : nl + 1);
-    }
-    for (size_t i = 0; i < n; ++i) {
+    const size_t nl = text.find('\n');
+    ++line_number;
+    if (ParseListLine(text.substr(0, nl), line_number, e, error)) {
       ++m.stats.list_values;
-      Status s = m.index.Add(group[i].kind, group[i].value, kListIndicator, group[i].field);
-      if (!s.ok()) m.Error(source, group[i].line_number, ToStd(s.message()));
+      Status s = m.index.Add(e.kind, e.value, kListIndicator, e.field);
+      if (!s.ok()) m.Error(source, line_number, ToStd(s.message()));
+    } else if (!error.empty()) {
+      m.Error(source, line_number, error);
+      error.clear();
     }
+    text.remove_prefix(nl == std::string_view::npos ? text.size() : nl + 1);
   }
 }
 
