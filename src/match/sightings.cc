@@ -18,7 +18,7 @@ int64_t FloorDiv(int64_t a, int64_t b) { return a / b - ((a % b != 0) && ((a < 0
 
 SightingAggregator::SightingAggregator(const IndicatorSet& set, const SightingOptions& options,
                                        std::function<void(std::string_view)> sink)
-    : set_(set), options_(options), sink_(std::move(sink)) {
+    : set_(&set), options_(options), sink_(std::move(sink)) {
   if (options_.window_seconds <= 0) options_.window_seconds = 3600;
 }
 
@@ -61,7 +61,7 @@ void SightingAggregator::Flush() {
   out.reserve(groups_.size());
   for (const auto& [key, group] : groups_) {
     const IndexHit hit{key.indicator, static_cast<ValueKind>(key.kind), key.entry};
-    out.push_back({set_.IdOf(hit), key.window, &group});
+    out.push_back({set_->IdOf(hit), key.window, &group});
   }
   std::sort(out.begin(), out.end(), [](const Out& a, const Out& b) {
     return std::tie(a.indicator_id, a.window) < std::tie(b.indicator_id, b.window);
@@ -88,6 +88,11 @@ void SightingAggregator::Flush() {
   }
   groups_.clear();
   ++flushes_;
+}
+
+void SightingAggregator::Rebind(const IndicatorSet& set) {
+  Flush();
+  set_ = &set;
 }
 
 }  // namespace liaison::match

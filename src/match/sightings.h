@@ -39,6 +39,10 @@ class SightingAggregator {
   void Merge(const SightingAggregator& other);
   // Writes every open group, in (indicator id, window) order, and empties the aggregator.
   void Flush();
+  // After a reload (reload.h): writes the open groups, whose keys name values of the old set,
+  // and counts the hits of `set` from then on. As with max_groups, an indicator seen on both
+  // sides of the switch in one window gets two sightings whose counts add up to its hits.
+  void Rebind(const IndicatorSet& set);
 
   uint64_t sightings_written() const { return written_; }
   size_t open_groups() const { return groups_.size(); }
@@ -61,7 +65,7 @@ class SightingAggregator {
     Timestamp last;
   };
 
-  const IndicatorSet& set_;
+  const IndicatorSet* set_;
   SightingOptions options_;
   std::function<void(std::string_view)> sink_;
   absl::flat_hash_map<Key, Group> groups_;
