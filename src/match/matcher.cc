@@ -9,7 +9,6 @@
 #include "pattern/pattern_set.h"
 
 namespace liaison::match {
-namespace {
 
 void AppendJsonString(std::string& out, std::string_view s) {
   static constexpr char kHex[] = "0123456789abcdef";
@@ -28,6 +27,8 @@ void AppendJsonString(std::string& out, std::string_view s) {
   }
   out.push_back('"');
 }
+
+namespace {
 
 // Events read ahead of their lookups. Lookups into tables of hundreds of MB miss the cache
 // nearly every time; reading a block of events first and prefetching what each will look up

@@ -58,6 +58,9 @@ uint64_t MatchBlock(
     absl::FunctionRef<void(uint64_t line, const Event& event, const std::vector<IndexHit>& hits)>
         on_hits);
 
+// Appends `s` as a JSON string literal (quotes, backslashes and control bytes escaped).
+void AppendJsonString(std::string& out, std::string_view s);
+
 // The observed-data JSON for one event (exposed for tests and `--emit-observed-data`).
 std::string ObservedDataJson(const Event& event, std::string_view id, const Timestamp& fallback);
 

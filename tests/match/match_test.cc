@@ -303,52 +303,87 @@ TEST(RealData, UrlhausFindsItsOwnValuesAndWarninglistsMatchTheReference) {
 }
 
 // Suricata EVE: DNS names seen in the sample become indicators; the hits aggregate into valid
-// STIX 2.1 sightings whose counts add up to the hit events.
+// STIX 2.1 sightings whose counts add up to the hit events. With observed_data, each sighting
+// also names an observed-data (written before it) over the SCO that matched (written before
+// that, once per value), with number_observed = count and the sighting's time span.
 TEST(RealData, EveHitsBecomeValidSightings) {
   LIAISON_REQUIRE_SHARED_DIR(shared);
   const auto path = shared / "data/logs/suricata/surevego/eve.json";
   IndicatorSet set(Now2025());
   set.AddList("domain-name debian.org\ndomain-name fastly.net\nipv4-addr 151.101.0.0/16\n", "list");
   set.Finish();
-  std::vector<std::string> sightings;
-  SightingOptions options;
-  options.identity_id = "identity--5d2b0a1c-3c4e-4f7a-9b8c-1d2e3f4a5b6c";
-  options.window_seconds = 3600;
-  options.now = *Timestamp::Parse("2025-06-01T00:00:00Z");
-  SightingAggregator aggregator(set, options,
-                                [&](std::string_view json) { sightings.emplace_back(json); });
-  auto source = LineSource::Open(path.string());
-  ASSERT_TRUE(source.ok());
-  auto reader = MakeEveReader();
-  Matcher matcher(set);
-  std::string_view block;
-  size_t capacity = 0;
-  uint64_t line = 0;
-  uint64_t hit_pairs = 0;
-  while ((*source)->NextBlock(block, capacity)) {
-    MatchBlock(block, capacity, *reader, matcher, line,
-               [&](uint64_t, const Event& e, const std::vector<IndexHit>& hits) {
-                 ASSERT_TRUE(e.has_time);
-                 for (const IndexHit& h : hits) {
-                   aggregator.Add(h, e.time);
-                   ++hit_pairs;
-                 }
-               });
-  }
-  aggregator.Flush();
-  ASSERT_GT(hit_pairs, 30u);
-  ASSERT_FALSE(sightings.empty());
-  int64_t total = 0;
-  for (const std::string& s : sightings) {
-    const stix::Report report = stix::ValidateObjectText(s);
-    EXPECT_EQ(report.errors, 0u) << s << "\n"
-                                 << (report.findings.empty() ? "" : report.findings[0].message);
+  for (const bool observed : {false, true}) {
+    SCOPED_TRACE(observed);
+    std::vector<std::string> objects;
+    SightingOptions options;
+    options.identity_id = "identity--5d2b0a1c-3c4e-4f7a-9b8c-1d2e3f4a5b6c";
+    options.window_seconds = 3600;
+    options.now = *Timestamp::Parse("2025-06-01T00:00:00Z");
+    options.observed_data = observed;
+    SightingAggregator aggregator(set, options,
+                                  [&](std::string_view json) { objects.emplace_back(json); });
+    auto source = LineSource::Open(path.string());
+    ASSERT_TRUE(source.ok());
+    auto reader = MakeEveReader();
+    Matcher matcher(set);
+    std::string_view block;
+    size_t capacity = 0;
+    uint64_t line = 0;
+    uint64_t hit_pairs = 0;
+    while ((*source)->NextBlock(block, capacity)) {
+      MatchBlock(block, capacity, *reader, matcher, line,
+                 [&](uint64_t, const Event& e, const std::vector<IndexHit>& hits) {
+                   ASSERT_TRUE(e.has_time);
+                   for (const IndexHit& h : hits) {
+                     aggregator.Add(h, e.time);
+                     ++hit_pairs;
+                   }
+                 });
+    }
+    aggregator.Flush();
+    ASSERT_GT(hit_pairs, 30u);
+    ASSERT_FALSE(objects.empty());
+    int64_t total = 0;
+    size_t sightings = 0;
+    std::map<std::string, std::string> written;  // id -> JSON, of the objects before
     simdjson::dom::parser parser;
-    simdjson::dom::element doc = parser.parse(s);
-    total += int64_t(doc["count"]);
-    EXPECT_EQ(std::string_view(doc["where_sighted_refs"].at(0)), options.identity_id);
+    for (const std::string& s : objects) {
+      const stix::Report report = stix::ValidateObjectText(s);
+      EXPECT_EQ(report.errors, 0u) << s << "\n"
+                                   << (report.findings.empty() ? "" : report.findings[0].message);
+      simdjson::dom::element doc = parser.parse(s);
+      const std::string id{std::string_view(doc["id"])};
+      const std::string_view type(doc["type"]);
+      if (type == "sighting") {
+        ++sightings;
+        total += int64_t(doc["count"]);
+        EXPECT_EQ(std::string_view(doc["where_sighted_refs"].at(0)), options.identity_id);
+        simdjson::dom::array refs;
+        if (!observed) {
+          EXPECT_NE(doc["observed_data_refs"].get(refs), simdjson::SUCCESS) << s;
+          continue;
+        }
+        ASSERT_EQ(doc["observed_data_refs"].get(refs), simdjson::SUCCESS) << s;
+        const std::string od_id{std::string_view(refs.at(0))};
+        ASSERT_TRUE(written.contains(od_id)) << s;
+        simdjson::dom::parser od_parser;
+        simdjson::dom::element od = od_parser.parse(written[od_id]);
+        EXPECT_EQ(int64_t(od["number_observed"]), int64_t(doc["count"]));
+        EXPECT_EQ(std::string_view(od["first_observed"]), std::string_view(doc["first_seen"]));
+        EXPECT_EQ(std::string_view(od["last_observed"]), std::string_view(doc["last_seen"]));
+        const std::string sco_id{std::string_view(od["object_refs"].at(0))};
+        ASSERT_TRUE(written.contains(sco_id)) << written[od_id];
+        EXPECT_TRUE(sco_id.rfind("domain-name--", 0) == 0 || sco_id.rfind("ipv4-addr--", 0) == 0)
+            << sco_id;
+      } else {
+        EXPECT_TRUE(observed) << s;
+        EXPECT_TRUE(written.emplace(id, s).second) << "written twice: " << s;
+      }
+    }
+    EXPECT_EQ(total, static_cast<int64_t>(hit_pairs));
+    EXPECT_GT(sightings, 0u);
+    if (observed) EXPECT_GT(written.size(), sightings);  // SCOs and observed-data
   }
-  EXPECT_EQ(total, static_cast<int64_t>(hit_pairs));
 }
 
 // MatchBlock reads events ahead in batches and matches copies of them; what reaches on_hits

@@ -61,6 +61,7 @@ struct MatchArgs {
   bool quiet = false;
   int threads = 1;
   bool reload = false;  // SIGHUP and changed indicator files rebuild the set mid-stream
+  bool observed_data = false;
   std::vector<std::string> logs;
 };
 
@@ -238,6 +239,7 @@ int Run(const MatchArgs& a) {
                Uuid::V5(*Uuid::Parse(match::kListNamespace), StrCat("host:", host)).ToString());
   }
   sopts.window_seconds = a.window;
+  sopts.observed_data = a.observed_data;
   sopts.now = options.now;
   bool first_object = true;
   if (a.bundle) {
@@ -458,6 +460,9 @@ void RegisterMatchCommand(CLI::App& root, int& exit_code) {
   cmd->add_option("--threads,-j", args->threads,
                   "match JSON logs (zeek-json, eve, ndjson) on this many threads (default 1)")
       ->check(CLI::Range(1, 256));
+  cmd->add_flag("--observed-data", args->observed_data,
+                "also write the matched observable and an observed-data object per sighting, "
+                "named in its observed_data_refs");
   cmd->add_flag("--reload", args->reload,
                 "rebuild the indicator set on SIGHUP or when an indicator file changes, and "
                 "switch to it between two blocks of the log without stopping");
