@@ -198,6 +198,12 @@ int Run(const MatchArgs& a) {
                  (unsigned long long)cs.revoked, (unsigned long long)cs.not_stix,
                  (unsigned long long)cs.invalid, load_seconds,
                  HumanBytes(set->index().MemoryBytes()).c_str());
+    if (cs.stream > 0) {
+      std::fprintf(stderr,
+                   "indicators: %llu of the pattern engine's span several events (window of %zu "
+                   "events; matched on one thread)\n",
+                   (unsigned long long)cs.stream, o.stream_window_events);
+    }
     return set;
   };
   std::vector<FileStamp> stamps;
@@ -312,7 +318,8 @@ int Run(const MatchArgs& a) {
     // --threads: JSON logs are matched by workers, block by block; hits come back in input
     // order, so the sightings are those of one thread.
     std::unique_ptr<match::ParallelMatcher> parallel;
-    if (a.threads > 1 && match::CanRunInParallel(*f)) {
+    // Patterns over several events keep a window of the log's events in order: one thread.
+    if (a.threads > 1 && match::CanRunInParallel(*f) && current->stream_engine() == nullptr) {
       parallel = std::make_unique<match::ParallelMatcher>(*current, *f, &mapping, a.threads);
     }
     auto last_draw = std::chrono::steady_clock::now();
@@ -368,6 +375,7 @@ int Run(const MatchArgs& a) {
       }
     }
     match::ReaderStats parallel_stats;
+    const bool used_parallel = parallel != nullptr;
     if (parallel != nullptr) {
       parallel->Finish(on_hits);
       events = parallel->events();
@@ -380,8 +388,7 @@ int Run(const MatchArgs& a) {
     }
     if (tty) std::fputs("\r\033[K", stderr);
     if (!(*source)->status().ok()) exit_code = std::max(exit_code, ExitFor((*source)->status()));
-    const match::ReaderStats& rs =
-        a.threads > 1 && match::CanRunInParallel(*f) ? parallel_stats : reader->stats();
+    const match::ReaderStats& rs = used_parallel ? parallel_stats : reader->stats();
     std::string bad;
     for (size_t r = 0; r < match::kBadReasonCount; ++r) {
       if (rs.bad[r] == 0) continue;
