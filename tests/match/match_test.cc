@@ -382,7 +382,9 @@ TEST(RealData, EveHitsBecomeValidSightings) {
     }
     EXPECT_EQ(total, static_cast<int64_t>(hit_pairs));
     EXPECT_GT(sightings, 0u);
-    if (observed) EXPECT_GT(written.size(), sightings);  // SCOs and observed-data
+    if (observed) {
+      EXPECT_GT(written.size(), sightings);  // SCOs and observed-data
+    }
   }
 }
 
