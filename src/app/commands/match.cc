@@ -343,7 +343,16 @@ int Run(const MatchArgs& a) {
           }
         }
         if (std::shared_ptr<const match::IndicatorSet> next = reloader.TakeReady()) {
-          if (parallel != nullptr) parallel->SwapSet(*next, on_hits);
+          if (parallel != nullptr) {
+            parallel->SwapSet(*next, on_hits);
+            if (next->stream_engine() != nullptr) {
+              // TODO(#5): go to one thread; each worker's window sees only its own blocks.
+              std::fprintf(stderr,
+                           "warning: the reloaded indicators have patterns over several events; "
+                           "with --threads they see windows of one block each until this log "
+                           "ends\n");
+            }
+          }
           retired_hits += matcher->counters().hits;
           retired_engine += matcher->counters().engine_evaluations;
           matcher = std::make_unique<match::Matcher>(*next);
