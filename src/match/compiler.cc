@@ -184,6 +184,11 @@ struct IndicatorSet::Impl {
   std::unique_ptr<pattern::PatternSet> engine;
   std::vector<uint32_t> engine_indicators;
   absl::flat_hash_set<std::string> engine_types;
+  // Patterns that need several observations (stream.h): their own set, run over a window.
+  std::unique_ptr<pattern::PatternSet> stream;
+  std::vector<uint32_t> stream_indicators;
+  absl::flat_hash_set<std::string> stream_types;
+  double stream_within = 0;  // the largest WITHIN of a stream pattern, 0 when none has one
   Uuid list_namespace;
   simdjson::dom::parser parser;
 
@@ -199,6 +204,51 @@ struct IndicatorSet::Impl {
     id_end.push_back(static_cast<uint32_t>(ids.size()));
     roles.push_back(role);
     return static_cast<uint32_t>(id_end.size() - 1);
+  }
+
+  // AND and FOLLOWEDBY between observation expressions, and REPEATS more than once, bind
+  // distinct observations (STIX 2.1 section 9.5): over a log, distinct events.
+  static bool NeedsSeveralObservations(const pattern::ObservationExpression& e) {
+    using K = pattern::ObservationExpression::Kind;
+    if (e.kind == K::kAnd || e.kind == K::kFollowedBy) return true;
+    for (const pattern::Qualifier& q : e.qualifiers) {
+      if (q.kind == pattern::Qualifier::Kind::kRepeats && q.times > 1) return true;
+    }
+    for (const pattern::ObservationExpression& o : e.operands) {
+      if (NeedsSeveralObservations(o)) return true;
+    }
+    return false;
+  }
+  static double LargestWithin(const pattern::ObservationExpression& e) {
+    double w = 0;
+    for (const pattern::Qualifier& q : e.qualifiers) {
+      if (q.kind == pattern::Qualifier::Kind::kWithin) w = std::max(w, q.seconds);
+    }
+    for (const pattern::ObservationExpression& o : e.operands) w = std::max(w, LargestWithin(o));
+    return w;
+  }
+
+  void AddStreamPattern(const pattern::Pattern& parsed, std::string_view id,
+                        std::string_view source, size_t line) {
+    if (!stream) stream = std::make_unique<pattern::PatternSet>();
+    Result<size_t> number = stream->Add(parsed);
+    if (!number.ok()) {
+      Error(source, line, StrCat(id, ": pattern ", ToStd(number.status().message())));
+      return;
+    }
+    const uint32_t ind = NewIndicator(id, AddressRole::kAny);
+    stream_indicators.push_back(ind);
+    ++stats.engine;
+    ++stats.stream;
+    stream_within = std::max(stream_within, LargestWithin(parsed.root));
+    bool reachable = false;
+    for (const pattern::ObservationExpression* o : pattern::Observations(parsed)) {
+      pattern::ForEachComparison(o->comparison, [&](const pattern::Comparison& c) {
+        stream_types.insert(c.path.object_type);
+        if (ReaderProduces(c.path.object_type)) reachable = true;
+      });
+    }
+    if (!reachable) ++stats.unreachable;
   }
 
   void AddPattern(std::string_view id, std::string_view text, std::string_view source,
@@ -247,6 +297,10 @@ struct IndicatorSet::Impl {
           }
         }
       }
+      return;
+    }
+    if (NeedsSeveralObservations(parsed->root)) {
+      AddStreamPattern(*parsed, id, source, line);
       return;
     }
     if (!engine) engine = std::make_unique<pattern::PatternSet>();
@@ -411,32 +465,23 @@ void IndicatorSet::AddListLine(std::string_view line, std::string_view source, s
 
 void IndicatorSet::AddList(std::string_view text, std::string_view source) {
   Impl& m = *impl_;
-  // Lines go in groups: parse a group and prefetch the hash slot of each value, then insert
-  // them. A table of 10 M values is far larger than the caches, so each insert would otherwise
-  // wait for its own slot (IndicatorIndex::PrefetchAdd).
-  constexpr size_t kGroup = 16;
-  ListEntry group[kGroup];
+  // The index appends each value to its table's arena and places them all in Finish()
+  // (IndicatorIndex::Finish): no per-line hash-table miss.
+  ListEntry e;
   std::string error;
   size_t line_number = 0;
   while (!text.empty()) {
-    size_t n = 0;
-    while (n < kGroup && !text.empty()) {
-      const size_t nl = text.find('\n');
-      ++line_number;
-      if (ParseListLine(text.substr(0, nl), line_number, group[n], error)) {
-        m.index.PrefetchAdd(group[n].kind, group[n].value);
-        ++n;
-      } else if (!error.empty()) {
-        m.Error(source, line_number, error);
-        error.clear();
-      }
-      text.remove_prefix(nl == std::string_view::npos ? text.size() : nl + 1);
-    }
-    for (size_t i = 0; i < n; ++i) {
+    const size_t nl = text.find('\n');
+    ++line_number;
+    if (ParseListLine(text.substr(0, nl), line_number, e, error)) {
       ++m.stats.list_values;
-      Status s = m.index.Add(group[i].kind, group[i].value, kListIndicator, group[i].field);
-      if (!s.ok()) m.Error(source, group[i].line_number, ToStd(s.message()));
+      Status s = m.index.Add(e.kind, e.value, kListIndicator, e.field);
+      if (!s.ok()) m.Error(source, line_number, ToStd(s.message()));
+    } else if (!error.empty()) {
+      m.Error(source, line_number, error);
+      error.clear();
     }
+    text.remove_prefix(nl == std::string_view::npos ? text.size() : nl + 1);
   }
 }
 
@@ -446,6 +491,7 @@ const IndicatorIndex& IndicatorSet::index() const { return impl_->index; }
 IndicatorIndex& IndicatorSet::mutable_index() { return impl_->index; }
 const CompileStats& IndicatorSet::stats() const { return impl_->stats; }
 const Timestamp& IndicatorSet::now() const { return impl_->options.now; }
+const CompileOptions& IndicatorSet::options() const { return impl_->options; }
 size_t IndicatorSet::indicator_count() const { return impl_->id_end.size(); }
 
 std::string_view IndicatorSet::indicator_id(uint32_t indicator) const {
@@ -468,6 +514,15 @@ const pattern::PatternSet* IndicatorSet::engine() const { return impl_->engine.g
 uint32_t IndicatorSet::engine_indicator(size_t pattern_number) const {
   return impl_->engine_indicators[pattern_number];
 }
+const pattern::PatternSet* IndicatorSet::stream_engine() const { return impl_->stream.get(); }
+uint32_t IndicatorSet::stream_indicator(size_t pattern_number) const {
+  return impl_->stream_indicators[pattern_number];
+}
+bool IndicatorSet::StreamWants(std::string_view sco_type) const {
+  return impl_->stream_types.contains(ToAbsl(sco_type));
+}
+double IndicatorSet::stream_within_seconds() const { return impl_->stream_within; }
+
 bool IndicatorSet::EngineWants(std::string_view sco_type) const {
   return impl_->engine_types.contains(ToAbsl(sco_type));
 }

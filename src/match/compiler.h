@@ -43,6 +43,12 @@ struct CompileOptions {
   Timestamp now = Timestamp::Now();
   IndexOptions index;
   size_t max_errors_kept = 20;  // messages kept in CompileStats::errors
+  // Patterns over several events (AND / FOLLOWEDBY between [ ... ], REPEATS n > 1) are
+  // evaluated over a window of the last `stream_window_events` events that carry an SCO type
+  // they name, no older than their largest WITHIN (or `stream_horizon_seconds` when they have
+  // none) before the newest. Bounded state: the window's observed-data texts.
+  size_t stream_window_events = 64;
+  double stream_horizon_seconds = 3600;
 };
 
 struct CompileStats {
@@ -54,6 +60,7 @@ struct CompileStats {
   uint64_t invalid = 0;             // unparsable pattern, invalid value, malformed object or line
   uint64_t exact = 0;               // indicators in the exact indexes
   uint64_t engine = 0;              // indicators in the pattern engine
+  uint64_t stream = 0;              // of those, patterns over several events (below)
   uint64_t unreachable = 0;         // exact indicators on properties no log reader produces
   uint64_t list_values = 0;         // plain-list values
   std::vector<std::string> errors;  // "source:line: message", the first max_errors_kept
@@ -101,6 +108,15 @@ class IndicatorSet {
   uint32_t engine_indicator(size_t pattern_number) const;
   // True when some engine pattern names SCOs of `sco_type`.
   bool EngineWants(std::string_view sco_type) const;
+
+  // Patterns that need several observations, matched over a window of events (Matcher); null
+  // when there are none. One fires on the event that makes it hold over the window (it did not
+  // hold over the window without that event).
+  const pattern::PatternSet* stream_engine() const;
+  uint32_t stream_indicator(size_t pattern_number) const;
+  bool StreamWants(std::string_view sco_type) const;
+  double stream_within_seconds() const;  // largest WITHIN among them, 0 when none has one
+  const CompileOptions& options() const;
 
  private:
   struct Impl;

@@ -457,8 +457,7 @@ Status IndicatorIndex::Add(ValueKind kind, std::string_view value, uint32_t indi
       char buf[kMaxDomain];
       const size_t n = NormalizeDomain(value, buf);
       if (n == 0) break;
-      const uint32_t e = m.domains.Insert({buf, n}, kEnd);
-      m.domains.payload(e) = m.postings.Push(m.domains.payload(e), indicator);
+      m.domains.Append({buf, n}, kSingle | indicator);
       const size_t labels = 1 + std::count(buf, buf + n, '.');
       m.domain_labels |= uint64_t{1} << std::min<size_t>(labels, 63);
       return absl::OkStatus();
@@ -466,8 +465,7 @@ Status IndicatorIndex::Add(ValueKind kind, std::string_view value, uint32_t indi
     case ValueKind::kUrl: {
       std::string norm;
       if (!NormalizeUrl(value, norm) || norm.size() > m.urls.kMaxKeyLen) break;
-      const uint32_t e = m.urls.Insert(norm, kEnd);
-      m.urls.payload(e) = m.postings.Push(m.urls.payload(e), indicator);
+      m.urls.Append(norm, kSingle | indicator);
       return absl::OkStatus();
     }
     case ValueKind::kEmail: {
@@ -480,8 +478,7 @@ Status IndicatorIndex::Add(ValueKind kind, std::string_view value, uint32_t indi
         const char c = value[i];
         buf[i] = (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c;
       }
-      const uint32_t e = m.emails.Insert({buf, value.size()}, kEnd);
-      m.emails.payload(e) = m.postings.Push(m.emails.payload(e), indicator);
+      m.emails.Append({buf, value.size()}, kSingle | indicator);
       return absl::OkStatus();
     }
     case ValueKind::kOther: {
@@ -490,18 +487,14 @@ Status IndicatorIndex::Add(ValueKind kind, std::string_view value, uint32_t indi
       key[0] = static_cast<char>(field >> 8);
       key[1] = static_cast<char>(field & 0xff);
       key.append(value);
-      const uint32_t e = m.other.Insert(key, kEnd);
-      m.other.payload(e) = m.postings.Push(m.other.payload(e), indicator);
+      m.other.Append(key, kSingle | indicator);
       return absl::OkStatus();
     }
     default: {
       char bytes[64];
       const size_t n = HashLength(kind);
       if (!DecodeHex(value, n, bytes)) break;
-      m.WithHashTable(kind, [&](auto& t) {
-        const uint32_t e = t.Insert({bytes, n}, kEnd);
-        t.payload(e) = m.postings.Push(t.payload(e), indicator);
-      });
+      m.WithHashTable(kind, [&](auto& t) { t.Append({bytes, n}, kSingle | indicator); });
       return absl::OkStatus();
     }
   }
@@ -510,6 +503,27 @@ Status IndicatorIndex::Add(ValueKind kind, std::string_view value, uint32_t indi
 }
 
 void IndicatorIndex::Finish() {
+  Impl& m = *impl_;
+  // Values were appended to the tables' arenas as they came; now they get their slots, and a
+  // value added again (by another indicator, or twice in a feed) hands its indicator to the
+  // first entry's posting.
+  internal::LoadScratch scratch;
+  auto flush = [&](auto& t) {
+    t.FlushPending(scratch, [&](uint32_t kept, uint32_t orphan) {
+      m.postings.ForEach(t.payload(orphan), [&](uint32_t ind) {
+        t.payload(kept) = m.postings.Push(t.payload(kept), ind);
+      });
+      t.payload(orphan) = kEnd;
+    });
+  };
+  flush(m.domains);
+  flush(m.urls);
+  flush(m.md5);
+  flush(m.sha1);
+  flush(m.sha256);
+  flush(m.sha512);
+  flush(m.emails);
+  flush(m.other);
   impl_->v4.Finish(impl_->postings);
   impl_->v6.Finish(impl_->postings);
 }
@@ -645,31 +659,6 @@ void IndicatorIndex::Prefetch(ValueKind kind, std::string_view value) const {
       m.WithHashTable(kind, [&](const auto& t) { t.Prefetch({bytes, n}); });
       return;
     }
-  }
-}
-
-void IndicatorIndex::PrefetchAdd(ValueKind kind, std::string_view value) const {
-  const Impl& m = *impl_;
-  switch (kind) {
-    case ValueKind::kDomain: {
-      char buf[kMaxDomain];
-      const size_t n = NormalizeDomain(value, buf);
-      if (n != 0) m.domains.Prefetch({buf, n});
-      return;
-    }
-    case ValueKind::kMd5:
-    case ValueKind::kSha1:
-    case ValueKind::kSha256:
-    case ValueKind::kSha512: {
-      char bytes[64];
-      const size_t n = HashLength(kind);
-      if (DecodeHex(value, n, bytes)) {
-        m.WithHashTable(kind, [&](const auto& t) { t.Prefetch({bytes, n}); });
-      }
-      return;
-    }
-    default:
-      return;  // addresses are sorted in Finish(); URL and other tables are small
   }
 }
 

@@ -81,7 +81,9 @@ class IndicatorIndex {
   // when the value is not of its kind (a 63-digit SHA-256, 10.0.0.300, an empty domain).
   Status Add(ValueKind kind, std::string_view value, uint32_t indicator, uint16_t field = 0);
 
-  // Sorts the address blocks. Call once after the last Add and before lookups.
+  // Places the values added since the last Finish in their tables and sorts the address
+  // blocks. Call after the last Add and before lookups: Lookup does not see values added
+  // after the last Finish.
   void Finish();
 
   // Looks `value` up as `kind` (an address kind is decided by the text: IPv6 has a colon) and
@@ -94,8 +96,6 @@ class IndicatorIndex {
   // nodes) without waiting for it. Calling it for many values before looking any of them up
   // overlaps their cache misses; it changes nothing and has no result.
   void Prefetch(ValueKind kind, std::string_view value) const;
-  // The same for an Add of `value` (the slot of the value itself; no parents).
-  void PrefetchAdd(ValueKind kind, std::string_view value) const;
 
   // The stored value of a hit, as text ("10.0.0.0/8", "example.com", the hash in lower-case
   // hex).

@@ -4,6 +4,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -11,8 +12,9 @@
 
 namespace liaison::match {
 namespace {
-constexpr size_t kPadding = 64;  // simdjson::SIMDJSON_PADDING
-}
+constexpr size_t kPadding = 64;            // simdjson::SIMDJSON_PADDING
+constexpr size_t kInputBytes = 256 << 10;  // compressed (or plain) bytes read at a time
+}  // namespace
 
 Result<std::unique_ptr<LineSource>> LineSource::Open(const std::string& path, size_t buffer_bytes) {
   int fd = path == "-" ? dup(0) : open(path.c_str(), O_RDONLY | O_CLOEXEC);
@@ -23,22 +25,119 @@ Result<std::unique_ptr<LineSource>> LineSource::Open(const std::string& path, si
     if (e == EACCES) return absl::PermissionDeniedError(msg);
     return absl::UnavailableError(msg);
   }
-  gzFile gz = gzdopen(fd, "rb");
-  if (gz == nullptr) {
-    close(fd);
-    return absl::ResourceExhaustedError(StrCat(path, ": cannot set up decompression"));
-  }
-  gzbuffer(gz, 256 << 10);
   std::unique_ptr<LineSource> s(new LineSource());
-  s->gz_ = gz;
+  s->fd_ = fd;
   s->path_ = path;
   s->cap_ = buffer_bytes < 4096 ? 4096 : buffer_bytes;
   s->buf_ = std::make_unique<char[]>(s->cap_ + kPadding);
+  s->in_ = std::make_unique<char[]>(kInputBytes);
   return s;
 }
 
 LineSource::~LineSource() {
-  if (gz_ != nullptr) gzclose(static_cast<gzFile>(gz_));
+  if (zs_ != nullptr) {
+    inflateEnd(static_cast<z_stream*>(zs_));
+    delete static_cast<z_stream*>(zs_);
+  }
+  if (fd_ >= 0) close(fd_);
+}
+
+// One read() of whatever the input has (a pipe may give a few bytes). 0 at the end.
+ssize_t LineSource::ReadSome(char* to, size_t n) {
+  while (true) {
+    const ssize_t r = read(fd_, to, n);
+    if (r >= 0 || errno != EINTR) return r;
+  }
+}
+
+// Adds at least one byte at end_ (end_ < cap_), or returns false at the end of the input or on
+// an error (status_). The input is told apart by its first two bytes (RFC 1952: 1f 8b): gzip
+// goes through inflate, concatenated members too as gzip -d reads them; anything else is
+// copied as it is.
+bool LineSource::ReadMore() {
+  auto* zs = static_cast<z_stream*>(zs_);
+  while (true) {
+    if (in_begin_ == in_end_ && !in_eof_) {
+      const ssize_t r = ReadSome(in_.get(), kInputBytes);
+      if (r < 0) {
+        status_ = absl::UnavailableError(StrCat(path_, ": ", std::strerror(errno)));
+        return false;
+      }
+      in_begin_ = 0;
+      in_end_ = static_cast<size_t>(r);
+      if (r == 0) in_eof_ = true;
+    }
+    if (mode_ == Mode::kUnknown) {
+      if (in_end_ - in_begin_ < 2 && !in_eof_) {
+        // A one-byte first read: the second byte decides.
+        if (in_begin_ > 0) {
+          std::memmove(in_.get(), in_.get() + in_begin_, in_end_ - in_begin_);
+          in_end_ -= in_begin_;
+          in_begin_ = 0;
+        }
+        const ssize_t r = ReadSome(in_.get() + in_end_, kInputBytes - in_end_);
+        if (r < 0) {
+          status_ = absl::UnavailableError(StrCat(path_, ": ", std::strerror(errno)));
+          return false;
+        }
+        if (r == 0) in_eof_ = true;
+        in_end_ += static_cast<size_t>(r);
+        continue;
+      }
+      const auto* b = reinterpret_cast<const unsigned char*>(in_.get() + in_begin_);
+      if (in_end_ - in_begin_ >= 2 && b[0] == 0x1f && b[1] == 0x8b) {
+        zs = new z_stream{};
+        if (inflateInit2(zs, 15 + 16) != Z_OK) {  // 32 KiB window, gzip wrapper
+          delete zs;
+          status_ = absl::ResourceExhaustedError(StrCat(path_, ": cannot set up decompression"));
+          return false;
+        }
+        zs_ = zs;
+        mode_ = Mode::kGzip;
+      } else {
+        mode_ = Mode::kPlain;
+      }
+    }
+    const size_t have = in_end_ - in_begin_;
+    if (mode_ == Mode::kPlain) {
+      if (have == 0) return false;  // the end
+      const size_t n = std::min(have, cap_ - end_);
+      std::memcpy(buf_.get() + end_, in_.get() + in_begin_, n);
+      in_begin_ += n;
+      end_ += n;
+      return true;
+    }
+    if (have == 0) {
+      if (member_done_) return false;  // a clean end after a whole member
+      status_ = absl::DataLossError(StrCat(path_, ": unexpected end of file"));
+      return false;
+    }
+    if (member_done_) {
+      // Another member follows (cat a.gz b.gz); zero bytes after the last one are padding.
+      if (in_[in_begin_] == 0) {
+        ++in_begin_;
+        continue;
+      }
+      inflateReset(zs);
+      member_done_ = false;
+    }
+    zs->next_in = reinterpret_cast<Bytef*>(in_.get() + in_begin_);
+    zs->avail_in = static_cast<uInt>(have);
+    zs->next_out = reinterpret_cast<Bytef*>(buf_.get() + end_);
+    zs->avail_out = static_cast<uInt>(cap_ - end_);
+    const int rc = inflate(zs, Z_NO_FLUSH);
+    const size_t produced = (cap_ - end_) - zs->avail_out;
+    in_begin_ = in_end_ - zs->avail_in;
+    end_ += produced;
+    if (rc == Z_STREAM_END) {
+      member_done_ = true;
+    } else if (rc != Z_OK && rc != Z_BUF_ERROR) {
+      status_ = absl::DataLossError(
+          StrCat(path_, ": ", zs->msg != nullptr ? zs->msg : "corrupt gzip stream"));
+      return false;
+    }
+    if (produced > 0) return true;
+  }
 }
 
 bool LineSource::Fill() {
@@ -49,25 +148,19 @@ bool LineSource::Fill() {
     begin_ = 0;
   }
   if (end_ == cap_) return true;  // full: the caller deals with an over-long line
-  const int n =
-      gzread(static_cast<gzFile>(gz_), buf_.get() + end_, static_cast<unsigned>(cap_ - end_));
-  if (n < 0) {
-    int err = 0;
-    const char* msg = gzerror(static_cast<gzFile>(gz_), &err);
-    status_ = absl::DataLossError(StrCat(path_, ": ", msg ? msg : "read error"));
-    eof_ = true;
-    return false;
-  }
-  if (n == 0) {
+  if (!ReadMore()) {
     eof_ = true;
     return end_ > begin_;
   }
-  end_ += static_cast<size_t>(n);
   return true;
 }
 
 std::string_view LineSource::Peek() {
-  if (end_ - begin_ < 4096 && !eof_) Fill();
+  // Reads may come short (a pipe): wait for a whole first line, as format detection reads it.
+  while (end_ - begin_ < 4096 && !eof_ &&
+         std::memchr(buf_.get() + begin_, '\n', end_ - begin_) == nullptr) {
+    if (!Fill()) break;
+  }
   return {buf_.get() + begin_, end_ - begin_};
 }
 

@@ -1,8 +1,13 @@
 #pragma once
 
+#include <sys/types.h>
+
 // Streaming lines from a file, a gzip file or stdin through one fixed buffer, so that reading
-// a log of any size holds at most `buffer_bytes` of it. zlib reads plain files transparently,
-// so one path serves both. Lines longer than the buffer are skipped and counted.
+// a log of any size holds at most `buffer_bytes` of it (plus 256 KiB of raw input). The first
+// two bytes tell gzip (inflated, concatenated members too) from plain text. Each read takes
+// what the input has, so a block from a pipe holds the whole lines that have arrived, not
+// 4 MiB: a live stream is matched as it comes. Lines longer than the buffer are skipped and
+// counted.
 
 #include <cstddef>
 #include <cstdint>
@@ -35,10 +40,21 @@ class LineSource {
   uint64_t lines_too_long() const { return too_long_; }
 
  private:
+  enum class Mode : uint8_t { kUnknown, kPlain, kGzip };
+
   LineSource() = default;
   bool Fill();
+  bool ReadMore();
+  ssize_t ReadSome(char* to, size_t n);
 
-  void* gz_ = nullptr;  // gzFile
+  int fd_ = -1;
+  Mode mode_ = Mode::kUnknown;
+  void* zs_ = nullptr;          // z_stream, for gzip input
+  bool member_done_ = false;    // inflate ended a gzip member
+  std::unique_ptr<char[]> in_;  // raw input read from fd_
+  size_t in_begin_ = 0;
+  size_t in_end_ = 0;
+  bool in_eof_ = false;
   std::string path_;
   std::unique_ptr<char[]> buf_;
   size_t cap_ = 0;

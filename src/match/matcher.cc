@@ -1,15 +1,17 @@
 #include "match/matcher.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
+#include <span>
 #include <tuple>
 
+#include "absl/container/flat_hash_set.h"
 #include "core/strings.h"
 #include "pattern/observations.h"
 #include "pattern/pattern_set.h"
 
 namespace liaison::match {
-namespace {
 
 void AppendJsonString(std::string& out, std::string_view s) {
   static constexpr char kHex[] = "0123456789abcdef";
@@ -28,6 +30,8 @@ void AppendJsonString(std::string& out, std::string_view s) {
   }
   out.push_back('"');
 }
+
+namespace {
 
 // Events read ahead of their lookups. Lookups into tables of hundreds of MB miss the cache
 // nearly every time; reading a block of events first and prefetching what each will look up
@@ -273,18 +277,27 @@ void Matcher::Match(const Event& event, std::vector<IndexHit>& hits) {
                  hits.end());
     }
   }
-  if (set_.engine() != nullptr) {
-    bool wanted = false;
-    for (size_t i = 0; i < event.count && !wanted; ++i) {
+  // Whether `wants` (EngineWants or StreamWants) names an SCO type the event carries.
+  auto carries = [&](auto&& wants) {
+    for (size_t i = 0; i < event.count; ++i) {
       const FieldValue& f = event.fields[i];
       if (f.field == Field::kAddress || f.field == Field::kSrcAddress ||
           f.field == Field::kDstAddress) {
-        wanted = set_.EngineWants(f.value.find(':') == std::string_view::npos ? "ipv4-addr"
-                                                                              : "ipv6-addr");
+        if (wants(f.value.find(':') == std::string_view::npos ? "ipv4-addr" : "ipv6-addr")) {
+          return true;
+        }
       }
-      wanted = wanted || set_.EngineWants(InfoOf(f.field).sco_type);
+      if (wants(InfoOf(f.field).sco_type)) return true;
     }
-    if (wanted) RunEngine(event, hits);
+    return false;
+  };
+  if (set_.engine() != nullptr &&
+      carries([&](std::string_view t) { return set_.EngineWants(t); })) {
+    RunEngine(event, hits);
+  }
+  if (set_.stream_engine() != nullptr &&
+      carries([&](std::string_view t) { return set_.StreamWants(t); })) {
+    RunStream(event, hits);
   }
   if (hits.size() > 1) {
     auto key = [](const IndexHit& h) {
@@ -353,6 +366,59 @@ void Matcher::RunEngine(const Event& event, std::vector<IndexHit>& hits) {
   counters_.engine_failures += result.failures.size();
   for (const pattern::PatternMatch& m : result.matches) {
     hits.push_back(IndexHit{set_.engine_indicator(m.pattern), ValueKind::kOther, 0});
+  }
+}
+
+void Matcher::RunStream(const Event& event, std::vector<IndexHit>& hits) {
+  const CompileOptions& options = set_.options();
+  const Timestamp t = event.has_time ? event.time : set_.now();
+  // Ids only need to be distinct inside the window: the 48-bit sequence of this matcher.
+  char id[64];
+  std::snprintf(id, sizeof(id), "observed-data--00000000-0000-4000-8000-%012llx",
+                static_cast<unsigned long long>(window_sequence_++ & 0xffffffffffffull));
+  window_.push_back(WindowEvent{ObservedDataJson(event, id, set_.now()), t.unix_seconds()});
+  const size_t max_events = std::max<size_t>(options.stream_window_events, 1);
+  while (window_.size() > max_events) window_.pop_front();
+  // Events older than the largest WITHIN before this one cannot be in a match with it (logs
+  // are nearly in time order; a late event only shortens its own window).
+  const double within = set_.stream_within_seconds();
+  const double horizon = within > 0 ? within : options.stream_horizon_seconds;
+  while (window_.size() > 1 && static_cast<double>(window_.front().unix_seconds) + horizon + 1 <
+                                   static_cast<double>(t.unix_seconds())) {
+    window_.pop_front();
+  }
+  ++counters_.stream_evaluations;
+  std::vector<std::string_view> documents;
+  documents.reserve(window_.size());
+  for (const WindowEvent& w : window_) documents.push_back(w.json);
+  Result<pattern::ObservationSet> observations = pattern::ObservationSet::FromJson(
+      std::span<const std::string_view>(documents.data(), documents.size()));
+  if (!observations.ok()) {
+    ++counters_.engine_failures;
+    window_.pop_back();  // it would fail every later window too
+    return;
+  }
+  const pattern::SetEvaluation result = set_.stream_engine()->Evaluate(*observations);
+  counters_.engine_failures += result.failures.size();
+  if (result.matches.empty()) return;
+  // This event fires the patterns that hold over the window with it and not without it. (The
+  // engine reports one binding per pattern, not all of them, so "a binding uses this event"
+  // would depend on which one it picked.)
+  documents.pop_back();
+  absl::flat_hash_set<size_t> held_before;
+  if (!documents.empty()) {
+    Result<pattern::ObservationSet> before = pattern::ObservationSet::FromJson(
+        std::span<const std::string_view>(documents.data(), documents.size()));
+    if (before.ok()) {
+      for (const pattern::PatternMatch& m : set_.stream_engine()->Evaluate(*before).matches) {
+        held_before.insert(m.pattern);
+      }
+    }
+  }
+  for (const pattern::PatternMatch& m : result.matches) {
+    if (!held_before.contains(m.pattern)) {
+      hits.push_back(IndexHit{set_.stream_indicator(m.pattern), ValueKind::kOther, 0});
+    }
   }
 }
 

@@ -10,6 +10,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <string>
 #include <vector>
 
@@ -24,6 +25,7 @@ struct MatchCounters {
   uint64_t hits = 0;                // (event, indicator) pairs
   uint64_t engine_evaluations = 0;  // events handed to the pattern engine
   uint64_t engine_failures = 0;     // pattern evaluations that failed (budgets, bad data)
+  uint64_t stream_evaluations = 0;  // windows evaluated for patterns over several events
 };
 
 class Matcher {
@@ -41,10 +43,20 @@ class Matcher {
 
  private:
   void RunEngine(const Event& event, std::vector<IndexHit>& hits);
+  // Patterns over several events: the event joins the window (CompileOptions::
+  // stream_window_events, the WITHIN horizon), and fires the patterns that hold over the window
+  // with it and did not without it.
+  void RunStream(const Event& event, std::vector<IndexHit>& hits);
 
   const IndicatorSet& set_;
   MatchCounters counters_;
   std::string json_;  // the observed-data handed to the engine
+  struct WindowEvent {
+    std::string json;  // its observed-data, with an id unique in this matcher
+    int64_t unix_seconds;
+  };
+  std::deque<WindowEvent> window_;  // the recent events stream patterns want, oldest first
+  uint64_t window_sequence_ = 0;
 };
 
 // Reads each line of `block` (whole lines; `capacity` bytes readable from block.data(), as
@@ -57,6 +69,9 @@ uint64_t MatchBlock(
     uint64_t& line_number,
     absl::FunctionRef<void(uint64_t line, const Event& event, const std::vector<IndexHit>& hits)>
         on_hits);
+
+// Appends `s` as a JSON string literal (quotes, backslashes and control bytes escaped).
+void AppendJsonString(std::string& out, std::string_view s);
 
 // The observed-data JSON for one event (exposed for tests and `--emit-observed-data`).
 std::string ObservedDataJson(const Event& event, std::string_view id, const Timestamp& fallback);

@@ -147,6 +147,21 @@ void ParallelMatcher::Finish(OnHits on_hits) {
   }
 }
 
+void ParallelMatcher::SwapSet(const IndicatorSet& set, OnHits on_hits) {
+  Finish(on_hits);
+  // Every job is done and none is queued, so no worker is inside MatchBlock: each is waiting
+  // for work_ready_, and takes its next job (and with it the new matcher) under mu_.
+  std::lock_guard<std::mutex> lock(mu_);
+  for (Worker& w : workers_) {
+    const MatchCounters& c = w.matcher->counters();
+    retired_.events += c.events;
+    retired_.hits += c.hits;
+    retired_.engine_evaluations += c.engine_evaluations;
+    retired_.engine_failures += c.engine_failures;
+    w.matcher = std::make_unique<Matcher>(set);
+  }
+}
+
 ReaderStats ParallelMatcher::stats() const {
   ReaderStats out;
   for (const Worker& w : workers_) {
@@ -163,7 +178,7 @@ ReaderStats ParallelMatcher::stats() const {
 }
 
 MatchCounters ParallelMatcher::counters() const {
-  MatchCounters out;
+  MatchCounters out = retired_;
   for (const Worker& w : workers_) {
     const MatchCounters& c = w.matcher->counters();
     out.events += c.events;

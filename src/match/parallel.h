@@ -48,6 +48,10 @@ class ParallelMatcher {
   void Submit(std::string_view block, OnHits on_hits);
   // Waits for every queued block and delivers the rest of the hits.
   void Finish(OnHits on_hits);
+  // A reload (reload.h): waits for and delivers the blocks in flight, which were matched
+  // against the old set, then has every worker match the next blocks against `set` (which
+  // must outlive the matcher or the next SwapSet). Line numbers and counters carry on.
+  void SwapSet(const IndicatorSet& set, OnHits on_hits);
 
   // After Finish: lines and events read, bad lines of all workers (first_bad_line: the
   // earliest), and the summed match counters.
@@ -94,6 +98,7 @@ class ParallelMatcher {
   size_t max_in_flight_ = 2;
   uint64_t lines_ = 0;
   uint64_t events_ = 0;
+  MatchCounters retired_;  // counters of matchers replaced by SwapSet
 };
 
 }  // namespace liaison::match

@@ -3,8 +3,11 @@
 #include <algorithm>
 #include <vector>
 
+#include "absl/container/flat_hash_set.h"
 #include "core/strings.h"
 #include "core/uuid.h"
+#include "match/matcher.h"
+#include "stix/ids.h"
 
 namespace liaison::match {
 namespace {
@@ -14,11 +17,60 @@ constexpr std::string_view kSightingNamespace = "2d6c8a0e-5b7f-4c1d-8e3a-9f4b6d2
 
 int64_t FloorDiv(int64_t a, int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
 
+// The SCO (STIX 2.1 section 6) of a stored value, without its id; empty for kinds that have no
+// one-property observable here (ports, protocols and other literals).
+std::string ScoJson(ValueKind kind, std::string_view value) {
+  std::string type;
+  std::string_view hash_name;
+  switch (kind) {
+    case ValueKind::kIpv4:
+      type = "ipv4-addr";
+      break;
+    case ValueKind::kIpv6:
+      type = "ipv6-addr";
+      break;
+    case ValueKind::kDomain:
+      type = "domain-name";
+      break;
+    case ValueKind::kUrl:
+      type = "url";
+      break;
+    case ValueKind::kEmail:
+      type = "email-addr";
+      break;
+    case ValueKind::kMd5:
+      hash_name = "MD5";
+      break;
+    case ValueKind::kSha1:
+      hash_name = "SHA-1";
+      break;
+    case ValueKind::kSha256:
+      hash_name = "SHA-256";
+      break;
+    case ValueKind::kSha512:
+      hash_name = "SHA-512";
+      break;
+    default:
+      return "";
+  }
+  std::string json;
+  if (!hash_name.empty()) {
+    json = StrCat(R"({"type":"file","spec_version":"2.1","hashes":{")", hash_name, "\":");
+    AppendJsonString(json, value);
+    json += "}}";
+    return json;
+  }
+  json = StrCat(R"({"type":")", type, R"(","spec_version":"2.1","value":)");
+  AppendJsonString(json, value);
+  json.push_back('}');
+  return json;
+}
+
 }  // namespace
 
 SightingAggregator::SightingAggregator(const IndicatorSet& set, const SightingOptions& options,
                                        std::function<void(std::string_view)> sink)
-    : set_(set), options_(options), sink_(std::move(sink)) {
+    : set_(&set), options_(options), sink_(std::move(sink)) {
   if (options_.window_seconds <= 0) options_.window_seconds = 3600;
 }
 
@@ -31,6 +83,7 @@ void SightingAggregator::Add(const IndexHit& hit, const Timestamp& time) {
   if (inserted) {
     g.first = time;
     g.last = time;
+    g.value = hit;
   } else {
     g.first = std::min(g.first, time);
     g.last = std::max(g.last, time);
@@ -61,19 +114,42 @@ void SightingAggregator::Flush() {
   out.reserve(groups_.size());
   for (const auto& [key, group] : groups_) {
     const IndexHit hit{key.indicator, static_cast<ValueKind>(key.kind), key.entry};
-    out.push_back({set_.IdOf(hit), key.window, &group});
+    out.push_back({set_->IdOf(hit), key.window, &group});
   }
   std::sort(out.begin(), out.end(), [](const Out& a, const Out& b) {
     return std::tie(a.indicator_id, a.window) < std::tie(b.indicator_id, b.window);
   });
   static const Uuid ns = *Uuid::Parse(kSightingNamespace);
   const std::string now = options_.now.ToString();
+  absl::flat_hash_set<std::string> scos_written;  // one SCO per value and flush
   for (const Out& o : out) {
     const std::string id = Uuid::V5(ns, StrCat(o.indicator_id, "|", o.window, "|",
                                                options_.identity_id, "|", flushes_))
                                .ToString();
     // STIX 2.1 section 5.7: count is an integer in 0..999,999,999.
     const int64_t count = std::min<int64_t>(o.group->count, 999'999'999);
+    std::string observed_id;
+    if (options_.observed_data && count > 0) {
+      std::string sco = ScoJson(o.group->value.kind, set_->index().EntryText(o.group->value));
+      Result<std::optional<std::string>> sco_id =
+          sco.empty() ? Result<std::optional<std::string>>(std::nullopt)
+                      : stix::DeterministicScoId(sco);
+      if (sco_id.ok() && sco_id->has_value()) {
+        if (scos_written.insert(**sco_id).second) {
+          // The id goes right after "type": rebuild the object with it.
+          const size_t comma = sco.find(',');
+          sink_(StrCat(sco.substr(0, comma), R"(,"id":")", **sco_id, "\"", sco.substr(comma)));
+        }
+        // Deterministic like the sighting's, so a re-run writes the same objects.
+        observed_id =
+            StrCat("observed-data--", Uuid::V5(ns, StrCat("observed-data|", id)).ToString());
+        // Section 4.14: number_observed 1..999,999,999, object_refs the SCOs observed.
+        sink_(StrCat(R"({"type":"observed-data","spec_version":"2.1","id":")", observed_id,
+                     R"(","created":")", now, R"(","modified":")", now, R"(","first_observed":")",
+                     o.group->first.ToString(), R"(","last_observed":")", o.group->last.ToString(),
+                     R"(","number_observed":)", count, R"(,"object_refs":[")", **sco_id, "\"]}"));
+      }
+    }
     std::string json =
         StrCat(R"({"type":"sighting","spec_version":"2.1","id":"sighting--)", id,
                R"(","created":")", now, R"(","modified":")", now, R"(","first_seen":")",
@@ -82,12 +158,18 @@ void SightingAggregator::Flush() {
     if (!options_.identity_id.empty()) {
       StrAppend(&json, R"(,"where_sighted_refs":[")", options_.identity_id, "\"]");
     }
+    if (!observed_id.empty()) StrAppend(&json, R"(,"observed_data_refs":[")", observed_id, "\"]");
     json.push_back('}');
     sink_(json);
     ++written_;
   }
   groups_.clear();
   ++flushes_;
+}
+
+void SightingAggregator::Rebind(const IndicatorSet& set) {
+  Flush();
+  set_ = &set;
 }
 
 }  // namespace liaison::match

@@ -26,6 +26,13 @@ struct SightingOptions {
   int64_t window_seconds = 3600;  // > 0
   size_t max_groups = size_t{1} << 20;
   Timestamp now = Timestamp::Now();  // created / modified, and the time of events without one
+  // Also write, before each sighting, the observable that matched (an SCO with its
+  // deterministic id, STIX 2.1 section 2.9) and an observed-data object over it, and name that
+  // in the sighting's observed_data_refs (section 5.7). Only for hits through the exact indexes
+  // on addresses, domains, URLs, hashes and e-mail addresses: a pattern-engine hit has no one
+  // observable. The observable is the value as the index holds it: the indicator's CIDR block or
+  // parent domain when the event's address or name lay inside it.
+  bool observed_data = false;
 };
 
 class SightingAggregator {
@@ -39,6 +46,10 @@ class SightingAggregator {
   void Merge(const SightingAggregator& other);
   // Writes every open group, in (indicator id, window) order, and empties the aggregator.
   void Flush();
+  // After a reload (reload.h): writes the open groups, whose keys name values of the old set,
+  // and counts the hits of `set` from then on. As with max_groups, an indicator seen on both
+  // sides of the switch in one window gets two sightings whose counts add up to its hits.
+  void Rebind(const IndicatorSet& set);
 
   uint64_t sightings_written() const { return written_; }
   size_t open_groups() const { return groups_.size(); }
@@ -59,9 +70,10 @@ class SightingAggregator {
     int64_t count = 0;
     Timestamp first;
     Timestamp last;
+    IndexHit value;  // the first hit: which stored value matched (observed_data)
   };
 
-  const IndicatorSet& set_;
+  const IndicatorSet* set_;
   SightingOptions options_;
   std::function<void(std::string_view)> sink_;
   absl::flat_hash_map<Key, Group> groups_;

@@ -75,7 +75,13 @@ TEST(IndicatorSet, ExactPatternsGoToIndexesOthersToTheEngine) {
   EXPECT_EQ(set.stats().engine, 2u);
   EXPECT_EQ(set.stats().invalid, 0u) << (set.stats().errors.empty() ? "" : set.stats().errors[0]);
   ASSERT_NE(set.engine(), nullptr);
-  EXPECT_EQ(set.engine()->size(), 2u);
+  EXPECT_EQ(set.engine()->size(), 1u);
+  // REPEATS 2 TIMES needs two events: the window's engine (Matcher::RunStream).
+  EXPECT_EQ(set.stats().stream, 1u);
+  ASSERT_NE(set.stream_engine(), nullptr);
+  EXPECT_EQ(set.stream_engine()->size(), 1u);
+  EXPECT_TRUE(set.StreamWants("ipv4-addr"));
+  EXPECT_FALSE(set.EngineWants("ipv4-addr"));
   EXPECT_TRUE(set.EngineWants("network-traffic"));
   EXPECT_FALSE(set.EngineWants("file"));
   EXPECT_EQ(set.index().size(ValueKind::kUrl), 2u);

@@ -1,5 +1,6 @@
 #include "match/indicator_index.h"
 
+#include <algorithm>
 #include <random>
 #include <set>
 #include <string>
@@ -119,6 +120,7 @@ TEST(IndicatorIndex, DomainsMatchSubdomainsCaseAndTrailingDot) {
 
   IndicatorIndex exact(IndexOptions{.subdomains = false});
   ASSERT_TRUE(exact.Add(ValueKind::kDomain, "evil.example", 1).ok());
+  exact.Finish();
   EXPECT_THAT(Hits(exact, ValueKind::kDomain, "www.evil.example"), ElementsAre());
   EXPECT_THAT(Hits(exact, ValueKind::kDomain, "EVIL.example"), ElementsAre(1));
 }
@@ -205,6 +207,60 @@ size_t TotalProbes(const internal::FlatKeySet<0>& set, const std::vector<std::st
   size_t total = 0;
   for (const std::string& k : keys) total += set.ProbeLength(k);
   return total;
+}
+
+// Values are appended while loading and placed in Finish(), radix-sorted by slot region when
+// there are many (FlatKeySet::FlushPending): duplicates inside one load, duplicates of values
+// placed by an earlier Finish, and both paths (small and partitioned) must keep every
+// indicator of a value and count each value once.
+TEST(IndicatorIndex, BulkPlacementMergesDuplicatesAcrossFinishes) {
+  for (const size_t n : {size_t{100}, size_t{200'000}}) {
+    SCOPED_TRACE(n);
+    IndicatorIndex index;
+    std::mt19937_64 rng(n);
+    std::vector<std::string> hashes;
+    for (size_t i = 0; i < n; ++i) {
+      std::string h;
+      for (int j = 0; j < 64; ++j) h.push_back("0123456789abcdef"[rng() & 15]);
+      hashes.push_back(h);
+      ASSERT_TRUE(index.Add(ValueKind::kSha256, h, static_cast<uint32_t>(i)).ok());
+      ASSERT_TRUE(index.Add(ValueKind::kDomain, StrCat("d", i, ".example"), 1).ok());
+    }
+    // Every 7th value again, by another indicator, in the same load.
+    for (size_t i = 0; i < n; i += 7) {
+      ASSERT_TRUE(index.Add(ValueKind::kSha256, hashes[i], static_cast<uint32_t>(n + i)).ok());
+      ASSERT_TRUE(index.Add(ValueKind::kDomain, StrCat("D", i, ".EXAMPLE"), 2).ok());
+    }
+    index.Finish();
+    EXPECT_EQ(index.size(ValueKind::kSha256), n);
+    EXPECT_EQ(index.size(ValueKind::kDomain), n);
+    // Every 5th value once more after the first Finish, plus new ones.
+    for (size_t i = 0; i < n; i += 5) {
+      ASSERT_TRUE(index.Add(ValueKind::kSha256, hashes[i], static_cast<uint32_t>(3 * n + i)).ok());
+    }
+    ASSERT_TRUE(index.Add(ValueKind::kDomain, "late.example", 3).ok());
+    index.Finish();
+    EXPECT_EQ(index.size(ValueKind::kSha256), n);
+    EXPECT_EQ(index.size(ValueKind::kDomain), n + 1);
+    for (size_t i = 0; i < n; ++i) {
+      std::vector<uint32_t> want = {static_cast<uint32_t>(i)};
+      if (i % 7 == 0) want.push_back(static_cast<uint32_t>(n + i));
+      if (i % 5 == 0) want.push_back(static_cast<uint32_t>(3 * n + i));
+      std::vector<uint32_t> got = Hits(index, ValueKind::kSha256, hashes[i]);
+      std::sort(got.begin(), got.end());
+      ASSERT_EQ(got, want) << i;
+      std::vector<IndexHit> hits;
+      index.Lookup(ValueKind::kSha256, hashes[i], hits);
+      ASSERT_EQ(index.EntryText(hits[0]), hashes[i]);
+      std::vector<uint32_t> d = Hits(index, ValueKind::kDomain, StrCat("d", i, ".example"));
+      std::sort(d.begin(), d.end());
+      const std::vector<uint32_t> want_d =
+          i % 7 == 0 ? std::vector<uint32_t>{1, 2} : std::vector<uint32_t>{1};
+      ASSERT_EQ(d, want_d) << i;
+    }
+    EXPECT_THAT(Hits(index, ValueKind::kDomain, "x.late.example"), ElementsAre(3));
+    EXPECT_THAT(Hits(index, ValueKind::kDomain, "never.example"), ElementsAre());
+  }
 }
 
 TEST(FlatKeySet, CraftedCollisionsCostLessThanTwiceRandomKeys) {

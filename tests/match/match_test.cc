@@ -303,52 +303,89 @@ TEST(RealData, UrlhausFindsItsOwnValuesAndWarninglistsMatchTheReference) {
 }
 
 // Suricata EVE: DNS names seen in the sample become indicators; the hits aggregate into valid
-// STIX 2.1 sightings whose counts add up to the hit events.
+// STIX 2.1 sightings whose counts add up to the hit events. With observed_data, each sighting
+// also names an observed-data (written before it) over the SCO that matched (written before
+// that, once per value), with number_observed = count and the sighting's time span.
 TEST(RealData, EveHitsBecomeValidSightings) {
   LIAISON_REQUIRE_SHARED_DIR(shared);
   const auto path = shared / "data/logs/suricata/surevego/eve.json";
   IndicatorSet set(Now2025());
   set.AddList("domain-name debian.org\ndomain-name fastly.net\nipv4-addr 151.101.0.0/16\n", "list");
   set.Finish();
-  std::vector<std::string> sightings;
-  SightingOptions options;
-  options.identity_id = "identity--5d2b0a1c-3c4e-4f7a-9b8c-1d2e3f4a5b6c";
-  options.window_seconds = 3600;
-  options.now = *Timestamp::Parse("2025-06-01T00:00:00Z");
-  SightingAggregator aggregator(set, options,
-                                [&](std::string_view json) { sightings.emplace_back(json); });
-  auto source = LineSource::Open(path.string());
-  ASSERT_TRUE(source.ok());
-  auto reader = MakeEveReader();
-  Matcher matcher(set);
-  std::string_view block;
-  size_t capacity = 0;
-  uint64_t line = 0;
-  uint64_t hit_pairs = 0;
-  while ((*source)->NextBlock(block, capacity)) {
-    MatchBlock(block, capacity, *reader, matcher, line,
-               [&](uint64_t, const Event& e, const std::vector<IndexHit>& hits) {
-                 ASSERT_TRUE(e.has_time);
-                 for (const IndexHit& h : hits) {
-                   aggregator.Add(h, e.time);
-                   ++hit_pairs;
-                 }
-               });
-  }
-  aggregator.Flush();
-  ASSERT_GT(hit_pairs, 30u);
-  ASSERT_FALSE(sightings.empty());
-  int64_t total = 0;
-  for (const std::string& s : sightings) {
-    const stix::Report report = stix::ValidateObjectText(s);
-    EXPECT_EQ(report.errors, 0u) << s << "\n"
-                                 << (report.findings.empty() ? "" : report.findings[0].message);
+  for (const bool observed : {false, true}) {
+    SCOPED_TRACE(observed);
+    std::vector<std::string> objects;
+    SightingOptions options;
+    options.identity_id = "identity--5d2b0a1c-3c4e-4f7a-9b8c-1d2e3f4a5b6c";
+    options.window_seconds = 3600;
+    options.now = *Timestamp::Parse("2025-06-01T00:00:00Z");
+    options.observed_data = observed;
+    SightingAggregator aggregator(set, options,
+                                  [&](std::string_view json) { objects.emplace_back(json); });
+    auto source = LineSource::Open(path.string());
+    ASSERT_TRUE(source.ok());
+    auto reader = MakeEveReader();
+    Matcher matcher(set);
+    std::string_view block;
+    size_t capacity = 0;
+    uint64_t line = 0;
+    uint64_t hit_pairs = 0;
+    while ((*source)->NextBlock(block, capacity)) {
+      MatchBlock(block, capacity, *reader, matcher, line,
+                 [&](uint64_t, const Event& e, const std::vector<IndexHit>& hits) {
+                   ASSERT_TRUE(e.has_time);
+                   for (const IndexHit& h : hits) {
+                     aggregator.Add(h, e.time);
+                     ++hit_pairs;
+                   }
+                 });
+    }
+    aggregator.Flush();
+    ASSERT_GT(hit_pairs, 30u);
+    ASSERT_FALSE(objects.empty());
+    int64_t total = 0;
+    size_t sightings = 0;
+    std::map<std::string, std::string> written;  // id -> JSON, of the objects before
     simdjson::dom::parser parser;
-    simdjson::dom::element doc = parser.parse(s);
-    total += int64_t(doc["count"]);
-    EXPECT_EQ(std::string_view(doc["where_sighted_refs"].at(0)), options.identity_id);
+    for (const std::string& s : objects) {
+      const stix::Report report = stix::ValidateObjectText(s);
+      EXPECT_EQ(report.errors, 0u) << s << "\n"
+                                   << (report.findings.empty() ? "" : report.findings[0].message);
+      simdjson::dom::element doc = parser.parse(s);
+      const std::string id{std::string_view(doc["id"])};
+      const std::string_view type(doc["type"]);
+      if (type == "sighting") {
+        ++sightings;
+        total += int64_t(doc["count"]);
+        EXPECT_EQ(std::string_view(doc["where_sighted_refs"].at(0)), options.identity_id);
+        simdjson::dom::array refs;
+        if (!observed) {
+          EXPECT_NE(doc["observed_data_refs"].get(refs), simdjson::SUCCESS) << s;
+          continue;
+        }
+        ASSERT_EQ(doc["observed_data_refs"].get(refs), simdjson::SUCCESS) << s;
+        const std::string od_id{std::string_view(refs.at(0))};
+        ASSERT_TRUE(written.contains(od_id)) << s;
+        simdjson::dom::parser od_parser;
+        simdjson::dom::element od = od_parser.parse(written[od_id]);
+        EXPECT_EQ(int64_t(od["number_observed"]), int64_t(doc["count"]));
+        EXPECT_EQ(std::string_view(od["first_observed"]), std::string_view(doc["first_seen"]));
+        EXPECT_EQ(std::string_view(od["last_observed"]), std::string_view(doc["last_seen"]));
+        const std::string sco_id{std::string_view(od["object_refs"].at(0))};
+        ASSERT_TRUE(written.contains(sco_id)) << written[od_id];
+        EXPECT_TRUE(sco_id.rfind("domain-name--", 0) == 0 || sco_id.rfind("ipv4-addr--", 0) == 0)
+            << sco_id;
+      } else {
+        EXPECT_TRUE(observed) << s;
+        EXPECT_TRUE(written.emplace(id, s).second) << "written twice: " << s;
+      }
+    }
+    EXPECT_EQ(total, static_cast<int64_t>(hit_pairs));
+    EXPECT_GT(sightings, 0u);
+    if (observed) {
+      EXPECT_GT(written.size(), sightings);  // SCOs and observed-data
+    }
   }
-  EXPECT_EQ(total, static_cast<int64_t>(hit_pairs));
 }
 
 // MatchBlock reads events ahead in batches and matches copies of them; what reaches on_hits
@@ -488,6 +525,77 @@ TEST(ParallelMatcher, SameHitsInTheSameOrderAsOneThread) {
   EXPECT_EQ(s.bad, reader->stats().bad);
   EXPECT_EQ(s.first_bad_line, reader->stats().first_bad_line);
   EXPECT_EQ(s.bad_total(), 8u + 4u);
+}
+
+// Patterns over several events (FOLLOWEDBY, REPEATS with WITHIN) run over a window of recent
+// events and fire on the event that makes them hold over the window (not on later events while
+// they still hold); the window's bound is a real bound.
+TEST(StreamPatterns, FollowedByAndRepeatsAcrossEvents) {
+  auto indicator = [](const std::string& id, const std::string& pattern) {
+    return StrCat(R"({"type":"indicator","spec_version":"2.1","id":"indicator--)", id,
+                  R"(","created":"2024-01-01T00:00:00Z","modified":"2024-01-01T00:00:00Z",)",
+                  R"("pattern_type":"stix","valid_from":"2024-01-01T00:00:00Z","pattern":")",
+                  pattern, "\"}\n");
+  };
+  const std::string followed = "11111111-1111-4111-8111-111111111111";
+  const std::string repeats = "22222222-2222-4222-8222-222222222222";
+  const std::string single = "33333333-3333-4333-8333-333333333333";
+  const std::string stix =
+      indicator(followed,
+                "[ipv4-addr:value = '198.51.100.1'] FOLLOWEDBY [domain-name:value = "
+                "'evil.example'] WITHIN 60 SECONDS") +
+      indicator(repeats,
+                "[domain-name:value = 'evil.example'] REPEATS 3 TIMES WITHIN 300 SECONDS") +
+      indicator(single, "[domain-name:value LIKE '%.other.example']");
+  auto flow = [](const std::string& time, const std::string& dst) {
+    return StrCat(R"({"timestamp":"2024-01-01T)", time,
+                  R"(.000000+0000","event_type":"flow","src_ip":"10.1.1.1","src_port":1,)",
+                  R"("dest_ip":")", dst, R"(","dest_port":443,"proto":"TCP"})", "\n");
+  };
+  auto dns = [](const std::string& time, const std::string& name) {
+    return StrCat(R"({"timestamp":"2024-01-01T)", time,
+                  R"(.000000+0000","event_type":"dns","src_ip":"10.1.1.1","src_port":5353,)",
+                  R"("dest_ip":"10.0.0.53","dest_port":53,"proto":"UDP",)",
+                  R"("dns":{"type":"query","rrname":")", name, R"(","rrtype":"A"}})", "\n");
+  };
+  const std::string log = flow("00:00:00", "198.51.100.1") +    // 1
+                          dns("00:00:10", "evil.example") +     // 2: follows 1 within 60 s
+                          dns("00:00:20", "evil.example") +     // 3: follows 1 within 60 s
+                          dns("00:02:00", "evil.example") +     // 4: 1 is 120 s back; 3rd repeat
+                          dns("00:02:05", "a.other.example") +  // 5: the one-event pattern
+                          dns("00:03:00", "evil.example") +     // 6: 3 repeats within 300 s
+                          flow("00:03:10", "198.51.100.1") +    // 7: before no evil.example
+                          dns("00:03:20", "evil.example");      // 8: follows 7 within 60 s
+  auto run = [&](size_t window_events) {
+    CompileOptions options = Now2025();
+    options.stream_window_events = window_events;
+    IndicatorSet set(options);
+    EXPECT_TRUE(set.AddStix(stix, "test").ok());
+    set.Finish();
+    EXPECT_EQ(set.stats().stream, 2u);
+    EXPECT_EQ(set.stats().engine, 3u);
+    std::map<std::string, std::vector<uint64_t>> fired;
+    auto reader = MakeEveReader();
+    Matcher matcher(set);
+    uint64_t line = 0;
+    const std::string padded = log + std::string(64, '\0');
+    MatchBlock({padded.data(), log.size()}, padded.size(), *reader, matcher, line,
+               [&](uint64_t n, const Event&, const std::vector<IndexHit>& hits) {
+                 for (const IndexHit& h : hits) fired[set.IdOf(h)].push_back(n);
+               });
+    EXPECT_EQ(reader->stats().bad_total(), 0u);
+    return fired;
+  };
+  using ::testing::ElementsAre;
+  std::map<std::string, std::vector<uint64_t>> fired = run(64);
+  EXPECT_THAT(fired["indicator--" + followed], ElementsAre(2));  // 3: already held by 1, 2
+  EXPECT_THAT(fired["indicator--" + repeats], ElementsAre(4));   // 6: 2, 3, 4 still held
+  EXPECT_THAT(fired["indicator--" + single], ElementsAre(5));
+  // A window of 2 events holds no 3 repeats; and once 1 and 2 leave it, a new pair can fire.
+  fired = run(2);
+  EXPECT_THAT(fired["indicator--" + followed], ElementsAre(2, 8));
+  EXPECT_THAT(fired["indicator--" + repeats], ElementsAre());
+  EXPECT_THAT(fired["indicator--" + single], ElementsAre(5));
 }
 
 TEST(ObservedDataJson, IsValidStixForTheEngine) {

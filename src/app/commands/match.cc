@@ -13,8 +13,11 @@
 // indicator, an indicator file that is not readable STIX, an unknown log format, a bad
 // mapping); 2 usage; 3 runtime failure (I/O, the store).
 
+#include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <memory>
@@ -34,6 +37,7 @@
 #include "match/matcher.h"
 #include "match/parallel.h"
 #include "match/reader.h"
+#include "match/reload.h"
 #include "match/sightings.h"
 #include "store/store.h"
 
@@ -56,8 +60,27 @@ struct MatchArgs {
   bool no_subdomains = false;
   bool quiet = false;
   int threads = 1;
+  bool reload = false;  // SIGHUP and changed indicator files rebuild the set mid-stream
+  bool observed_data = false;
   std::vector<std::string> logs;
 };
+
+// Set by SIGHUP (with --reload); the matching loop turns it into a reload between blocks.
+volatile sig_atomic_t g_reload_requested = 0;
+extern "C" void OnSighup(int) { g_reload_requested = 1; }
+
+// What --reload watches of an indicator file: a new mtime or size means a new feed.
+struct FileStamp {
+  int64_t mtime_ns = -1;
+  int64_t size = -1;
+  friend bool operator==(const FileStamp&, const FileStamp&) = default;
+};
+FileStamp StampOf(const std::string& path) {
+  struct stat st;
+  if (stat(path.c_str(), &st) != 0) return {};
+  return {static_cast<int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec,
+          static_cast<int64_t>(st.st_size)};
+}
 
 int ExitFor(const Status& st) {
   std::fprintf(stderr, "error: %s\n", std::string(st.message()).c_str());
@@ -151,28 +174,44 @@ int Run(const MatchArgs& a) {
     mapping = *std::move(m);
   }
 
-  // Indicators.
-  const auto load_start = std::chrono::steady_clock::now();
-  match::IndicatorSet set(options);
-  for (const std::string& path : a.indicators) {
-    if (Status st = LoadIndicatorFile(path, set); !st.ok()) return ExitFor(st);
-  }
-  if (!a.collection.empty()) {
-    if (Status st = LoadCollection(a, set); !st.ok()) return ExitFor(st);
-  }
-  set.Finish();
-  const double load_seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - load_start).count();
-  const match::CompileStats& cs = set.stats();
-  for (const std::string& e : cs.errors) std::fprintf(stderr, "%s\n", e.c_str());
-  std::fprintf(stderr,
-               "indicators: %llu exact, %llu pattern engine, %llu list values; skipped %llu "
-               "inactive, %llu revoked, %llu not stix, %llu invalid (%.2f s, %s of indexes)\n",
-               (unsigned long long)cs.exact, (unsigned long long)cs.engine,
-               (unsigned long long)cs.list_values, (unsigned long long)cs.inactive,
-               (unsigned long long)cs.revoked, (unsigned long long)cs.not_stix,
-               (unsigned long long)cs.invalid, load_seconds,
-               HumanBytes(set.index().MemoryBytes()).c_str());
+  // Indicators. The same function builds the first set and, with --reload, its successors
+  // (on the reloader's thread, while the logs go on being matched against the running set).
+  auto build = [&a, options]() -> Result<std::unique_ptr<match::IndicatorSet>> {
+    match::CompileOptions o = options;
+    if (a.now.empty()) o.now = Timestamp::Now();  // a reload also retires expired indicators
+    const auto load_start = std::chrono::steady_clock::now();
+    auto set = std::make_unique<match::IndicatorSet>(o);
+    for (const std::string& path : a.indicators) {
+      LIAISON_RETURN_IF_ERROR(LoadIndicatorFile(path, *set));
+    }
+    if (!a.collection.empty()) LIAISON_RETURN_IF_ERROR(LoadCollection(a, *set));
+    set->Finish();
+    const double load_seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - load_start).count();
+    const match::CompileStats& cs = set->stats();
+    for (const std::string& e : cs.errors) std::fprintf(stderr, "%s\n", e.c_str());
+    std::fprintf(stderr,
+                 "indicators: %llu exact, %llu pattern engine, %llu list values; skipped %llu "
+                 "inactive, %llu revoked, %llu not stix, %llu invalid (%.2f s, %s of indexes)\n",
+                 (unsigned long long)cs.exact, (unsigned long long)cs.engine,
+                 (unsigned long long)cs.list_values, (unsigned long long)cs.inactive,
+                 (unsigned long long)cs.revoked, (unsigned long long)cs.not_stix,
+                 (unsigned long long)cs.invalid, load_seconds,
+                 HumanBytes(set->index().MemoryBytes()).c_str());
+    if (cs.stream > 0) {
+      std::fprintf(stderr,
+                   "indicators: %llu of the pattern engine's span several events (window of %zu "
+                   "events; matched on one thread)\n",
+                   (unsigned long long)cs.stream, o.stream_window_events);
+    }
+    return set;
+  };
+  std::vector<FileStamp> stamps;
+  for (const std::string& path : a.indicators) stamps.push_back(StampOf(path));
+  Result<std::unique_ptr<match::IndicatorSet>> first = build();
+  if (!first.ok()) return ExitFor(first.status());
+  std::shared_ptr<const match::IndicatorSet> current(std::move(*first));
+  const match::CompileStats& cs = current->stats();
   if (cs.exact + cs.engine + cs.list_values == 0) {
     std::fprintf(stderr, "error: no active indicator to match\n");
     return 1;
@@ -206,13 +245,14 @@ int Run(const MatchArgs& a) {
                Uuid::V5(*Uuid::Parse(match::kListNamespace), StrCat("host:", host)).ToString());
   }
   sopts.window_seconds = a.window;
+  sopts.observed_data = a.observed_data;
   sopts.now = options.now;
   bool first_object = true;
   if (a.bundle) {
     std::fprintf(out, "{\"type\":\"bundle\",\"id\":\"bundle--%s\",\"objects\":[",
                  Uuid::V4().ToString().c_str());
   }
-  match::SightingAggregator sightings(set, sopts, [&](std::string_view json) {
+  match::SightingAggregator sightings(*current, sopts, [&](std::string_view json) {
     if (a.bundle) {
       std::fputs(first_object ? "\n" : ",\n", out);
       first_object = false;
@@ -227,7 +267,19 @@ int Run(const MatchArgs& a) {
 
   // Logs.
   const bool tty = !a.quiet && isatty(2);
-  match::Matcher matcher(set);
+  auto matcher = std::make_unique<match::Matcher>(*current);
+  match::IndicatorReloader reloader(current, build);
+  if (a.reload) {
+    struct sigaction sa {};
+    sa.sa_handler = OnSighup;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART;  // a read interrupted by the signal goes on
+    sigaction(SIGHUP, &sa, nullptr);
+  }
+  auto last_watch = std::chrono::steady_clock::now();
+  uint64_t retired_hits = 0;  // counters of matchers replaced by a reload
+  uint64_t retired_engine = 0;
+  uint64_t reported_failures = 0;
   int exit_code = 0;
   uint64_t total_bytes = 0;
   uint64_t total_events = 0;
@@ -266,15 +318,58 @@ int Run(const MatchArgs& a) {
     // --threads: JSON logs are matched by workers, block by block; hits come back in input
     // order, so the sightings are those of one thread.
     std::unique_ptr<match::ParallelMatcher> parallel;
-    if (a.threads > 1 && match::CanRunInParallel(*f)) {
-      parallel = std::make_unique<match::ParallelMatcher>(set, *f, &mapping, a.threads);
+    // Patterns over several events keep a window of the log's events in order: one thread.
+    if (a.threads > 1 && match::CanRunInParallel(*f) && current->stream_engine() == nullptr) {
+      parallel = std::make_unique<match::ParallelMatcher>(*current, *f, &mapping, a.threads);
     }
     auto last_draw = std::chrono::steady_clock::now();
     while ((*source)->NextBlock(block, capacity)) {
+      if (a.reload) {
+        // Between two blocks: ask for a rebuild on SIGHUP or when an indicator file changed
+        // (looked at once a second), and switch to a set that finished building.
+        if (g_reload_requested) {
+          g_reload_requested = 0;
+          reloader.Request();
+        }
+        const auto now = std::chrono::steady_clock::now();
+        if (now - last_watch > std::chrono::seconds(1)) {
+          last_watch = now;
+          for (size_t i = 0; i < a.indicators.size(); ++i) {
+            const FileStamp stamp = StampOf(a.indicators[i]);
+            if (!(stamp == stamps[i])) {
+              stamps[i] = stamp;
+              reloader.Request();
+            }
+          }
+        }
+        if (std::shared_ptr<const match::IndicatorSet> next = reloader.TakeReady()) {
+          if (parallel != nullptr) {
+            parallel->SwapSet(*next, on_hits);
+            if (next->stream_engine() != nullptr) {
+              // TODO(#5): go to one thread; each worker's window sees only its own blocks.
+              std::fprintf(stderr,
+                           "warning: the reloaded indicators have patterns over several events; "
+                           "with --threads they see windows of one block each until this log "
+                           "ends\n");
+            }
+          }
+          retired_hits += matcher->counters().hits;
+          retired_engine += matcher->counters().engine_evaluations;
+          matcher = std::make_unique<match::Matcher>(*next);
+          sightings.Rebind(*next);  // writes the old set's open sightings
+          current = std::move(next);
+          std::fprintf(stderr, "%s: indicators reloaded at line %llu\n", path.c_str(),
+                       (unsigned long long)(parallel != nullptr ? parallel->lines() : line));
+        } else if (reloader.builds_failed() > reported_failures) {
+          reported_failures = reloader.builds_failed();
+          std::fprintf(stderr, "error: reload failed, matching on with the running set: %s\n",
+                       std::string(reloader.last_error().message()).c_str());
+        }
+      }
       if (parallel != nullptr) {
         parallel->Submit(block, on_hits);
       } else {
-        events += match::MatchBlock(block, capacity, *reader, matcher, line, on_hits);
+        events += match::MatchBlock(block, capacity, *reader, *matcher, line, on_hits);
       }
       if (tty) {
         const auto now = std::chrono::steady_clock::now();
@@ -284,11 +379,12 @@ int Run(const MatchArgs& a) {
           std::fprintf(stderr, "\r%s: %s, %.0f events/s, %llu hits   ", path.c_str(),
                        HumanBytes(total_bytes + (*source)->bytes_read()).c_str(),
                        (total_events + events) / (secs > 0 ? secs : 1),
-                       (unsigned long long)(matcher.counters().hits));
+                       (unsigned long long)(retired_hits + matcher->counters().hits));
         }
       }
     }
     match::ReaderStats parallel_stats;
+    const bool used_parallel = parallel != nullptr;
     if (parallel != nullptr) {
       parallel->Finish(on_hits);
       events = parallel->events();
@@ -301,8 +397,7 @@ int Run(const MatchArgs& a) {
     }
     if (tty) std::fputs("\r\033[K", stderr);
     if (!(*source)->status().ok()) exit_code = std::max(exit_code, ExitFor((*source)->status()));
-    const match::ReaderStats& rs =
-        a.threads > 1 && match::CanRunInParallel(*f) ? parallel_stats : reader->stats();
+    const match::ReaderStats& rs = used_parallel ? parallel_stats : reader->stats();
     std::string bad;
     for (size_t r = 0; r < match::kBadReasonCount; ++r) {
       if (rs.bad[r] == 0) continue;
@@ -346,8 +441,9 @@ int Run(const MatchArgs& a) {
                "engine evaluations, %llu sightings written\n",
                HumanBytes(total_bytes).c_str(), (unsigned long long)total_events, secs,
                total_events / (secs > 0 ? secs : 1),
-               (unsigned long long)(matcher.counters().hits + parallel_hits),
-               (unsigned long long)(matcher.counters().engine_evaluations + parallel_engine),
+               (unsigned long long)(retired_hits + matcher->counters().hits + parallel_hits),
+               (unsigned long long)(retired_engine + matcher->counters().engine_evaluations +
+                                    parallel_engine),
                (unsigned long long)sightings.sightings_written());
   return exit_code;
 }
@@ -380,6 +476,12 @@ void RegisterMatchCommand(CLI::App& root, int& exit_code) {
   cmd->add_option("--threads,-j", args->threads,
                   "match JSON logs (zeek-json, eve, ndjson) on this many threads (default 1)")
       ->check(CLI::Range(1, 256));
+  cmd->add_flag("--observed-data", args->observed_data,
+                "also write the matched observable and an observed-data object per sighting, "
+                "named in its observed_data_refs");
+  cmd->add_flag("--reload", args->reload,
+                "rebuild the indicator set on SIGHUP or when an indicator file changes, and "
+                "switch to it between two blocks of the log without stopping");
   cmd->add_option("logs", args->logs, "log files (.gz, or - for stdin)")->required();
   cmd->callback([args, &exit_code] { exit_code = Run(*args); });
 }
