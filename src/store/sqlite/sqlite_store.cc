@@ -73,6 +73,19 @@ using internal::TimestampText;
 using internal::ToVersionRecords;
 using internal::VersionPlan;
 
+// Reads the row into `r`, reusing its strings' storage (the query loop reads one row after the
+// other into the same Row, so a page costs no allocation per row).
+void ReadRowInto(const Statement& st, Row& r) {
+  r.date_added = st.Int(0);
+  r.id.assign(st.Text(1));
+  r.version.assign(st.Text(2));
+  r.spec_version.assign(st.Text(3));
+  r.type.assign(st.Text(4));
+  r.is_first = st.Int(5) != 0;
+  r.is_last = st.Int(6) != 0;
+  r.spec_latest = st.Int(7) != 0;
+}
+
 Row ReadRow(const Statement& st) {
   Row r;
   r.date_added = st.Int(0);
@@ -171,6 +184,11 @@ class SqliteStore final : public Store {
   Result<Page> QueryManifest(std::string_view collection, const Filter& filter) override {
     return QueryImpl(collection, filter, /*with_json=*/false);
   }
+  Result<Page> QueryEach(std::string_view collection, const Filter& filter,
+                         const std::function<void(std::string_view json)>& each) override {
+    return QueryImpl(collection, filter, /*with_json=*/true, &each);
+  }
+  std::unique_ptr<ReadScope> PinReads() override;
   Result<size_t> DeleteObject(std::string_view collection, std::string_view object_id,
                               const DeleteFilter& filter) override;
 
@@ -229,6 +247,10 @@ class SqliteStore final : public Store {
     std::unique_ptr<Connection> conn_;
   };
 
+  // PinReads: the reader connection and its read transaction, pinned to the thread that made
+  // the scope.
+  class PinnedReads;
+
   ConnectionOptions ReaderOptions() const;
   Result<ReaderLease> AcquireReader();
   void ReleaseReader(std::unique_ptr<Connection> conn);
@@ -265,7 +287,9 @@ class SqliteStore final : public Store {
                                      const AddOptions& options)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(writer_mu_);
 
-  Result<Page> QueryImpl(std::string_view collection, const Filter& filter, bool with_json);
+  // With `each`, the records' JSON goes to it and the page has no records (QueryEach).
+  Result<Page> QueryImpl(std::string_view collection, const Filter& filter, bool with_json,
+                         const std::function<void(std::string_view)>* each = nullptr);
   // Whether `row` (which passed the SQL filters) is in the query's result.
   Result<bool> Selected(Connection& c, int64_t cid, const Row& row, const Filter& filter,
                         const VersionPlan& plan);
@@ -318,8 +342,46 @@ Result<bool> UserExists(Connection& c, std::string_view name) {
 
 }  // namespace
 
+namespace {
+
+// The store whose reads this thread has pinned (SqliteStore::PinReads), and the connection in
+// its read transaction. Raw pointers: the scope that sets them clears them.
+thread_local const Store* pinned_store = nullptr;
+thread_local Connection* pinned_connection = nullptr;
+
+}  // namespace
+
+class SqliteStore::PinnedReads final : public ReadScope {
+ public:
+  PinnedReads(ReaderLease lease, Transaction tx) : lease_(std::move(lease)), tx_(std::move(tx)) {}
+  ~PinnedReads() override {
+    pinned_store = nullptr;
+    pinned_connection = nullptr;
+    tx_.reset();  // rolls the read transaction back before the connection returns to the pool
+  }
+  Connection& connection() const { return *lease_; }
+
+ private:
+  ReaderLease lease_;
+  std::optional<Transaction> tx_;
+};
+
+std::unique_ptr<Store::ReadScope> SqliteStore::PinReads() {
+  if (pinned_store != nullptr) return nullptr;  // scopes do not nest
+  auto lease = AcquireReader();
+  if (!lease.ok()) return nullptr;  // the reads themselves will report the failure
+  auto tx = Transaction::Begin(**lease, Transaction::Mode::kRead);
+  if (!tx.ok()) return nullptr;
+  auto scope = std::make_unique<PinnedReads>(std::move(*lease), std::move(*tx));
+  pinned_store = this;
+  pinned_connection = &scope->connection();
+  return scope;
+}
+
 template <typename Fn>
 auto SqliteStore::Read(Fn&& fn) -> decltype(fn(std::declval<Connection&>())) {
+  // Inside a PinReads scope of this thread: the scope's snapshot, no transaction of its own.
+  if (pinned_store == this) return fn(*pinned_connection);
   LIAISON_ASSIGN_OR_RETURN(ReaderLease lease, AcquireReader());
   // A read transaction is never committed: rolling it back just releases the snapshot.
   LIAISON_ASSIGN_OR_RETURN(Transaction tx, Transaction::Begin(*lease, Transaction::Mode::kRead));
@@ -729,7 +791,8 @@ Result<bool> SqliteStore::Selected(Connection& c, int64_t cid, const Row& row, c
 }
 
 Result<Page> SqliteStore::QueryImpl(std::string_view collection, const Filter& filter,
-                                    bool with_json) {
+                                    bool with_json,
+                                    const std::function<void(std::string_view)>* each) {
   LIAISON_RETURN_IF_ERROR(ValidateFilter(filter));
   int64_t start = std::numeric_limits<int64_t>::min();
   if (filter.added_after) start = std::max(start, ToUnixMicros(*filter.added_after));
@@ -834,6 +897,37 @@ Result<Page> SqliteStore::QueryImpl(std::string_view collection, const Filter& f
           text.Reset();
         }
       }
+    } else if (each != nullptr) {
+      // Streaming (QueryEach): each accepted row's text goes out straight from SQLite's row
+      // buffer; only the last accepted row is kept, for the cursor. Rows are read into two
+      // reused Rows, so the page costs no allocation per row.
+      Row row, last;
+      size_t count = 0;
+      for (;;) {
+        LIAISON_ASSIGN_OR_RETURN(bool more, st.Step());
+        if (!more) break;
+        ReadRowInto(st, row);
+        LIAISON_ASSIGN_OR_RETURN(bool keep, Selected(c, cid, row, filter, plan));
+        if (!keep) continue;
+        // An accepted row past the page only tells that there is more.
+        if (count == limit) {
+          page.more = true;
+          break;
+        }
+        if (count == 0) page.date_added_first = FromUnixMicros(row.date_added);
+        ++count;
+        (*each)(st.Text(kJsonColumn));
+        std::swap(row, last);
+      }
+      if (count > 0) page.date_added_last = FromUnixMicros(last.date_added);
+      if (page.more) {
+        auto version = ParseVersionKey(last.version);
+        if (!version.ok()) {
+          return absl::DataLossError(absl::StrCat("sqlite store: bad stored version of ", last.id));
+        }
+        page.next = EncodeCursor({FromUnixMicros(last.date_added), last.id, *version});
+      }
+      return page;
     } else {
       while (accepted.size() <= limit) {
         LIAISON_ASSIGN_OR_RETURN(bool more, st.Step());
@@ -872,6 +966,10 @@ Result<Page> SqliteStore::QueryImpl(std::string_view collection, const Filter& f
     if (page.more) {
       const ObjectRecord& last = page.records.back();
       page.next = EncodeCursor({last.date_added, last.id, last.version});
+    }
+    if (each != nullptr) {
+      for (const ObjectRecord& rec : page.records) (*each)(rec.json);
+      page.records.clear();
     }
     return page;
   });

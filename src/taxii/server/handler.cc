@@ -502,6 +502,13 @@ HttpResponse Handler::Handle(const HttpRequest& request) {
     return r;
   }
 
+  // A GET's reads (credentials, collection, permissions, page) share one snapshot: one read
+  // transaction per request instead of one per read. Only for GET and HEAD, which write
+  // nothing that a later read of theirs must see (a partner's release log entry is written
+  // last).
+  std::unique_ptr<store::Store::ReadScope> pinned;
+  if (request.method == "GET" || request.method == "HEAD") pinned = store_.PinReads();
+
   HttpResponse denied;
   auto caller = Authenticate(request, denied);
   if (!caller.ok()) return denied;
@@ -774,6 +781,8 @@ HttpResponse Handler::GetObjects(const HttpRequest& request, const Route& route,
   }
   Result<store::Page> page = absl::UnknownError("");
   policy::ReleaseDetails released;
+  bool streaming = false;
+  std::string streamed;  // with `streaming`: "[text,text,..." of the objects, as they came
   if (partner != nullptr) {
     const policy::Endpoint endpoint = route.kind == Kind::kObjects    ? policy::Endpoint::kObjects
                                       : route.kind == Kind::kObject   ? policy::Endpoint::kObject
@@ -788,7 +797,13 @@ HttpResponse Handler::GetObjects(const HttpRequest& request, const Route& route,
   } else {
     switch (route.kind) {
       case Kind::kObjects:
-        page = store_.Query(c->id, filter);
+        // The envelope is written as the store hands over each text (below).
+        page = store_.QueryEach(c->id, filter, [&](std::string_view json) {
+          if (streamed.empty()) streamed.reserve(64 * 1024);
+          streamed += streamed.empty() ? '[' : ',';
+          streamed += json;
+        });
+        streaming = true;
         break;
       case Kind::kManifest:
         page = store_.QueryManifest(c->id, filter);
@@ -811,7 +826,22 @@ HttpResponse Handler::GetObjects(const HttpRequest& request, const Route& route,
 
   HttpResponse r;
   r.content_type = std::string(kTaxiiMediaType);
-  if (route.kind == Kind::kObjects || route.kind == Kind::kObject) {
+  if (streaming) {
+    // The same bytes as SerializeEnvelope: "more" (and "next") first, then the objects.
+    if (streamed.empty() && !page->more) {
+      r.body = "{}";
+    } else {
+      std::string head = page->more ? R"({"more":true)" : R"({"more":false)";
+      if (page->more) StrAppend(&head, ",\"next\":", Quoted(page->next));
+      if (!streamed.empty()) head += R"(,"objects":)";
+      if (!streamed.empty()) streamed += ']';
+      streamed += '}';
+      // The head depends on the end of the page (more, next): put in front afterwards, at the
+      // price of one move of the text (a few microseconds for 100 objects).
+      streamed.insert(0, head);
+      r.body = std::move(streamed);
+    }
+  } else if (route.kind == Kind::kObjects || route.kind == Kind::kObject) {
     std::vector<std::string_view> texts;
     texts.reserve(page->records.size());
     for (const store::ObjectRecord& rec : page->records) texts.push_back(rec.json);
