@@ -3,6 +3,7 @@
 #include <charconv>
 #include <cmath>
 #include <memory>
+#include <optional>
 #include <string>
 #include <tao/pegtl.hpp>
 #include <tao/pegtl/contrib/parse_tree.hpp>
@@ -313,9 +314,155 @@ class Builder {
   }
 };
 
+// --- The fast path (ParseOptions::fast_path) ---------------------------------------------------
+//
+// Recognises `[object_type:name(.name)* op 'string']` where op is =, ==, != or <>, a name is a
+// path_name or a quoted string, the text is printable ASCII and the only whitespace is ' '.
+// Each step follows the grammar's rule for it (grammar.h); wherever the text leaves this subset
+// (another operator, a qualifier, AND, a comment, a tab, an escape the grammar refuses) the
+// result is nullopt and the grammar decides, so refusals and their messages are the grammar's.
+
+bool IdentFirst(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_'; }
+bool IdentOther(char c) { return IdentFirst(c) || (c >= '0' && c <= '9'); }
+
+// A whole token equal to a reserved word: not_at<any_keyword> refuses it as a type or name.
+bool IsKeyword(std::string_view token) {
+  static constexpr std::string_view kWords[] = {
+      "AND",      "OR",     "NOT",    "FOLLOWEDBY", "LIKE",  "MATCHES", "ISSUPERSET",
+      "ISSUBSET", "EXISTS", "LAST",   "IN",         "START", "STOP",    "SECONDS",
+      "true",     "false",  "WITHIN", "REPEATS",    "TIMES"};
+  for (std::string_view w : kWords) {
+    if (token == w) return true;
+  }
+  return false;
+}
+
+class SimpleParser {
+ public:
+  explicit SimpleParser(std::string_view text) : t_(text) {}
+
+  std::optional<Pattern> Run() {
+    for (char c : t_) {
+      if (c < 0x20 || c > 0x7e) return std::nullopt;  // UTF-8, tabs, line breaks: the grammar
+    }
+    Spaces();
+    if (!Eat('[')) return std::nullopt;
+    ObservationExpression observation;
+    observation.kind = ObservationExpression::Kind::kObservation;
+    observation.offset = i_ - 1;
+    Spaces();
+    ComparisonExpression& expression = observation.comparison;
+    expression.kind = ComparisonExpression::Kind::kComparison;
+    expression.offset = i_;
+    Comparison& c = expression.comparison;
+    c.offset = i_;
+    c.path.offset = i_;
+    // object_type: ident_first (ident_other | '-')*, not a reserved word.
+    if (!IdentFirst(Peek())) return std::nullopt;
+    const size_t type_at = i_;
+    while (IdentOther(Peek()) || Peek() == '-') ++i_;
+    c.path.object_type = std::string(t_.substr(type_at, i_ - type_at));
+    if (IsKeyword(c.path.object_type)) return std::nullopt;
+    Spaces();
+    if (!Eat(':')) return std::nullopt;
+    Spaces();
+    if (!PathComponent(c.path)) return std::nullopt;
+    // star<ws, key_path_step>: spaces belong to a step only when a '.' follows them.
+    for (;;) {
+      const size_t before = i_;
+      Spaces();
+      if (!Eat('.')) {
+        i_ = before;
+        break;
+      }
+      Spaces();
+      if (!PathComponent(c.path)) return std::nullopt;
+    }
+    Spaces();
+    if (Eat('=')) {
+      Eat('=');  // "==" is op_eq too
+      c.op = ComparisonOperator::kEqual;
+    } else if (Peek() == '!' && Peek(1) == '=') {
+      i_ += 2;
+      c.op = ComparisonOperator::kNotEqual;
+    } else if (Peek() == '<' && Peek(1) == '>') {
+      i_ += 2;
+      c.op = ComparisonOperator::kNotEqual;
+    } else {
+      return std::nullopt;
+    }
+    Spaces();
+    Constant k;
+    k.kind = Constant::Kind::kString;
+    k.offset = i_;
+    if (!StringLiteral(k.text)) return std::nullopt;
+    c.constants.push_back(std::move(k));
+    Spaces();
+    if (!Eat(']')) return std::nullopt;
+    Spaces();
+    if (i_ != t_.size()) return std::nullopt;
+    return Pattern{std::move(observation)};
+  }
+
+ private:
+  char Peek(size_t ahead = 0) const { return i_ + ahead < t_.size() ? t_[i_ + ahead] : '\0'; }
+  bool Eat(char c) {
+    if (Peek() != c) return false;
+    ++i_;
+    return true;
+  }
+  void Spaces() {
+    while (Peek() == ' ') ++i_;
+  }
+
+  // path_component: path_name (ident_first ident_other*, not followed by '-', not a reserved
+  // word) or a string literal.
+  bool PathComponent(ObjectPath& path) {
+    PathStep step;
+    step.kind = PathStep::Kind::kKey;
+    if (Peek() == '\'') {
+      if (!StringLiteral(step.key)) return false;
+    } else {
+      if (!IdentFirst(Peek())) return false;
+      const size_t at = i_;
+      while (IdentOther(Peek())) ++i_;
+      if (Peek() == '-') return false;
+      step.key = std::string(t_.substr(at, i_ - at));
+      if (IsKeyword(step.key)) return false;
+    }
+    path.steps.push_back(std::move(step));
+    return true;
+  }
+
+  // string_literal: ' (\' | \\ | any byte but ' and \)* ', unescaped into `out`.
+  bool StringLiteral(std::string& out) {
+    if (!Eat('\'')) return false;
+    for (;;) {
+      const char c = Peek();
+      if (i_ >= t_.size()) return false;  // unterminated: the grammar's message
+      ++i_;
+      if (c == '\'') return true;
+      if (c == '\\') {
+        const char e = Peek();
+        if (e != '\'' && e != '\\') return false;  // an escape the grammar refuses
+        ++i_;
+        out.push_back(e);
+      } else {
+        out.push_back(c);
+      }
+    }
+  }
+
+  std::string_view t_;
+  size_t i_ = 0;
+};
+
 }  // namespace
 
 Result<Pattern> Parse(std::string_view text, const ParseOptions& options) {
+  if (options.fast_path && text.size() <= options.max_length && options.max_nesting >= 1) {
+    if (std::optional<Pattern> simple = SimpleParser(text).Run()) return *std::move(simple);
+  }
   if (text.size() > options.max_length) {
     return SyntaxError(options.max_length,
                        absl::StrCat("pattern longer than ", options.max_length, " bytes"));

@@ -20,6 +20,12 @@ struct ParseOptions {
   size_t max_length = 1 << 20;
   // Deepest nesting of '[' and '(' accepted.
   size_t max_nesting = 64;
+  // Recognise the most common shape, one equality test on a string (`[type:prop = 'text']`,
+  // ASCII, spaces only), with a hand-written scanner before running the full grammar: about a
+  // tenth of the cost. It accepts only texts the grammar accepts and builds the very same tree,
+  // offsets included (tests/pattern/parse_test.cc compares both over every pattern in the test
+  // data); anything else goes to the grammar. Off only to test that claim.
+  bool fast_path = true;
 };
 
 // Parses `text` (UTF-8). On failure returns InvalidArgument whose message reads

@@ -76,7 +76,9 @@ Result<SplitResult> SplitObjects(std::string_view text) {
 
   // A well-formed single document is a bundle, an envelope or one object.
   if (!internal::LooksLikeNdjson(text)) {
-    if (internal::FindSyntaxError(text, 1024)) return Malformed(text, 0);
+    // simdjson validates the whole document (RFC 8259, UTF-8, nesting) as the validator's
+    // parse does; the byte scanner, which finds *where* a document is broken, runs only when
+    // it refused (Malformed). It used to run first on every body: 7 % of a POST's CPU.
     simdjson::dom::parser parser;
     simdjson::dom::object root;
     if (parser.parse(text.data(), text.size()).get(root) != simdjson::SUCCESS) {

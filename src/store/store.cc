@@ -42,6 +42,14 @@ Result<Page> Store::GetObject(std::string_view collection, std::string_view obje
   return page;
 }
 
+Result<Page> Store::QueryEach(std::string_view collection, const Filter& filter,
+                              const std::function<void(std::string_view json)>& each) {
+  LIAISON_ASSIGN_OR_RETURN(Page page, Query(collection, filter));
+  for (const ObjectRecord& record : page.records) each(record.json);
+  page.records.clear();
+  return page;
+}
+
 Result<Page> Store::QueryVersions(std::string_view collection, std::string_view object_id,
                                   Filter filter) {
   filter.ids = {std::string(object_id)};

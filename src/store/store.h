@@ -235,6 +235,25 @@ class Store {
   virtual Result<Page> Query(std::string_view collection, const Filter& filter) = 0;
   // Like Query but records carry no JSON: the TAXII manifest endpoint.
   virtual Result<Page> QueryManifest(std::string_view collection, const Filter& filter) = 0;
+  // Like Query, but hands each record's JSON text to `each`, in page order, instead of returning
+  // records: the returned page has no records (more, next and the date_added bounds are set as
+  // by Query). The view is valid only during the call. For the TAXII objects endpoint, which
+  // needs nothing else of a record: a backend can pass text straight from its row buffer,
+  // without building a record per object. The default calls Query.
+  virtual Result<Page> QueryEach(std::string_view collection, const Filter& filter,
+                                 const std::function<void(std::string_view json)>& each);
+
+  // --- Read scopes --------------------------------------------------------------------------
+  // Until the returned scope is destroyed, the reads this thread makes on this store share one
+  // snapshot: the several reads of one request (user, collection, page) then cost one read
+  // transaction instead of one each. For read-only sequences: a write made inside the scope is
+  // not visible to the scope's later reads. Scopes do not nest (an inner one does nothing).
+  // The default does nothing: each read is its own snapshot.
+  class ReadScope {
+   public:
+    virtual ~ReadScope() = default;
+  };
+  virtual std::unique_ptr<ReadScope> PinReads() { return nullptr; }
 
   // Removes the versions of `object_id` that `filter` selects; returns how many. NotFound when
   // the collection or the object (any version) does not exist.

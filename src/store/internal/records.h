@@ -104,17 +104,39 @@ inline json::Value DetailsToJson(const std::vector<StatusDetail>& details) {
   return json::Value(std::move(array));
 }
 
+inline void AppendDetailsJson(const std::vector<StatusDetail>& details, std::string& out) {
+  out += '[';
+  for (size_t i = 0; i < details.size(); ++i) {
+    if (i > 0) out += ',';
+    out += R"({"id":)";
+    json::AppendQuoted(details[i].id, out);
+    out += R"(,"version":)";
+    json::AppendQuoted(details[i].version, out);
+    out += R"(,"message":)";
+    json::AppendQuoted(details[i].message, out);
+    out += '}';
+  }
+  out += ']';
+}
+
+// The same bytes as json::Serialize of {status, counts, successes, failures, pendings} with
+// DetailsToJson lists, written directly: a POST of 100 objects stores one of these, and
+// building the tree first cost ~3 % of the POST.
 inline std::string StatusBody(const StatusResource& s) {
-  json::Object o;
-  o.emplace_back("status", s.status);
-  o.emplace_back("total_count", s.total_count);
-  o.emplace_back("success_count", s.success_count);
-  o.emplace_back("failure_count", s.failure_count);
-  o.emplace_back("pending_count", s.pending_count);
-  o.emplace_back("successes", DetailsToJson(s.successes));
-  o.emplace_back("failures", DetailsToJson(s.failures));
-  o.emplace_back("pendings", DetailsToJson(s.pendings));
-  return json::Serialize(json::Value(std::move(o)));
+  std::string out;
+  out.reserve(160 + 128 * (s.successes.size() + s.failures.size() + s.pendings.size()));
+  out += R"({"status":)";
+  json::AppendQuoted(s.status, out);
+  absl::StrAppend(&out, R"(,"total_count":)", s.total_count, R"(,"success_count":)",
+                  s.success_count, R"(,"failure_count":)", s.failure_count, R"(,"pending_count":)",
+                  s.pending_count, R"(,"successes":)");
+  AppendDetailsJson(s.successes, out);
+  out += R"(,"failures":)";
+  AppendDetailsJson(s.failures, out);
+  out += R"(,"pendings":)";
+  AppendDetailsJson(s.pendings, out);
+  out += '}';
+  return out;
 }
 
 inline Status BadStatusBody(std::string_view id) {

@@ -73,6 +73,19 @@ using internal::TimestampText;
 using internal::ToVersionRecords;
 using internal::VersionPlan;
 
+// Reads the row into `r`, reusing its strings' storage (the query loop reads one row after the
+// other into the same Row, so a page costs no allocation per row).
+void ReadRowInto(const Statement& st, Row& r) {
+  r.date_added = st.Int(0);
+  r.id.assign(st.Text(1));
+  r.version.assign(st.Text(2));
+  r.spec_version.assign(st.Text(3));
+  r.type.assign(st.Text(4));
+  r.is_first = st.Int(5) != 0;
+  r.is_last = st.Int(6) != 0;
+  r.spec_latest = st.Int(7) != 0;
+}
+
 Row ReadRow(const Statement& st) {
   Row r;
   r.date_added = st.Int(0);
@@ -171,6 +184,11 @@ class SqliteStore final : public Store {
   Result<Page> QueryManifest(std::string_view collection, const Filter& filter) override {
     return QueryImpl(collection, filter, /*with_json=*/false);
   }
+  Result<Page> QueryEach(std::string_view collection, const Filter& filter,
+                         const std::function<void(std::string_view json)>& each) override {
+    return QueryImpl(collection, filter, /*with_json=*/true, &each);
+  }
+  std::unique_ptr<ReadScope> PinReads() override;
   Result<size_t> DeleteObject(std::string_view collection, std::string_view object_id,
                               const DeleteFilter& filter) override;
 
@@ -229,6 +247,10 @@ class SqliteStore final : public Store {
     std::unique_ptr<Connection> conn_;
   };
 
+  // PinReads: the reader connection and its read transaction, pinned to the thread that made
+  // the scope.
+  class PinnedReads;
+
   ConnectionOptions ReaderOptions() const;
   Result<ReaderLease> AcquireReader();
   void ReleaseReader(std::unique_ptr<Connection> conn);
@@ -252,20 +274,32 @@ class SqliteStore final : public Store {
   // Group commit (see Add): the Adds waiting for the writer are committed together, each in its
   // own savepoint, with one fsync. Under concurrent ingest this multiplies throughput; a lone
   // Add is committed at once, as before.
+  // AppendAudit joins the group too: a POST writes its objects and then, for its signed
+  // receipt, one audit entry (taxii/sync); committed alone, that entry cost a second fsync per
+  // POST on the writer's critical path.
   struct AddJob {
     std::string_view collection;
     std::span<const stix::Object> objects;
     const AddOptions* options;
+    std::vector<AuditRecord>* audit = nullptr;  // set: an AppendAudit, not an Add
+    const AuditChainFn* chain = nullptr;
     std::optional<Result<AddResult>> result;  // set by the leader under group_mu_
   };
   static constexpr size_t kMaxObjectsPerGroup = 20'000;
+  // Queues `job`, and commits the queue when no other thread is doing so; returns its result.
+  Result<AddResult> RunInGroup(AddJob& job);
   std::vector<Result<AddResult>> CommitGroup(const std::vector<AddJob*>& group);
   Result<AddResult> AddInTransaction(Connection& c, std::string_view collection,
                                      std::span<const stix::Object> objects,
                                      const AddOptions& options)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(writer_mu_);
+  Status AppendAuditInTransaction(Connection& c, std::vector<AuditRecord>& entries,
+                                  const AuditChainFn& chain)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(writer_mu_);
 
-  Result<Page> QueryImpl(std::string_view collection, const Filter& filter, bool with_json);
+  // With `each`, the records' JSON goes to it and the page has no records (QueryEach).
+  Result<Page> QueryImpl(std::string_view collection, const Filter& filter, bool with_json,
+                         const std::function<void(std::string_view)>* each = nullptr);
   // Whether `row` (which passed the SQL filters) is in the query's result.
   Result<bool> Selected(Connection& c, int64_t cid, const Row& row, const Filter& filter,
                         const VersionPlan& plan);
@@ -318,8 +352,46 @@ Result<bool> UserExists(Connection& c, std::string_view name) {
 
 }  // namespace
 
+namespace {
+
+// The store whose reads this thread has pinned (SqliteStore::PinReads), and the connection in
+// its read transaction. Raw pointers: the scope that sets them clears them.
+thread_local const Store* pinned_store = nullptr;
+thread_local Connection* pinned_connection = nullptr;
+
+}  // namespace
+
+class SqliteStore::PinnedReads final : public ReadScope {
+ public:
+  PinnedReads(ReaderLease lease, Transaction tx) : lease_(std::move(lease)), tx_(std::move(tx)) {}
+  ~PinnedReads() override {
+    pinned_store = nullptr;
+    pinned_connection = nullptr;
+    tx_.reset();  // rolls the read transaction back before the connection returns to the pool
+  }
+  Connection& connection() const { return *lease_; }
+
+ private:
+  ReaderLease lease_;
+  std::optional<Transaction> tx_;
+};
+
+std::unique_ptr<Store::ReadScope> SqliteStore::PinReads() {
+  if (pinned_store != nullptr) return nullptr;  // scopes do not nest
+  auto lease = AcquireReader();
+  if (!lease.ok()) return nullptr;  // the reads themselves will report the failure
+  auto tx = Transaction::Begin(**lease, Transaction::Mode::kRead);
+  if (!tx.ok()) return nullptr;
+  auto scope = std::make_unique<PinnedReads>(std::move(*lease), std::move(*tx));
+  pinned_store = this;
+  pinned_connection = &scope->connection();
+  return scope;
+}
+
 template <typename Fn>
 auto SqliteStore::Read(Fn&& fn) -> decltype(fn(std::declval<Connection&>())) {
+  // Inside a PinReads scope of this thread: the scope's snapshot, no transaction of its own.
+  if (pinned_store == this) return fn(*pinned_connection);
   LIAISON_ASSIGN_OR_RETURN(ReaderLease lease, AcquireReader());
   // A read transaction is never committed: rolling it back just releases the snapshot.
   LIAISON_ASSIGN_OR_RETURN(Transaction tx, Transaction::Begin(*lease, Transaction::Mode::kRead));
@@ -541,7 +613,11 @@ Result<AddResult> SqliteStore::Add(std::string_view collection,
   if (options.status && options.status->id.empty()) {
     return absl::InvalidArgumentError("status: empty id");
   }
-  AddJob job{collection, objects, &options, std::nullopt};
+  AddJob job{collection, objects, &options};
+  return RunInGroup(job);
+}
+
+Result<AddResult> SqliteStore::RunInGroup(AddJob& job) {
   absl::MutexLock lock(&group_mu_);
   pending_.push_back(&job);
   while (!job.result) {
@@ -589,7 +665,12 @@ std::vector<Result<AddResult>> SqliteStore::CommitGroup(const std::vector<AddJob
     // Each Add is all-or-nothing on its own: a savepoint undoes a failed one without touching
     // the others of the group.
     if (Status s = c.Run("SAVEPOINT add_job"); !s.ok()) return fail_all(s);
-    Result<AddResult> r = AddInTransaction(c, job->collection, job->objects, *job->options);
+    Result<AddResult> r = AddResult{};
+    if (job->audit != nullptr) {
+      if (Status s = AppendAuditInTransaction(c, *job->audit, *job->chain); !s.ok()) r = s;
+    } else {
+      r = AddInTransaction(c, job->collection, job->objects, *job->options);
+    }
     if (!r.ok()) {
       if (Status s = c.Run("ROLLBACK TO add_job"); !s.ok()) return fail_all(s);
     }
@@ -729,7 +810,8 @@ Result<bool> SqliteStore::Selected(Connection& c, int64_t cid, const Row& row, c
 }
 
 Result<Page> SqliteStore::QueryImpl(std::string_view collection, const Filter& filter,
-                                    bool with_json) {
+                                    bool with_json,
+                                    const std::function<void(std::string_view)>* each) {
   LIAISON_RETURN_IF_ERROR(ValidateFilter(filter));
   int64_t start = std::numeric_limits<int64_t>::min();
   if (filter.added_after) start = std::max(start, ToUnixMicros(*filter.added_after));
@@ -834,6 +916,37 @@ Result<Page> SqliteStore::QueryImpl(std::string_view collection, const Filter& f
           text.Reset();
         }
       }
+    } else if (each != nullptr) {
+      // Streaming (QueryEach): each accepted row's text goes out straight from SQLite's row
+      // buffer; only the last accepted row is kept, for the cursor. Rows are read into two
+      // reused Rows, so the page costs no allocation per row.
+      Row row, last;
+      size_t count = 0;
+      for (;;) {
+        LIAISON_ASSIGN_OR_RETURN(bool more, st.Step());
+        if (!more) break;
+        ReadRowInto(st, row);
+        LIAISON_ASSIGN_OR_RETURN(bool keep, Selected(c, cid, row, filter, plan));
+        if (!keep) continue;
+        // An accepted row past the page only tells that there is more.
+        if (count == limit) {
+          page.more = true;
+          break;
+        }
+        if (count == 0) page.date_added_first = FromUnixMicros(row.date_added);
+        ++count;
+        (*each)(st.Text(kJsonColumn));
+        std::swap(row, last);
+      }
+      if (count > 0) page.date_added_last = FromUnixMicros(last.date_added);
+      if (page.more) {
+        auto version = ParseVersionKey(last.version);
+        if (!version.ok()) {
+          return absl::DataLossError(absl::StrCat("sqlite store: bad stored version of ", last.id));
+        }
+        page.next = EncodeCursor({FromUnixMicros(last.date_added), last.id, *version});
+      }
+      return page;
     } else {
       while (accepted.size() <= limit) {
         LIAISON_ASSIGN_OR_RETURN(bool more, st.Step());
@@ -872,6 +985,10 @@ Result<Page> SqliteStore::QueryImpl(std::string_view collection, const Filter& f
     if (page.more) {
       const ObjectRecord& last = page.records.back();
       page.next = EncodeCursor({last.date_added, last.id, last.version});
+    }
+    if (each != nullptr) {
+      for (const ObjectRecord& rec : page.records) (*each)(rec.json);
+      page.records.clear();
     }
     return page;
   });
@@ -1224,9 +1341,17 @@ Result<std::vector<std::pair<Principal, Permission>>> SqliteStore::ListPermissio
 Result<std::vector<AuditRecord>> SqliteStore::AppendAudit(std::vector<AuditRecord> entries,
                                                           const AuditChainFn& chain) {
   if (entries.empty()) return entries;
-  return Write([&](Connection& c) -> Result<std::vector<AuditRecord>> {
+  AddJob job{"", {}, nullptr, &entries, &chain};
+  LIAISON_RETURN_IF_ERROR(RunInGroup(job).status());
+  return entries;
+}
+
+Status SqliteStore::AppendAuditInTransaction(Connection& c, std::vector<AuditRecord>& entries,
+                                             const AuditChainFn& chain) {
+  {
     // Under the writer lock: the head read here is still the head when we insert, so two
-    // concurrent appends cannot both chain onto the same entry.
+    // concurrent appends cannot both chain onto the same entry (and the appends of one group
+    // run one after the other in its transaction).
     int64_t seq = 0;
     std::string prev;
     {
@@ -1259,8 +1384,8 @@ Result<std::vector<AuditRecord>> SqliteStore::AppendAudit(std::vector<AuditRecor
       ins.Reset();
       prev = e.hash;
     }
-    return std::move(entries);
-  });
+    return absl::OkStatus();
+  }
 }
 
 Result<std::vector<AuditRecord>> SqliteStore::ReadAudit(const AuditQuery& query) {

@@ -329,28 +329,44 @@ std::string VersionString(const store::ObjectRecord& record) {
   return record.version ? record.version->ToString() : FormatDateAdded(record.date_added);
 }
 
-json::Value StatusJson(const store::StatusResource& s) {
-  json::Object o{{"id", s.id},
-                 {"status", s.status},
-                 {"request_timestamp", s.request_timestamp.ToString(6)},
-                 {"total_count", s.total_count},
-                 {"success_count", s.success_count},
-                 {"failure_count", s.failure_count},
-                 {"pending_count", s.pending_count}};
+// Section 4.3.1 status resource, written directly as text (a POST of 100 objects answers with
+// 100 details; building a json::Value tree first cost ~3 % of the POST).
+HttpResponse StatusResponse(int status, const store::StatusResource& s) {
+  std::string o = R"({"id":)";
+  o.reserve(192 + 112 * (s.successes.size() + s.failures.size() + s.pendings.size()));
+  json::AppendQuoted(s.id, o);
+  o += R"(,"status":)";
+  json::AppendQuoted(s.status, o);
+  o += R"(,"request_timestamp":)";
+  json::AppendQuoted(s.request_timestamp.ToString(6), o);
+  StrAppend(&o, R"(,"total_count":)", s.total_count, R"(,"success_count":)", s.success_count,
+            R"(,"failure_count":)", s.failure_count, R"(,"pending_count":)", s.pending_count);
   auto details = [&](std::string_view name, const std::vector<store::StatusDetail>& list) {
     if (list.empty()) return;  // section 4.3.1: the lists, when present, are not empty
-    json::Array a;
-    for (const store::StatusDetail& d : list) {
-      json::Object item{{"id", d.id}, {"version", d.version}};
-      if (!d.message.empty()) item.emplace_back("message", d.message);
-      a.push_back(std::move(item));
+    StrAppend(&o, ",\"", name, "\":[");
+    for (size_t i = 0; i < list.size(); ++i) {
+      const store::StatusDetail& d = list[i];
+      o += i == 0 ? R"({"id":)" : R"(,{"id":)";
+      json::AppendQuoted(d.id, o);
+      o += R"(,"version":)";
+      json::AppendQuoted(d.version, o);
+      if (!d.message.empty()) {
+        o += R"(,"message":)";
+        json::AppendQuoted(d.message, o);
+      }
+      o += '}';
     }
-    o.emplace_back(std::string(name), std::move(a));
+    o += ']';
   };
   details("successes", s.successes);
   details("failures", s.failures);
   details("pendings", s.pendings);
-  return o;
+  o += '}';
+  HttpResponse r;
+  r.status = status;
+  r.content_type = std::string(kTaxiiMediaType);
+  r.body = std::move(o);
+  return r;
 }
 
 // Parses "Basic <base64(user:password)>".
@@ -501,6 +517,13 @@ HttpResponse Handler::Handle(const HttpRequest& request) {
     r.body = R"({"status":"ok"})";
     return r;
   }
+
+  // A GET's reads (credentials, collection, permissions, page) share one snapshot: one read
+  // transaction per request instead of one per read. Only for GET and HEAD, which write
+  // nothing that a later read of theirs must see (a partner's release log entry is written
+  // last).
+  std::unique_ptr<store::Store::ReadScope> pinned;
+  if (request.method == "GET" || request.method == "HEAD") pinned = store_.PinReads();
 
   HttpResponse denied;
   auto caller = Authenticate(request, denied);
@@ -656,7 +679,7 @@ HttpResponse Handler::GetStatus(const Route& route, const Caller& caller) {
   if (status->api_root != route.root->name) {
     return ErrorResponse(404, "Not found", "no such status resource");
   }
-  return JsonResponse(200, StatusJson(*status));
+  return StatusResponse(200, *status);
 }
 
 namespace {
@@ -774,6 +797,8 @@ HttpResponse Handler::GetObjects(const HttpRequest& request, const Route& route,
   }
   Result<store::Page> page = absl::UnknownError("");
   policy::ReleaseDetails released;
+  bool streaming = false;
+  std::string streamed;  // with `streaming`: "[text,text,..." of the objects, as they came
   if (partner != nullptr) {
     const policy::Endpoint endpoint = route.kind == Kind::kObjects    ? policy::Endpoint::kObjects
                                       : route.kind == Kind::kObject   ? policy::Endpoint::kObject
@@ -788,7 +813,13 @@ HttpResponse Handler::GetObjects(const HttpRequest& request, const Route& route,
   } else {
     switch (route.kind) {
       case Kind::kObjects:
-        page = store_.Query(c->id, filter);
+        // The envelope is written as the store hands over each text (below).
+        page = store_.QueryEach(c->id, filter, [&](std::string_view json) {
+          if (streamed.empty()) streamed.reserve(64 * 1024);
+          streamed += streamed.empty() ? '[' : ',';
+          streamed += json;
+        });
+        streaming = true;
         break;
       case Kind::kManifest:
         page = store_.QueryManifest(c->id, filter);
@@ -811,7 +842,22 @@ HttpResponse Handler::GetObjects(const HttpRequest& request, const Route& route,
 
   HttpResponse r;
   r.content_type = std::string(kTaxiiMediaType);
-  if (route.kind == Kind::kObjects || route.kind == Kind::kObject) {
+  if (streaming) {
+    // The same bytes as SerializeEnvelope: "more" (and "next") first, then the objects.
+    if (streamed.empty() && !page->more) {
+      r.body = "{}";
+    } else {
+      std::string head = page->more ? R"({"more":true)" : R"({"more":false)";
+      if (page->more) StrAppend(&head, ",\"next\":", Quoted(page->next));
+      if (!streamed.empty()) head += R"(,"objects":)";
+      if (!streamed.empty()) streamed += ']';
+      streamed += '}';
+      // The head depends on the end of the page (more, next): put in front afterwards, at the
+      // price of one move of the text (a few microseconds for 100 objects).
+      streamed.insert(0, head);
+      r.body = std::move(streamed);
+    }
+  } else if (route.kind == Kind::kObjects || route.kind == Kind::kObject) {
     std::vector<std::string_view> texts;
     texts.reserve(page->records.size());
     for (const store::ObjectRecord& rec : page->records) texts.push_back(rec.json);
@@ -967,13 +1013,13 @@ HttpResponse Handler::AddObjects(const HttpRequest& request, const Route& route,
     written = added->status ? *added->status : status;
     if (options_.post_observer) {
       // Sync: a signed receipt for the sender, and where these versions came from.
-      HttpResponse r = JsonResponse(202, StatusJson(written));
+      HttpResponse r = StatusResponse(202, written);
       r.headers = options_.post_observer->OnObjectsAdded(
           {caller.user, request.sender_key, c->id, written.id, valid, *added});
       return r;
     }
   }
-  return JsonResponse(202, StatusJson(written));
+  return StatusResponse(202, written);
 }
 
 HttpResponse Handler::DeleteObject(const Route& route, const Caller& caller) {
