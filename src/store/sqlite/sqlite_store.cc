@@ -209,6 +209,11 @@ class SqliteStore final : public Store {
                                                                       Timestamp from,
                                                                       Timestamp to) override;
   Result<std::string> ObjectsStamp(std::string_view collection) override;
+  Result<Page> QueryKept(std::string_view collection, const Filter& filter, const KeepFn& keep,
+                         size_t max_scanned) override {
+    return QueryImpl(collection, filter, /*with_json=*/true, &keep,
+                     std::max<size_t>(max_scanned, 1));
+  }
 
  private:
   explicit SqliteStore(const SqliteOptions& options) : options_(options) {}
@@ -265,7 +270,9 @@ class SqliteStore final : public Store {
                                      const AddOptions& options)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(writer_mu_);
 
-  Result<Page> QueryImpl(std::string_view collection, const Filter& filter, bool with_json);
+  // `keep` (QueryKept) sees each version of a date_added-ordered scan before it is read out.
+  Result<Page> QueryImpl(std::string_view collection, const Filter& filter, bool with_json,
+                         const KeepFn* keep = nullptr, size_t max_scanned = 0);
   // Whether `row` (which passed the SQL filters) is in the query's result.
   Result<bool> Selected(Connection& c, int64_t cid, const Row& row, const Filter& filter,
                         const VersionPlan& plan);
@@ -729,7 +736,7 @@ Result<bool> SqliteStore::Selected(Connection& c, int64_t cid, const Row& row, c
 }
 
 Result<Page> SqliteStore::QueryImpl(std::string_view collection, const Filter& filter,
-                                    bool with_json) {
+                                    bool with_json, const KeepFn* keep, size_t max_scanned) {
   LIAISON_RETURN_IF_ERROR(ValidateFilter(filter));
   int64_t start = std::numeric_limits<int64_t>::min();
   if (filter.added_after) start = std::max(start, ToUnixMicros(*filter.added_after));
@@ -803,6 +810,12 @@ Result<Page> SqliteStore::QueryImpl(std::string_view collection, const Filter& f
     Page page;
     std::vector<Row> accepted;
     accepted.reserve(std::min<size_t>(limit + 1, 1024));
+    // QueryKept: whether the scan stopped at max_scanned, and the last version examined when it
+    // was dropped (date_added, id, version key).
+    bool stopped = false;
+    bool last_dropped = false;
+    int64_t dropped_added = 0;
+    std::string dropped_id, dropped_key;  // reused: a dropped version costs no allocation
     auto accept = [&](Row row) -> Result<bool> {
       LIAISON_ASSIGN_OR_RETURN(bool keep, Selected(c, cid, row, filter, plan));
       if (keep) accepted.push_back(std::move(row));
@@ -835,9 +848,30 @@ Result<Page> SqliteStore::QueryImpl(std::string_view collection, const Filter& f
         }
       }
     } else {
+      size_t scanned = 0;
       while (accepted.size() <= limit) {
+        if (keep != nullptr && scanned == max_scanned) {
+          // QueryKept: stop here; the caller continues after the last version examined.
+          stopped = true;
+          break;
+        }
         LIAISON_ASSIGN_OR_RETURN(bool more, st.Step());
         if (!more) break;
+        ++scanned;
+        if (keep != nullptr) {
+          // The caller's filter runs on views of the row, so a dropped version costs no copy.
+          const int64_t added = st.Int(0);
+          const Store::RecordView view{st.Text(1), st.Text(4), st.Text(kJsonColumn),
+                                       FromUnixMicros(added), st.Int(6) != 0};
+          if (!(*keep)(view)) {
+            last_dropped = true;
+            dropped_added = added;
+            dropped_id.assign(view.id);
+            dropped_key.assign(st.Text(2));
+            continue;
+          }
+          last_dropped = false;
+        }
         LIAISON_ASSIGN_OR_RETURN(bool keep, accept(ReadRow(st)));
         // The row past the page only tells that there is more: no need for its text.
         if (keep && with_json && accepted.size() <= limit) json.emplace_back(st.Text(kJsonColumn));
@@ -845,7 +879,10 @@ Result<Page> SqliteStore::QueryImpl(std::string_view collection, const Filter& f
     }
 
     page.more = accepted.size() > limit;
-    if (page.more) accepted.resize(limit);
+    if (page.more) {
+      accepted.resize(limit);
+      last_dropped = false;  // the page ends at its last version, as for Query
+    }
     page.records.reserve(accepted.size());
     for (size_t i = 0; i < accepted.size(); ++i) {
       Row& row = accepted[i];
@@ -872,6 +909,22 @@ Result<Page> SqliteStore::QueryImpl(std::string_view collection, const Filter& f
     if (page.more) {
       const ObjectRecord& last = page.records.back();
       page.next = EncodeCursor({last.date_added, last.id, last.version});
+    } else if (stopped) {
+      // Continue after the last version examined: a kept one is the page's last record.
+      page.more = true;
+      if (last_dropped) {
+        auto version = ParseVersionKey(dropped_key);
+        if (!version.ok()) {
+          return absl::DataLossError(
+              absl::StrCat("sqlite store: bad stored version of ", dropped_id));
+        }
+        page.next = EncodeCursor({FromUnixMicros(dropped_added), dropped_id, *version});
+      } else if (!page.records.empty()) {
+        const ObjectRecord& last = page.records.back();
+        page.next = EncodeCursor({last.date_added, last.id, last.version});
+      } else {
+        page.more = false;  // nothing examined (max_scanned 0 is not allowed; defensive)
+      }
     }
     return page;
   });
