@@ -288,6 +288,14 @@ class SqliteStore final : public Store {
 
   absl::Mutex readers_mu_;
   std::vector<std::unique_ptr<Connection>> idle_readers_ ABSL_GUARDED_BY(readers_mu_);
+
+  // The audit log lives in its own file, <path>.audit (issue #6): in WAL mode every commit to a
+  // database file makes each reader drop its page cache, and a partner's GET appends to the log,
+  // so with the log beside the objects every GET after another started cold. Opened on first
+  // use; `audit_mu_` serialises this process's appends (BEGIN IMMEDIATE other processes').
+  Result<Connection*> AuditConnection() ABSL_EXCLUSIVE_LOCKS_REQUIRED(audit_mu_);
+  absl::Mutex audit_mu_;
+  std::unique_ptr<Connection> audit_ ABSL_GUARDED_BY(audit_mu_);
 };
 
 namespace {
@@ -1277,8 +1285,11 @@ Result<std::vector<std::pair<Principal, Permission>>> SqliteStore::ListPermissio
 Result<std::vector<AuditRecord>> SqliteStore::AppendAudit(std::vector<AuditRecord> entries,
                                                           const AuditChainFn& chain) {
   if (entries.empty()) return entries;
-  return Write([&](Connection& c) -> Result<std::vector<AuditRecord>> {
-    // Under the writer lock: the head read here is still the head when we insert, so two
+  absl::MutexLock lock(&audit_mu_);
+  LIAISON_ASSIGN_OR_RETURN(Connection * audit, AuditConnection());
+  LIAISON_ASSIGN_OR_RETURN(Transaction tx, Transaction::Begin(*audit, Transaction::Mode::kWrite));
+  auto appended = [&](Connection& c) -> Result<std::vector<AuditRecord>> {
+    // In a write transaction: the head read here is still the head when we insert, so two
     // concurrent appends cannot both chain onto the same entry.
     int64_t seq = 0;
     std::string prev;
@@ -1313,11 +1324,83 @@ Result<std::vector<AuditRecord>> SqliteStore::AppendAudit(std::vector<AuditRecor
       prev = e.hash;
     }
     return std::move(entries);
-  });
+  }(*audit);
+  if (!appended.ok()) return appended;  // ~Transaction rolls back
+  LIAISON_RETURN_IF_ERROR(tx.Commit());
+  return appended;
+}
+
+Result<Connection*> SqliteStore::AuditConnection() {
+  if (audit_) return audit_.get();
+  std::filesystem::path path = options_.path;
+  path += ".audit";
+  ConnectionOptions o;
+  o.create = true;
+  o.busy_timeout_ms = options_.busy_timeout_ms;
+  LIAISON_ASSIGN_OR_RETURN(std::unique_ptr<Connection> conn, Connection::Open(path, o));
+  LIAISON_RETURN_IF_ERROR(conn->Exec("PRAGMA journal_mode=WAL"));
+  // The same table as schema migration 2 created in the main file (kept there, empty, so that
+  // older schemas stay valid).
+  LIAISON_RETURN_IF_ERROR(
+      conn->Exec("CREATE TABLE IF NOT EXISTS audit_log(seq INTEGER PRIMARY KEY, time TEXT NOT "
+                 "NULL, kind TEXT NOT NULL, partner TEXT NOT NULL, policy_version TEXT NOT NULL, "
+                 "details TEXT NOT NULL, prev_hash TEXT NOT NULL, hash TEXT NOT NULL);"
+                 "CREATE INDEX IF NOT EXISTS audit_by_partner ON audit_log(partner, seq);"));
+  // A store written before the move keeps its entries in the main file: copy them over once
+  // (when the audit file is still empty), then remove them there. A crash between the two
+  // leaves copies in the main file that nothing reads.
+  {
+    LIAISON_ASSIGN_OR_RETURN(Transaction tx, Transaction::Begin(*conn, Transaction::Mode::kWrite));
+    LIAISON_ASSIGN_OR_RETURN(Statement any, conn->Prepare("SELECT 1 FROM audit_log LIMIT 1"));
+    LIAISON_ASSIGN_OR_RETURN(bool has_rows, any.Step());
+    any.Reset();
+    if (!has_rows) {
+      using Legacy = std::vector<std::vector<std::string>>;
+      LIAISON_ASSIGN_OR_RETURN(
+          Legacy legacy, Read([&](Connection& c) -> Result<Legacy> {
+            LIAISON_ASSIGN_OR_RETURN(
+                Statement st, c.Prepare("SELECT seq, time, kind, partner, policy_version, details, "
+                                        "prev_hash, hash FROM audit_log ORDER BY seq"));
+            Legacy rows;
+            for (;;) {
+              LIAISON_ASSIGN_OR_RETURN(bool row, st.Step());
+              if (!row) break;
+              std::vector<std::string> r;
+              for (int i = 0; i < 8; ++i) r.emplace_back(st.Text(i));
+              rows.push_back(std::move(r));
+            }
+            return rows;
+          }));
+      if (!legacy.empty()) {
+        LIAISON_ASSIGN_OR_RETURN(
+            Statement ins,
+            conn->Prepare("INSERT INTO audit_log(seq, time, kind, partner, policy_version, "
+                          "details, prev_hash, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"));
+        for (const std::vector<std::string>& r : legacy) {
+          ins.Bind(1, static_cast<int64_t>(std::stoll(r[0])));
+          for (int i = 1; i < 8; ++i) ins.Bind(i + 1, r[i]);
+          LIAISON_RETURN_IF_ERROR(ins.Run());
+          ins.Reset();
+        }
+      }
+      LIAISON_RETURN_IF_ERROR(tx.Commit());
+      if (!legacy.empty()) {
+        LIAISON_RETURN_IF_ERROR(StatusOf(Write([&](Connection& c) -> Result<bool> {
+          LIAISON_RETURN_IF_ERROR(c.Exec("DELETE FROM audit_log"));
+          return true;
+        })));
+      }
+    }
+  }
+  audit_ = std::move(conn);
+  return audit_.get();
 }
 
 Result<std::vector<AuditRecord>> SqliteStore::ReadAudit(const AuditQuery& query) {
-  return Read([&](Connection& c) -> Result<std::vector<AuditRecord>> {
+  absl::MutexLock lock(&audit_mu_);
+  LIAISON_ASSIGN_OR_RETURN(Connection * audit, AuditConnection());
+  LIAISON_ASSIGN_OR_RETURN(Transaction tx, Transaction::Begin(*audit, Transaction::Mode::kRead));
+  return [&](Connection& c) -> Result<std::vector<AuditRecord>> {
     std::string sql =
         "SELECT seq, time, kind, partner, policy_version, details, prev_hash, hash "
         "FROM audit_log WHERE seq > ?1";
@@ -1348,7 +1431,7 @@ Result<std::vector<AuditRecord>> SqliteStore::ReadAudit(const AuditQuery& query)
       out.push_back(std::move(r));
     }
     return out;
-  });
+  }(*audit);
 }
 
 // ---------------------------------------------------------------------------------------------
