@@ -21,7 +21,14 @@ start a 16543
 start b 16544
 A_COLL=$(grep -o 'collection [0-9a-f-]*' "$WORK/a.log" | head -1 | cut -d' ' -f2)
 B_COLL=$(grep -o 'collection [0-9a-f-]*' "$WORK/b.log" | head -1 | cut -d' ' -f2)
-TOKEN=$("$LIAISON" token create admin --data "$WORK/a" | grep -o 'lsn_[A-Za-z0-9_-]*' | head -1)
+# The admin user may be committed just after /health answers: retry briefly.
+TOKEN=
+for _ in $(seq 50); do
+  TOKEN=$("$LIAISON" token create admin --data "$WORK/a" 2>/dev/null | grep -o 'lsn_[A-Za-z0-9_-]*' | head -1) || true
+  [ -n "$TOKEN" ] && break
+  sleep 0.1
+done
+[ -n "$TOKEN" ] || { echo "FAIL: no admin token on a" >&2; exit 3; }
 
 # N indicators into A, by TAXII POST in envelopes of 1000.
 python3 - "$N" "$WORK/env" <<'PY'
@@ -65,7 +72,7 @@ echo "killed the first round: $(cat "$WORK/sync1.out")"
 grep -q "pulled 0 new (0 duplicates" "$WORK/sync3.out" || { echo "FAIL: third round moved data"; exit 1; }
 
 count() {  # data dir, collection: versions and distinct (id, version)
-  sqlite3 "$1/liaison.db" "SELECT count(*), count(DISTINCT id || version) FROM objects o JOIN collections c ON o.cid = c.cid WHERE c.id = '$2'"
+  sqlite3 "$1/liaison.db" "SELECT count(*), count(DISTINCT o.id || '|' || o.version) FROM objects o JOIN collections c ON o.cid = c.cid WHERE c.id = '$2'"
 }
 A_COUNT=$(count "$WORK/a" "$A_COLL"); B_COUNT=$(count "$WORK/b" "$B_COLL")
 echo "A: $A_COUNT  B: $B_COUNT"

@@ -8,6 +8,7 @@
 #include <variant>
 #include <vector>
 
+#include "absl/container/inlined_vector.h"
 #include "absl/status/status.h"
 #include "core/json.h"
 #include "core/status_macros.h"
@@ -223,77 +224,157 @@ std::vector<std::string> RelationshipEnds(const stix::Object& object, std::strin
   return ends;
 }
 
-Result<Decision> ReleasePolicy::Decide(const stix::Object& object, std::string_view json,
-                                       const Partner& partner, const EndsCheck* ends) const {
-  const ReleaseRules& rules = partner.rules;
-  std::string why;
+namespace {
 
+// The members rules 1-5 read, as views into a parsed object or a simdjson document.
+struct CommonFields {
+  std::string_view type;
+  std::string_view id;
+  std::string_view created_by_ref;
+  absl::InlinedVector<std::string_view, 2> markings;  // object_marking_refs
+  absl::InlinedVector<std::string_view, 4> labels;
+  std::optional<int> confidence;  // as stix::ParseObject reads it (0-100, else absent)
+};
+
+// Rules 1-5. True when they pass; otherwise false, with the reason in `*why` when `why` is
+// given (reasons are built only then: the scan's first look needs none).
+bool PassesCommonRules(const CommonFields& f, const ReleaseRules& rules, std::string* why) {
+  std::string scratch;
+  auto fail = [&](auto&&... parts) {
+    if (why != nullptr) *why = StrCat(parts...);
+    return false;
+  };
   // 1. Type.
-  if (!rules.types.Passes(object.type)) {
-    return Withhold(StrCat("type ", object.type, " is not released to this partner"));
+  if (!rules.types.Passes(f.type)) {
+    return fail("type ", f.type, " is not released to this partner");
   }
   // Marking definitions themselves: TLP ones are public; others only when allowed.
-  if (object.type == "marking-definition" && !TlpOfMarking(object.id)) {
-    if (!rules.markings.Passes(object.id) || rules.markings.allow.empty()) {
-      return Withhold("marking definition not among the partner's allowed markings");
+  if (f.type == "marking-definition" && !TlpOfMarking(f.id)) {
+    if (!rules.markings.Passes(f.id) || rules.markings.allow.empty()) {
+      return fail("marking definition not among the partner's allowed markings");
     }
   }
 
   // 2. Object markings (STIX 2.1 section 7.2.2): the most restrictive TLP level applies.
   std::optional<Tlp> level;
-  for (const std::string& m : object.object_marking_refs) {
+  for (std::string_view m : f.markings) {
     if (std::optional<Tlp> tlp = TlpOfMarking(m)) {
       if (!level || *tlp > *level) level = tlp;
       continue;
     }
-    if (!MarkingAllowed(m, rules, why)) return Withhold(std::move(why));
+    if (!MarkingAllowed(m, rules, scratch)) return fail(scratch);
   }
   if (!level) {
-    if (!rules.unmarked)
-      return Withhold("no TLP marking, and this partner gets no unmarked objects");
+    if (!rules.unmarked) return fail("no TLP marking, and this partner gets no unmarked objects");
     level = rules.unmarked;
   }
   if (!TlpMayLeave(*level)) {
-    return Withhold(StrCat("TLP:", TlpName(*level), " never leaves the organisation"));
+    return fail("TLP:", TlpName(*level), " never leaves the organisation");
   }
   if (std::find(rules.tlp.begin(), rules.tlp.end(), *level) == rules.tlp.end()) {
-    return Withhold(StrCat("TLP:", TlpName(*level), " is not released to this partner"));
+    return fail("TLP:", TlpName(*level), " is not released to this partner");
   }
 
   // 3. Creator.
-  if (!rules.creators.Passes(object.created_by_ref)) {
-    return Withhold(
-        object.created_by_ref.empty()
-            ? std::string("no created_by_ref, and this partner needs an allowed creator")
-            : StrCat("creator ", object.created_by_ref, " is not released to this partner"));
+  if (!rules.creators.Passes(f.created_by_ref)) {
+    if (f.created_by_ref.empty()) {
+      return fail("no created_by_ref, and this partner needs an allowed creator");
+    }
+    return fail("creator ", f.created_by_ref, " is not released to this partner");
   }
 
   // 4. Labels.
-  for (const std::string& l : object.labels) {
+  for (std::string_view l : f.labels) {
     for (const std::string& d : rules.labels.deny) {
-      if (l == d) return Withhold(StrCat("label \"", l, "\" is denied to this partner"));
+      if (l == d) return fail("label \"", l, "\" is denied to this partner");
     }
   }
   if (!rules.labels.allow.empty()) {
     bool any = false;
-    for (const std::string& l : object.labels) any = any || rules.labels.Passes(l);
+    for (std::string_view l : f.labels) any = any || rules.labels.Passes(l);
     if (!any) {
-      return Withhold(object.labels.empty()
-                          ? std::string("no labels, and this partner gets only allowed labels")
-                          : StrCat("none of the labels (", DescribeLabels(object.labels),
-                                   ") is allowed for this partner"));
+      if (f.labels.empty()) return fail("no labels, and this partner gets only allowed labels");
+      std::string list;
+      for (std::string_view l : f.labels) StrAppend(&list, list.empty() ? "" : ", ", l);
+      return fail("none of the labels (", list, ") is allowed for this partner");
     }
   }
 
   // 5. Confidence (STIX 2.1 section 3.2, 0-100).
-  if (object.confidence) {
-    if (rules.min_confidence && *object.confidence < *rules.min_confidence) {
-      return Withhold(StrCat("confidence ", *object.confidence, " is below the partner's minimum ",
-                             *rules.min_confidence));
+  if (f.confidence) {
+    if (rules.min_confidence && *f.confidence < *rules.min_confidence) {
+      return fail("confidence ", *f.confidence, " is below the partner's minimum ",
+                  *rules.min_confidence);
     }
   } else if (rules.require_confidence) {
-    return Withhold("no confidence, and this partner requires one");
+    return fail("no confidence, and this partner requires one");
   }
+  return true;
+}
+
+// Reads one optional string member; false when present with another type.
+bool ViewString(simdjson::dom::object obj, const char* key, std::string_view& out) {
+  simdjson::dom::element e;
+  if (obj[key].get(e) != simdjson::SUCCESS) return true;  // absent
+  return e.get_string().get(out) == simdjson::SUCCESS;
+}
+
+// Reads one optional list of strings; false when present with another shape.
+template <typename List>
+bool ViewStrings(simdjson::dom::object obj, const char* key, List& out) {
+  simdjson::dom::element e;
+  if (obj[key].get(e) != simdjson::SUCCESS) return true;
+  simdjson::dom::array list;
+  if (e.get_array().get(list) != simdjson::SUCCESS) return false;
+  for (simdjson::dom::element item : list) {
+    std::string_view v;
+    if (item.get_string().get(v) != simdjson::SUCCESS) return false;
+    out.push_back(v);
+  }
+  return true;
+}
+
+}  // namespace
+
+bool ReleasePolicy::MayRelease(std::string_view json, const Partner& partner) const {
+  // The same rules as Decide, over the same members as stix::ParseObject reads them; anything
+  // unusual (not an object, a member of an unexpected type) answers true, leaving the verdict to
+  // Decide, so this never withholds what Decide would release.
+  thread_local simdjson::dom::parser parser;
+  simdjson::dom::object obj;
+  if (parser.parse(json.data(), json.size()).get_object().get(obj) != simdjson::SUCCESS) {
+    return true;
+  }
+  CommonFields f;
+  if (!ViewString(obj, "type", f.type) || !ViewString(obj, "id", f.id) ||
+      !ViewString(obj, "created_by_ref", f.created_by_ref) ||
+      !ViewStrings(obj, "object_marking_refs", f.markings) ||
+      !ViewStrings(obj, "labels", f.labels)) {
+    return true;
+  }
+  if (f.type.empty() || f.id.empty()) return true;
+  int64_t confidence;
+  if (obj["confidence"].get_int64().get(confidence) == simdjson::SUCCESS && confidence >= 0 &&
+      confidence <= 100) {
+    f.confidence = static_cast<int>(confidence);
+  }
+  return PassesCommonRules(f, partner.rules, nullptr);
+}
+
+Result<Decision> ReleasePolicy::Decide(const stix::Object& object, std::string_view json,
+                                       const Partner& partner, const EndsCheck* ends) const {
+  const ReleaseRules& rules = partner.rules;
+  std::string why;
+
+  // Rules 1-5: type, object markings, creator, labels, confidence.
+  CommonFields f;
+  f.type = object.type;
+  f.id = object.id;
+  f.created_by_ref = object.created_by_ref;
+  f.markings.assign(object.object_marking_refs.begin(), object.object_marking_refs.end());
+  f.labels.assign(object.labels.begin(), object.labels.end());
+  f.confidence = object.confidence;
+  if (!PassesCommonRules(f, rules, &why)) return Withhold(std::move(why));
 
   // 6. Relationship and sighting ends, and the object_refs of reports, groupings, notes and
   // opinions: a withheld object must look absent, and an object naming it would reveal its id.

@@ -58,6 +58,12 @@ class ReleasePolicy {
   // validation of the result only for objects with granular markings to remove.
   Result<Decision> Decide(const stix::Object& object, std::string_view json, const Partner& partner,
                           const EndsCheck* ends = nullptr) const;
+
+  // A first look at a stored version's text for scans: false when rules 1-5 (type, object
+  // markings, creator, labels, confidence) certainly withhold it, true when Decide must decide.
+  // Never false for a version Decide would release; reads the members on a simdjson document
+  // without copying, so a scan drops what these rules withhold for a fraction of a full parse.
+  bool MayRelease(std::string_view json, const Partner& partner) const;
 };
 
 // Whether objects of `type` point at other objects in a way that names them to the reader, so

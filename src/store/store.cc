@@ -104,4 +104,27 @@ Result<std::string> Store::ObjectsStamp(std::string_view) {
   return absl::UnimplementedError("this store has no change stamp");
 }
 
+Result<Page> Store::QueryKept(std::string_view collection, const Filter& filter, const KeepFn& keep,
+                              size_t max_scanned) {
+  Filter f = filter;
+  f.limit = std::min(filter.limit.value_or(max_page_size()), std::max<size_t>(max_scanned, 1));
+  LIAISON_ASSIGN_OR_RETURN(Page page, Query(collection, f));
+  std::vector<ObjectRecord> kept;
+  kept.reserve(page.records.size());
+  for (ObjectRecord& rec : page.records) {
+    if (keep(RecordView{rec.id, rec.type, rec.json, rec.date_added, rec.is_last})) {
+      kept.push_back(std::move(rec));
+    }
+  }
+  page.records = std::move(kept);
+  // `next` stays the store's: the position after the last version examined.
+  page.date_added_first.reset();
+  page.date_added_last.reset();
+  if (!page.records.empty()) {
+    page.date_added_first = page.records.front().date_added;
+    page.date_added_last = page.records.back().date_added;
+  }
+  return page;
+}
+
 }  // namespace liaison::store

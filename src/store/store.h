@@ -354,6 +354,28 @@ class Store {
   // across requests and drops them when the stamp moves. Cheap: O(log n). The default answers
   // Unimplemented, and callers then cache nothing across requests.
   virtual Result<std::string> ObjectsStamp(std::string_view collection);
+
+  // --- Query with a caller's filter (issue #6) ------------------------------------------------
+  // A stored version as QueryKept shows it to `keep`, before anything is copied: the views are
+  // valid only during that call.
+  struct RecordView {
+    std::string_view id;
+    std::string_view type;
+    std::string_view json;
+    Timestamp date_added;
+    std::optional<bool> is_last;  // as ObjectRecord::is_last
+  };
+  using KeepFn = std::function<bool(const RecordView& record)>;
+  // Query, with versions for which `keep` answers false dropped: they are not returned and do
+  // not count against the limit. A backend may skip calling `keep` for some versions (they are
+  // then returned), so `keep` must be a filter the caller applies again, or may as well not
+  // apply; it only lets the backend drop rows before copying them (the release policy drops
+  // versions its cheap rules withhold, docs/policy.md). At most `max_scanned` versions are
+  // examined per call; when the scan stops there, `more` is true and `next` continues after the
+  // last version examined, so a page may be short (even empty) while `more` is true. The default
+  // runs Query with a limit of at most max_scanned and filters the page.
+  virtual Result<Page> QueryKept(std::string_view collection, const Filter& filter,
+                                 const KeepFn& keep, size_t max_scanned);
 };
 
 }  // namespace liaison::store

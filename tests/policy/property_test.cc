@@ -891,6 +891,64 @@ TEST_F(PolicyPropertyTest, OverHttpNothingOutsideThePolicyReachesThePartner) {
 // newest version is withheld (label "military"), so `last` is the newest released one, `first`
 // the oldest released one, and nothing in any answer shows that the withheld version exists.
 // The versions are stored newest first, so date_added order is not version order.
+TEST_F(PolicyPropertyTest, OnlyStix20And21ContentIsReleasedOnEveryPath) {
+  // Store::Add does not validate; a writer that skips validation could store another spec
+  // version. Relative queries scan match[spec_version]=2.0,2.1 only, so every other path must
+  // withhold such versions too, or `all` and `last` would disagree.
+  const std::string collection = "11111111-2222-4333-8444-666666666666";
+  store::Collection c;
+  c.id = collection;
+  c.api_root = "api";
+  c.title = "t";
+  ASSERT_TRUE(store_->CreateCollection(c).ok());
+  const std::string odd = "indicator--0c6f3c2e-0b9d-4e7a-9c55-2d4e8f1a7b3c";
+  const std::string good = "indicator--1c6f3c2e-0b9d-4e7a-9c55-2d4e8f1a7b3c";
+  std::vector<stix::Object> batch;
+  for (auto [id, spec] : {std::pair{odd, "2.2"}, std::pair{good, "2.1"}}) {
+    const std::string text = StrCat(
+        R"({"type":"indicator","spec_version":")", spec, R"(","id":")", id,
+        R"(","created":"2024-01-01T00:00:00.000Z","modified":"2024-01-01T00:00:00.000Z",)",
+        R"("pattern":"[ipv4-addr:value = '198.51.100.7']","pattern_type":"stix",)",
+        R"("valid_from":"2024-01-01T00:00:00Z","object_marking_refs":[")", kTlp2Green, R"("]})");
+    auto o = stix::ParseObject(text);
+    ASSERT_TRUE(o.ok()) << o.status();
+    o->json = text;
+    batch.push_back(std::move(*o));
+  }
+  ASSERT_TRUE(store_->Add(collection, batch).ok());
+  Partner partner;
+  partner.name = "p";
+  partner.rules.tlp = {Tlp::kClear, Tlp::kGreen};
+  partner.policy_version = ComputePolicyVersion(partner.rules);
+  for (const store::VersionMatch& version :
+       {store::VersionMatch::Last(), store::VersionMatch::First(), store::VersionMatch::All()}) {
+    SCOPED_TRACE(static_cast<int>(version.kind));
+    PartnerView view(*store_, collection, partner);
+    store::Filter f;
+    f.versions = {version};
+    auto page = view.Query(Endpoint::kObjects, "", f);
+    ASSERT_TRUE(page.ok()) << page.status();
+    ASSERT_EQ(page->records.size(), 1u);
+    EXPECT_EQ(page->records[0].id, good);
+  }
+  PartnerView view(*store_, collection, partner);
+  EXPECT_EQ(view.Query(Endpoint::kVersions, odd, {}).status().code(), absl::StatusCode::kNotFound);
+  auto stored = store_->QueryVersions(collection, odd, {});
+  ASSERT_TRUE(stored.ok());
+  ASSERT_EQ(stored->records.size(), 1u);
+  auto rec = store_->Query(collection, [&] {
+    store::Filter f;
+    f.ids = {odd};
+    f.spec_versions = {"2.2"};
+    return f;
+  }());
+  ASSERT_TRUE(rec.ok());
+  ASSERT_EQ(rec->records.size(), 1u);
+  auto pushed = view.ReleasedText(rec->records[0]);  // sync push
+  ASSERT_TRUE(pushed.ok());
+  EXPECT_FALSE(pushed->has_value());
+}
+
 TEST_F(PolicyPropertyTest, VersionSelectionIsAmongReleasedVersions) {
   const std::string collection = "11111111-2222-4333-8444-555555555555";
   store::Collection c;

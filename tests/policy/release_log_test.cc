@@ -41,11 +41,12 @@ class ReleaseLogTest : public ::testing::Test {
     ASSERT_TRUE(s.ok()) << s.status();
     store_ = std::move(*s);
   }
-  // Runs SQL on the file with the plain SQLite API, as an attacker with file access would.
-  void Tamper(const std::string& sql) {
+  // Runs SQL on the log's file (<store>.audit) with the plain SQLite API, as an attacker with
+  // file access would.
+  void Tamper(const std::string& sql, const char* file = "store.db.audit") {
     store_.reset();
     sqlite3* db = nullptr;
-    ASSERT_EQ(sqlite3_open((dir_ / "store.db").c_str(), &db), SQLITE_OK);
+    ASSERT_EQ(sqlite3_open((dir_ / file).c_str(), &db), SQLITE_OK);
     char* err = nullptr;
     ASSERT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &err), SQLITE_OK) << err;
     sqlite3_close(db);
@@ -85,6 +86,46 @@ TEST_F(ReleaseLogTest, AppendsChainAndVerify) {
   ASSERT_TRUE(all.ok());
   ASSERT_EQ(all->size(), 10u);
   for (size_t i = 1; i < all->size(); ++i) EXPECT_EQ((*all)[i].prev_hash, (*all)[i - 1].hash);
+}
+
+TEST_F(ReleaseLogTest, EntriesKeptInTheMainFileMoveToTheAuditFile) {
+  // Stores written before the log had its own file keep it in store.db's audit_log: move the
+  // entries there, remove the audit file, and reopen.
+  Fill(3);
+  const std::string head = ReleaseLog(*store_).Read(std::nullopt, std::nullopt)->back().hash;
+  store_.reset();
+  Tamper("ATTACH '" + (dir_ / "store.db.audit").string() +
+             "' AS a; INSERT INTO main.audit_log SELECT * FROM a.audit_log;",
+         "store.db");
+  store_.reset();
+  for (const char* f : {"store.db.audit", "store.db.audit-wal", "store.db.audit-shm"}) {
+    std::filesystem::remove(dir_ / f);
+  }
+  Reopen();
+  VerifyResult v = Verify();
+  EXPECT_TRUE(v.ok);
+  EXPECT_EQ(v.entries, 3);
+  ASSERT_TRUE(ReleaseLog(*store_).Append("psi", "cert-x", "", "{}").ok());
+  auto all = ReleaseLog(*store_).Read(std::nullopt, std::nullopt);
+  ASSERT_TRUE(all.ok());
+  ASSERT_EQ(all->size(), 4u);
+  EXPECT_EQ((*all)[3].prev_hash, head);
+  // The main file's copies are gone (a later reopen copies nothing twice).
+  sqlite3* db = nullptr;
+  store_.reset();
+  ASSERT_EQ(sqlite3_open((dir_ / "store.db").c_str(), &db), SQLITE_OK);
+  int rows = -1;
+  sqlite3_exec(
+      db, "SELECT count(*) FROM audit_log",
+      [](void* out, int, char** values, char**) {
+        *static_cast<int*>(out) = std::atoi(values[0]);
+        return 0;
+      },
+      &rows, nullptr);
+  sqlite3_close(db);
+  EXPECT_EQ(rows, 0);
+  Reopen();
+  EXPECT_EQ(Verify().entries, 4);
 }
 
 TEST_F(ReleaseLogTest, ReadFiltersByPartnerAndTime) {

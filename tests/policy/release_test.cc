@@ -158,6 +158,68 @@ std::string Granular(std::string_view marking, std::vector<std::string> selector
   return s + "]}";
 }
 
+TEST(ReleasePolicy, MayReleaseAgreesWithDecideOnRulesOneToFive) {
+  // The scan's first look (MayRelease) must never withhold what Decide releases, and should
+  // withhold what rules 1-5 withhold. Each case: the object's extra members, and whether rules
+  // 1-5 withhold it for the partner below.
+  ReleaseRules r;
+  r.tlp = {Tlp::kClear, Tlp::kGreen};
+  r.unmarked = Tlp::kClear;
+  r.types.deny = {"malware"};
+  r.labels.deny = {"military"};
+  r.creators.deny = {std::string(kCreatorB)};
+  r.markings.allow = {std::string(kStatement)};
+  r.min_confidence = 30;
+  r.require_visible_ends = false;
+  const Partner p = MakePartner(r);
+  const std::string amber(kTlp2Amber), green(kTlp2Green);
+  struct Case {
+    std::string extra;
+    bool withheld;
+  };
+  const std::vector<Case> cases = {
+      {"", false},
+      {Marked(green), false},
+      {Marked(amber), true},
+      {R"("object_marking_refs":[")" + green + R"(",")" + amber + R"("])", true},
+      {Marked(kStatement), false},
+      {Marked(kCustom), true},
+      {R"("labels":["cybercrime"])", false},
+      {R"("labels":["cybercrime","military"])", true},
+      {R"("created_by_ref":")" + std::string(kCreatorA) + R"(")", false},
+      {R"("created_by_ref":")" + std::string(kCreatorB) + R"(")", true},
+      {R"("confidence":30)", false},
+      {R"("confidence":29)", true},
+      {R"("confidence":0)", true},
+      // Out of range: stix::ParseObject reads no confidence, so neither rule 5 nor the first
+      // look withholds for it.
+      {R"("confidence":101)", false},
+      {R"("confidence":-1)", false},
+  };
+  for (const Case& c : cases) {
+    const std::string json = Indicator(c.extra);
+    SCOPED_TRACE(json);
+    const Decision d = DecideText(json, p);
+    EXPECT_EQ(d.released(), !c.withheld) << d.reason;
+    EXPECT_EQ(ReleasePolicy().MayRelease(json, p), !c.withheld);
+  }
+  // Type rule, on another type.
+  const std::string malware =
+      R"({"type":"malware","spec_version":"2.1","id":"malware--0a3e4d6f-1d3a-4b5c-8d9e-0f1a2b3c4d5e",)"
+      R"("created":"2024-01-01T00:00:00.000Z","modified":"2024-01-01T00:00:00.000Z",)"
+      R"("name":"x","is_family":false})";
+  EXPECT_FALSE(DecideText(malware, p).released());
+  EXPECT_FALSE(ReleasePolicy().MayRelease(malware, p));
+  // What it cannot read it leaves to Decide (which withholds it as unreadable or decides it).
+  for (std::string_view odd :
+       {std::string_view("not json"), std::string_view("[1,2]"), std::string_view("{}"),
+        std::string_view(R"({"type":"indicator","id":"indicator--x","labels":"military"})"),
+        std::string_view(R"({"type":"indicator","id":"indicator--x","labels":[1]})"),
+        std::string_view(R"({"type":"indicator","id":"indicator--x","created_by_ref":7})")}) {
+    EXPECT_TRUE(ReleasePolicy().MayRelease(odd, p)) << odd;
+  }
+}
+
 TEST(ReleasePolicy, GranularMarkingsRemoveListItemsAndRemapTheRest) {
   Partner p = MakePartner({.tlp = {Tlp::kClear, Tlp::kGreen}, .unmarked = Tlp::kClear});
   // labels.[0] and labels.[2] are RED; labels.[3] stays GREEN and must become labels.[1].

@@ -1531,5 +1531,64 @@ TEST_P(StoreConformanceTest, SyncStateAndReceivedRanges) {
   EXPECT_EQ(ranges->size(), 3u);
 }
 
+// QueryKept (the release policy's scan, docs/policy.md): dropped versions never come back, kept
+// ones come back once each in date_added order, whatever the page and scan bounds, with short or
+// empty pages allowed only while `more` is true.
+TEST_P(StoreConformanceTest, QueryKeptDropsVersionsAndPagesOverTheRest) {
+  std::vector<stix::Object> objects;
+  for (int i = 0; i < 40; ++i) objects.push_back(V(i, "2021-01-01T00:00:00.000Z"));
+  objects.push_back(V(3, "2022-01-01T00:00:00.000Z"));  // a second version of a dropped id
+  ASSERT_OK(store().Add(kCollection, objects));
+  // Keeps ids 0, 3 (its second version), 6, ... and any version of 20-29 (a run of kept ones).
+  auto n_of = [](std::string_view id) { return std::stoi(std::string(id.substr(id.size() - 4))); };
+  const Store::KeepFn keep = [&](const Store::RecordView& v) {
+    const int n = n_of(v.id);
+    EXPECT_EQ(v.type, "indicator");
+    EXPECT_NE(v.json.find(v.id), std::string_view::npos);
+    return n % 3 == 0 || (n >= 20 && n < 30);
+  };
+  std::vector<std::string> want;
+  for (int i = 0; i < 40; ++i) {
+    if (i % 3 == 0 || (i >= 20 && i < 30))
+      want.push_back(absl::StrCat(i, "@2021-01-01T00:00:00.000Z"));
+  }
+  want.push_back("3@2022-01-01T00:00:00.000Z");
+  for (size_t limit : {1, 4, 100}) {
+    for (size_t max_scanned : {1, 5, 1000}) {
+      SCOPED_TRACE(absl::StrCat("limit ", limit, ", max_scanned ", max_scanned));
+      Filter f;
+      f.limit = limit;
+      f.versions = {VersionMatch::All()};
+      std::vector<std::string> got;
+      for (int round = 0; round < 200; ++round) {
+        auto page = store().QueryKept(kCollection, f, keep, max_scanned);
+        ASSERT_OK(page);
+        EXPECT_LE(page->records.size(), limit);
+        for (const ObjectRecord& r : page->records) {
+          got.push_back(KeyOf(r));
+          EXPECT_FALSE(r.json.empty());
+        }
+        if (!page->more) break;
+        ASSERT_FALSE(page->next.empty());
+        f.next = page->next;
+      }
+      EXPECT_EQ(got, want);
+    }
+  }
+  // A filter that keeps nothing ends with an empty page and no `more`.
+  Filter f;
+  f.limit = 10;
+  const Store::KeepFn none = [](const Store::RecordView&) { return false; };
+  int rounds = 0;
+  for (;; ++rounds) {
+    auto page = store().QueryKept(kCollection, f, none, 7);
+    ASSERT_OK(page);
+    EXPECT_THAT(page->records, IsEmpty());
+    if (!page->more) break;
+    f.next = page->next;
+    ASSERT_LT(rounds, 100);
+  }
+}
+
 }  // namespace
 }  // namespace liaison::store::testing

@@ -79,11 +79,13 @@ struct Node {
     if (server) server->Stop();
     server.reset();
   }
-  void MakeEngine(ReleaseFilter release = nullptr) {
+  void MakeEngine(ReleaseFilter release = nullptr,
+                  std::function<std::string(std::string_view)> release_version = nullptr) {
     EngineOptions eo;
     eo.signer = signer.get();
     eo.server_name = name;
     eo.release = std::move(release);
+    eo.release_version = std::move(release_version);
     engine = std::make_unique<Engine>(local(), eo);
   }
 
@@ -374,6 +376,54 @@ TEST_F(SyncTest, PushAppliesReleaseFilterAndExchangesSignedReceipts) {
   auto again = a.engine->RunRound(peer);
   ASSERT_TRUE(again.ok());
   EXPECT_EQ(again->pushed, 0u);
+}
+
+TEST_F(SyncTest, PolicyChangeResendsVersionsWithheldBefore) {
+  Node a("a"), b("b");
+  AddAll(*a.db, ics17_);
+  b.StartServer({Inbound("a")});
+  // Policy v1 withholds relationships; v2 releases everything. The engine only sees the filter
+  // and its version, as `liaison sync` gives them (app/commands/exchange_log.cc).
+  std::string policy = "v1";
+  auto filter = [&policy](std::string_view,
+                          const store::ObjectRecord& rec) -> Result<std::optional<std::string>> {
+    if (policy == "v1" && rec.type == "relationship") return std::optional<std::string>();
+    return std::optional<std::string>(rec.json);
+  };
+  a.MakeEngine(filter, [&policy](std::string_view peer) {
+    EXPECT_EQ(peer, "b");
+    return policy;
+  });
+  PeerConfig peer = a.PeerOf(b, Direction::kPush);
+  auto r1 = a.engine->RunRound(peer);
+  ASSERT_TRUE(r1.ok()) << r1.status();
+  ASSERT_GT(r1->push_withheld, 0u);
+  EXPECT_EQ(r1->push_restarts, 0u);
+  std::multiset<std::string> without_relationships;
+  for (const std::string& v : a.Versions()) {
+    if (v.rfind("relationship--", 0) != 0) without_relationships.insert(v);
+  }
+  EXPECT_EQ(b.Versions(), without_relationships);
+  // Same policy: nothing moves.
+  auto r2 = a.engine->RunRound(peer);
+  ASSERT_TRUE(r2.ok()) << r2.status();
+  EXPECT_EQ(r2->pushed + r2->push_withheld + r2->push_restarts, 0u);
+
+  // v2: the round starts over and the relationships withheld under v1 arrive; what b had comes
+  // back as duplicates (b stores no second copy).
+  policy = "v2";
+  auto r3 = a.engine->RunRound(peer);
+  ASSERT_TRUE(r3.ok()) << r3.status();
+  EXPECT_EQ(r3->push_restarts, 1u);
+  EXPECT_EQ(r3->push_withheld, 0u);
+  EXPECT_EQ(b.Versions(), a.Versions());
+  EXPECT_EQ(r3->bad_receipts, 0u);
+  // And then nothing again, also after the engine restarts (the version is in the cursor).
+  a.MakeEngine(filter, [&policy](std::string_view) { return policy; });
+  auto r4 = a.engine->RunRound(peer);
+  ASSERT_TRUE(r4.ok()) << r4.status();
+  EXPECT_EQ(r4->pushed + r4->push_restarts, 0u);
+  EXPECT_EQ(b.Versions(), a.Versions());
 }
 
 TEST_F(SyncTest, PushRecordsRefusedObjectsAndRetriesThem) {

@@ -59,6 +59,14 @@ taxii::sync::ReleaseFilter MakeSyncReleaseFilter(
   };
 }
 
+std::function<std::string(std::string_view peer)> MakeSyncReleaseVersion(
+    std::shared_ptr<const policy::PartnerSet> partners) {
+  // A peer without a partner of its name receives nothing: version "".
+  return [partners = std::move(partners)](std::string_view peer) {
+    return PolicyVersionOf(partners.get(), peer);
+  };
+}
+
 taxii::sync::ReceiptRecorder MakeReceiptRecorder(
     store::Store& store, std::shared_ptr<const policy::PartnerSet> partners) {
   auto log = std::make_shared<policy::ReleaseLog>(store);

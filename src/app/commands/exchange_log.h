@@ -3,7 +3,10 @@
 // Where sync and PSI meet the release policy and the release log (issues #6 and #7). Kept in the
 // app because it is the only place that links policy, sync and psi together.
 
+#include <functional>
 #include <memory>
+#include <string>
+#include <string_view>
 
 #include "policy/partner.h"
 #include "psi/run_log.h"
@@ -18,6 +21,11 @@ namespace liaison::app {
 taxii::sync::ReleaseFilter MakeSyncReleaseFilter(store::Store& store,
                                                  std::shared_ptr<const policy::PartnerSet> partners,
                                                  const std::vector<taxii::sync::PeerConfig>& peers);
+
+// The partner's policy version for each peer ("" without a partner): the push starts over when
+// it changes, so versions the old policy withheld reach the peer (docs/sync.md).
+std::function<std::string(std::string_view peer)> MakeSyncReleaseVersion(
+    std::shared_ptr<const policy::PartnerSet> partners);
 
 // Receipts, sent and received, go into the hash-chained release log as "receipt" entries.
 taxii::sync::ReceiptRecorder MakeReceiptRecorder(

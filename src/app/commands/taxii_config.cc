@@ -144,6 +144,12 @@ Result<TaxiiConfig> LoadTaxiiConfig(const std::string& path) {
   s.contact = root["contact"].value_or(s.contact);
   s.tls_cert_file = root["tls"]["cert"].value_or(s.tls_cert_file);
   s.tls_key_file = root["tls"]["key"].value_or(s.tls_key_file);
+  // mTLS (docs/sync.md): clients must present a certificate that chains to this CA bundle.
+  s.tls_client_ca_file = root["tls"]["client_ca"].value_or(s.tls_client_ca_file);
+  if (!s.tls_client_ca_file.empty() && (s.tls_cert_file.empty() || s.tls_key_file.empty())) {
+    return absl::InvalidArgumentError(
+        StrCat(path, ": tls.client_ca needs tls.cert and tls.key (mTLS is a TLS option)"));
+  }
   if (const toml::table* limits = root["limits"].as_table()) {
     const toml::table& l = *limits;
     s.max_content_length = l["max_content_length"].value_or(s.max_content_length);

@@ -227,6 +227,11 @@ class SqliteStore final : public Store {
                                                                       Timestamp from,
                                                                       Timestamp to) override;
   Result<std::string> ObjectsStamp(std::string_view collection) override;
+  Result<Page> QueryKept(std::string_view collection, const Filter& filter, const KeepFn& keep,
+                         size_t max_scanned) override {
+    return QueryImpl(collection, filter, /*with_json=*/true, /*each=*/nullptr, &keep,
+                     std::max<size_t>(max_scanned, 1));
+  }
 
  private:
   explicit SqliteStore(const SqliteOptions& options) : options_(options) {}
@@ -276,7 +281,8 @@ class SqliteStore final : public Store {
   // Add is committed at once, as before.
   // AppendAudit joins the group too: a POST writes its objects and then, for its signed
   // receipt, one audit entry (taxii/sync); committed alone, that entry cost a second fsync per
-  // POST on the writer's critical path.
+  // POST on the writer's critical path. The group's entries go to the audit file in one
+  // transaction after its objects (AppendAuditGroup).
   struct AddJob {
     std::string_view collection;
     std::span<const stix::Object> objects;
@@ -293,13 +299,16 @@ class SqliteStore final : public Store {
                                      std::span<const stix::Object> objects,
                                      const AddOptions& options)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(writer_mu_);
-  Status AppendAuditInTransaction(Connection& c, std::vector<AuditRecord>& entries,
-                                  const AuditChainFn& chain)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(writer_mu_);
+  // The objects of a group (its Adds), under the writer lock; AppendAudit jobs are skipped.
+  std::vector<Result<AddResult>> CommitObjects(const std::vector<AddJob*>& group);
+  // The entries of a group's AppendAudit jobs, in order, in one transaction of the audit file.
+  Status AppendAuditGroup(const std::vector<AddJob*>& jobs) ABSL_LOCKS_EXCLUDED(writer_mu_);
 
   // With `each`, the records' JSON goes to it and the page has no records (QueryEach).
+  // `keep` (QueryKept) sees each version of a date_added-ordered scan before it is read out.
   Result<Page> QueryImpl(std::string_view collection, const Filter& filter, bool with_json,
-                         const std::function<void(std::string_view)>* each = nullptr);
+                         const std::function<void(std::string_view)>* each = nullptr,
+                         const KeepFn* keep = nullptr, size_t max_scanned = 0);
   // Whether `row` (which passed the SQL filters) is in the query's result.
   Result<bool> Selected(Connection& c, int64_t cid, const Row& row, const Filter& filter,
                         const VersionPlan& plan);
@@ -315,6 +324,14 @@ class SqliteStore final : public Store {
 
   absl::Mutex readers_mu_;
   std::vector<std::unique_ptr<Connection>> idle_readers_ ABSL_GUARDED_BY(readers_mu_);
+
+  // The audit log lives in its own file, <path>.audit (issue #6): in WAL mode every commit to a
+  // database file makes each reader drop its page cache, and a partner's GET appends to the log,
+  // so with the log beside the objects every GET after another started cold. Opened on first
+  // use; `audit_mu_` serialises this process's appends (BEGIN IMMEDIATE other processes').
+  Result<Connection*> AuditConnection() ABSL_EXCLUSIVE_LOCKS_REQUIRED(audit_mu_);
+  absl::Mutex audit_mu_;
+  std::unique_ptr<Connection> audit_ ABSL_GUARDED_BY(audit_mu_);
 };
 
 namespace {
@@ -652,6 +669,25 @@ Result<AddResult> SqliteStore::RunInGroup(AddJob& job) {
 }
 
 std::vector<Result<AddResult>> SqliteStore::CommitGroup(const std::vector<AddJob*>& group) {
+  std::vector<AddJob*> audits;
+  for (AddJob* job : group) {
+    if (job->audit != nullptr) audits.push_back(job);
+  }
+  std::vector<Result<AddResult>> results =
+      audits.size() < group.size() ? CommitObjects(group)
+                                   : std::vector<Result<AddResult>>(group.size(), AddResult{});
+  // Audit entries after the objects, outside the writer lock (AuditConnection may write to the
+  // object file once, to move a legacy log, while holding audit_mu_).
+  if (!audits.empty()) {
+    const Status s = AppendAuditGroup(audits);
+    for (size_t i = 0; i < group.size(); ++i) {
+      if (group[i]->audit != nullptr) results[i] = s.ok() ? Result<AddResult>(AddResult{}) : s;
+    }
+  }
+  return results;
+}
+
+std::vector<Result<AddResult>> SqliteStore::CommitObjects(const std::vector<AddJob*>& group) {
   absl::MutexLock lock(&writer_mu_);
   Connection& c = *writer_;
   auto fail_all = [&](const Status& s) {
@@ -664,13 +700,12 @@ std::vector<Result<AddResult>> SqliteStore::CommitGroup(const std::vector<AddJob
   for (AddJob* job : group) {
     // Each Add is all-or-nothing on its own: a savepoint undoes a failed one without touching
     // the others of the group.
-    if (Status s = c.Run("SAVEPOINT add_job"); !s.ok()) return fail_all(s);
-    Result<AddResult> r = AddResult{};
     if (job->audit != nullptr) {
-      if (Status s = AppendAuditInTransaction(c, *job->audit, *job->chain); !s.ok()) r = s;
-    } else {
-      r = AddInTransaction(c, job->collection, job->objects, *job->options);
+      results.push_back(AddResult{});  // appended by CommitGroup once the objects are in
+      continue;
     }
+    if (Status s = c.Run("SAVEPOINT add_job"); !s.ok()) return fail_all(s);
+    Result<AddResult> r = AddInTransaction(c, job->collection, job->objects, *job->options);
     if (!r.ok()) {
       if (Status s = c.Run("ROLLBACK TO add_job"); !s.ok()) return fail_all(s);
     }
@@ -811,7 +846,8 @@ Result<bool> SqliteStore::Selected(Connection& c, int64_t cid, const Row& row, c
 
 Result<Page> SqliteStore::QueryImpl(std::string_view collection, const Filter& filter,
                                     bool with_json,
-                                    const std::function<void(std::string_view)>* each) {
+                                    const std::function<void(std::string_view)>* each,
+                                    const KeepFn* keep, size_t max_scanned) {
   LIAISON_RETURN_IF_ERROR(ValidateFilter(filter));
   int64_t start = std::numeric_limits<int64_t>::min();
   if (filter.added_after) start = std::max(start, ToUnixMicros(*filter.added_after));
@@ -885,10 +921,16 @@ Result<Page> SqliteStore::QueryImpl(std::string_view collection, const Filter& f
     Page page;
     std::vector<Row> accepted;
     accepted.reserve(std::min<size_t>(limit + 1, 1024));
+    // QueryKept: whether the scan stopped at max_scanned, and the last version examined when it
+    // was dropped (date_added, id, version key).
+    bool stopped = false;
+    bool last_dropped = false;
+    int64_t dropped_added = 0;
+    std::string dropped_id, dropped_key;  // reused: a dropped version costs no allocation
     auto accept = [&](Row row) -> Result<bool> {
-      LIAISON_ASSIGN_OR_RETURN(bool keep, Selected(c, cid, row, filter, plan));
-      if (keep) accepted.push_back(std::move(row));
-      return keep;
+      LIAISON_ASSIGN_OR_RETURN(bool selected, Selected(c, cid, row, filter, plan));
+      if (selected) accepted.push_back(std::move(row));
+      return selected;
     };
     std::vector<std::string> json;  // parallel to `accepted` when reading JSON in the scan
     if (with_json) json.reserve(std::min<size_t>(limit, 1024));
@@ -926,8 +968,8 @@ Result<Page> SqliteStore::QueryImpl(std::string_view collection, const Filter& f
         LIAISON_ASSIGN_OR_RETURN(bool more, st.Step());
         if (!more) break;
         ReadRowInto(st, row);
-        LIAISON_ASSIGN_OR_RETURN(bool keep, Selected(c, cid, row, filter, plan));
-        if (!keep) continue;
+        LIAISON_ASSIGN_OR_RETURN(bool selected, Selected(c, cid, row, filter, plan));
+        if (!selected) continue;
         // An accepted row past the page only tells that there is more.
         if (count == limit) {
           page.more = true;
@@ -948,17 +990,42 @@ Result<Page> SqliteStore::QueryImpl(std::string_view collection, const Filter& f
       }
       return page;
     } else {
+      size_t scanned = 0;
       while (accepted.size() <= limit) {
+        if (keep != nullptr && scanned == max_scanned) {
+          // QueryKept: stop here; the caller continues after the last version examined.
+          stopped = true;
+          break;
+        }
         LIAISON_ASSIGN_OR_RETURN(bool more, st.Step());
         if (!more) break;
-        LIAISON_ASSIGN_OR_RETURN(bool keep, accept(ReadRow(st)));
+        ++scanned;
+        if (keep != nullptr) {
+          // The caller's filter runs on views of the row, so a dropped version costs no copy.
+          const int64_t added = st.Int(0);
+          const Store::RecordView view{st.Text(1), st.Text(4), st.Text(kJsonColumn),
+                                       FromUnixMicros(added), st.Int(6) != 0};
+          if (!(*keep)(view)) {
+            last_dropped = true;
+            dropped_added = added;
+            dropped_id.assign(view.id);
+            dropped_key.assign(st.Text(2));
+            continue;
+          }
+          last_dropped = false;
+        }
+        LIAISON_ASSIGN_OR_RETURN(bool selected, accept(ReadRow(st)));
         // The row past the page only tells that there is more: no need for its text.
-        if (keep && with_json && accepted.size() <= limit) json.emplace_back(st.Text(kJsonColumn));
+        if (selected && with_json && accepted.size() <= limit)
+          json.emplace_back(st.Text(kJsonColumn));
       }
     }
 
     page.more = accepted.size() > limit;
-    if (page.more) accepted.resize(limit);
+    if (page.more) {
+      accepted.resize(limit);
+      last_dropped = false;  // the page ends at its last version, as for Query
+    }
     page.records.reserve(accepted.size());
     for (size_t i = 0; i < accepted.size(); ++i) {
       Row& row = accepted[i];
@@ -985,6 +1052,22 @@ Result<Page> SqliteStore::QueryImpl(std::string_view collection, const Filter& f
     if (page.more) {
       const ObjectRecord& last = page.records.back();
       page.next = EncodeCursor({last.date_added, last.id, last.version});
+    } else if (stopped) {
+      // Continue after the last version examined: a kept one is the page's last record.
+      page.more = true;
+      if (last_dropped) {
+        auto version = ParseVersionKey(dropped_key);
+        if (!version.ok()) {
+          return absl::DataLossError(
+              absl::StrCat("sqlite store: bad stored version of ", dropped_id));
+        }
+        page.next = EncodeCursor({FromUnixMicros(dropped_added), dropped_id, *version});
+      } else if (!page.records.empty()) {
+        const ObjectRecord& last = page.records.back();
+        page.next = EncodeCursor({last.date_added, last.id, last.version});
+      } else {
+        page.more = false;  // nothing examined (max_scanned 0 is not allowed; defensive)
+      }
     }
     if (each != nullptr) {
       for (const ObjectRecord& rec : page.records) (*each)(rec.json);
@@ -1346,12 +1429,18 @@ Result<std::vector<AuditRecord>> SqliteStore::AppendAudit(std::vector<AuditRecor
   return entries;
 }
 
-Status SqliteStore::AppendAuditInTransaction(Connection& c, std::vector<AuditRecord>& entries,
-                                             const AuditChainFn& chain) {
-  {
-    // Under the writer lock: the head read here is still the head when we insert, so two
-    // concurrent appends cannot both chain onto the same entry (and the appends of one group
-    // run one after the other in its transaction).
+// The release log lives in its own file, `<store>.audit` (see AuditConnection). A group's
+// appends run after its objects committed, outside the writer lock, in one transaction of that
+// file: one fsync per group for the receipts of many POSTs, and no write to the object file
+// that would make its readers drop their page cache.
+Status SqliteStore::AppendAuditGroup(const std::vector<AddJob*>& jobs) {
+  absl::MutexLock lock(&audit_mu_);
+  LIAISON_ASSIGN_OR_RETURN(Connection * audit, AuditConnection());
+  LIAISON_ASSIGN_OR_RETURN(Transaction tx, Transaction::Begin(*audit, Transaction::Mode::kWrite));
+  Status appended = [&](Connection& c) -> Status {
+    // In a write transaction: the head read here is still the head when we insert, so two
+    // concurrent appends (from another process on the same files) cannot both chain onto the
+    // same entry; the jobs of the group chain one after the other.
     int64_t seq = 0;
     std::string prev;
     {
@@ -1367,29 +1456,102 @@ Status SqliteStore::AppendAuditInTransaction(Connection& c, std::vector<AuditRec
         Statement ins,
         c.Prepare("INSERT INTO audit_log(seq, time, kind, partner, policy_version, details, "
                   "prev_hash, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"));
-    for (AuditRecord& e : entries) {
-      e.seq = ++seq;
-      e.prev_hash = prev;
-      e.hash = chain(e);
-      const std::string time = TimestampText(e.time);
-      ins.Bind(1, e.seq);
-      ins.Bind(2, time);
-      ins.Bind(3, e.kind);
-      ins.Bind(4, e.partner);
-      ins.Bind(5, e.policy_version);
-      ins.Bind(6, e.details);
-      ins.Bind(7, e.prev_hash);
-      ins.Bind(8, e.hash);
-      LIAISON_RETURN_IF_ERROR(ins.Run());
-      ins.Reset();
-      prev = e.hash;
+    for (AddJob* job : jobs) {
+      for (AuditRecord& e : *job->audit) {
+        e.seq = ++seq;
+        e.prev_hash = prev;
+        e.hash = (*job->chain)(e);
+        const std::string time = TimestampText(e.time);
+        ins.Bind(1, e.seq);
+        ins.Bind(2, time);
+        ins.Bind(3, e.kind);
+        ins.Bind(4, e.partner);
+        ins.Bind(5, e.policy_version);
+        ins.Bind(6, e.details);
+        ins.Bind(7, e.prev_hash);
+        ins.Bind(8, e.hash);
+        LIAISON_RETURN_IF_ERROR(ins.Run());
+        ins.Reset();
+        prev = e.hash;
+      }
     }
     return absl::OkStatus();
+  }(*audit);
+  LIAISON_RETURN_IF_ERROR(appended);  // ~Transaction rolls back
+  return tx.Commit();
+}
+
+Result<Connection*> SqliteStore::AuditConnection() {
+  if (audit_) return audit_.get();
+  std::filesystem::path path = options_.path;
+  path += ".audit";
+  ConnectionOptions o;
+  o.create = true;
+  o.busy_timeout_ms = options_.busy_timeout_ms;
+  LIAISON_ASSIGN_OR_RETURN(std::unique_ptr<Connection> conn, Connection::Open(path, o));
+  LIAISON_RETURN_IF_ERROR(conn->Exec("PRAGMA journal_mode=WAL"));
+  // The same table as schema migration 2 created in the main file (kept there, empty, so that
+  // older schemas stay valid).
+  LIAISON_RETURN_IF_ERROR(
+      conn->Exec("CREATE TABLE IF NOT EXISTS audit_log(seq INTEGER PRIMARY KEY, time TEXT NOT "
+                 "NULL, kind TEXT NOT NULL, partner TEXT NOT NULL, policy_version TEXT NOT NULL, "
+                 "details TEXT NOT NULL, prev_hash TEXT NOT NULL, hash TEXT NOT NULL);"
+                 "CREATE INDEX IF NOT EXISTS audit_by_partner ON audit_log(partner, seq);"));
+  // A store written before the move keeps its entries in the main file: copy them over once
+  // (when the audit file is still empty), then remove them there. A crash between the two
+  // leaves copies in the main file that nothing reads.
+  {
+    LIAISON_ASSIGN_OR_RETURN(Transaction tx, Transaction::Begin(*conn, Transaction::Mode::kWrite));
+    LIAISON_ASSIGN_OR_RETURN(Statement any, conn->Prepare("SELECT 1 FROM audit_log LIMIT 1"));
+    LIAISON_ASSIGN_OR_RETURN(bool has_rows, any.Step());
+    any.Reset();
+    if (!has_rows) {
+      using Legacy = std::vector<std::vector<std::string>>;
+      LIAISON_ASSIGN_OR_RETURN(
+          Legacy legacy, Read([&](Connection& c) -> Result<Legacy> {
+            LIAISON_ASSIGN_OR_RETURN(
+                Statement st, c.Prepare("SELECT seq, time, kind, partner, policy_version, details, "
+                                        "prev_hash, hash FROM audit_log ORDER BY seq"));
+            Legacy rows;
+            for (;;) {
+              LIAISON_ASSIGN_OR_RETURN(bool row, st.Step());
+              if (!row) break;
+              std::vector<std::string> r;
+              for (int i = 0; i < 8; ++i) r.emplace_back(st.Text(i));
+              rows.push_back(std::move(r));
+            }
+            return rows;
+          }));
+      if (!legacy.empty()) {
+        LIAISON_ASSIGN_OR_RETURN(
+            Statement ins,
+            conn->Prepare("INSERT INTO audit_log(seq, time, kind, partner, policy_version, "
+                          "details, prev_hash, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"));
+        for (const std::vector<std::string>& r : legacy) {
+          ins.Bind(1, static_cast<int64_t>(std::stoll(r[0])));
+          for (int i = 1; i < 8; ++i) ins.Bind(i + 1, r[i]);
+          LIAISON_RETURN_IF_ERROR(ins.Run());
+          ins.Reset();
+        }
+      }
+      LIAISON_RETURN_IF_ERROR(tx.Commit());
+      if (!legacy.empty()) {
+        LIAISON_RETURN_IF_ERROR(StatusOf(Write([&](Connection& c) -> Result<bool> {
+          LIAISON_RETURN_IF_ERROR(c.Exec("DELETE FROM audit_log"));
+          return true;
+        })));
+      }
+    }
   }
+  audit_ = std::move(conn);
+  return audit_.get();
 }
 
 Result<std::vector<AuditRecord>> SqliteStore::ReadAudit(const AuditQuery& query) {
-  return Read([&](Connection& c) -> Result<std::vector<AuditRecord>> {
+  absl::MutexLock lock(&audit_mu_);
+  LIAISON_ASSIGN_OR_RETURN(Connection * audit, AuditConnection());
+  LIAISON_ASSIGN_OR_RETURN(Transaction tx, Transaction::Begin(*audit, Transaction::Mode::kRead));
+  return [&](Connection& c) -> Result<std::vector<AuditRecord>> {
     std::string sql =
         "SELECT seq, time, kind, partner, policy_version, details, prev_hash, hash "
         "FROM audit_log WHERE seq > ?1";
@@ -1420,7 +1582,7 @@ Result<std::vector<AuditRecord>> SqliteStore::ReadAudit(const AuditQuery& query)
       out.push_back(std::move(r));
     }
     return out;
-  });
+  }(*audit);
 }
 
 // ---------------------------------------------------------------------------------------------

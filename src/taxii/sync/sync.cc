@@ -210,6 +210,7 @@ RoundStats& RoundStats::operator+=(const RoundStats& o) {
   push_failed += o.push_failed;
   receipts += o.receipts;
   bad_receipts += o.bad_receipts;
+  push_restarts += o.push_restarts;
   return *this;
 }
 
@@ -537,12 +538,23 @@ Result<RoundStats> Engine::Push(const PeerConfig& peer) {
     LIAISON_RETURN_IF_ERROR(SaveFailures(store_, peer, failures));
   }
 
+  // The push cursor is "<date_added> <release version>": the version of the release filter
+  // under which everything up to date_added was decided. Under another version, versions
+  // withheld then may be released now: start over (docs/sync.md, "Policy changes"). A cursor
+  // without a version (written before versions were recorded) is kept as it is.
+  const std::string version =
+      options_.release_version ? options_.release_version(peer.name) : std::string();
   std::optional<Timestamp> after;
   LIAISON_ASSIGN_OR_RETURN(auto saved, store_.GetSyncState(PushKey(peer)));
   if (saved) {
-    auto t = Timestamp::Parse(*saved);
+    const size_t space = saved->find(' ');
+    auto t = Timestamp::Parse(std::string_view(*saved).substr(0, space));
     if (!t.ok()) return absl::DataLossError(StrCat(PushKey(peer), ": corrupt"));
     after = *t;
+    if (space != std::string::npos && std::string_view(*saved).substr(space + 1) != version) {
+      after.reset();
+      ++stats.push_restarts;
+    }
   }
   store::Filter filter = EverythingFilter();
   filter.limit = std::max<size_t>(1, peer.batch_size);
@@ -569,7 +581,8 @@ Result<RoundStats> Engine::Push(const PeerConfig& peer) {
       LIAISON_RETURN_IF_ERROR(SaveFailures(store_, peer, failures));
     }
     after = page.date_added_last;
-    LIAISON_RETURN_IF_ERROR(store_.PutSyncState(PushKey(peer), after->ToString(9)));
+    LIAISON_RETURN_IF_ERROR(
+        store_.PutSyncState(PushKey(peer), StrCat(after->ToString(9), " ", version)));
     if (!page.more) break;
     LIAISON_RETURN_IF_ERROR(CheckStop());
   }

@@ -72,6 +72,7 @@ struct RoundStats {
   size_t push_failed = 0;        // versions the peer refused (recorded, retried next round)
   size_t receipts = 0;           // valid receipts received
   size_t bad_receipts = 0;       // receipts malformed, badly signed or not matching what was sent
+  size_t push_restarts = 0;      // pushes started over because the release version changed
 
   RoundStats& operator+=(const RoundStats& o);
 };
@@ -101,6 +102,12 @@ struct EngineOptions {
   std::string server_name = "liaison";
   // How long to poll a pending status resource before leaving the batch for the next round.
   std::chrono::milliseconds status_wait{30'000};
+  // An opaque version of what `release` lets out to a peer (the partner's policy version). The
+  // push cursor remembers the version it advanced under; when the version changes, the next
+  // push starts over from the beginning of the collection, so versions withheld before reach
+  // the peer once the policy releases them (those it already has come back as duplicates).
+  // Null: the version never changes.
+  std::function<std::string(std::string_view peer)> release_version;
 };
 
 class Engine {
