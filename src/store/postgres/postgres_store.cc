@@ -423,6 +423,44 @@ constexpr const char* kBeginWrite = "BEGIN; SET LOCAL plan_cache_mode = force_cu
 // Rows per INSERT statement and JSON bytes per statement: bounds the memory of one round trip.
 constexpr size_t kInsertRows = 500;
 constexpr size_t kInsertBytes = size_t{8} << 20;
+
+// The columns of one multi-row insert of object versions, sent as binary arrays; filled version
+// by version until Full (bounded rows and bytes per statement).
+struct InsertColumns {
+  std::vector<int64_t> keys;  // date_added, or an ordinal the statement turns into one
+  std::vector<std::string_view> ids, types, jsons;
+  std::vector<std::string> vkeys, specs;
+  std::vector<bool> first, last, spec_latest;
+  size_t bytes = 0;
+
+  bool Full() const {
+    return keys.size() >= kInsertRows || (!keys.empty() && bytes >= kInsertBytes);
+  }
+  void Add(int64_t key, const stix::Object& o, const Flags& flags) {
+    keys.push_back(key);
+    ids.push_back(o.id);
+    vkeys.push_back(VersionKey(o.version()));
+    types.push_back(o.type);
+    specs.push_back(EffectiveSpecVersion(o));
+    first.push_back(flags.is_first);
+    last.push_back(flags.is_last);
+    spec_latest.push_back(flags.spec_latest);
+    jsons.push_back(o.json);
+    bytes += o.json.size();
+  }
+  // keys, ids, version keys, types, spec versions, the three flags and the texts, in that order.
+  Params& AppendTo(Params& p) const {
+    return p.AddBinaryIntArray(keys)
+        .AddBinaryTextArray(ids)
+        .AddBinaryTextArray(vkeys)
+        .AddBinaryTextArray(types)
+        .AddBinaryTextArray(specs)
+        .AddBinaryBoolArray(first)
+        .AddBinaryBoolArray(last)
+        .AddBinaryBoolArray(spec_latest)
+        .AddBinaryTextArray(jsons);
+  }
+};
 // Ids per lookup of existing versions.
 constexpr size_t kLookupIds = 1000;
 // Objects per group-committed transaction (a single larger Add still goes alone): bounds the
@@ -926,27 +964,14 @@ bool PostgresStore::CommitGroupOneTrip(Connection& c, const std::vector<PendingA
   }
   for (size_t pos = 0; pos < inserts.size();) {
     const size_t ci = inserts[pos].collection;
-    std::vector<int64_t> ords;
-    std::vector<std::string_view> ids, types, jsons;
-    std::vector<std::string> vkeys, specs;
-    std::vector<bool> f, l, sl;
-    size_t bytes = 0;
-    while (pos < inserts.size() && inserts[pos].collection == ci && ords.size() < kInsertRows &&
-           (ords.empty() || bytes < kInsertBytes)) {
-      const stix::Object& o = *inserts[pos].object;
-      const Flags& fl = flags_by_ordinal[inserts[pos].ordinal];
-      ords.push_back(inserts[pos].ordinal);
-      ids.push_back(o.id);
-      vkeys.push_back(VersionKey(o.version()));
-      types.push_back(o.type);
-      specs.push_back(EffectiveSpecVersion(o));
-      f.push_back(fl.is_first);
-      l.push_back(fl.is_last);
-      sl.push_back(fl.spec_latest);
-      jsons.push_back(o.json);
-      bytes += o.json.size();
+    InsertColumns cols;
+    while (pos < inserts.size() && inserts[pos].collection == ci && !cols.Full()) {
+      cols.Add(inserts[pos].ordinal, *inserts[pos].object, flags_by_ordinal[inserts[pos].ordinal]);
       ++pos;
     }
+    Params params;
+    params.Add(collections[ci]).Add(n);
+    cols.AppendTo(params);
     steps.push_back(
         {"INSERT INTO objects(date_added, cid, id, version, type, spec_version, is_first, "
          "is_last, spec_latest, json) SELECT m.value - $2::bigint + u.o, c.cid, u.i, u.v, u.t, "
@@ -954,18 +979,7 @@ bool PostgresStore::CommitGroupOneTrip(Connection& c, const std::vector<PendingA
          "AS m, (SELECT cid FROM collections WHERE id = $1) AS c, unnest($3::bigint[], "
          "$4::text[], $5::text[], $6::text[], $7::text[], $8::boolean[], $9::boolean[], "
          "$10::boolean[], $11::text[]) AS u(o, i, v, t, s, f, l, sl, j)",
-         Params()
-             .Add(collections[ci])
-             .Add(n)
-             .AddBinaryIntArray(ords)
-             .AddBinaryTextArray(ids)
-             .AddBinaryTextArray(vkeys)
-             .AddBinaryTextArray(types)
-             .AddBinaryTextArray(specs)
-             .AddBinaryBoolArray(f)
-             .AddBinaryBoolArray(l)
-             .AddBinaryBoolArray(sl)
-             .AddBinaryTextArray(jsons)});
+         std::move(params)});
   }
   bool any_status = false;
   for (size_t g = 0; g < group.size(); ++g) {
@@ -1194,38 +1208,15 @@ bool PostgresStore::CommitGroupPipelined(Connection& c, const std::vector<Pendin
   }
   for (size_t pos = 0; pos < inserts.size();) {
     const int64_t cid = inserts[pos].cid;
-    std::vector<int64_t> keys;
-    std::vector<std::string_view> ids, types, jsons;
-    std::vector<std::string> vkeys, specs;
-    std::vector<bool> f, l, sl;
-    size_t bytes = 0;
-    while (pos < inserts.size() && inserts[pos].cid == cid && keys.size() < kInsertRows &&
-           (keys.empty() || bytes < kInsertBytes)) {
-      const stix::Object& o = *inserts[pos].object;
-      const Flags& fl = new_flags[inserts[pos].key];
-      keys.push_back(inserts[pos].key);
-      ids.push_back(o.id);
-      vkeys.push_back(VersionKey(o.version()));
-      types.push_back(o.type);
-      specs.push_back(EffectiveSpecVersion(o));
-      f.push_back(fl.is_first);
-      l.push_back(fl.is_last);
-      sl.push_back(fl.spec_latest);
-      jsons.push_back(o.json);
-      bytes += o.json.size();
+    InsertColumns cols;
+    while (pos < inserts.size() && inserts[pos].cid == cid && !cols.Full()) {
+      cols.Add(inserts[pos].key, *inserts[pos].object, new_flags[inserts[pos].key]);
       ++pos;
     }
-    steps.push_back({kInsertSql, Params()
-                                     .Add(cid)
-                                     .AddBinaryIntArray(keys)
-                                     .AddBinaryTextArray(ids)
-                                     .AddBinaryTextArray(vkeys)
-                                     .AddBinaryTextArray(types)
-                                     .AddBinaryTextArray(specs)
-                                     .AddBinaryBoolArray(f)
-                                     .AddBinaryBoolArray(l)
-                                     .AddBinaryBoolArray(sl)
-                                     .AddBinaryTextArray(jsons)});
+    Params params;
+    params.Add(cid);
+    cols.AppendTo(params);
+    steps.push_back({kInsertSql, std::move(params)});
   }
   if (!inserts.empty()) {
     steps.push_back(
@@ -1362,39 +1353,16 @@ Result<AddResult> PostgresStore::AddInTransaction(Connection& c, std::string_vie
   size_t pos = 0;
   const int64_t first_new = std::max(now, last + 1);
   while (pos < added_objects.size()) {
-    std::vector<int64_t> keys;
-    std::vector<std::string_view> ids, types, jsons;
-    std::vector<std::string> vkeys, specs;
-    std::vector<bool> f, l, s;
-    size_t bytes = 0;
-    while (pos < added_objects.size() && keys.size() < kInsertRows &&
-           (keys.empty() || bytes < kInsertBytes)) {
-      const stix::Object& o = *added_objects[pos];
+    InsertColumns cols;
+    while (pos < added_objects.size() && !cols.Full()) {
       const int64_t key = first_new + static_cast<int64_t>(pos);
-      const Flags& fl = new_flags[key];
-      keys.push_back(key);
-      ids.push_back(o.id);
-      vkeys.push_back(VersionKey(o.version()));
-      types.push_back(o.type);
-      specs.push_back(EffectiveSpecVersion(o));
-      f.push_back(fl.is_first);
-      l.push_back(fl.is_last);
-      s.push_back(fl.spec_latest);
-      jsons.push_back(o.json);
-      bytes += o.json.size();
+      cols.Add(key, *added_objects[pos], new_flags[key]);
       ++pos;
     }
-    LIAISON_RETURN_IF_ERROR(StatusOf(c.Exec(kInsert, Params()
-                                                         .Add(cid)
-                                                         .AddBinaryIntArray(keys)
-                                                         .AddBinaryTextArray(ids)
-                                                         .AddBinaryTextArray(vkeys)
-                                                         .AddBinaryTextArray(types)
-                                                         .AddBinaryTextArray(specs)
-                                                         .AddBinaryBoolArray(f)
-                                                         .AddBinaryBoolArray(l)
-                                                         .AddBinaryBoolArray(s)
-                                                         .AddBinaryTextArray(jsons))));
+    Params params;
+    params.Add(cid);
+    cols.AppendTo(params);
+    LIAISON_RETURN_IF_ERROR(StatusOf(c.Exec(kInsert, params)));
   }
   if (result.added > 0 && !options_.naive_date_added_for_testing) {
     LIAISON_RETURN_IF_ERROR(StatusOf(c.Exec(
