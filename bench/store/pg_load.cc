@@ -31,6 +31,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "bench/taxii/corpus.h"
 #include "core/timestamp.h"
 #include "stix/object.h"
 #include "store/postgres/postgres_store.h"
@@ -38,28 +39,12 @@
 
 namespace {
 
-using liaison::Timestamp;
+using liaison::bench::IndicatorId;
+using liaison::bench::IndicatorJson;
+using liaison::bench::kCollection;
 using Clock = std::chrono::steady_clock;
 
-constexpr char kCollection[] = "5f1d7a80-6a1b-4c59-9d8e-0b2f5a7c9e31";
 constexpr int64_t kPerEnvelope = 100;
-
-std::string IndicatorId(int64_t n) {
-  char uuid[40];
-  std::snprintf(uuid, sizeof uuid, "6ba7b810-9dad-41d1-80b4-%012lld", static_cast<long long>(n));
-  return absl::StrCat("indicator--", uuid);
-}
-std::string IndicatorJson(int64_t n) {
-  return absl::StrCat(
-      R"({"type":"indicator","spec_version":"2.1","id":")", IndicatorId(n),
-      R"(","created":"2024-01-01T00:00:00.000Z","modified":"2024-01-01T00:00:00.000Z",)",
-      R"("created_by_ref":"identity--f431f809-377b-45e0-aa1c-6a4751cae5ff",)",
-      R"("name":"C2 address )", n, R"(","description":"Command and control server seen in )",
-      R"(the campaign; block at the perimeter.","indicator_types":["malicious-activity"],)",
-      R"("pattern":"[ipv4-addr:value = '10.)", (n >> 16) & 255, ".", (n >> 8) & 255, ".", n & 255,
-      R"(']","pattern_type":"stix","valid_from":"2024-01-01T00:00:00Z",)",
-      R"("object_marking_refs":["marking-definition--34098fce-860f-48ae-8e50-ebd3cc5e41da"]})");
-}
 
 int Fill(const std::string& conninfo, int64_t count) {
   liaison::store::PostgresOptions options;
@@ -69,41 +54,7 @@ int Fill(const std::string& conninfo, int64_t count) {
     std::fprintf(stderr, "fill: %s\n", std::string(store.status().message()).c_str());
     return 3;
   }
-  liaison::store::Collection c;
-  c.id = kCollection;
-  c.api_root = "api";
-  c.title = "bench";
-  (void)(*store)->CreateCollection(c);
-  if (!(*store)->GetUser("admin").ok()) {
-    auto hash = liaison::taxii::HashPassword("bench-pw");
-    if (!hash.ok() || !(*store)->CreateUser({"admin", *hash, true, {}}).ok()) return 3;
-  }
-  const auto start = Clock::now();
-  constexpr int64_t kBatch = 10'000;
-  const Timestamp version = *Timestamp::Parse("2024-01-01T00:00:00.000Z");
-  for (int64_t at = 0; at < count; at += kBatch) {
-    std::vector<liaison::stix::Object> batch;
-    for (int64_t i = at; i < std::min(count, at + kBatch); ++i) {
-      liaison::stix::Object o;
-      o.type = "indicator";
-      o.id = IndicatorId(i);
-      o.spec_version = "2.1";
-      o.created = version;
-      o.modified = version;
-      o.json = IndicatorJson(i);
-      batch.push_back(std::move(o));
-    }
-    auto r = (*store)->Add(kCollection, batch);
-    if (!r.ok()) {
-      std::fprintf(stderr, "fill: %s\n", std::string(r.status().message()).c_str());
-      return 3;
-    }
-  }
-  const double s = std::chrono::duration<double>(Clock::now() - start).count();
-  std::fprintf(stderr, "fill: %lld objects in %.1f s (%.0f objects/s)\n",
-               static_cast<long long>(count), s, static_cast<double>(count) / s);
-  std::printf("%s\n", kCollection);
-  return 0;
+  return liaison::bench::FillStore(**store, count);
 }
 
 bool Ok(PGresult* r, ExecStatusType want, const char* what) {
@@ -201,18 +152,10 @@ int AddRows(const std::string& conninfo, int64_t envelopes, int connections) {
   c.title = "bench-add";
   (void)(*store)->DeleteCollection(c.id);
   if (!(*store)->CreateCollection(c).ok()) return 3;
-  const Timestamp version = *Timestamp::Parse("2024-01-01T00:00:00.000Z");
   std::vector<std::vector<liaison::stix::Object>> batches(envelopes);
   for (int64_t e = 0; e < envelopes; ++e) {
     for (int64_t i = e * kPerEnvelope; i < (e + 1) * kPerEnvelope; ++i) {
-      liaison::stix::Object o;
-      o.type = "indicator";
-      o.id = IndicatorId(i);
-      o.spec_version = "2.1";
-      o.created = version;
-      o.modified = version;
-      o.json = IndicatorJson(i);
-      batches[e].push_back(std::move(o));
+      batches[e].push_back(liaison::bench::IndicatorObject(i));
     }
   }
   std::atomic<int64_t> next{0}, failed{0};
