@@ -370,6 +370,26 @@ struct IndicatorIndex::Impl {
   FlatKeySet<0> emails;
   FlatKeySet<0> other;  // key: 2 bytes of field number, then the literal
 
+  // Calls probe(name) for each name a domain lookup of `value` tries: the normalised name and,
+  // with subdomain matching, its parents, each only when some stored domain has its number of
+  // labels. Lookup and Prefetch walk the same names.
+  template <typename Probe>
+  void ForEachDomainProbe(std::string_view value, Probe&& probe) const {
+    char buf[kMaxDomain];
+    const size_t n = NormalizeDomain(value, buf);
+    if (n == 0) return;
+    std::string_view d(buf, n);
+    size_t labels = 1 + std::count(buf, buf + n, '.');
+    while (true) {
+      if ((domain_labels >> std::min<size_t>(labels, 63)) & 1) probe(d);
+      if (!options.subdomains) return;
+      --labels;
+      const size_t dot = d.find('.');
+      if (dot == std::string_view::npos) return;
+      d.remove_prefix(dot + 1);
+    }
+  }
+
   template <typename Fn>
   auto WithHashTable(ValueKind kind, Fn&& fn) {
     switch (kind) {
@@ -555,22 +575,11 @@ void IndicatorIndex::Lookup(ValueKind kind, std::string_view value, std::vector<
     }
     case ValueKind::kDomain: {
       if (m.domains.size() == 0) return;
-      char buf[kMaxDomain];
-      const size_t n = NormalizeDomain(value, buf);
-      if (n == 0) return;
-      std::string_view d(buf, n);
-      size_t labels = 1 + std::count(buf, buf + n, '.');
-      while (true) {
-        if ((m.domain_labels >> std::min<size_t>(labels, 63)) & 1) {
-          const uint32_t e = m.domains.Find(d);
-          if (e != m.domains.kNotFound) Impl::Emit(m.domains, m.postings, e, kind, out);
-        }
-        if (!m.options.subdomains) return;
-        --labels;
-        const size_t dot = d.find('.');
-        if (dot == std::string_view::npos) return;
-        d.remove_prefix(dot + 1);
-      }
+      m.ForEachDomainProbe(value, [&](std::string_view d) {
+        const uint32_t e = m.domains.Find(d);
+        if (e != m.domains.kNotFound) Impl::Emit(m.domains, m.postings, e, kind, out);
+      });
+      return;
     }
     case ValueKind::kUrl: {
       if (m.urls.size() == 0) return;
@@ -628,20 +637,8 @@ void IndicatorIndex::Prefetch(ValueKind kind, std::string_view value) const {
     }
     case ValueKind::kDomain: {
       if (m.domains.size() == 0) return;
-      char buf[kMaxDomain];
-      const size_t n = NormalizeDomain(value, buf);
-      if (n == 0) return;
-      std::string_view d(buf, n);
-      size_t labels = 1 + std::count(buf, buf + n, '.');
-      // The same names Lookup will probe: the name and, with subdomains, its parents.
-      while (true) {
-        if ((m.domain_labels >> std::min<size_t>(labels, 63)) & 1) m.domains.Prefetch(d);
-        if (!m.options.subdomains) return;
-        --labels;
-        const size_t dot = d.find('.');
-        if (dot == std::string_view::npos) return;
-        d.remove_prefix(dot + 1);
-      }
+      m.ForEachDomainProbe(value, [&](std::string_view d) { m.domains.Prefetch(d); });
+      return;
     }
     case ValueKind::kUrl: {
       if (m.urls.size() == 0) return;
