@@ -20,6 +20,8 @@
 #include <utility>
 #include <vector>
 
+#include "core/status_macros.h"
+
 namespace liaison::stix::internal {
 
 // The bytes of a name that a slot stores. For names of at most 16 bytes, head, tail and size
@@ -100,7 +102,9 @@ class NameTable {
 
   // Adds `name` or replaces its value. The name's bytes must outlive the table.
   void InsertOrAssign(std::string_view name, V value) {
-    if (name.empty()) return;  // an empty size marks an empty slot; no STIX name is empty
+    // An empty size marks an empty slot (no STIX name is empty); keys are built in a buffer of
+    // kMaxNameSize + 16 bytes (the specification's names are far shorter).
+    LIAISON_CHECK(!name.empty() && name.size() <= kMaxNameSize);
     if (V* existing = FindMutable(name)) {
       *existing = std::move(value);
       return;
