@@ -39,6 +39,7 @@
 #include "pg_test_cluster.h"
 #include "store/postgres/postgres_store.h"
 #include "taxii/auth.h"
+#include "taxii/test_client.h"
 
 namespace liaison::store {
 namespace {
@@ -79,41 +80,8 @@ bool AdminSql(const std::string& sql) {
   return ok;
 }
 
-struct Reply {
-  int status = 0;  // 0: transport error (a node being killed)
-  std::string body;
-  std::string date_added_last;  // X-TAXII-Date-Added-Last
-};
-
-Reply Exchange(uint16_t port, const std::string& auth, http::verb verb, const std::string& target,
-               std::string body = "") {
-  boost::asio::io_context ioc;
-  beast::tcp_stream stream(ioc);
-  beast::error_code ec;
-  stream.expires_after(std::chrono::seconds(60));
-  stream.connect(tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), port), ec);
-  if (ec) return {};
-  http::request<http::string_body> req(verb, target, 11);
-  req.set(http::field::host, "127.0.0.1");
-  req.set(http::field::accept, "application/taxii+json;version=2.1");
-  req.set(http::field::authorization, auth);
-  if (verb == http::verb::post) {
-    req.set(http::field::content_type, "application/taxii+json;version=2.1");
-    req.body() = std::move(body);
-    req.prepare_payload();
-  }
-  http::write(stream, req, ec);
-  if (ec) return {};
-  beast::flat_buffer buffer;
-  http::response<http::string_body> res;
-  http::read(stream, buffer, res, ec);
-  if (ec) return {};
-  Reply out{static_cast<int>(res.result_int()), std::move(res.body()), ""};
-  if (auto it = res.find("X-TAXII-Date-Added-Last"); it != res.end()) {
-    out.date_added_last = std::string(it->value());
-  }
-  return out;
-}
+using taxii::testing::ClientResponse;
+using taxii::testing::ExchangeOnce;
 
 std::string ObjectId(size_t writer, size_t envelope, size_t index) {
   char buf[80];
@@ -136,7 +104,7 @@ std::string EnvelopeBody(size_t writer, size_t envelope, size_t objects) {
 }
 
 // True when a POST reply is a status that says every object was stored.
-bool AllStored(const Reply& r, size_t objects, std::string* status_id = nullptr) {
+bool AllStored(const ClientResponse& r, size_t objects, std::string* status_id = nullptr) {
   if (r.status != 202) return false;
   auto v = json::Parse(r.body);
   if (!v.ok()) return false;
@@ -277,8 +245,8 @@ TEST_F(PgNodesTest, ObjectsPostedToOneNodeAreServedByTheOtherWithTheSameCursors)
   std::vector<std::string> status_ids;
   for (size_t e = 0; e < 6; ++e) {
     Node& node = e < 4 ? *a_ : *b_;
-    Reply r = Exchange(node.port(), auth_, http::verb::post, ObjectsPath(),
-                       EnvelopeBody(0, e, kPerEnvelope));
+    ClientResponse r = ExchangeOnce(node.port(), auth_, http::verb::post, ObjectsPath(),
+                                    EnvelopeBody(0, e, kPerEnvelope));
     std::string status_id;
     ASSERT_TRUE(AllStored(r, kPerEnvelope, &status_id)) << r.status << " " << r.body;
     status_ids.push_back(status_id);
@@ -287,8 +255,8 @@ TEST_F(PgNodesTest, ObjectsPostedToOneNodeAreServedByTheOtherWithTheSameCursors)
   // Status resources are in the shared store too.
   for (const std::string& id : status_ids) {
     for (Node* node : {a_.get(), b_.get()}) {
-      Reply s =
-          Exchange(node->port(), auth_, http::verb::get, absl::StrCat("/api/status/", id, "/"));
+      ClientResponse s =
+          ExchangeOnce(node->port(), auth_, http::verb::get, absl::StrCat("/api/status/", id, "/"));
       EXPECT_EQ(s.status, 200) << s.body;
     }
   }
@@ -299,12 +267,14 @@ TEST_F(PgNodesTest, ObjectsPostedToOneNodeAreServedByTheOtherWithTheSameCursors)
   for (int page = 0; page < 100; ++page) {
     const std::string target =
         absl::StrCat(ObjectsPath(), "?limit=10", next.empty() ? "" : "&next=", next);
-    Reply here = Exchange((page % 2 == 0 ? *a_ : *b_).port(), auth_, http::verb::get, target);
-    Reply there = Exchange((page % 2 == 0 ? *b_ : *a_).port(), auth_, http::verb::get, target);
+    ClientResponse here =
+        ExchangeOnce((page % 2 == 0 ? *a_ : *b_).port(), auth_, http::verb::get, target);
+    ClientResponse there =
+        ExchangeOnce((page % 2 == 0 ? *b_ : *a_).port(), auth_, http::verb::get, target);
     ASSERT_EQ(here.status, 200) << here.body;
     ASSERT_EQ(there.status, 200) << there.body;
     EXPECT_EQ(here.body, there.body) << "page " << page << " differs between the nodes";
-    EXPECT_EQ(here.date_added_last, there.date_added_last);
+    EXPECT_EQ(here.Header("x-taxii-date-added-last"), there.Header("x-taxii-date-added-last"));
     ASSERT_NO_FATAL_FAILURE(ReadEnvelope(here.body, &ids, &next));
     if (next.empty()) break;
   }
@@ -323,8 +293,8 @@ TEST_F(PgNodesTest, PollingReaderMissesNothingWhileBothNodesIngest) {
     const uint16_t port = (w % 2 == 0 ? *a_ : *b_).port();
     threads.emplace_back([&, w, port] {
       for (size_t e = 0; e < kEnvelopes; ++e) {
-        Reply r = Exchange(port, auth_, http::verb::post, ObjectsPath(),
-                           EnvelopeBody(w + 1, e, kPerEnvelope));
+        ClientResponse r = ExchangeOnce(port, auth_, http::verb::post, ObjectsPath(),
+                                        EnvelopeBody(w + 1, e, kPerEnvelope));
         if (!AllStored(r, kPerEnvelope)) ++failed;
       }
       --writers_left;
@@ -335,12 +305,12 @@ TEST_F(PgNodesTest, PollingReaderMissesNothingWhileBothNodesIngest) {
   auto poll = [&] {
     std::string target = absl::StrCat(ObjectsPath(), "?limit=7");
     if (!after.empty()) absl::StrAppend(&target, "&added_after=", after);
-    Reply r = Exchange(b_->port(), auth_, http::verb::get, target);
+    ClientResponse r = ExchangeOnce(b_->port(), auth_, http::verb::get, target);
     ASSERT_EQ(r.status, 200) << r.body;
     std::string next;
     const size_t before = seen.size();
     ASSERT_NO_FATAL_FAILURE(ReadEnvelope(r.body, &seen, &next));
-    if (seen.size() > before) after = r.date_added_last;
+    if (seen.size() > before) after = r.Header("x-taxii-date-added-last");
   };
   while (writers_left > 0) ASSERT_NO_FATAL_FAILURE(poll());
   for (auto& t : threads) t.join();
@@ -371,8 +341,8 @@ TEST_F(PgNodesTest, NodeKilledMidIngestLosesNoAcknowledgedObject) {
   std::thread to_b([&] {
     while (!stop_b) {
       const size_t e = attempted[1]++;
-      Reply r = Exchange(b_->port(), auth_, http::verb::post, ObjectsPath(),
-                         EnvelopeBody(1, e, kPerEnvelope));
+      ClientResponse r = ExchangeOnce(b_->port(), auth_, http::verb::post, ObjectsPath(),
+                                      EnvelopeBody(1, e, kPerEnvelope));
       if (AllStored(r, kPerEnvelope)) {
         std::lock_guard<std::mutex> lock(mu);
         acknowledged.emplace_back(1, e);
@@ -388,8 +358,8 @@ TEST_F(PgNodesTest, NodeKilledMidIngestLosesNoAcknowledgedObject) {
     std::thread to_a([&] {
       while (!stop) {
         const size_t e = attempted[0]++;
-        Reply r = Exchange(port, auth_, http::verb::post, ObjectsPath(),
-                           EnvelopeBody(0, e, kPerEnvelope));
+        ClientResponse r = ExchangeOnce(port, auth_, http::verb::post, ObjectsPath(),
+                                        EnvelopeBody(0, e, kPerEnvelope));
         if (AllStored(r, kPerEnvelope)) {
           std::lock_guard<std::mutex> lock(mu);
           acknowledged.emplace_back(0, e);

@@ -35,6 +35,7 @@
 #include "gtest/gtest.h"
 #include "store/sqlite/sqlite_store.h"
 #include "taxii/auth.h"
+#include "taxii/test_client.h"
 
 namespace liaison::taxii {
 namespace {
@@ -83,34 +84,12 @@ std::string EnvelopeBody(size_t envelope) {
 
 // One blocking HTTP/1.1 exchange on a fresh connection; status 0 on any transport error (the
 // server is being killed, so they are expected).
-struct Reply {
-  int status = 0;
-  std::string body;
-};
-Reply Exchange(uint16_t port, const std::string& auth, http::verb verb, const std::string& target,
-               std::string body) {
-  boost::asio::io_context ioc;
-  beast::tcp_stream stream(ioc);
-  beast::error_code ec;
-  stream.expires_after(std::chrono::seconds(30));
-  stream.connect(tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), port), ec);
-  if (ec) return {};
-  http::request<http::string_body> req(verb, target, 11);
-  req.set(http::field::host, "127.0.0.1");
-  req.set(http::field::accept, "application/taxii+json;version=2.1");
-  req.set(http::field::authorization, auth);
-  if (verb == http::verb::post) {
-    req.set(http::field::content_type, "application/taxii+json;version=2.1");
-    req.body() = std::move(body);
-    req.prepare_payload();
-  }
-  http::write(stream, req, ec);
-  if (ec) return {};
-  beast::flat_buffer buffer;
-  http::response<http::string_body> res;
-  http::read(stream, buffer, res, ec);
-  if (ec) return {};
-  return {static_cast<int>(res.result_int()), std::move(res.body())};
+using taxii::testing::ClientResponse;
+
+ClientResponse Exchange(uint16_t port, const std::string& auth, http::verb verb,
+                        const std::string& target, std::string body) {
+  return taxii::testing::ExchangeOnce(port, auth, verb, target, std::move(body),
+                                      std::chrono::seconds(30));
 }
 
 class ServerProcess {
@@ -185,7 +164,7 @@ TEST(TaxiiDurability, AcknowledgedEnvelopesSurviveKillNine) {
     if (collection.empty()) {
       auth = AddToken(dir / "data" / "liaison.db");
       ASSERT_FALSE(auth.empty());
-      Reply r = Exchange(port, auth, http::verb::get, "/api/collections/", "");
+      ClientResponse r = Exchange(port, auth, http::verb::get, "/api/collections/", "");
       ASSERT_EQ(r.status, 200) << r.body;
       auto v = json::Parse(r.body);
       ASSERT_TRUE(v.ok());
@@ -202,7 +181,7 @@ TEST(TaxiiDurability, AcknowledgedEnvelopesSurviveKillNine) {
       const std::string target = "/api/collections/" + collection + "/objects/";
       while (!stop.load()) {
         const size_t n = attempted++;
-        Reply r = Exchange(port, auth, http::verb::post, target, EnvelopeBody(n));
+        ClientResponse r = Exchange(port, auth, http::verb::post, target, EnvelopeBody(n));
         if (r.status != 202) continue;  // killed mid-request: outcome unknown
         auto v = json::Parse(r.body);
         if (!v.ok()) continue;

@@ -7,6 +7,8 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <cctype>
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -14,6 +16,18 @@
 #include <vector>
 
 namespace liaison::taxii::testing {
+
+// A response's headers with their names in lower case, in order.
+template <typename Fields>
+std::vector<std::pair<std::string, std::string>> LowerCaseHeaders(const Fields& fields) {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const auto& field : fields) {
+    std::string name(field.name_string());
+    for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    out.emplace_back(std::move(name), std::string(field.value()));
+  }
+  return out;
+}
 
 struct ClientResponse {
   int status = 0;
@@ -75,11 +89,7 @@ class TestClient {
       auto& res = parser.get();
       ClientResponse out;
       out.status = static_cast<int>(res.result_int());
-      for (const auto& field : res) {
-        std::string name(field.name_string());
-        for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-        out.headers.emplace_back(std::move(name), std::string(field.value()));
-      }
+      out.headers = LowerCaseHeaders(res);
       out.body = std::move(res.body());
       if (!res.keep_alive()) stream_.reset();
       return out;
@@ -102,11 +112,7 @@ class TestClient {
       return out;
     }
     out.status = static_cast<int>(parser.get().result_int());
-    for (const auto& field : parser.get()) {
-      std::string name(field.name_string());
-      for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-      out.headers.emplace_back(std::move(name), std::string(field.value()));
-    }
+    out.headers = LowerCaseHeaders(parser.get());
     out.body = parser.get().body();
     stream_.reset();
     return out;
@@ -128,5 +134,43 @@ class TestClient {
   std::optional<boost::beast::tcp_stream> stream_;
   boost::beast::flat_buffer buffer_;
 };
+
+// One TAXII request on a fresh connection with a deadline, `auth` as the Authorization header
+// and, for a POST, `body` as an envelope. Status 0 on any transport error instead of an
+// exception: for the crash tests, whose server may be killed mid-request.
+inline ClientResponse ExchangeOnce(uint16_t port, const std::string& auth,
+                                   boost::beast::http::verb verb, const std::string& target,
+                                   std::string body = "",
+                                   std::chrono::seconds timeout = std::chrono::seconds(60)) {
+  namespace beast = boost::beast;
+  namespace http = beast::http;
+  boost::asio::io_context ioc;
+  beast::tcp_stream stream(ioc);
+  beast::error_code ec;
+  stream.expires_after(timeout);
+  stream.connect(boost::asio::ip::tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), port),
+                 ec);
+  if (ec) return {};
+  http::request<http::string_body> req(verb, target, 11);
+  req.set(http::field::host, "127.0.0.1");
+  req.set(http::field::accept, "application/taxii+json;version=2.1");
+  req.set(http::field::authorization, auth);
+  if (verb == http::verb::post) {
+    req.set(http::field::content_type, "application/taxii+json;version=2.1");
+    req.body() = std::move(body);
+    req.prepare_payload();
+  }
+  http::write(stream, req, ec);
+  if (ec) return {};
+  beast::flat_buffer buffer;
+  http::response<http::string_body> res;
+  http::read(stream, buffer, res, ec);
+  if (ec) return {};
+  ClientResponse out;
+  out.status = static_cast<int>(res.result_int());
+  out.headers = LowerCaseHeaders(res);
+  out.body = std::move(res.body());
+  return out;
+}
 
 }  // namespace liaison::taxii::testing
