@@ -591,6 +591,115 @@ TEST_F(PostgresStoreTest, NaiveDateAddedLetsAPollingReaderMissObjects) {
   EXPECT_TRUE(missed) << "the race test did not detect the naive ordering";
 }
 
+// The node cache of users, tokens, collections and grants (PostgresOptions::cache_ttl): a node
+// sees its own writes at once, and serves another node's from its cache until the entry
+// expires (which shows the cache is used: no round trip for those reads).
+TEST_F(PostgresStoreTest, CacheSeesOwnWritesAtOnceAndOtherNodesAfterItsTtl) {
+  PostgresOptions o;
+  o.conninfo = Dsn();
+  o.schema = schema_;
+  o.max_connections = 2;
+  o.cache_ttl = std::chrono::minutes(10);
+  auto node_a = OpenPostgresStore(o);
+  ASSERT_TRUE(node_a.ok()) << node_a.status();
+  auto node_b = OpenPostgresStore(o);
+  ASSERT_TRUE(node_b.ok()) << node_b.status();
+  Store& a = **node_a;
+  Store& b = **node_b;
+  ASSERT_TRUE(a.CreateCollection({kCollection, "api", "t", "", "", {}}).ok());
+  ASSERT_TRUE(a.CreateUser({"alice", "hash-1", false, {"cert"}}).ok());
+  ASSERT_TRUE(a.SetPermission(kCollection, Principal::GroupNamed("cert"), {true, false}).ok());
+  ASSERT_TRUE(a.AddToken({"token-hash", "alice", "", Timestamp::Now(), std::nullopt}).ok());
+  for (Store* node : {&a, &b}) {
+    ASSERT_TRUE(node->EffectivePermission(kCollection, "alice")->can_read);
+    ASSERT_TRUE(node->FindToken("token-hash").ok());
+    ASSERT_EQ(node->GetCollection(kCollection)->title, "t");
+  }
+
+  ASSERT_TRUE(a.SetPermission(kCollection, Principal::GroupNamed("cert"), {}).ok());
+  ASSERT_TRUE(a.UpdateUser({"alice", "hash-2", false, {"cert"}}).ok());
+  ASSERT_TRUE(a.DeleteToken("token-hash").ok());
+  ASSERT_TRUE(a.UpdateCollection({kCollection, "api", "t2", "", "", {}}).ok());
+  // Node A: at once.
+  EXPECT_FALSE(a.EffectivePermission(kCollection, "alice")->can_read);
+  EXPECT_EQ(a.GetUser("alice")->password_hash, "hash-2");
+  EXPECT_EQ(a.FindToken("token-hash").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(a.GetCollection(kCollection)->title, "t2");
+  // Node B: from its cache, until the TTL.
+  EXPECT_TRUE(b.EffectivePermission(kCollection, "alice")->can_read);
+  EXPECT_EQ(b.GetUser("alice")->password_hash, "hash-1");
+  EXPECT_TRUE(b.FindToken("token-hash").ok());
+  EXPECT_EQ(b.GetCollection(kCollection)->title, "t");
+
+  // Lookups that find nothing are not cached: a user created on A is known to B at once.
+  EXPECT_EQ(b.GetUser("bob").status().code(), absl::StatusCode::kNotFound);
+  ASSERT_TRUE(a.CreateUser({"bob", "hash-b", false, {}}).ok());
+  EXPECT_TRUE(b.GetUser("bob").ok());
+  // A deletion on A: at once on A.
+  ASSERT_TRUE(a.DeleteUser("alice").ok());
+  EXPECT_EQ(a.GetUser("alice").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(a.EffectivePermission(kCollection, "alice").status().code(),
+            absl::StatusCode::kNotFound);
+}
+
+// The bound: a revocation, a deleted token, a changed password or a deleted collection on node
+// A is honoured by node B for at most cache_ttl after A's write returned, even while B keeps
+// reading the entries all along (an expiry that slid with each use would never expire here).
+TEST_F(PostgresStoreTest, RevocationOnOneNodeTakesEffectOnAnotherWithinTheTtl) {
+  constexpr auto kTtl = std::chrono::milliseconds(400);
+  PostgresOptions o;
+  o.conninfo = Dsn();
+  o.schema = schema_;
+  o.max_connections = 2;
+  o.cache_ttl = kTtl;
+  auto node_a = OpenPostgresStore(o);
+  ASSERT_TRUE(node_a.ok()) << node_a.status();
+  auto node_b = OpenPostgresStore(o);
+  ASSERT_TRUE(node_b.ok()) << node_b.status();
+  Store& a = **node_a;
+  Store& b = **node_b;
+  constexpr char kOther[] = "0e6b8a4c-7d21-4f3e-b5a9-2c8d1e4f6a7b";
+  ASSERT_TRUE(a.CreateCollection({kCollection, "api", "t", "", "", {}}).ok());
+  ASSERT_TRUE(a.CreateCollection({kOther, "api", "o", "", "", {}}).ok());
+  ASSERT_TRUE(a.CreateUser({"alice", "hash-1", false, {}}).ok());
+  ASSERT_TRUE(a.SetPermission(kCollection, Principal::UserNamed("alice"), {true, true}).ok());
+  ASSERT_TRUE(a.AddToken({"token-hash", "alice", "", Timestamp::Now(), std::nullopt}).ok());
+  auto read_all_on_b = [&] {
+    (void)b.EffectivePermission(kCollection, "alice");
+    (void)b.FindToken("token-hash");
+    (void)b.GetCollection(kOther);
+  };
+  read_all_on_b();
+  ASSERT_TRUE(b.EffectivePermission(kCollection, "alice")->can_write);
+
+  // B keeps its entries hot right up to the writes, and after them.
+  read_all_on_b();
+  ASSERT_TRUE(a.SetPermission(kCollection, Principal::UserNamed("alice"), {true, false}).ok());
+  ASSERT_TRUE(a.DeleteToken("token-hash").ok());
+  ASSERT_TRUE(a.UpdateUser({"alice", "hash-2", false, {}}).ok());
+  ASSERT_TRUE(a.DeleteCollection(kOther).ok());
+  const auto written = std::chrono::steady_clock::now();
+  while (std::chrono::steady_clock::now() < written + kTtl) {
+    read_all_on_b();
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  auto p = b.EffectivePermission(kCollection, "alice");
+  ASSERT_TRUE(p.ok()) << p.status();
+  EXPECT_TRUE(p->can_read);
+  EXPECT_FALSE(p->can_write) << "a revoked write permission outlived the cache bound";
+  EXPECT_EQ(b.FindToken("token-hash").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(b.GetUser("alice")->password_hash, "hash-2");
+  EXPECT_EQ(b.GetCollection(kOther).status().code(), absl::StatusCode::kNotFound);
+
+  // With cache_ttl = 0 there is no cache: the next read sees the change.
+  o.cache_ttl = std::chrono::milliseconds(0);
+  auto node_c = OpenPostgresStore(o);
+  ASSERT_TRUE(node_c.ok()) << node_c.status();
+  ASSERT_TRUE((*node_c)->EffectivePermission(kCollection, "alice")->can_read);
+  ASSERT_TRUE(a.SetPermission(kCollection, Principal::UserNamed("alice"), {}).ok());
+  EXPECT_FALSE((*node_c)->EffectivePermission(kCollection, "alice")->can_read);
+}
+
 }  // namespace
 }  // namespace liaison::store
 

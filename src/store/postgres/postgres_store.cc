@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstdint>
+#include <functional>
 #include <limits>
 #include <map>
 #include <optional>
@@ -493,6 +495,10 @@ class PostgresStore final : public Store {
   Result<Page> QueryManifest(std::string_view collection, const Filter& filter) override {
     return QueryImpl(collection, filter, /*with_json=*/false);
   }
+  Result<Page> QueryEach(std::string_view collection, const Filter& filter,
+                         const std::function<void(std::string_view json)>& each) override {
+    return QueryImpl(collection, filter, /*with_json=*/true, &each);
+  }
   Result<size_t> DeleteObject(std::string_view collection, std::string_view object_id,
                               const DeleteFilter& filter) override;
 
@@ -598,11 +604,41 @@ class PostgresStore final : public Store {
   Result<AddResult> AddInTransaction(Connection& c, std::string_view collection,
                                      std::span<const stix::Object> objects,
                                      const AddOptions& options);
-  Result<Page> QueryImpl(std::string_view collection, const Filter& filter, bool with_json);
+  // With `each`, the page's texts go to it in order and the page returned has no records
+  // (QueryEach).
+  Result<Page> QueryImpl(std::string_view collection, const Filter& filter, bool with_json,
+                         const std::function<void(std::string_view)>* each = nullptr);
   Result<bool> Selected(Connection& c, int64_t cid, const Row& row, const Filter& filter,
                         const VersionPlan& plan);
 
+  // --- The cache of users, tokens, collections and permissions (PostgresOptions::cache_ttl).
+  template <typename V>
+  struct Cached {
+    V value;
+    std::chrono::steady_clock::time_point expires;
+  };
+  template <typename V>
+  using CacheMap = absl::flat_hash_map<std::string, Cached<V>>;
+  // The cached value of `key` while it is fresh, else fetch() (cached when it succeeds).
+  template <typename V, typename Fetch>
+  Result<V> ThroughCache(CacheMap<V>& map, std::string_view key, Fetch&& fetch);
+  // Forgets everything cached; called after every write to users, tokens, collections or
+  // permissions, whether it succeeded or not.
+  void InvalidateCache();
+  // Write(fn), then InvalidateCache().
+  template <typename Fn>
+  Status WriteAndInvalidate(Fn&& fn);
+
   const PostgresOptions options_;
+
+  absl::Mutex cache_mu_;
+  // Bumped by InvalidateCache: a fetch that began before an invalidation does not store its
+  // (possibly older) answer after it.
+  uint64_t cache_generation_ ABSL_GUARDED_BY(cache_mu_) = 0;
+  CacheMap<User> users_ ABSL_GUARDED_BY(cache_mu_);
+  CacheMap<ApiToken> tokens_ ABSL_GUARDED_BY(cache_mu_);
+  CacheMap<Collection> collections_ ABSL_GUARDED_BY(cache_mu_);
+  CacheMap<std::vector<std::pair<Principal, Permission>>> grants_ ABSL_GUARDED_BY(cache_mu_);
 
   // Group commit of Add (see Add).
   absl::Mutex group_mu_;
@@ -683,6 +719,58 @@ auto PostgresStore::Write(Fn&& fn) -> decltype(fn(std::declval<Connection&>())) 
   return result;
 }
 
+// --- Cache ------------------------------------------------------------------------------------
+//
+// Why a cache, and why a TTL: every TAXII request reads its user (authentication) and its
+// collection (and, for users who are not admins, the collection's grants) before the page, each
+// a round trip to the database, where SQLite answers in-process. These rows change rarely and
+// only through administrative writes. A write through this store drops the cache at once, so a
+// node always sees its own changes; other nodes cannot tell this one, so their changes are seen
+// once the entry expires. An entry's expiry is counted from BEFORE its fetch was sent, so an
+// entry never outlives by more than cache_ttl the snapshot it was read in: a change committed
+// at time t is honoured by every lookup that starts after t + cache_ttl, on every node.
+
+template <typename V, typename Fetch>
+Result<V> PostgresStore::ThroughCache(CacheMap<V>& map, std::string_view key, Fetch&& fetch) {
+  if (options_.cache_ttl.count() <= 0) return fetch();
+  const auto now = std::chrono::steady_clock::now();
+  uint64_t generation;
+  {
+    absl::MutexLock lock(&cache_mu_);
+    auto it = map.find(ToAbsl(key));
+    if (it != map.end() && it->second.expires > now) return it->second.value;
+    generation = cache_generation_;
+  }
+  Result<V> fetched = fetch();
+  if (fetched.ok()) {
+    absl::MutexLock lock(&cache_mu_);
+    if (generation == cache_generation_) {
+      // Bounded memory: a node serves a bounded set of users and collections; past the bound
+      // (e.g. a client cycling through random user names with valid tokens) start over.
+      constexpr size_t kMaxEntries = 4096;
+      if (map.size() >= kMaxEntries) map.clear();
+      map.insert_or_assign(std::string(key), Cached<V>{*fetched, now + options_.cache_ttl});
+    }
+  }
+  return fetched;
+}
+
+void PostgresStore::InvalidateCache() {
+  absl::MutexLock lock(&cache_mu_);
+  ++cache_generation_;
+  users_.clear();
+  tokens_.clear();
+  collections_.clear();
+  grants_.clear();
+}
+
+template <typename Fn>
+Status PostgresStore::WriteAndInvalidate(Fn&& fn) {
+  Status s = Write(std::forward<Fn>(fn));
+  InvalidateCache();
+  return s;
+}
+
 Result<std::unique_ptr<Store>> PostgresStore::Open(const PostgresOptions& options) {
   if (options.conninfo.empty()) {
     return absl::InvalidArgumentError("postgres store: empty connection string");
@@ -705,7 +793,7 @@ Result<std::unique_ptr<Store>> PostgresStore::Open(const PostgresOptions& option
 
 Status PostgresStore::CreateCollection(const Collection& collection) {
   if (collection.id.empty()) return absl::InvalidArgumentError("collection: empty id");
-  return Write([&](Connection& c) -> Status {
+  return WriteAndInvalidate([&](Connection& c) -> Status {
     auto r = c.Exec(
         "INSERT INTO collections(id, api_root, title, description, alias, media_types) "
         "VALUES ($1, $2, $3, $4, $5, $6)",
@@ -725,7 +813,7 @@ Status PostgresStore::CreateCollection(const Collection& collection) {
 }
 
 Status PostgresStore::UpdateCollection(const Collection& collection) {
-  return Write([&](Connection& c) -> Status {
+  return WriteAndInvalidate([&](Connection& c) -> Status {
     LIAISON_ASSIGN_OR_RETURN(
         QueryResult r, c.Exec("UPDATE collections SET api_root = $2, title = $3, description = $4, "
                               "alias = $5, media_types = $6 WHERE id = $1",
@@ -744,14 +832,17 @@ Status PostgresStore::UpdateCollection(const Collection& collection) {
 }
 
 Result<Collection> PostgresStore::GetCollection(std::string_view id) {
-  return ReadOne([&](Connection& c) -> Result<Collection> {
-    LIAISON_ASSIGN_OR_RETURN(QueryResult r, c.Exec(absl::StrCat("SELECT ", kCollectionColumns,
-                                                                " FROM collections WHERE id = $1"),
-                                                   Params().Add(id)));
-    if (r.rows() == 0) {
-      return absl::NotFoundError(absl::StrCat("collection ", ToAbsl(id), " not found"));
-    }
-    return ReadCollection(r, 0);
+  return ThroughCache(collections_, id, [&] {
+    return ReadOne([&](Connection& c) -> Result<Collection> {
+      LIAISON_ASSIGN_OR_RETURN(
+          QueryResult r,
+          c.Exec(absl::StrCat("SELECT ", kCollectionColumns, " FROM collections WHERE id = $1"),
+                 Params().Add(id)));
+      if (r.rows() == 0) {
+        return absl::NotFoundError(absl::StrCat("collection ", ToAbsl(id), " not found"));
+      }
+      return ReadCollection(r, 0);
+    });
   });
 }
 
@@ -766,7 +857,7 @@ Result<std::vector<Collection>> PostgresStore::ListCollections() {
 }
 
 Status PostgresStore::DeleteCollection(std::string_view id) {
-  return Write([&](Connection& c) -> Status {
+  return WriteAndInvalidate([&](Connection& c) -> Status {
     LIAISON_RETURN_IF_ERROR(StatusOf(LockObjectWrites(c)));
     LIAISON_ASSIGN_OR_RETURN(int64_t cid, CollectionKey(c, id));
     for (const char* sql :
@@ -1424,9 +1515,22 @@ Result<Page> FinishPage(std::vector<Row>& accepted, std::vector<std::string>& js
   return page;
 }
 
+// What DecideByFlags looks at in a row, as views into a result (no copies).
+struct RowFlags {
+  int64_t date_added = 0;
+  std::string_view version;
+  bool is_first = false;
+  bool is_last = false;
+  bool spec_latest = false;
+};
+
+RowFlags ReadRowFlags(const QueryResult& r, int i) {
+  return {r.Int(i, 0), r.Text(i, 2), r.Bool(i, 5), r.Bool(i, 6), r.Bool(i, 7)};
+}
+
 // Whether `row` is selected, decided from its own flags; nullopt when its sibling versions are
 // needed to tell.
-std::optional<bool> DecideByFlags(const Row& row, const VersionPlan& plan) {
+std::optional<bool> DecideByFlags(const RowFlags& row, const VersionPlan& plan) {
   bool version_ok = plan.all || (plan.last && row.is_last) || (plan.first && row.is_first);
   if (!version_ok && !plan.at.empty()) {
     if (row.version.empty()) {
@@ -1448,6 +1552,11 @@ std::optional<bool> DecideByFlags(const Row& row, const VersionPlan& plan) {
   return true;
 }
 
+std::optional<bool> DecideByFlags(const Row& row, const VersionPlan& plan) {
+  return DecideByFlags(
+      RowFlags{row.date_added, row.version, row.is_first, row.is_last, row.spec_latest}, plan);
+}
+
 Result<bool> PostgresStore::Selected(Connection& c, int64_t cid, const Row& row,
                                      const Filter& filter, const VersionPlan& plan) {
   if (std::optional<bool> decided = DecideByFlags(row, plan)) return *decided;
@@ -1461,7 +1570,8 @@ Result<bool> PostgresStore::Selected(Connection& c, int64_t cid, const Row& row,
 }
 
 Result<Page> PostgresStore::QueryImpl(std::string_view collection, const Filter& filter,
-                                      bool with_json) {
+                                      bool with_json,
+                                      const std::function<void(std::string_view)>* each) {
   LIAISON_RETURN_IF_ERROR(ValidateFilter(filter));
   int64_t start = std::numeric_limits<int64_t>::min();
   if (filter.added_after) start = std::max(start, ToUnixMicros(*filter.added_after));
@@ -1529,23 +1639,52 @@ Result<Page> PostgresStore::QueryImpl(std::string_view collection, const Filter&
     if (!specs.empty()) p.AddTextArray(specs);
     for (const std::string& t : types) p.Add(t);
     LIAISON_ASSIGN_OR_RETURN(QueryResult r, c.Exec(fast_sql, p));
-    std::vector<Row> accepted;
-    std::vector<std::string> json;
+    // Decide every row from views into the result first (a row that needs its siblings sends
+    // the whole page down the other path, before anything has been handed out).
+    std::vector<int> accepted;  // row numbers in `r`, one past the page when there is more
+    accepted.reserve(std::min<size_t>(static_cast<size_t>(r.rows()), limit + 1));
     bool decided = true;
     for (int i = 0; i < r.rows() && accepted.size() <= limit; ++i) {
-      Row row = ReadRow(r, i);
-      const std::optional<bool> keep = DecideByFlags(row, plan);
+      const std::optional<bool> keep = DecideByFlags(ReadRowFlags(r, i), plan);
       if (!keep) {
         decided = false;
         break;
       }
-      if (!*keep) continue;
-      if (with_json && accepted.size() < limit) json.emplace_back(r.Text(i, kJsonColumn));
-      accepted.push_back(std::move(row));
+      if (*keep) accepted.push_back(i);
     }
     if (decided && !accepted.empty() &&
         (accepted.size() > limit || static_cast<size_t>(r.rows()) < batch)) {
-      return FinishPage(accepted, json, limit, with_json);
+      const bool more = accepted.size() > limit;
+      if (more) accepted.resize(limit);
+      if (each != nullptr) {
+        // QueryEach: each text goes from libpq's buffer straight to the caller; the page
+        // carries only what the envelope's headers and `next` need.
+        for (int i : accepted) (*each)(r.Text(i, kJsonColumn));
+        Page page;
+        page.more = more;
+        page.date_added_first = FromUnixMicros(r.Int(accepted.front(), 0));
+        page.date_added_last = FromUnixMicros(r.Int(accepted.back(), 0));
+        if (more) {
+          const int last = accepted.back();
+          auto version = ParseVersionKey(r.Text(last, 2));
+          if (!version.ok()) {
+            return absl::DataLossError(
+                absl::StrCat("postgres store: bad stored version of ", ToAbsl(r.Text(last, 1))));
+          }
+          page.next = EncodeCursor({*page.date_added_last, std::string(r.Text(last, 1)), *version});
+        }
+        return page;
+      }
+      std::vector<Row> rows;
+      std::vector<std::string> json;
+      rows.reserve(accepted.size() + (more ? 1 : 0));
+      for (int i : accepted) {
+        rows.push_back(ReadRow(r, i));
+        if (with_json) json.emplace_back(r.Text(i, kJsonColumn));
+      }
+      // FinishPage tells `more` from one row past the page; that row's content is not used.
+      if (more) rows.push_back(rows.back());
+      return FinishPage(rows, json, limit, with_json);
     }
   }
 
@@ -1631,7 +1770,12 @@ Result<Page> PostgresStore::QueryImpl(std::string_view collection, const Filter&
       }
     }
 
-    return FinishPage(accepted, json, limit, with_json);
+    LIAISON_ASSIGN_OR_RETURN(Page page, FinishPage(accepted, json, limit, with_json));
+    if (each != nullptr) {
+      for (const ObjectRecord& rec : page.records) (*each)(rec.json);
+      page.records.clear();
+    }
+    return page;
   }();
 }
 
@@ -1747,7 +1891,7 @@ Status PostgresStore::CreateUser(const User& user) {
 
 Status PostgresStore::UpdateUser(const User& user) {
   LIAISON_RETURN_IF_ERROR(CheckUser(user));
-  return Write([&](Connection& c) -> Status {
+  return WriteAndInvalidate([&](Connection& c) -> Status {
     LIAISON_ASSIGN_OR_RETURN(
         QueryResult r,
         c.Exec("UPDATE users SET password_hash = $2, is_admin = $3, groups = $4 WHERE name = $1",
@@ -1764,14 +1908,16 @@ Status PostgresStore::UpdateUser(const User& user) {
 }
 
 Result<User> PostgresStore::GetUser(std::string_view name) {
-  return ReadOne([&](Connection& c) -> Result<User> {
-    LIAISON_ASSIGN_OR_RETURN(
-        QueryResult r,
-        c.Exec("SELECT name, password_hash, is_admin, groups FROM users WHERE name = $1",
-               Params().Add(name)));
-    if (r.rows() == 0)
-      return absl::NotFoundError(absl::StrCat("user ", ToAbsl(name), " not found"));
-    return ReadUser(r, 0);
+  return ThroughCache(users_, name, [&] {
+    return ReadOne([&](Connection& c) -> Result<User> {
+      LIAISON_ASSIGN_OR_RETURN(
+          QueryResult r,
+          c.Exec("SELECT name, password_hash, is_admin, groups FROM users WHERE name = $1",
+                 Params().Add(name)));
+      if (r.rows() == 0)
+        return absl::NotFoundError(absl::StrCat("user ", ToAbsl(name), " not found"));
+      return ReadUser(r, 0);
+    });
   });
 }
 
@@ -1787,7 +1933,7 @@ Result<std::vector<User>> PostgresStore::ListUsers() {
 }
 
 Status PostgresStore::DeleteUser(std::string_view name) {
-  return Write([&](Connection& c) -> Status {
+  return WriteAndInvalidate([&](Connection& c) -> Status {
     LIAISON_ASSIGN_OR_RETURN(bool exists, UserExists(c, name));
     if (!exists) return absl::NotFoundError(absl::StrCat("user ", ToAbsl(name), " not found"));
     for (const char* sql : {"DELETE FROM tokens WHERE user_name = $1",
@@ -1827,12 +1973,14 @@ Status PostgresStore::AddToken(const ApiToken& token) {
 }
 
 Result<ApiToken> PostgresStore::FindToken(std::string_view token_hash) {
-  return ReadOne([&](Connection& c) -> Result<ApiToken> {
-    static const std::string kSql =
-        absl::StrCat("SELECT ", kTokenColumns, " FROM tokens WHERE token_hash = $1");
-    LIAISON_ASSIGN_OR_RETURN(QueryResult r, c.Exec(kSql, Params().Add(token_hash)));
-    if (r.rows() == 0) return absl::NotFoundError("token not found");
-    return ReadToken(r, 0);
+  return ThroughCache(tokens_, token_hash, [&] {
+    return ReadOne([&](Connection& c) -> Result<ApiToken> {
+      static const std::string kSql =
+          absl::StrCat("SELECT ", kTokenColumns, " FROM tokens WHERE token_hash = $1");
+      LIAISON_ASSIGN_OR_RETURN(QueryResult r, c.Exec(kSql, Params().Add(token_hash)));
+      if (r.rows() == 0) return absl::NotFoundError("token not found");
+      return ReadToken(r, 0);
+    });
   });
 }
 
@@ -1852,7 +2000,7 @@ Result<std::vector<ApiToken>> PostgresStore::ListTokens(std::string_view user) {
 }
 
 Status PostgresStore::DeleteToken(std::string_view token_hash) {
-  return Write([&](Connection& c) -> Status {
+  return WriteAndInvalidate([&](Connection& c) -> Status {
     LIAISON_ASSIGN_OR_RETURN(QueryResult r, c.Exec("DELETE FROM tokens WHERE token_hash = $1",
                                                    Params().Add(token_hash)));
     if (r.Affected() == 0) return absl::NotFoundError("token not found");
@@ -1864,7 +2012,7 @@ Status PostgresStore::SetPermission(std::string_view collection, const Principal
                                     Permission permission) {
   if (principal.name.empty()) return absl::InvalidArgumentError("permission: empty principal");
   const int64_t kind = principal.kind == Principal::Kind::kUser ? 0 : 1;
-  return Write([&](Connection& c) -> Status {
+  return WriteAndInvalidate([&](Connection& c) -> Status {
     LIAISON_ASSIGN_OR_RETURN(
         QueryResult col,
         c.Exec("SELECT cid FROM collections WHERE id = $1 FOR SHARE", Params().Add(collection)));
@@ -1901,20 +2049,29 @@ Status PostgresStore::SetPermission(std::string_view collection, const Principal
 Result<std::vector<std::pair<Principal, Permission>>> PostgresStore::ListPermissions(
     std::string_view collection) {
   using Grants = std::vector<std::pair<Principal, Permission>>;
-  return Read([&](Connection& c) -> Result<Grants> {
-    LIAISON_ASSIGN_OR_RETURN(int64_t cid, CollectionKey(c, collection));
-    LIAISON_ASSIGN_OR_RETURN(QueryResult r,
-                             c.Exec("SELECT kind, principal, can_read, can_write FROM permissions "
-                                    "WHERE cid = $1 ORDER BY kind, principal",
-                                    Params().Add(cid)));
-    Grants out;
-    for (int i = 0; i < r.rows(); ++i) {
-      Principal p;
-      p.kind = r.Int(i, 0) == 0 ? Principal::Kind::kUser : Principal::Kind::kGroup;
-      p.name = std::string(r.Text(i, 1));
-      out.emplace_back(std::move(p), Permission{r.Bool(i, 2), r.Bool(i, 3)});
-    }
-    return out;
+  return ThroughCache(grants_, collection, [&] {
+    // One statement (one snapshot, one round trip): the collection's row tells NotFound apart
+    // from a collection without grants (then one row of NULLs).
+    return ReadOne([&](Connection& c) -> Result<Grants> {
+      LIAISON_ASSIGN_OR_RETURN(
+          QueryResult r,
+          c.Exec("SELECT p.kind, p.principal, p.can_read, p.can_write FROM collections c "
+                 "LEFT JOIN permissions p ON p.cid = c.cid WHERE c.id = $1 "
+                 "ORDER BY p.kind, p.principal",
+                 Params().Add(collection)));
+      if (r.rows() == 0) {
+        return absl::NotFoundError(absl::StrCat("collection ", ToAbsl(collection), " not found"));
+      }
+      Grants out;
+      for (int i = 0; i < r.rows(); ++i) {
+        if (r.IsNull(i, 0)) continue;
+        Principal p;
+        p.kind = r.Int(i, 0) == 0 ? Principal::Kind::kUser : Principal::Kind::kGroup;
+        p.name = std::string(r.Text(i, 1));
+        out.emplace_back(std::move(p), Permission{r.Bool(i, 2), r.Bool(i, 3)});
+      }
+      return out;
+    });
   });
 }
 
