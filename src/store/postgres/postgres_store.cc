@@ -1638,7 +1638,8 @@ Result<Page> PostgresStore::QueryImpl(std::string_view collection, const Filter&
     p.Add(collection).Add(start).Add(static_cast<int64_t>(batch));
     if (!specs.empty()) p.AddTextArray(specs);
     for (const std::string& t : types) p.Add(t);
-    LIAISON_ASSIGN_OR_RETURN(QueryResult r, c.Exec(fast_sql, p));
+    // Binary results: the JSON texts arrive without textout's copy and strlen.
+    LIAISON_ASSIGN_OR_RETURN(QueryResult r, c.ExecBinary(fast_sql, p));
     // Decide every row from views into the result first (a row that needs its siblings sends
     // the whole page down the other path, before anything has been handed out).
     std::vector<int> accepted;  // row numbers in `r`, one past the page when there is more
