@@ -591,6 +591,54 @@ TEST_F(PostgresStoreTest, NaiveDateAddedLetsAPollingReaderMissObjects) {
   EXPECT_TRUE(missed) << "the race test did not detect the naive ordering";
 }
 
+// Audit appends are group-committed like Adds: many appenders at once (several per group), one
+// of them with text PostgreSQL cannot store. Only that one fails; every other entry is stored
+// once, and the log stays one chain (seq 1..n, each prev_hash its predecessor's hash).
+TEST_F(PostgresStoreTest, AuditGroupCommitIsolatesAFailingAppend) {
+  auto store = Open(4);
+  ASSERT_TRUE(store.ok()) << store.status();
+  auto chain = [](const AuditRecord& r) {
+    return absl::StrCat(r.prev_hash.size(), ":", r.seq, ":", r.details);
+  };
+  constexpr int kThreads = 6, kAppends = 15;
+  std::atomic<int> failed{0}, rejected{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kAppends; ++i) {
+        const bool bad = t == 0 && i == 7;
+        AuditRecord r;
+        r.time = Timestamp::Now();
+        r.kind = "receipt";
+        r.details = bad ? std::string("{\"nul\":\"\0\"}", 11)
+                        : absl::StrCat("{\"t\":", t, ",\"i\":", i, "}");
+        auto written = (*store)->AppendAudit({r}, chain);
+        if (bad) {
+          if (written.status().code() == absl::StatusCode::kInvalidArgument) ++rejected;
+        } else if (!written.ok() || written->size() != 1) {
+          ++failed;
+        }
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(failed.load(), 0);
+  EXPECT_EQ(rejected.load(), 1);
+  AuditQuery q;
+  q.limit = 1000;
+  auto log = (*store)->ReadAudit(q);
+  ASSERT_TRUE(log.ok()) << log.status();
+  ASSERT_EQ(log->size(), size_t{kThreads * kAppends - 1});
+  std::string prev;
+  for (size_t i = 0; i < log->size(); ++i) {
+    const AuditRecord& e = (*log)[i];
+    EXPECT_EQ(e.seq, static_cast<int64_t>(i + 1));
+    EXPECT_EQ(e.prev_hash, prev);
+    EXPECT_EQ(e.hash, chain(e));
+    prev = e.hash;
+  }
+}
+
 // The node cache of users, tokens, collections and grants (PostgresOptions::cache_ttl): a node
 // sees its own writes at once, and serves another node's from its cache until the entry
 // expires (which shows the cache is used: no round trip for those reads).
