@@ -414,6 +414,35 @@ TEST_F(PostgresStoreTest, PlansDoNotDependOnStatistics) {
   plan = lookup(kCollection, 2);
   EXPECT_NE(plan.find("objects_by_id"), std::string::npos) << plan;
   EXPECT_EQ(plan.find("Seq Scan"), std::string::npos) << plan;
+  // The one-trip Add runs with generic plans: its guard (the same SQL) must reach the ids
+  // through objects_by_id there too, whatever the statistics, before and after ANALYZE.
+  auto generic_guard = [&] {
+    PGconn* c = PQconnectdb(Dsn().c_str());
+    EXPECT_EQ(PQstatus(c), CONNECTION_OK);
+    PQclear(PQexec(c, absl::StrCat(postgres_internal::kSessionSettings, "; SET search_path TO ",
+                                   schema_, "; SET plan_cache_mode = force_generic_plan")
+                          .c_str()));
+    PQclear(PQexec(c,
+                   "PREPARE guard(text, text[]) AS SELECT 1 / ((SELECT count(*) FROM collections "
+                   "WHERE id = $1) = 1 AND EXISTS (SELECT 1 FROM meta WHERE key = "
+                   "'last_date_added') AND NOT EXISTS (SELECT 1 FROM objects WHERE id = ANY($2) "
+                   "AND cid + 0 = (SELECT cid FROM collections WHERE id = $1)))::int"));
+    PGresult* r =
+        PQexec(c, absl::StrCat("EXPLAIN EXECUTE guard('", kCollection, "', '{a,b,c}')").c_str());
+    EXPECT_EQ(PQresultStatus(r), PGRES_TUPLES_OK) << PQresultErrorMessage(r);
+    std::string out;
+    for (int i = 0; i < PQntuples(r); ++i) absl::StrAppend(&out, PQgetvalue(r, i, 0), "\n");
+    PQclear(r);
+    PQfinish(c);
+    return out;
+  };
+  plan = generic_guard();
+  EXPECT_NE(plan.find("objects_by_id"), std::string::npos) << plan;
+  EXPECT_EQ(plan.find("Seq Scan on objects"), std::string::npos) << plan;
+  RawSql("ANALYZE objects");
+  plan = generic_guard();
+  EXPECT_NE(plan.find("objects_by_id"), std::string::npos) << plan;
+  EXPECT_EQ(plan.find("Seq Scan on objects"), std::string::npos) << plan;
 }
 
 // ObjectsStamp (the policy visibility cache's key): moves with every Add that stores a version

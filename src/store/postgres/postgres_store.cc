@@ -1043,7 +1043,14 @@ bool PostgresStore::CommitGroupOneTrip(Connection& c, const std::vector<PendingA
 
   std::vector<Step> steps;
   steps.push_back({"BEGIN", Params()});
-  steps.push_back({"SET LOCAL plan_cache_mode = force_custom_plan", Params()});
+  // Generic plans here, where the other write paths force custom ones (kBeginWrite): a custom
+  // plan substitutes the parameters as constants, and planning the INSERT then copied its
+  // arrays (the JSON of the whole group) several times over; profiled at about a fifth of the
+  // backend's CPU during ingest (GetCachedPlan, copyObjectImpl, memmove). The statements of
+  // this path have one reasonable plan whatever the statistics: the mark and the collection by
+  // their unique keys, the guard's ids through objects_by_id, the only index an id condition
+  // can use (`cid + 0`; PlansDoNotDependOnStatistics checks the generic plans).
+  steps.push_back({"SET LOCAL plan_cache_mode = force_generic_plan", Params()});
   // The status resources first, BEFORE the date_added lock: every object has a version here and
   // the outcomes are known, so nothing in them waits for the lock, and writing them (a body of
   // ~100 bytes per object, compressed and TOASTed) no longer lengthens the lock hold that every
