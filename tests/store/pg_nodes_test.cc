@@ -282,6 +282,51 @@ TEST_F(PgNodesTest, ObjectsPostedToOneNodeAreServedByTheOtherWithTheSameCursors)
   EXPECT_EQ(std::set<std::string>(ids.begin(), ids.end()), posted);
 }
 
+// The nodes cache users, tokens, collections and grants for PostgresOptions::cache_ttl (1 s by
+// default, docs/store.md): a permission revoked or a token deleted elsewhere (here through a
+// third opening of the store, as `liaison user ...` or another node would) must stop working on
+// both nodes once that bound has passed, although both served the caller just before.
+TEST_F(PgNodesTest, RevocationElsewhereTakesEffectOnBothNodesWithinTheCacheBound) {
+  const auto kBound = PostgresOptions().cache_ttl;
+  ASSERT_TRUE(store_->CreateUser({"partner", "unused-hash", false, {}}).ok());
+  const std::string token = taxii::NewApiToken();
+  ASSERT_TRUE(
+      store_->AddToken({taxii::HashApiToken(token), "partner", "", Timestamp::Now(), {}}).ok());
+  const std::string auth = "Bearer " + token;
+  ASSERT_TRUE(
+      store_->SetPermission(collection_, Principal::UserNamed("partner"), {true, false}).ok());
+  const std::string target = absl::StrCat(ObjectsPath(), "?limit=1");
+  auto get = [&](Node& node) {
+    return ExchangeOnce(node.port(), auth, http::verb::get, target).status;
+  };
+  for (Node* node : {a_.get(), b_.get()}) ASSERT_EQ(get(*node), 200);
+
+  ASSERT_TRUE(store_->SetPermission(collection_, Principal::UserNamed("partner"), {}).ok());
+  auto deadline = std::chrono::steady_clock::now() + kBound;
+  // Both nodes keep serving the caller (from their caches or not) until the bound...
+  while (std::chrono::steady_clock::now() < deadline) {
+    for (Node* node : {a_.get(), b_.get()}) {
+      const int status = get(*node);
+      ASSERT_TRUE(status == 200 || status == 404) << status;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  // ... and not after it: a collection the caller may not read is "not found" (section 5.2).
+  for (Node* node : {a_.get(), b_.get()}) EXPECT_EQ(get(*node), 404);
+
+  ASSERT_TRUE(
+      store_->SetPermission(collection_, Principal::UserNamed("partner"), {true, false}).ok());
+  std::this_thread::sleep_for(kBound);
+  for (Node* node : {a_.get(), b_.get()}) ASSERT_EQ(get(*node), 200);
+  ASSERT_TRUE(store_->DeleteToken(taxii::HashApiToken(token)).ok());
+  deadline = std::chrono::steady_clock::now() + kBound;
+  while (std::chrono::steady_clock::now() < deadline) {
+    for (Node* node : {a_.get(), b_.get()}) (void)get(*node);
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  for (Node* node : {a_.get(), b_.get()}) EXPECT_EQ(get(*node), 401);
+}
+
 // Four writers (two per node) POST while a reader polls node B with added_after set to the last
 // X-TAXII-Date-Added-Last it got, as TAXII clients do: it must see every object exactly once.
 TEST_F(PgNodesTest, PollingReaderMissesNothingWhileBothNodesIngest) {

@@ -414,6 +414,35 @@ TEST_F(PostgresStoreTest, PlansDoNotDependOnStatistics) {
   plan = lookup(kCollection, 2);
   EXPECT_NE(plan.find("objects_by_id"), std::string::npos) << plan;
   EXPECT_EQ(plan.find("Seq Scan"), std::string::npos) << plan;
+  // The one-trip Add runs with generic plans: its guard (the same SQL) must reach the ids
+  // through objects_by_id there too, whatever the statistics, before and after ANALYZE.
+  auto generic_guard = [&] {
+    PGconn* c = PQconnectdb(Dsn().c_str());
+    EXPECT_EQ(PQstatus(c), CONNECTION_OK);
+    PQclear(PQexec(c, absl::StrCat(postgres_internal::kSessionSettings, "; SET search_path TO ",
+                                   schema_, "; SET plan_cache_mode = force_generic_plan")
+                          .c_str()));
+    PQclear(PQexec(c,
+                   "PREPARE guard(text, text[]) AS SELECT 1 / ((SELECT count(*) FROM collections "
+                   "WHERE id = $1) = 1 AND EXISTS (SELECT 1 FROM meta WHERE key = "
+                   "'last_date_added') AND NOT EXISTS (SELECT 1 FROM objects WHERE id = ANY($2) "
+                   "AND cid + 0 = (SELECT cid FROM collections WHERE id = $1)))::int"));
+    PGresult* r =
+        PQexec(c, absl::StrCat("EXPLAIN EXECUTE guard('", kCollection, "', '{a,b,c}')").c_str());
+    EXPECT_EQ(PQresultStatus(r), PGRES_TUPLES_OK) << PQresultErrorMessage(r);
+    std::string out;
+    for (int i = 0; i < PQntuples(r); ++i) absl::StrAppend(&out, PQgetvalue(r, i, 0), "\n");
+    PQclear(r);
+    PQfinish(c);
+    return out;
+  };
+  plan = generic_guard();
+  EXPECT_NE(plan.find("objects_by_id"), std::string::npos) << plan;
+  EXPECT_EQ(plan.find("Seq Scan on objects"), std::string::npos) << plan;
+  RawSql("ANALYZE objects");
+  plan = generic_guard();
+  EXPECT_NE(plan.find("objects_by_id"), std::string::npos) << plan;
+  EXPECT_EQ(plan.find("Seq Scan on objects"), std::string::npos) << plan;
 }
 
 // ObjectsStamp (the policy visibility cache's key): moves with every Add that stores a version
@@ -589,6 +618,163 @@ TEST_F(PostgresStoreTest, NaiveDateAddedLetsAPollingReaderMissObjects) {
                 out.seen, out.expected, out.writes_failed ? "; a write failed" : "");
   }
   EXPECT_TRUE(missed) << "the race test did not detect the naive ordering";
+}
+
+// Audit appends are group-committed like Adds: many appenders at once (several per group), one
+// of them with text PostgreSQL cannot store. Only that one fails; every other entry is stored
+// once, and the log stays one chain (seq 1..n, each prev_hash its predecessor's hash).
+TEST_F(PostgresStoreTest, AuditGroupCommitIsolatesAFailingAppend) {
+  auto store = Open(4);
+  ASSERT_TRUE(store.ok()) << store.status();
+  auto chain = [](const AuditRecord& r) {
+    return absl::StrCat(r.prev_hash.size(), ":", r.seq, ":", r.details);
+  };
+  constexpr int kThreads = 6, kAppends = 15;
+  std::atomic<int> failed{0}, rejected{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kAppends; ++i) {
+        const bool bad = t == 0 && i == 7;
+        AuditRecord r;
+        r.time = Timestamp::Now();
+        r.kind = "receipt";
+        r.details = bad ? std::string("{\"nul\":\"\0\"}", 11)
+                        : absl::StrCat("{\"t\":", t, ",\"i\":", i, "}");
+        auto written = (*store)->AppendAudit({r}, chain);
+        if (bad) {
+          if (written.status().code() == absl::StatusCode::kInvalidArgument) ++rejected;
+        } else if (!written.ok() || written->size() != 1) {
+          ++failed;
+        }
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(failed.load(), 0);
+  EXPECT_EQ(rejected.load(), 1);
+  AuditQuery q;
+  q.limit = 1000;
+  auto log = (*store)->ReadAudit(q);
+  ASSERT_TRUE(log.ok()) << log.status();
+  ASSERT_EQ(log->size(), size_t{kThreads * kAppends - 1});
+  std::string prev;
+  for (size_t i = 0; i < log->size(); ++i) {
+    const AuditRecord& e = (*log)[i];
+    EXPECT_EQ(e.seq, static_cast<int64_t>(i + 1));
+    EXPECT_EQ(e.prev_hash, prev);
+    EXPECT_EQ(e.hash, chain(e));
+    prev = e.hash;
+  }
+}
+
+// The node cache of users, tokens, collections and grants (PostgresOptions::cache_ttl): a node
+// sees its own writes at once, and serves another node's from its cache until the entry
+// expires (which shows the cache is used: no round trip for those reads).
+TEST_F(PostgresStoreTest, CacheSeesOwnWritesAtOnceAndOtherNodesAfterItsTtl) {
+  PostgresOptions o;
+  o.conninfo = Dsn();
+  o.schema = schema_;
+  o.max_connections = 2;
+  o.cache_ttl = std::chrono::minutes(10);
+  auto node_a = OpenPostgresStore(o);
+  ASSERT_TRUE(node_a.ok()) << node_a.status();
+  auto node_b = OpenPostgresStore(o);
+  ASSERT_TRUE(node_b.ok()) << node_b.status();
+  Store& a = **node_a;
+  Store& b = **node_b;
+  ASSERT_TRUE(a.CreateCollection({kCollection, "api", "t", "", "", {}}).ok());
+  ASSERT_TRUE(a.CreateUser({"alice", "hash-1", false, {"cert"}}).ok());
+  ASSERT_TRUE(a.SetPermission(kCollection, Principal::GroupNamed("cert"), {true, false}).ok());
+  ASSERT_TRUE(a.AddToken({"token-hash", "alice", "", Timestamp::Now(), std::nullopt}).ok());
+  for (Store* node : {&a, &b}) {
+    ASSERT_TRUE(node->EffectivePermission(kCollection, "alice")->can_read);
+    ASSERT_TRUE(node->FindToken("token-hash").ok());
+    ASSERT_EQ(node->GetCollection(kCollection)->title, "t");
+  }
+
+  ASSERT_TRUE(a.SetPermission(kCollection, Principal::GroupNamed("cert"), {}).ok());
+  ASSERT_TRUE(a.UpdateUser({"alice", "hash-2", false, {"cert"}}).ok());
+  ASSERT_TRUE(a.DeleteToken("token-hash").ok());
+  ASSERT_TRUE(a.UpdateCollection({kCollection, "api", "t2", "", "", {}}).ok());
+  // Node A: at once.
+  EXPECT_FALSE(a.EffectivePermission(kCollection, "alice")->can_read);
+  EXPECT_EQ(a.GetUser("alice")->password_hash, "hash-2");
+  EXPECT_EQ(a.FindToken("token-hash").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(a.GetCollection(kCollection)->title, "t2");
+  // Node B: from its cache, until the TTL.
+  EXPECT_TRUE(b.EffectivePermission(kCollection, "alice")->can_read);
+  EXPECT_EQ(b.GetUser("alice")->password_hash, "hash-1");
+  EXPECT_TRUE(b.FindToken("token-hash").ok());
+  EXPECT_EQ(b.GetCollection(kCollection)->title, "t");
+
+  // Lookups that find nothing are not cached: a user created on A is known to B at once.
+  EXPECT_EQ(b.GetUser("bob").status().code(), absl::StatusCode::kNotFound);
+  ASSERT_TRUE(a.CreateUser({"bob", "hash-b", false, {}}).ok());
+  EXPECT_TRUE(b.GetUser("bob").ok());
+  // A deletion on A: at once on A.
+  ASSERT_TRUE(a.DeleteUser("alice").ok());
+  EXPECT_EQ(a.GetUser("alice").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(a.EffectivePermission(kCollection, "alice").status().code(),
+            absl::StatusCode::kNotFound);
+}
+
+// The bound: a revocation, a deleted token, a changed password or a deleted collection on node
+// A is honoured by node B for at most cache_ttl after A's write returned, even while B keeps
+// reading the entries all along (an expiry that slid with each use would never expire here).
+TEST_F(PostgresStoreTest, RevocationOnOneNodeTakesEffectOnAnotherWithinTheTtl) {
+  constexpr auto kTtl = std::chrono::milliseconds(400);
+  PostgresOptions o;
+  o.conninfo = Dsn();
+  o.schema = schema_;
+  o.max_connections = 2;
+  o.cache_ttl = kTtl;
+  auto node_a = OpenPostgresStore(o);
+  ASSERT_TRUE(node_a.ok()) << node_a.status();
+  auto node_b = OpenPostgresStore(o);
+  ASSERT_TRUE(node_b.ok()) << node_b.status();
+  Store& a = **node_a;
+  Store& b = **node_b;
+  constexpr char kOther[] = "0e6b8a4c-7d21-4f3e-b5a9-2c8d1e4f6a7b";
+  ASSERT_TRUE(a.CreateCollection({kCollection, "api", "t", "", "", {}}).ok());
+  ASSERT_TRUE(a.CreateCollection({kOther, "api", "o", "", "", {}}).ok());
+  ASSERT_TRUE(a.CreateUser({"alice", "hash-1", false, {}}).ok());
+  ASSERT_TRUE(a.SetPermission(kCollection, Principal::UserNamed("alice"), {true, true}).ok());
+  ASSERT_TRUE(a.AddToken({"token-hash", "alice", "", Timestamp::Now(), std::nullopt}).ok());
+  auto read_all_on_b = [&] {
+    (void)b.EffectivePermission(kCollection, "alice");
+    (void)b.FindToken("token-hash");
+    (void)b.GetCollection(kOther);
+  };
+  read_all_on_b();
+  ASSERT_TRUE(b.EffectivePermission(kCollection, "alice")->can_write);
+
+  // B keeps its entries hot right up to the writes, and after them.
+  read_all_on_b();
+  ASSERT_TRUE(a.SetPermission(kCollection, Principal::UserNamed("alice"), {true, false}).ok());
+  ASSERT_TRUE(a.DeleteToken("token-hash").ok());
+  ASSERT_TRUE(a.UpdateUser({"alice", "hash-2", false, {}}).ok());
+  ASSERT_TRUE(a.DeleteCollection(kOther).ok());
+  const auto written = std::chrono::steady_clock::now();
+  while (std::chrono::steady_clock::now() < written + kTtl) {
+    read_all_on_b();
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  auto p = b.EffectivePermission(kCollection, "alice");
+  ASSERT_TRUE(p.ok()) << p.status();
+  EXPECT_TRUE(p->can_read);
+  EXPECT_FALSE(p->can_write) << "a revoked write permission outlived the cache bound";
+  EXPECT_EQ(b.FindToken("token-hash").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(b.GetUser("alice")->password_hash, "hash-2");
+  EXPECT_EQ(b.GetCollection(kOther).status().code(), absl::StatusCode::kNotFound);
+
+  // With cache_ttl = 0 there is no cache: the next read sees the change.
+  o.cache_ttl = std::chrono::milliseconds(0);
+  auto node_c = OpenPostgresStore(o);
+  ASSERT_TRUE(node_c.ok()) << node_c.status();
+  ASSERT_TRUE((*node_c)->EffectivePermission(kCollection, "alice")->can_read);
+  ASSERT_TRUE(a.SetPermission(kCollection, Principal::UserNamed("alice"), {}).ok());
+  EXPECT_FALSE((*node_c)->EffectivePermission(kCollection, "alice")->can_read);
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 #include "store/postgres/connection.h"
 
 #include <charconv>
+#include <cstdint>
 #include <cstring>
 #include <string>
 #include <utility>
@@ -172,6 +173,21 @@ Status Params::Check() const {
 
 int64_t QueryResult::Int(int row, int col) const {
   std::string_view text = Text(row, col);
+  if (PQfformat(r_.get(), col) == 1) {
+    // int8send / int4send / int2send: big-endian two's complement.
+    uint64_t u = 0;
+    for (unsigned char ch : text) u = (u << 8) | ch;
+    switch (text.size()) {
+      case 8:
+        return static_cast<int64_t>(u);
+      case 4:
+        return static_cast<int32_t>(static_cast<uint32_t>(u));
+      case 2:
+        return static_cast<int16_t>(static_cast<uint16_t>(u));
+      default:
+        return 0;
+    }
+  }
   int64_t value = 0;
   std::from_chars(text.data(), text.data() + text.size(), value);
   return value;
@@ -304,6 +320,15 @@ Result<std::string> Connection::Literal(std::string_view text) {
 }
 
 Result<QueryResult> Connection::Exec(std::string_view sql, const Params& params) {
+  return ExecFormat(sql, params, /*result_format=*/0);
+}
+
+Result<QueryResult> Connection::ExecBinary(std::string_view sql, const Params& params) {
+  return ExecFormat(sql, params, /*result_format=*/1);
+}
+
+Result<QueryResult> Connection::ExecFormat(std::string_view sql, const Params& params,
+                                           int result_format) {
   if (Status s = params.Check(); !s.ok()) return s;
   Drain();
   std::string key(sql);
@@ -329,7 +354,7 @@ Result<QueryResult> Connection::Exec(std::string_view sql, const Params& params)
   }
   QueryResult r(PQexecPrepared(conn_, it->second.c_str(), static_cast<int>(params.size()),
                                values.data(), lengths.data(), params.binary_.data(),
-                               /*resultFormat=*/0));
+                               result_format));
   const ExecStatusType st = r.get() != nullptr ? PQresultStatus(r.get()) : PGRES_FATAL_ERROR;
   if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
     return ErrorStatus(conn_, r.get(), "query failed");

@@ -76,9 +76,15 @@ class QueryResult {
     return std::string_view(PQgetvalue(r_.get(), row, col),
                             static_cast<size_t>(PQgetlength(r_.get(), row, col)));
   }
-  // Integer and boolean columns; DataLoss for anything else is the caller's to report.
+  // Integer and boolean columns, in either result format (Connection::ExecBinary); DataLoss
+  // for anything else is the caller's to report. Text() of a text column is the same bytes in
+  // both formats.
   int64_t Int(int row, int col) const;
-  bool Bool(int row, int col) const { return Text(row, col) == "t"; }
+  bool Bool(int row, int col) const {
+    if (PQfformat(r_.get(), col) == 1)
+      return PQgetlength(r_.get(), row, col) == 1 && PQgetvalue(r_.get(), row, col)[0] == 1;
+    return Text(row, col) == "t";
+  }
   // Rows an INSERT/UPDATE/DELETE touched.
   int64_t Affected() const;
   PGresult* get() const { return r_.get(); }
@@ -99,6 +105,11 @@ class Connection {
   // keyed by its text).
   Result<QueryResult> Exec(std::string_view sql, const Params& params);
   Result<QueryResult> Exec(std::string_view sql) { return Exec(sql, Params()); }
+  // Exec with every result column in binary format: the server sends a text column's bytes as
+  // they are stored (textsend) instead of through textout, which copies each value into a C
+  // string and measures it again (strlen over every JSON text of a page). Text(), Int() and
+  // Bool() read either format; other column types are not decoded.
+  Result<QueryResult> ExecBinary(std::string_view sql, const Params& params);
   // Runs `steps` in ONE round trip (libpq pipeline mode): every statement is sent (prepared on
   // first use, the PREPARE travelling in the same pipeline), then all answers are read. The
   // statements run in order, each with its own snapshot under READ COMMITTED, exactly as if sent
@@ -136,6 +147,7 @@ class Connection {
 
  private:
   explicit Connection(PGconn* conn) : conn_(conn) {}
+  Result<QueryResult> ExecFormat(std::string_view sql, const Params& params, int result_format);
   PGconn* conn_;
   absl::flat_hash_map<std::string, std::string> prepared_;  // SQL text -> statement name
   int64_t next_statement_ = 0;

@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstdint>
+#include <functional>
 #include <limits>
 #include <map>
 #include <optional>
@@ -493,6 +495,10 @@ class PostgresStore final : public Store {
   Result<Page> QueryManifest(std::string_view collection, const Filter& filter) override {
     return QueryImpl(collection, filter, /*with_json=*/false);
   }
+  Result<Page> QueryEach(std::string_view collection, const Filter& filter,
+                         const std::function<void(std::string_view json)>& each) override {
+    return QueryImpl(collection, filter, /*with_json=*/true, &each);
+  }
   Result<size_t> DeleteObject(std::string_view collection, std::string_view object_id,
                               const DeleteFilter& filter) override;
 
@@ -589,6 +595,16 @@ class PostgresStore final : public Store {
   // ONE round trip, with no client round trip while the lock is held (see the definition).
   // Returns false (rolled back) when its assumption fails; the caller then runs the above.
   bool CommitGroupOneTrip(Connection& c, const std::vector<PendingAdd*>& group);
+  // One caller of AppendAudit waiting for its group commit.
+  struct PendingAudit {
+    std::vector<AuditRecord>* entries;
+    const AuditChainFn* chain;
+    std::optional<Status> result;  // set when done
+  };
+  // Appends the entries of every member of `group` in ONE transaction (see AppendAudit). Sets
+  // `retry` when nothing was committed and the members may be tried again one by one (a
+  // statement before COMMIT failed); not when the outcome of COMMIT is unknown.
+  Status CommitAuditGroup(Connection& c, const std::vector<PendingAudit*>& group, bool& retry);
   // Status expiry (PostgresOptions::status_ttl).
   bool StatusExpired(Timestamp request_timestamp) const;
   // The pruning statement to run in a write transaction, when one is due (at most once a
@@ -598,16 +614,51 @@ class PostgresStore final : public Store {
   Result<AddResult> AddInTransaction(Connection& c, std::string_view collection,
                                      std::span<const stix::Object> objects,
                                      const AddOptions& options);
-  Result<Page> QueryImpl(std::string_view collection, const Filter& filter, bool with_json);
+  // With `each`, the page's texts go to it in order and the page returned has no records
+  // (QueryEach).
+  Result<Page> QueryImpl(std::string_view collection, const Filter& filter, bool with_json,
+                         const std::function<void(std::string_view)>* each = nullptr);
   Result<bool> Selected(Connection& c, int64_t cid, const Row& row, const Filter& filter,
                         const VersionPlan& plan);
 
+  // --- The cache of users, tokens, collections and permissions (PostgresOptions::cache_ttl).
+  template <typename V>
+  struct Cached {
+    V value;
+    std::chrono::steady_clock::time_point expires;
+  };
+  template <typename V>
+  using CacheMap = absl::flat_hash_map<std::string, Cached<V>>;
+  // The cached value of `key` while it is fresh, else fetch() (cached when it succeeds).
+  template <typename V, typename Fetch>
+  Result<V> ThroughCache(CacheMap<V>& map, std::string_view key, Fetch&& fetch);
+  // Forgets everything cached; called after every write to users, tokens, collections or
+  // permissions, whether it succeeded or not.
+  void InvalidateCache();
+  // Write(fn), then InvalidateCache().
+  template <typename Fn>
+  Status WriteAndInvalidate(Fn&& fn);
+
   const PostgresOptions options_;
+
+  absl::Mutex cache_mu_;
+  // Bumped by InvalidateCache: a fetch that began before an invalidation does not store its
+  // (possibly older) answer after it.
+  uint64_t cache_generation_ ABSL_GUARDED_BY(cache_mu_) = 0;
+  CacheMap<User> users_ ABSL_GUARDED_BY(cache_mu_);
+  CacheMap<ApiToken> tokens_ ABSL_GUARDED_BY(cache_mu_);
+  CacheMap<Collection> collections_ ABSL_GUARDED_BY(cache_mu_);
+  CacheMap<std::vector<std::pair<Principal, Permission>>> grants_ ABSL_GUARDED_BY(cache_mu_);
 
   // Group commit of Add (see Add).
   absl::Mutex group_mu_;
   std::vector<PendingAdd*> queue_ ABSL_GUARDED_BY(group_mu_);
   bool committing_ ABSL_GUARDED_BY(group_mu_) = false;
+
+  // Group commit of AppendAudit.
+  absl::Mutex audit_mu_;
+  std::vector<PendingAudit*> audit_queue_ ABSL_GUARDED_BY(audit_mu_);
+  bool audit_committing_ ABSL_GUARDED_BY(audit_mu_) = false;
 
   std::atomic<int64_t> last_prune_micros_{0};
 
@@ -683,6 +734,58 @@ auto PostgresStore::Write(Fn&& fn) -> decltype(fn(std::declval<Connection&>())) 
   return result;
 }
 
+// --- Cache ------------------------------------------------------------------------------------
+//
+// Why a cache, and why a TTL: every TAXII request reads its user (authentication) and its
+// collection (and, for users who are not admins, the collection's grants) before the page, each
+// a round trip to the database, where SQLite answers in-process. These rows change rarely and
+// only through administrative writes. A write through this store drops the cache at once, so a
+// node always sees its own changes; other nodes cannot tell this one, so their changes are seen
+// once the entry expires. An entry's expiry is counted from BEFORE its fetch was sent, so an
+// entry never outlives by more than cache_ttl the snapshot it was read in: a change committed
+// at time t is honoured by every lookup that starts after t + cache_ttl, on every node.
+
+template <typename V, typename Fetch>
+Result<V> PostgresStore::ThroughCache(CacheMap<V>& map, std::string_view key, Fetch&& fetch) {
+  if (options_.cache_ttl.count() <= 0) return fetch();
+  const auto now = std::chrono::steady_clock::now();
+  uint64_t generation;
+  {
+    absl::MutexLock lock(&cache_mu_);
+    auto it = map.find(ToAbsl(key));
+    if (it != map.end() && it->second.expires > now) return it->second.value;
+    generation = cache_generation_;
+  }
+  Result<V> fetched = fetch();
+  if (fetched.ok()) {
+    absl::MutexLock lock(&cache_mu_);
+    if (generation == cache_generation_) {
+      // Bounded memory: a node serves a bounded set of users and collections; past the bound
+      // (e.g. a client cycling through random user names with valid tokens) start over.
+      constexpr size_t kMaxEntries = 4096;
+      if (map.size() >= kMaxEntries) map.clear();
+      map.insert_or_assign(std::string(key), Cached<V>{*fetched, now + options_.cache_ttl});
+    }
+  }
+  return fetched;
+}
+
+void PostgresStore::InvalidateCache() {
+  absl::MutexLock lock(&cache_mu_);
+  ++cache_generation_;
+  users_.clear();
+  tokens_.clear();
+  collections_.clear();
+  grants_.clear();
+}
+
+template <typename Fn>
+Status PostgresStore::WriteAndInvalidate(Fn&& fn) {
+  Status s = Write(std::forward<Fn>(fn));
+  InvalidateCache();
+  return s;
+}
+
 Result<std::unique_ptr<Store>> PostgresStore::Open(const PostgresOptions& options) {
   if (options.conninfo.empty()) {
     return absl::InvalidArgumentError("postgres store: empty connection string");
@@ -705,7 +808,7 @@ Result<std::unique_ptr<Store>> PostgresStore::Open(const PostgresOptions& option
 
 Status PostgresStore::CreateCollection(const Collection& collection) {
   if (collection.id.empty()) return absl::InvalidArgumentError("collection: empty id");
-  return Write([&](Connection& c) -> Status {
+  return WriteAndInvalidate([&](Connection& c) -> Status {
     auto r = c.Exec(
         "INSERT INTO collections(id, api_root, title, description, alias, media_types) "
         "VALUES ($1, $2, $3, $4, $5, $6)",
@@ -725,7 +828,7 @@ Status PostgresStore::CreateCollection(const Collection& collection) {
 }
 
 Status PostgresStore::UpdateCollection(const Collection& collection) {
-  return Write([&](Connection& c) -> Status {
+  return WriteAndInvalidate([&](Connection& c) -> Status {
     LIAISON_ASSIGN_OR_RETURN(
         QueryResult r, c.Exec("UPDATE collections SET api_root = $2, title = $3, description = $4, "
                               "alias = $5, media_types = $6 WHERE id = $1",
@@ -744,14 +847,17 @@ Status PostgresStore::UpdateCollection(const Collection& collection) {
 }
 
 Result<Collection> PostgresStore::GetCollection(std::string_view id) {
-  return ReadOne([&](Connection& c) -> Result<Collection> {
-    LIAISON_ASSIGN_OR_RETURN(QueryResult r, c.Exec(absl::StrCat("SELECT ", kCollectionColumns,
-                                                                " FROM collections WHERE id = $1"),
-                                                   Params().Add(id)));
-    if (r.rows() == 0) {
-      return absl::NotFoundError(absl::StrCat("collection ", ToAbsl(id), " not found"));
-    }
-    return ReadCollection(r, 0);
+  return ThroughCache(collections_, id, [&] {
+    return ReadOne([&](Connection& c) -> Result<Collection> {
+      LIAISON_ASSIGN_OR_RETURN(
+          QueryResult r,
+          c.Exec(absl::StrCat("SELECT ", kCollectionColumns, " FROM collections WHERE id = $1"),
+                 Params().Add(id)));
+      if (r.rows() == 0) {
+        return absl::NotFoundError(absl::StrCat("collection ", ToAbsl(id), " not found"));
+      }
+      return ReadCollection(r, 0);
+    });
   });
 }
 
@@ -766,7 +872,7 @@ Result<std::vector<Collection>> PostgresStore::ListCollections() {
 }
 
 Status PostgresStore::DeleteCollection(std::string_view id) {
-  return Write([&](Connection& c) -> Status {
+  return WriteAndInvalidate([&](Connection& c) -> Status {
     LIAISON_RETURN_IF_ERROR(StatusOf(LockObjectWrites(c)));
     LIAISON_ASSIGN_OR_RETURN(int64_t cid, CollectionKey(c, id));
     for (const char* sql :
@@ -937,7 +1043,37 @@ bool PostgresStore::CommitGroupOneTrip(Connection& c, const std::vector<PendingA
 
   std::vector<Step> steps;
   steps.push_back({"BEGIN", Params()});
-  steps.push_back({"SET LOCAL plan_cache_mode = force_custom_plan", Params()});
+  // Generic plans here, where the other write paths force custom ones (kBeginWrite): a custom
+  // plan substitutes the parameters as constants, and planning the INSERT then copied its
+  // arrays (the JSON of the whole group) several times over; profiled at about a fifth of the
+  // backend's CPU during ingest (GetCachedPlan, copyObjectImpl, memmove). The statements of
+  // this path have one reasonable plan whatever the statistics: the mark and the collection by
+  // their unique keys, the guard's ids through objects_by_id, the only index an id condition
+  // can use (`cid + 0`; PlansDoNotDependOnStatistics checks the generic plans).
+  steps.push_back({"SET LOCAL plan_cache_mode = force_generic_plan", Params()});
+  // The status resources first, BEFORE the date_added lock: every object has a version here and
+  // the outcomes are known, so nothing in them waits for the lock, and writing them (a body of
+  // ~100 bytes per object, compressed and TOASTed) no longer lengthens the lock hold that every
+  // object writer of every node queues for. Same transaction: a status that says success still
+  // commits with its objects or not at all.
+  bool any_status = false;
+  for (size_t g = 0; g < group.size(); ++g) {
+    const PendingAdd& p = *group[g];
+    if (!p.options->status) continue;
+    StatusResource status = *p.options->status;
+    for (size_t i = 0; i < p.objects.size(); ++i) {
+      status.successes.push_back(
+          {p.objects[i].id, StatusVersion(p.objects[i], Timestamp()),
+           results[g].outcomes[i].kind == AddOutcome::Kind::kAdded ? "added" : "duplicate"});
+    }
+    FinishStatus(status);
+    steps.push_back({kWriteStatusSql, StatusParams(status)});
+    results[g].status = std::move(status);
+    any_status = true;
+  }
+  if (any_status) {
+    if (std::optional<Step> prune = PruneStatusesStep()) steps.push_back(*std::move(prune));
+  }
   const size_t mark_step = steps.size();
   steps.push_back(
       {"UPDATE meta SET value = greatest($1::bigint, value + 1) + $2::bigint - 1 "
@@ -980,25 +1116,6 @@ bool PostgresStore::CommitGroupOneTrip(Connection& c, const std::vector<PendingA
          "$4::text[], $5::text[], $6::text[], $7::text[], $8::boolean[], $9::boolean[], "
          "$10::boolean[], $11::text[]) AS u(o, i, v, t, s, f, l, sl, j)",
          std::move(params)});
-  }
-  bool any_status = false;
-  for (size_t g = 0; g < group.size(); ++g) {
-    const PendingAdd& p = *group[g];
-    if (!p.options->status) continue;
-    // Every object has a version here, so the entries do not need date_added.
-    StatusResource status = *p.options->status;
-    for (size_t i = 0; i < p.objects.size(); ++i) {
-      status.successes.push_back(
-          {p.objects[i].id, StatusVersion(p.objects[i], Timestamp()),
-           results[g].outcomes[i].kind == AddOutcome::Kind::kAdded ? "added" : "duplicate"});
-    }
-    FinishStatus(status);
-    steps.push_back({kWriteStatusSql, StatusParams(status)});
-    results[g].status = std::move(status);
-    any_status = true;
-  }
-  if (any_status) {
-    if (std::optional<Step> prune = PruneStatusesStep()) steps.push_back(*std::move(prune));
   }
   const size_t commit_step = steps.size();
   steps.push_back({"COMMIT", Params()});
@@ -1424,9 +1541,22 @@ Result<Page> FinishPage(std::vector<Row>& accepted, std::vector<std::string>& js
   return page;
 }
 
+// What DecideByFlags looks at in a row, as views into a result (no copies).
+struct RowFlags {
+  int64_t date_added = 0;
+  std::string_view version;
+  bool is_first = false;
+  bool is_last = false;
+  bool spec_latest = false;
+};
+
+RowFlags ReadRowFlags(const QueryResult& r, int i) {
+  return {r.Int(i, 0), r.Text(i, 2), r.Bool(i, 5), r.Bool(i, 6), r.Bool(i, 7)};
+}
+
 // Whether `row` is selected, decided from its own flags; nullopt when its sibling versions are
 // needed to tell.
-std::optional<bool> DecideByFlags(const Row& row, const VersionPlan& plan) {
+std::optional<bool> DecideByFlags(const RowFlags& row, const VersionPlan& plan) {
   bool version_ok = plan.all || (plan.last && row.is_last) || (plan.first && row.is_first);
   if (!version_ok && !plan.at.empty()) {
     if (row.version.empty()) {
@@ -1448,6 +1578,11 @@ std::optional<bool> DecideByFlags(const Row& row, const VersionPlan& plan) {
   return true;
 }
 
+std::optional<bool> DecideByFlags(const Row& row, const VersionPlan& plan) {
+  return DecideByFlags(
+      RowFlags{row.date_added, row.version, row.is_first, row.is_last, row.spec_latest}, plan);
+}
+
 Result<bool> PostgresStore::Selected(Connection& c, int64_t cid, const Row& row,
                                      const Filter& filter, const VersionPlan& plan) {
   if (std::optional<bool> decided = DecideByFlags(row, plan)) return *decided;
@@ -1461,7 +1596,8 @@ Result<bool> PostgresStore::Selected(Connection& c, int64_t cid, const Row& row,
 }
 
 Result<Page> PostgresStore::QueryImpl(std::string_view collection, const Filter& filter,
-                                      bool with_json) {
+                                      bool with_json,
+                                      const std::function<void(std::string_view)>* each) {
   LIAISON_RETURN_IF_ERROR(ValidateFilter(filter));
   int64_t start = std::numeric_limits<int64_t>::min();
   if (filter.added_after) start = std::max(start, ToUnixMicros(*filter.added_after));
@@ -1528,24 +1664,54 @@ Result<Page> PostgresStore::QueryImpl(std::string_view collection, const Filter&
     p.Add(collection).Add(start).Add(static_cast<int64_t>(batch));
     if (!specs.empty()) p.AddTextArray(specs);
     for (const std::string& t : types) p.Add(t);
-    LIAISON_ASSIGN_OR_RETURN(QueryResult r, c.Exec(fast_sql, p));
-    std::vector<Row> accepted;
-    std::vector<std::string> json;
+    // Binary results: the JSON texts arrive without textout's copy and strlen.
+    LIAISON_ASSIGN_OR_RETURN(QueryResult r, c.ExecBinary(fast_sql, p));
+    // Decide every row from views into the result first (a row that needs its siblings sends
+    // the whole page down the other path, before anything has been handed out).
+    std::vector<int> accepted;  // row numbers in `r`, one past the page when there is more
+    accepted.reserve(std::min<size_t>(static_cast<size_t>(r.rows()), limit + 1));
     bool decided = true;
     for (int i = 0; i < r.rows() && accepted.size() <= limit; ++i) {
-      Row row = ReadRow(r, i);
-      const std::optional<bool> keep = DecideByFlags(row, plan);
+      const std::optional<bool> keep = DecideByFlags(ReadRowFlags(r, i), plan);
       if (!keep) {
         decided = false;
         break;
       }
-      if (!*keep) continue;
-      if (with_json && accepted.size() < limit) json.emplace_back(r.Text(i, kJsonColumn));
-      accepted.push_back(std::move(row));
+      if (*keep) accepted.push_back(i);
     }
     if (decided && !accepted.empty() &&
         (accepted.size() > limit || static_cast<size_t>(r.rows()) < batch)) {
-      return FinishPage(accepted, json, limit, with_json);
+      const bool more = accepted.size() > limit;
+      if (more) accepted.resize(limit);
+      if (each != nullptr) {
+        // QueryEach: each text goes from libpq's buffer straight to the caller; the page
+        // carries only what the envelope's headers and `next` need.
+        for (int i : accepted) (*each)(r.Text(i, kJsonColumn));
+        Page page;
+        page.more = more;
+        page.date_added_first = FromUnixMicros(r.Int(accepted.front(), 0));
+        page.date_added_last = FromUnixMicros(r.Int(accepted.back(), 0));
+        if (more) {
+          const int last = accepted.back();
+          auto version = ParseVersionKey(r.Text(last, 2));
+          if (!version.ok()) {
+            return absl::DataLossError(
+                absl::StrCat("postgres store: bad stored version of ", ToAbsl(r.Text(last, 1))));
+          }
+          page.next = EncodeCursor({*page.date_added_last, std::string(r.Text(last, 1)), *version});
+        }
+        return page;
+      }
+      std::vector<Row> rows;
+      std::vector<std::string> json;
+      rows.reserve(accepted.size() + (more ? 1 : 0));
+      for (int i : accepted) {
+        rows.push_back(ReadRow(r, i));
+        if (with_json) json.emplace_back(r.Text(i, kJsonColumn));
+      }
+      // FinishPage tells `more` from one row past the page; that row's content is not used.
+      if (more) rows.push_back(rows.back());
+      return FinishPage(rows, json, limit, with_json);
     }
   }
 
@@ -1631,7 +1797,12 @@ Result<Page> PostgresStore::QueryImpl(std::string_view collection, const Filter&
       }
     }
 
-    return FinishPage(accepted, json, limit, with_json);
+    LIAISON_ASSIGN_OR_RETURN(Page page, FinishPage(accepted, json, limit, with_json));
+    if (each != nullptr) {
+      for (const ObjectRecord& rec : page.records) (*each)(rec.json);
+      page.records.clear();
+    }
+    return page;
   }();
 }
 
@@ -1747,7 +1918,7 @@ Status PostgresStore::CreateUser(const User& user) {
 
 Status PostgresStore::UpdateUser(const User& user) {
   LIAISON_RETURN_IF_ERROR(CheckUser(user));
-  return Write([&](Connection& c) -> Status {
+  return WriteAndInvalidate([&](Connection& c) -> Status {
     LIAISON_ASSIGN_OR_RETURN(
         QueryResult r,
         c.Exec("UPDATE users SET password_hash = $2, is_admin = $3, groups = $4 WHERE name = $1",
@@ -1764,14 +1935,16 @@ Status PostgresStore::UpdateUser(const User& user) {
 }
 
 Result<User> PostgresStore::GetUser(std::string_view name) {
-  return ReadOne([&](Connection& c) -> Result<User> {
-    LIAISON_ASSIGN_OR_RETURN(
-        QueryResult r,
-        c.Exec("SELECT name, password_hash, is_admin, groups FROM users WHERE name = $1",
-               Params().Add(name)));
-    if (r.rows() == 0)
-      return absl::NotFoundError(absl::StrCat("user ", ToAbsl(name), " not found"));
-    return ReadUser(r, 0);
+  return ThroughCache(users_, name, [&] {
+    return ReadOne([&](Connection& c) -> Result<User> {
+      LIAISON_ASSIGN_OR_RETURN(
+          QueryResult r,
+          c.Exec("SELECT name, password_hash, is_admin, groups FROM users WHERE name = $1",
+                 Params().Add(name)));
+      if (r.rows() == 0)
+        return absl::NotFoundError(absl::StrCat("user ", ToAbsl(name), " not found"));
+      return ReadUser(r, 0);
+    });
   });
 }
 
@@ -1787,7 +1960,7 @@ Result<std::vector<User>> PostgresStore::ListUsers() {
 }
 
 Status PostgresStore::DeleteUser(std::string_view name) {
-  return Write([&](Connection& c) -> Status {
+  return WriteAndInvalidate([&](Connection& c) -> Status {
     LIAISON_ASSIGN_OR_RETURN(bool exists, UserExists(c, name));
     if (!exists) return absl::NotFoundError(absl::StrCat("user ", ToAbsl(name), " not found"));
     for (const char* sql : {"DELETE FROM tokens WHERE user_name = $1",
@@ -1827,12 +2000,14 @@ Status PostgresStore::AddToken(const ApiToken& token) {
 }
 
 Result<ApiToken> PostgresStore::FindToken(std::string_view token_hash) {
-  return ReadOne([&](Connection& c) -> Result<ApiToken> {
-    static const std::string kSql =
-        absl::StrCat("SELECT ", kTokenColumns, " FROM tokens WHERE token_hash = $1");
-    LIAISON_ASSIGN_OR_RETURN(QueryResult r, c.Exec(kSql, Params().Add(token_hash)));
-    if (r.rows() == 0) return absl::NotFoundError("token not found");
-    return ReadToken(r, 0);
+  return ThroughCache(tokens_, token_hash, [&] {
+    return ReadOne([&](Connection& c) -> Result<ApiToken> {
+      static const std::string kSql =
+          absl::StrCat("SELECT ", kTokenColumns, " FROM tokens WHERE token_hash = $1");
+      LIAISON_ASSIGN_OR_RETURN(QueryResult r, c.Exec(kSql, Params().Add(token_hash)));
+      if (r.rows() == 0) return absl::NotFoundError("token not found");
+      return ReadToken(r, 0);
+    });
   });
 }
 
@@ -1852,7 +2027,7 @@ Result<std::vector<ApiToken>> PostgresStore::ListTokens(std::string_view user) {
 }
 
 Status PostgresStore::DeleteToken(std::string_view token_hash) {
-  return Write([&](Connection& c) -> Status {
+  return WriteAndInvalidate([&](Connection& c) -> Status {
     LIAISON_ASSIGN_OR_RETURN(QueryResult r, c.Exec("DELETE FROM tokens WHERE token_hash = $1",
                                                    Params().Add(token_hash)));
     if (r.Affected() == 0) return absl::NotFoundError("token not found");
@@ -1864,7 +2039,7 @@ Status PostgresStore::SetPermission(std::string_view collection, const Principal
                                     Permission permission) {
   if (principal.name.empty()) return absl::InvalidArgumentError("permission: empty principal");
   const int64_t kind = principal.kind == Principal::Kind::kUser ? 0 : 1;
-  return Write([&](Connection& c) -> Status {
+  return WriteAndInvalidate([&](Connection& c) -> Status {
     LIAISON_ASSIGN_OR_RETURN(
         QueryResult col,
         c.Exec("SELECT cid FROM collections WHERE id = $1 FOR SHARE", Params().Add(collection)));
@@ -1901,20 +2076,29 @@ Status PostgresStore::SetPermission(std::string_view collection, const Principal
 Result<std::vector<std::pair<Principal, Permission>>> PostgresStore::ListPermissions(
     std::string_view collection) {
   using Grants = std::vector<std::pair<Principal, Permission>>;
-  return Read([&](Connection& c) -> Result<Grants> {
-    LIAISON_ASSIGN_OR_RETURN(int64_t cid, CollectionKey(c, collection));
-    LIAISON_ASSIGN_OR_RETURN(QueryResult r,
-                             c.Exec("SELECT kind, principal, can_read, can_write FROM permissions "
-                                    "WHERE cid = $1 ORDER BY kind, principal",
-                                    Params().Add(cid)));
-    Grants out;
-    for (int i = 0; i < r.rows(); ++i) {
-      Principal p;
-      p.kind = r.Int(i, 0) == 0 ? Principal::Kind::kUser : Principal::Kind::kGroup;
-      p.name = std::string(r.Text(i, 1));
-      out.emplace_back(std::move(p), Permission{r.Bool(i, 2), r.Bool(i, 3)});
-    }
-    return out;
+  return ThroughCache(grants_, collection, [&] {
+    // One statement (one snapshot, one round trip): the collection's row tells NotFound apart
+    // from a collection without grants (then one row of NULLs).
+    return ReadOne([&](Connection& c) -> Result<Grants> {
+      LIAISON_ASSIGN_OR_RETURN(
+          QueryResult r,
+          c.Exec("SELECT p.kind, p.principal, p.can_read, p.can_write FROM collections c "
+                 "LEFT JOIN permissions p ON p.cid = c.cid WHERE c.id = $1 "
+                 "ORDER BY p.kind, p.principal",
+                 Params().Add(collection)));
+      if (r.rows() == 0) {
+        return absl::NotFoundError(absl::StrCat("collection ", ToAbsl(collection), " not found"));
+      }
+      Grants out;
+      for (int i = 0; i < r.rows(); ++i) {
+        if (r.IsNull(i, 0)) continue;
+        Principal p;
+        p.kind = r.Int(i, 0) == 0 ? Principal::Kind::kUser : Principal::Kind::kGroup;
+        p.name = std::string(r.Text(i, 1));
+        out.emplace_back(std::move(p), Permission{r.Bool(i, 2), r.Bool(i, 3)});
+      }
+      return out;
+    });
   });
 }
 
@@ -1923,65 +2107,159 @@ Result<std::vector<std::pair<Principal, Permission>>> PostgresStore::ListPermiss
 Result<std::vector<AuditRecord>> PostgresStore::AppendAudit(std::vector<AuditRecord> entries,
                                                             const AuditChainFn& chain) {
   if (entries.empty()) return entries;
-  return Write([&](Connection& c) -> Result<std::vector<AuditRecord>> {
-    // The chain lock, taken by every node before it reads the head and held to COMMIT. A waiting
-    // appender is granted it only after the previous holder's commit is visible, and under READ
-    // COMMITTED its next statement sees that holder's entries: the head read below is still the
-    // head when this transaction inserts, so the chain never forks. (Without the lock, two nodes
-    // read the same head and the second insert of seq N+1 fails on the primary key.)
-    LIAISON_ASSIGN_OR_RETURN(QueryResult lock,
-                             c.Exec("SELECT value FROM meta WHERE key = 'audit_chain' FOR UPDATE"));
-    if (lock.rows() == 0) return absl::DataLossError("postgres store: meta.audit_chain is missing");
-    LIAISON_ASSIGN_OR_RETURN(QueryResult head,
-                             c.Exec("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1"));
-    int64_t seq = 0;
-    std::string prev;
-    if (head.rows() > 0) {
-      seq = head.Int(0, 0);
-      prev = std::string(head.Text(0, 1));
+  // Group commit, as for Add: appends that queue up while another group is committing (every
+  // POST from a sync peer appends a receipt, every partner GET a release entry) are committed by
+  // the next leader in one transaction, under one hold of the chain lock and with one WAL flush,
+  // each member's entries consecutive and chained with its own `chain`. Each caller returns
+  // after the commit is durable. Measured before: one transaction per entry, five round trips
+  // (three of them holding the chain lock that serialises every appender of every node) and one
+  // flush per POST.
+  PendingAudit me{&entries, &chain, std::nullopt};
+  absl::MutexLock lock(&audit_mu_);
+  audit_queue_.push_back(&me);
+  struct Ready {
+    PostgresStore* s;
+    PendingAudit* me;
+    static bool Eval(Ready* r) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+      return r->me->result.has_value() || !r->s->audit_committing_;
     }
-    for (AuditRecord& e : entries) {
+  } ready{this, &me};
+  while (true) {
+    audit_mu_.Await(absl::Condition(&Ready::Eval, &ready));
+    if (me.result) {
+      if (!me.result->ok()) return *me.result;
+      return entries;
+    }
+    audit_committing_ = true;
+    size_t taken = 0, total = 0;
+    while (taken < audit_queue_.size() &&
+           (taken == 0 || total + audit_queue_[taken]->entries->size() <= kGroupObjects)) {
+      total += audit_queue_[taken]->entries->size();
+      ++taken;
+    }
+    std::vector<PendingAudit*> group(audit_queue_.begin(), audit_queue_.begin() + taken);
+    audit_queue_.erase(audit_queue_.begin(), audit_queue_.begin() + taken);
+    audit_mu_.Unlock();
+    {
+      auto lease = Acquire();
+      if (!lease.ok()) {
+        for (PendingAudit* p : group) p->result = lease.status();
+      } else {
+        bool retry = false;
+        Status s = CommitAuditGroup(**lease, group, retry);
+        if (!s.ok() && retry && group.size() > 1) {
+          // Tell the failing member apart: each alone (entries are re-chained from scratch).
+          for (PendingAudit* p : group) {
+            bool unused = false;
+            p->result = CommitAuditGroup(**lease, {p}, unused);
+          }
+        } else {
+          for (PendingAudit* p : group) p->result = s;
+        }
+      }
+    }
+    audit_mu_.Lock();
+    audit_committing_ = false;
+  }
+}
+
+Status PostgresStore::CommitAuditGroup(Connection& c, const std::vector<PendingAudit*>& group,
+                                       bool& retry) {
+  using Step = Connection::Step;
+  retry = false;
+  auto rollback = [&] { (void)c.ExecScript("ROLLBACK"); };
+  // Round trip 1: BEGIN, the chain lock, the head. The lock is taken by every node before it
+  // reads the head and held to COMMIT. A waiting appender is granted it only after the previous
+  // holder's commit is visible, and the head read is a statement of its own (pipelined
+  // statements run one after the other, each with a new snapshot under READ COMMITTED), so it
+  // sees that holder's entries: the chain never forks. (Without the lock, two nodes read the
+  // same head and the second insert of seq N+1 fails on the primary key.)
+  auto first =
+      c.Pipeline({{"BEGIN", Params()},
+                  {"SELECT value FROM meta WHERE key = 'audit_chain' FOR UPDATE", Params()},
+                  {"SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1", Params()}});
+  if (!first.ok()) {
+    rollback();
+    retry = true;
+    return first.status();
+  }
+  if ((*first)[1].rows() == 0) {
+    rollback();
+    return absl::DataLossError("postgres store: meta.audit_chain is missing");
+  }
+  int64_t seq = 0;
+  std::string prev;
+  if ((*first)[2].rows() > 0) {
+    seq = (*first)[2].Int(0, 0);
+    prev = std::string((*first)[2].Text(0, 1));
+  }
+  std::vector<const AuditRecord*> all;
+  for (PendingAudit* p : group) {
+    for (AuditRecord& e : *p->entries) {
       e.seq = ++seq;
       e.prev_hash = prev;
-      e.hash = chain(e);
+      e.hash = (*p->chain)(e);
       prev = e.hash;
+      all.push_back(&e);
     }
-    // Multi-row INSERT from arrays, bounded rows and bytes per round trip (as for objects).
-    static constexpr char kInsert[] =
-        "INSERT INTO audit_log(seq, time, kind, partner, policy_version, details, prev_hash, hash) "
-        "SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], "
-        "$6::text[], $7::text[], $8::text[])";
-    size_t pos = 0;
-    while (pos < entries.size()) {
-      std::vector<int64_t> seqs;
-      std::vector<std::string> times;
-      std::vector<std::string_view> kinds, partners, policies, details, prevs, hashes;
-      size_t bytes = 0;
-      while (pos < entries.size() && seqs.size() < kInsertRows &&
-             (seqs.empty() || bytes < kInsertBytes)) {
-        const AuditRecord& e = entries[pos++];
-        seqs.push_back(e.seq);
-        times.push_back(TimestampText(e.time));
-        kinds.push_back(e.kind);
-        partners.push_back(e.partner);
-        policies.push_back(e.policy_version);
-        details.push_back(e.details);
-        prevs.push_back(e.prev_hash);
-        hashes.push_back(e.hash);
-        bytes += e.details.size();
-      }
-      LIAISON_RETURN_IF_ERROR(StatusOf(c.Exec(kInsert, Params()
-                                                           .AddIntArray(seqs)
-                                                           .AddTextArray(times)
-                                                           .AddTextArray(kinds)
-                                                           .AddTextArray(partners)
-                                                           .AddTextArray(policies)
-                                                           .AddTextArray(details)
-                                                           .AddTextArray(prevs)
-                                                           .AddTextArray(hashes))));
+  }
+  // Round trip 2: multi-row INSERTs from arrays (bounded rows and bytes each, as for objects)
+  // and COMMIT.
+  static constexpr char kInsert[] =
+      "INSERT INTO audit_log(seq, time, kind, partner, policy_version, details, prev_hash, hash) "
+      "SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], "
+      "$6::text[], $7::text[], $8::text[])";
+  std::vector<Step> steps;
+  size_t pos = 0;
+  while (pos < all.size()) {
+    std::vector<int64_t> seqs;
+    std::vector<std::string> times;
+    std::vector<std::string_view> kinds, partners, policies, details, prevs, hashes;
+    size_t bytes = 0;
+    while (pos < all.size() && seqs.size() < kInsertRows &&
+           (seqs.empty() || bytes < kInsertBytes)) {
+      const AuditRecord& e = *all[pos++];
+      seqs.push_back(e.seq);
+      times.push_back(TimestampText(e.time));
+      kinds.push_back(e.kind);
+      partners.push_back(e.partner);
+      policies.push_back(e.policy_version);
+      details.push_back(e.details);
+      prevs.push_back(e.prev_hash);
+      hashes.push_back(e.hash);
+      bytes += e.details.size();
     }
-    return std::move(entries);
-  });
+    steps.push_back({kInsert, Params()
+                                  .AddIntArray(seqs)
+                                  .AddTextArray(times)
+                                  .AddTextArray(kinds)
+                                  .AddTextArray(partners)
+                                  .AddTextArray(policies)
+                                  .AddTextArray(details)
+                                  .AddTextArray(prevs)
+                                  .AddTextArray(hashes)});
+  }
+  // Text PostgreSQL cannot hold (a NUL byte) fails here, before anything is sent: end the
+  // transaction, and let the members be told apart.
+  for (const Step& step : steps) {
+    if (Status st = step.params.Check(); !st.ok()) {
+      rollback();
+      retry = true;
+      return st;
+    }
+  }
+  const size_t commit_step = steps.size();
+  steps.push_back({"COMMIT", Params()});
+  size_t failed = 0;
+  auto done = c.Pipeline(steps, &failed);
+  if (!done.ok()) {
+    if (failed < commit_step) {
+      rollback();
+      retry = true;
+    }
+    return done.status();
+  }
+  return absl::OkStatus();
 }
 
 Result<std::vector<AuditRecord>> PostgresStore::ReadAudit(const AuditQuery& query) {

@@ -41,6 +41,15 @@ struct PostgresOptions {
   // in SqliteOptions: GetStatus answers NotFound from then on, and writes delete expired ones,
   // oldest first, at most once a minute per node and 10,000 at a time. Zero keeps them forever.
   std::chrono::seconds status_ttl{0};
+  // How long a node keeps users, API tokens, collections and permission lists it has read (a
+  // TAXII request reads a user and a collection before its page: without the cache, two round
+  // trips of the three a GET costs). Writes through this store drop the whole cache at once; a
+  // change made through ANOTHER node (or `liaison user ...` run beside the server) takes effect
+  // here within this bound: a revoked permission, a deleted user or token, a changed password
+  // or admin flag may still be honoured for up to cache_ttl after its commit. Lookups that find
+  // nothing are not cached. Zero disables the cache. docs/store.md, "Cache of users and
+  // collections".
+  std::chrono::milliseconds cache_ttl{1000};
 
   // Test only, never set in production: assign date_added WITHOUT the high-water mark's lock (the
   // naive scheme: read the last value, add one, insert, commit) and call `before_commit` (when
