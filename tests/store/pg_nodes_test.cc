@@ -134,9 +134,11 @@ void ReadEnvelope(const std::string& body, std::vector<std::string>* ids, std::s
 // One `liaison serve` node: its own data directory (keys, logs), the shared database.
 class Node {
  public:
-  Node(std::filesystem::path dir, const std::string& store_url) : dir_(std::move(dir)) {
+  // `extra` is appended to the node's liaison.toml.
+  Node(std::filesystem::path dir, const std::string& store_url, const std::string& extra = "")
+      : dir_(std::move(dir)) {
     std::filesystem::create_directories(dir_ / "data");
-    std::ofstream(dir_ / "liaison.toml") << "store = \"" << store_url << "\"\n";
+    std::ofstream(dir_ / "liaison.toml") << "store = \"" << store_url << "\"\n" << extra;
   }
   ~Node() { Kill(); }
 
@@ -325,6 +327,34 @@ TEST_F(PgNodesTest, RevocationElsewhereTakesEffectOnBothNodesWithinTheCacheBound
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   for (Node* node : {a_.get(), b_.get()}) EXPECT_EQ(get(*node), 401);
+}
+
+// `store_cache_ms = 0` turns the node cache off: a revocation made elsewhere is honoured by the
+// very next request. A negative bound is a configuration error.
+TEST_F(PgNodesTest, WithoutTheCacheARevocationElsewhereIsHonouredAtOnce) {
+  Node bad(dir_ / "bad", StoreUrl(db_), "store_cache_ms = -1\n");
+  EXPECT_EQ(bad.Start(), 0) << "a negative store_cache_ms must be refused";
+  Node c(dir_ / "c", StoreUrl(db_), "store_cache_ms = 0\n");
+  ASSERT_NE(c.Start(), 0) << "node C did not start; see " << c.log();
+  ASSERT_TRUE(store_->CreateUser({"partner", "unused-hash", false, {}}).ok());
+  const std::string token = taxii::NewApiToken();
+  ASSERT_TRUE(
+      store_->AddToken({taxii::HashApiToken(token), "partner", "", Timestamp::Now(), {}}).ok());
+  ASSERT_TRUE(
+      store_->SetPermission(collection_, Principal::UserNamed("partner"), {true, false}).ok());
+  const std::string target = absl::StrCat(ObjectsPath(), "?limit=1");
+  auto get = [&] {
+    return ExchangeOnce(c.port(), "Bearer " + token, http::verb::get, target).status;
+  };
+  ASSERT_EQ(get(), 200);
+  ASSERT_EQ(get(), 200);  // a cache, were there one, now holds the grant
+  ASSERT_TRUE(store_->SetPermission(collection_, Principal::UserNamed("partner"), {}).ok());
+  EXPECT_EQ(get(), 404);
+  ASSERT_TRUE(
+      store_->SetPermission(collection_, Principal::UserNamed("partner"), {true, false}).ok());
+  EXPECT_EQ(get(), 200);
+  ASSERT_TRUE(store_->DeleteToken(taxii::HashApiToken(token)).ok());
+  EXPECT_EQ(get(), 401);
 }
 
 // Four writers (two per node) POST while a reader polls node B with added_after set to the last

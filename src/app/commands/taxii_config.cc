@@ -114,6 +114,10 @@ Result<TaxiiConfig> LoadTaxiiConfig(const std::string& path) {
     return absl::InvalidArgumentError(
         StrCat(path, ": store: expected \"postgres://...\" (or leave it out for SQLite)"));
   }
+  config.store_cache_ms = root["store_cache_ms"].value_or(config.store_cache_ms);
+  if (config.store_cache_ms < 0) {
+    return absl::InvalidArgumentError(StrCat(path, ": store_cache_ms: expected 0 or more"));
+  }
   config.max_page_size = root["max_page_size"].value_or(config.max_page_size);
   config.status_ttl_hours = root["status_ttl_hours"].value_or(config.status_ttl_hours);
   config.log_format = root["log_format"].value_or(config.log_format);
@@ -192,6 +196,7 @@ Result<std::unique_ptr<store::Store>> OpenConfiguredStore(const TaxiiConfig& con
     options.conninfo = config.store;
     options.max_page_size = config.max_page_size;
     options.status_ttl = std::chrono::hours(std::max<int64_t>(0, config.status_ttl_hours));
+    options.cache_ttl = std::chrono::milliseconds(config.store_cache_ms);
     return store::OpenPostgresStore(options);
   }
   store::SqliteOptions options;

@@ -19,6 +19,10 @@ struct TaxiiConfig {
   // "" (the default): SQLite in data_dir. "postgres://..." or "postgresql://...": a shared
   // PostgreSQL database (a libpq connection URI), for several nodes behind a load balancer.
   std::string store;
+  // PostgreSQL only: how long a node may answer users, tokens, collections and grants from its
+  // cache (PostgresOptions::cache_ttl): a change made through another node takes effect here
+  // within this bound. 0 turns the cache off (every request reads them from the database).
+  int64_t store_cache_ms = 1000;
   size_t max_page_size = 1000;
   // Status resources are kept this long (SqliteOptions::status_ttl); 0 keeps them forever.
   int64_t status_ttl_hours = 7 * 24;
