@@ -230,6 +230,20 @@ class PrefixTable {
     return nullptr;
   }
 
+  // The lines of spans_ the search for `addr` reads (its ends and its first midpoint), when
+  // the /24 bit (FirstLine, fetched by now) says there is a search; see AddSecondLines.
+  template <typename Add>
+  void SearchLines(T addr, Add&& add) const {
+    if constexpr (kWidth == 32) {
+      if (nodes_.empty() || !Touched24(addr)) return;
+      const size_t lo = top_[addr >> 16];
+      const size_t hi = top_[(addr >> 16) + 1];
+      add(spans_.data() + (lo > 0 ? lo - 1 : 0));
+      add(spans_.data() + (lo + hi) / 2 - ((lo + hi) / 2 == nodes_.size() ? 1 : 0));
+      if (hi > 0) add(spans_.data() + hi - 1);
+    }
+  }
+
   bool Touched24(uint32_t addr) const { return (bits24_[addr >> 14] >> ((addr >> 8) & 63)) & 1; }
 
   const Node& node(uint32_t i) const { return nodes_[i]; }
@@ -638,6 +652,16 @@ size_t IndicatorIndex::Prepare(ValueKind kind, std::string_view value, uint16_t 
     }
   }
   return index;
+}
+
+void IndicatorIndex::AddSecondLines(const PreparedLookups& prepared,
+                                    std::vector<const void*>& lines) const {
+  const Impl& m = *impl_;
+  for (const PreparedLookups::Value& v : prepared.values_) {
+    if (v.kind == ValueKind::kIpv4 && v.valid) {
+      m.v4.SearchLines(v.v4, [&](const void* p) { lines.push_back(p); });
+    }
+  }
 }
 
 void IndicatorIndex::Lookup(const PreparedLookups& prepared, size_t i,

@@ -139,6 +139,10 @@ class IndicatorIndex {
   size_t Prepare(ValueKind kind, std::string_view value, uint16_t field, PreparedLookups& prepared,
                  std::vector<const void*>* lines = nullptr) const;
   void Lookup(const PreparedLookups& prepared, size_t i, std::vector<IndexHit>& out) const;
+  // A second stage of prefetching, once the lines Prepare gave have arrived: appends the lines
+  // the lookups of `prepared` read next (for an IPv4 address in a listed /24, the binary
+  // search's), decided by reading the first ones.
+  void AddSecondLines(const PreparedLookups& prepared, std::vector<const void*>& lines) const;
 
   // The stored value of a hit, as text ("10.0.0.0/8", "example.com", the hash in lower-case
   // hex).

@@ -338,14 +338,17 @@ uint64_t MatchBlock(
         on_hits) {
   thread_local Event event;
   thread_local std::vector<IndexHit> hits;
-  // Two batches: while one fills (the reader's work), the lines the other will read are on
-  // their way. The lines of a full batch are prefetched in one tight loop: issued one per
-  // value between the reader's and the hashing's instructions, a prefetch waiting for its
-  // address translation held up retirement, and few were in flight at once (docs/match.md).
-  thread_local EventBatch batches[2];
+  // Three batches in a pipeline: while one fills (the reader's work), the first lines the
+  // lookups of the one before will read (hash slots, /24 bits) are on their way, and the
+  // second lines of the one before that (IPv4 binary searches in a listed /24, decided from
+  // its /24 bits, fetched by then) are too; then that one is matched. The lines of a stage are
+  // prefetched in one tight loop: issued one per value between the reader's and the hashing's
+  // instructions, a prefetch waiting for its address translation held up retirement, and few
+  // were in flight at once (docs/match.md).
+  thread_local EventBatch batches[3];
   thread_local std::vector<const void*> lines;
-  batches[0].Clear();
-  batches[1].Clear();
+  thread_local std::vector<const void*> second;
+  for (EventBatch& b : batches) b.Clear();
   lines.clear();
   int filling = 0;
   // Matches a batch's events in their order, so hits reach `on_hits` as an unbatched loop
@@ -358,9 +361,13 @@ uint64_t MatchBlock(
     }
     batch.Clear();
   };
-  auto prefetch = [&] {
-    for (const void* p : lines) internal::PrefetchLine(p);
-    lines.clear();
+  auto prefetch = [](std::vector<const void*>& v) {
+    for (const void* p : v) internal::PrefetchLine(p);
+    v.clear();
+  };
+  auto prefetch_second = [&](const EventBatch& batch) {
+    matcher.AddSecondLines(batch.prepared(), second);
+    prefetch(second);
   };
   uint64_t events = 0;
   const char* p = block.data();
@@ -375,15 +382,19 @@ uint64_t MatchBlock(
       ++events;
       batches[filling].Add(line_number, event, matcher, lines);
       if (batches[filling].full()) {
-        prefetch();
-        flush(batches[1 - filling]);  // the older batch, prefetched one batch ago
-        filling = 1 - filling;
+        const int previous = (filling + 2) % 3;
+        const int oldest = (filling + 1) % 3;
+        prefetch(lines);
+        prefetch_second(batches[previous]);
+        flush(batches[oldest]);
+        filling = oldest;
       }
     }
     p = nl == nullptr ? end : nl + 1;
   }
-  prefetch();
-  flush(batches[1 - filling]);
+  prefetch(lines);
+  flush(batches[(filling + 1) % 3]);
+  flush(batches[(filling + 2) % 3]);
   flush(batches[filling]);
   return events;
 }

@@ -43,6 +43,10 @@ class Matcher {
                  std::vector<const void*>* lines) const;
   void Match(const Event& event, const PreparedLookups& prepared, size_t first,
              std::vector<IndexHit>& hits);
+  // See IndicatorIndex::AddSecondLines.
+  void AddSecondLines(const PreparedLookups& prepared, std::vector<const void*>& lines) const {
+    set_.index().AddSecondLines(prepared, lines);
+  }
 
   const MatchCounters& counters() const { return counters_; }
 
