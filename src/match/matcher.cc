@@ -41,7 +41,7 @@ namespace {
 // their prepared lookups (parsed, normalised and hashed once, for the prefetch and the lookup).
 class EventBatch {
  public:
-  static constexpr size_t kEvents = 16;
+  static constexpr size_t kEvents = 32;
   static constexpr size_t kBytes = 256 << 10;  // a block of very long lines goes early
 
   bool full() const { return events_.size() >= kEvents || bytes_.size() >= kBytes; }
