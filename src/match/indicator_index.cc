@@ -221,8 +221,10 @@ class PrefixTable {
   }
 
   // The line of bits24_ a Lookup of `addr` tests first: for most addresses, in no listed /24,
-  // the only line it reads. (Prefetching the search's lines as well cost more than it saved: a
-  // prefetch holds a miss buffer until its line arrives.) nullptr when there is nothing to load.
+  // the only line it reads. (Prefetching the search's lines for every address as well cost
+  // more than it saved: a prefetch holds a miss buffer until its line arrives. SearchLines
+  // gives them later, only for addresses whose bit is set.) nullptr when there is nothing to
+  // load.
   const void* FirstLine(T addr) const {
     if constexpr (kWidth == 32) {
       if (!nodes_.empty()) return bits24_.data() + (addr >> 14);
