@@ -220,12 +220,29 @@ class PrefixTable {
     for (; c != kNone; c = nodes_[c].parent) fn(c, nodes_[c].head);
   }
 
-  // Starts loading the line of bits24_ a Lookup of `addr` tests first: for most addresses,
-  // in no listed /24, the only line it reads. (Prefetching the search's lines as well cost
-  // more than it saved: a prefetch holds a miss buffer until its line arrives.)
-  void Prefetch(T addr) const {
+  // The line of bits24_ a Lookup of `addr` tests first: for most addresses, in no listed /24,
+  // the only line it reads. (Prefetching the search's lines for every address as well cost
+  // more than it saved: a prefetch holds a miss buffer until its line arrives. SearchLines
+  // gives them later, only for addresses whose bit is set.) nullptr when there is nothing to
+  // load.
+  const void* FirstLine(T addr) const {
     if constexpr (kWidth == 32) {
-      if (!nodes_.empty()) internal::PrefetchLine(bits24_.data() + (addr >> 14));
+      if (!nodes_.empty()) return bits24_.data() + (addr >> 14);
+    }
+    return nullptr;
+  }
+
+  // The lines of spans_ the search for `addr` reads (its ends and its first midpoint), when
+  // the /24 bit (FirstLine, fetched by now) says there is a search; see AddSecondLines.
+  template <typename Add>
+  void SearchLines(T addr, Add&& add) const {
+    if constexpr (kWidth == 32) {
+      if (nodes_.empty() || !Touched24(addr)) return;
+      const size_t lo = top_[addr >> 16];
+      const size_t hi = top_[(addr >> 16) + 1];
+      add(spans_.data() + (lo > 0 ? lo - 1 : 0));
+      add(spans_.data() + (lo + hi) / 2 - ((lo + hi) / 2 == nodes_.size() ? 1 : 0));
+      if (hi > 0) add(spans_.data() + hi - 1);
     }
   }
 
@@ -370,16 +387,12 @@ struct IndicatorIndex::Impl {
   FlatKeySet<0> emails;
   FlatKeySet<0> other;  // key: 2 bytes of field number, then the literal
 
-  // Calls probe(name) for each name a domain lookup of `value` tries: the normalised name and,
-  // with subdomain matching, its parents, each only when some stored domain has its number of
-  // labels. Lookup and Prefetch walk the same names.
+  // Calls probe(name) for each name a domain lookup of `name` (normalised) tries: the name
+  // and, with subdomain matching, its parents, each only when some stored domain has its
+  // number of labels. The names are suffixes of `name`.
   template <typename Probe>
-  void ForEachDomainProbe(std::string_view value, Probe&& probe) const {
-    char buf[kMaxDomain];
-    const size_t n = NormalizeDomain(value, buf);
-    if (n == 0) return;
-    std::string_view d(buf, n);
-    size_t labels = 1 + std::count(buf, buf + n, '.');
+  void ForEachDomainProbe(std::string_view d, Probe&& probe) const {
+    size_t labels = 1 + std::count(d.begin(), d.end(), '.');
     while (true) {
       if ((domain_labels >> std::min<size_t>(labels, 63)) & 1) probe(d);
       if (!options.subdomains) return;
@@ -550,112 +563,150 @@ void IndicatorIndex::Finish() {
 
 void IndicatorIndex::Lookup(ValueKind kind, std::string_view value, std::vector<IndexHit>& out,
                             uint16_t field) const {
+  thread_local PreparedLookups prepared;
+  prepared.Clear();
+  Lookup(prepared, Prepare(kind, value, field, prepared), out);
+}
+
+size_t IndicatorIndex::Prepare(ValueKind kind, std::string_view value, uint16_t field,
+                               PreparedLookups& prepared, std::vector<const void*>* lines) const {
   const Impl& m = *impl_;
+  using Value = PreparedLookups::Value;
+  const size_t index = prepared.values_.size();
+  Value& v = prepared.values_.emplace_back(
+      Value{kind, false, field, static_cast<uint32_t>(prepared.probes_.size()), 0, 0, 0});
+  auto line = [&](const void* p) {
+    if (lines != nullptr && p != nullptr) lines->push_back(p);
+  };
+  // Appends `key` (already in keys_ at `offset`) as a probe of table `t`.
+  auto probe = [&](const auto& t, size_t offset, size_t size) {
+    const uint64_t h = t.Hash({prepared.keys_.data() + offset, size});
+    prepared.probes_.push_back({h, static_cast<uint32_t>(offset), static_cast<uint32_t>(size)});
+    ++v.probe_count;
+    return h;
+  };
+  std::string& keys = prepared.keys_;
   switch (kind) {
     case ValueKind::kIpv4:
-    case ValueKind::kIpv6: {
+    case ValueKind::kIpv6:
       if (value.find(':') == std::string_view::npos) {
-        uint32_t v;
-        if (!ParseIpv4(value, v)) return;
-        m.v4.Lookup(v, [&](uint32_t node, uint32_t head) {
-          m.postings.ForEach(head, [&](uint32_t ind) {
-            out.push_back(IndexHit{ind, ValueKind::kIpv4, node});
-          });
-        });
+        v.kind = ValueKind::kIpv4;
+        v.valid = ParseIpv4(value, v.v4);
+        if (v.valid) line(m.v4.FirstLine(v.v4));
       } else {
-        unsigned __int128 v;
-        if (!ParseIpv6(value, v)) return;
-        m.v6.Lookup(v, [&](uint32_t node, uint32_t head) {
-          m.postings.ForEach(head, [&](uint32_t ind) {
-            out.push_back(IndexHit{ind, ValueKind::kIpv6, node});
-          });
-        });
+        v.kind = ValueKind::kIpv6;  // IPv6 tables are small in practice: nothing to prefetch
+        v.valid = ParseIpv6(value, v.v6);
       }
-      return;
-    }
+      break;
     case ValueKind::kDomain: {
-      if (m.domains.size() == 0) return;
-      m.ForEachDomainProbe(value, [&](std::string_view d) {
-        const uint32_t e = m.domains.Find(d);
-        if (e != m.domains.kNotFound) Impl::Emit(m.domains, m.postings, e, kind, out);
+      if (m.domains.size() == 0) break;
+      char buf[kMaxDomain];
+      const size_t n = NormalizeDomain(value, buf);
+      if (n == 0) break;
+      const size_t base = keys.size();
+      keys.append(buf, n);
+      const std::string_view name(keys.data() + base, n);
+      // Offsets, not views: keys_ may grow (and move) while the probes are appended.
+      m.ForEachDomainProbe(name, [&](std::string_view d) {
+        const size_t offset = base + static_cast<size_t>(d.data() - name.data());
+        line(m.domains.SlotLine(probe(m.domains, offset, d.size())));
       });
-      return;
+      break;
     }
     case ValueKind::kUrl: {
-      if (m.urls.size() == 0) return;
+      if (m.urls.size() == 0) break;
       thread_local std::string norm;
-      if (!NormalizeUrl(value, norm)) return;
-      const uint32_t e = m.urls.Find(norm);
-      if (e != m.urls.kNotFound) Impl::Emit(m.urls, m.postings, e, kind, out);
-      return;
+      if (!NormalizeUrl(value, norm)) break;
+      const size_t base = keys.size();
+      keys.append(norm);
+      line(m.urls.SlotLine(probe(m.urls, base, norm.size())));
+      break;
     }
-    case ValueKind::kEmail: {
-      if (m.emails.size() == 0) return;
-      char buf[kMaxDomain + 64 + 2];
-      if (value.size() > sizeof(buf)) return;
-      for (size_t i = 0; i < value.size(); ++i) {
-        const char c = value[i];
-        buf[i] = (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c;
-      }
-      const uint32_t e = m.emails.Find({buf, value.size()});
-      if (e != m.emails.kNotFound) Impl::Emit(m.emails, m.postings, e, kind, out);
-      return;
+    case ValueKind::kEmail: {  // small tables in practice: nothing to prefetch
+      if (m.emails.size() == 0 || value.size() > kMaxDomain + 64 + 2) break;
+      const size_t base = keys.size();
+      for (char c : value) keys.push_back((c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c);
+      probe(m.emails, base, value.size());
+      break;
     }
-    case ValueKind::kOther: {
-      if (m.other.size() == 0) return;
-      char buf[512];
-      if (value.size() + 2 > sizeof(buf)) return;
-      buf[0] = static_cast<char>(field >> 8);
-      buf[1] = static_cast<char>(field & 0xff);
-      std::memcpy(buf + 2, value.data(), value.size());
-      const uint32_t e = m.other.Find({buf, value.size() + 2});
-      if (e != m.other.kNotFound) Impl::Emit(m.other, m.postings, e, kind, out);
-      return;
+    case ValueKind::kOther: {  // small tables in practice: nothing to prefetch
+      if (m.other.size() == 0 || value.size() + 2 > 512) break;
+      const size_t base = keys.size();
+      keys.push_back(static_cast<char>(field >> 8));
+      keys.push_back(static_cast<char>(field & 0xff));
+      keys.append(value);
+      probe(m.other, base, value.size() + 2);
+      break;
     }
     default: {
-      char bytes[64];
       const size_t n = HashLength(kind);
-      if (!DecodeHex(value, n, bytes)) return;
       m.WithHashTable(kind, [&](const auto& t) {
         if (t.size() == 0) return;
-        const uint32_t e = t.Find({bytes, n});
-        if (e != t.kNotFound) Impl::Emit(t, m.postings, e, kind, out);
+        const size_t base = keys.size();
+        keys.resize(base + n);
+        if (!DecodeHex(value, n, keys.data() + base)) {
+          keys.resize(base);
+          return;
+        }
+        line(t.SlotLine(probe(t, base, n)));
       });
-      return;
+      break;
+    }
+  }
+  return index;
+}
+
+void IndicatorIndex::AddSecondLines(const PreparedLookups& prepared,
+                                    std::vector<const void*>& lines) const {
+  const Impl& m = *impl_;
+  for (const PreparedLookups::Value& v : prepared.values_) {
+    if (v.kind == ValueKind::kIpv4 && v.valid) {
+      m.v4.SearchLines(v.v4, [&](const void* p) { lines.push_back(p); });
     }
   }
 }
 
-void IndicatorIndex::Prefetch(ValueKind kind, std::string_view value) const {
+void IndicatorIndex::Lookup(const PreparedLookups& prepared, size_t i,
+                            std::vector<IndexHit>& out) const {
   const Impl& m = *impl_;
-  switch (kind) {
-    case ValueKind::kIpv4:
-    case ValueKind::kIpv6: {
-      uint32_t v;
-      if (value.find(':') == std::string_view::npos && ParseIpv4(value, v)) m.v4.Prefetch(v);
-      return;  // IPv6 tables are small in practice; Lookup finds them in cache
+  const PreparedLookups::Value& v = prepared.values_[i];
+  if (v.kind == ValueKind::kIpv4) {
+    if (!v.valid) return;
+    m.v4.Lookup(v.v4, [&](uint32_t node, uint32_t head) {
+      m.postings.ForEach(head, [&](uint32_t ind) {
+        out.push_back(IndexHit{ind, ValueKind::kIpv4, node});
+      });
+    });
+    return;
+  }
+  if (v.kind == ValueKind::kIpv6) {
+    if (!v.valid) return;
+    m.v6.Lookup(v.v6, [&](uint32_t node, uint32_t head) {
+      m.postings.ForEach(head, [&](uint32_t ind) {
+        out.push_back(IndexHit{ind, ValueKind::kIpv6, node});
+      });
+    });
+    return;
+  }
+  auto find = [&](const auto& t) {
+    for (uint32_t p = v.first_probe; p < v.first_probe + v.probe_count; ++p) {
+      const PreparedLookups::Probe& probe = prepared.probes_[p];
+      const uint32_t e =
+          t.FindHashed({prepared.keys_.data() + probe.offset, probe.size}, probe.hash);
+      if (e != t.kNotFound) Impl::Emit(t, m.postings, e, v.kind, out);
     }
-    case ValueKind::kDomain: {
-      if (m.domains.size() == 0) return;
-      m.ForEachDomainProbe(value, [&](std::string_view d) { m.domains.Prefetch(d); });
-      return;
-    }
-    case ValueKind::kUrl: {
-      if (m.urls.size() == 0) return;
-      thread_local std::string norm;
-      if (NormalizeUrl(value, norm)) m.urls.Prefetch(norm);
-      return;
-    }
+  };
+  switch (v.kind) {
+    case ValueKind::kDomain:
+      return find(m.domains);
+    case ValueKind::kUrl:
+      return find(m.urls);
     case ValueKind::kEmail:
+      return find(m.emails);
     case ValueKind::kOther:
-      return;  // small tables in practice
-    default: {
-      char bytes[64];
-      const size_t n = HashLength(kind);
-      if (!DecodeHex(value, n, bytes)) return;
-      m.WithHashTable(kind, [&](const auto& t) { t.Prefetch({bytes, n}); });
-      return;
-    }
+      return find(m.other);
+    default:
+      return m.WithHashTable(v.kind, find);
   }
 }
 

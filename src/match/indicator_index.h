@@ -66,6 +66,44 @@ struct IndexHit {
 // a host is there.
 bool NormalizeUrl(std::string_view url, std::string& out);
 
+class IndicatorIndex;
+
+// Values made ready for lookups in an IndicatorIndex: each parsed, normalised and hashed once,
+// for a prefetch pass and then the lookups (the matcher prepares a batch of events, prefetches
+// what their lookups read, and looks them up a batch later). Valid for the index that
+// prepared them, while it is not changed. Reused across batches, it stops allocating once it
+// has grown to its working size.
+class PreparedLookups {
+ public:
+  void Clear() {
+    values_.clear();
+    probes_.clear();
+    keys_.clear();
+  }
+  size_t size() const { return values_.size(); }
+
+ private:
+  friend class IndicatorIndex;
+  // One name to find in a hash table: its bytes in keys_ and the table's hash of them.
+  struct Probe {
+    uint64_t hash;
+    uint32_t offset;
+    uint32_t size;
+  };
+  struct Value {
+    ValueKind kind;
+    bool valid;  // an address that parsed (address kinds)
+    uint16_t field;
+    uint32_t first_probe;  // into probes_
+    uint32_t probe_count;
+    uint32_t v4;
+    unsigned __int128 v6;
+  };
+  std::vector<Value> values_;
+  std::vector<Probe> probes_;
+  std::string keys_;
+};
+
 class IndicatorIndex {
  public:
   explicit IndicatorIndex(const IndexOptions& options = {});
@@ -92,10 +130,19 @@ class IndicatorIndex {
   void Lookup(ValueKind kind, std::string_view value, std::vector<IndexHit>& out,
               uint16_t field = 0) const;
 
-  // Starts loading the memory a Lookup of the same arguments will read (hash slots, address
-  // nodes) without waiting for it. Calling it for many values before looking any of them up
-  // overlaps their cache misses; it changes nothing and has no result.
-  void Prefetch(ValueKind kind, std::string_view value) const;
+  // Lookup in two steps. Prepare appends `value` (as Lookup takes it) to `prepared` and returns
+  // its number there; with `lines`, it also appends the cache lines its lookup reads first (the
+  // hash slot of each name it probes, the /24 bit of an IPv4 address) without touching them.
+  // The matcher collects them for a batch of events and prefetches them back to back, so that
+  // their misses overlap (docs/match.md, "Batched lookups"). Lookup(prepared, i, out) appends
+  // the hits of value i, as Lookup(kind, value, out, field) would.
+  size_t Prepare(ValueKind kind, std::string_view value, uint16_t field, PreparedLookups& prepared,
+                 std::vector<const void*>* lines = nullptr) const;
+  void Lookup(const PreparedLookups& prepared, size_t i, std::vector<IndexHit>& out) const;
+  // A second stage of prefetching, once the lines Prepare gave have arrived: appends the lines
+  // the lookups of `prepared` read next (for an IPv4 address in a listed /24, the binary
+  // search's), decided by reading the first ones.
+  void AddSecondLines(const PreparedLookups& prepared, std::vector<const void*>& lines) const;
 
   // The stored value of a hit, as text ("10.0.0.0/8", "example.com", the hash in lower-case
   // hex).

@@ -8,6 +8,7 @@
 
 #include "absl/container/flat_hash_set.h"
 #include "core/strings.h"
+#include "match/internal/flat_key_set.h"
 #include "pattern/observations.h"
 #include "pattern/pattern_set.h"
 
@@ -36,19 +37,24 @@ namespace {
 // Events read ahead of their lookups. Lookups into tables of hundreds of MB miss the cache
 // nearly every time; reading a block of events first and prefetching what each will look up
 // lets those misses overlap (docs/match.md, "Batched lookups"). The reader's views die with
-// the next line, so each event's values are copied here (a few hundred bytes an event).
+// the next line, so each event's values are copied here (a few hundred bytes an event), with
+// their prepared lookups (parsed, normalised and hashed once, for the prefetch and the lookup).
 class EventBatch {
  public:
-  static constexpr size_t kEvents = 16;
+  static constexpr size_t kEvents = 32;
   static constexpr size_t kBytes = 256 << 10;  // a block of very long lines goes early
 
   bool full() const { return events_.size() >= kEvents || bytes_.size() >= kBytes; }
   size_t size() const { return events_.size(); }
   uint64_t line(size_t i) const { return events_[i].line; }
+  const PreparedLookups& prepared() const { return prepared_; }
+  size_t first_prepared(size_t i) const { return events_[i].first_prepared; }
 
-  void Add(uint64_t line, const Event& e) {
+  // Copies `e` and prepares its lookups, appending the lines they read first to `lines`.
+  void Add(uint64_t line, const Event& e, const Matcher& matcher, std::vector<const void*>& lines) {
+    const size_t first_prepared = matcher.Prepare(e, prepared_, &lines);
     events_.push_back(Stored{line, e.has_time, e.time, e.truncated,
-                             static_cast<uint32_t>(fields_.size()), e.count});
+                             static_cast<uint32_t>(fields_.size()), e.count, first_prepared});
     for (size_t i = 0; i < e.count; ++i) {
       const FieldValue& f = e.fields[i];
       fields_.push_back(StoredField{f.field, bytes_.size(), f.value.size()});
@@ -74,6 +80,7 @@ class EventBatch {
     events_.clear();
     fields_.clear();
     bytes_.clear();
+    prepared_.Clear();
   }
 
  private:
@@ -84,6 +91,7 @@ class EventBatch {
     bool truncated;
     uint32_t first;  // into fields_
     size_t count;
+    size_t first_prepared;  // into prepared_
   };
   struct StoredField {
     Field field;
@@ -93,6 +101,7 @@ class EventBatch {
   std::vector<Stored> events_;
   std::vector<StoredField> fields_;
   std::string bytes_;
+  PreparedLookups prepared_;
 };
 
 bool IsDigits(std::string_view s) {
@@ -247,15 +256,24 @@ std::string ObservedDataJson(const Event& event, std::string_view id, const Time
 
 Matcher::Matcher(const IndicatorSet& set) : set_(set) {}
 
-void Matcher::Prefetch(const Event& event) const {
+size_t Matcher::Prepare(const Event& event, PreparedLookups& prepared,
+                        std::vector<const void*>* lines) const {
   const IndicatorIndex& index = set_.index();
+  const size_t first = prepared.size();
   for (size_t i = 0; i < event.count; ++i) {
     const FieldValue& f = event.fields[i];
-    index.Prefetch(InfoOf(f.field).kind, f.value);
+    index.Prepare(InfoOf(f.field).kind, f.value, static_cast<uint16_t>(f.field), prepared, lines);
   }
+  return first;
 }
 
 void Matcher::Match(const Event& event, std::vector<IndexHit>& hits) {
+  prepared_.Clear();
+  Match(event, prepared_, Prepare(event, prepared_, nullptr), hits);
+}
+
+void Matcher::Match(const Event& event, const PreparedLookups& prepared, size_t first,
+                    std::vector<IndexHit>& hits) {
   hits.clear();
   ++counters_.events;
   const IndicatorIndex& index = set_.index();
@@ -263,7 +281,7 @@ void Matcher::Match(const Event& event, std::vector<IndexHit>& hits) {
     const FieldValue& f = event.fields[i];
     const FieldInfo& info = InfoOf(f.field);
     const size_t before = hits.size();
-    index.Lookup(info.kind, f.value, hits, static_cast<uint16_t>(f.field));
+    index.Lookup(prepared, first + i, hits);
     if (info.kind == ValueKind::kIpv4 && hits.size() > before) {
       // An indicator on network-traffic:src_ref.value fires only on the source address.
       auto keep = [&](const IndexHit& h) {
@@ -320,17 +338,36 @@ uint64_t MatchBlock(
         on_hits) {
   thread_local Event event;
   thread_local std::vector<IndexHit> hits;
-  thread_local EventBatch batch;
-  batch.Clear();
-  // Matches the batched events in their order, so hits reach `on_hits` as an unbatched loop
+  // Three batches in a pipeline: while one fills (the reader's work), the first lines the
+  // lookups of the one before will read (hash slots, /24 bits) are on their way, and the
+  // second lines of the one before that (IPv4 binary searches in a listed /24, decided from
+  // its /24 bits, fetched by then) are too; then that one is matched. The lines of a stage are
+  // prefetched in one tight loop: issued one per value between the reader's and the hashing's
+  // instructions, a prefetch waiting for its address translation held up retirement, and few
+  // were in flight at once (docs/match.md).
+  thread_local EventBatch batches[3];
+  thread_local std::vector<const void*> lines;
+  thread_local std::vector<const void*> second;
+  for (EventBatch& b : batches) b.Clear();
+  lines.clear();
+  int filling = 0;
+  // Matches a batch's events in their order, so hits reach `on_hits` as an unbatched loop
   // would give them.
-  auto flush = [&] {
+  auto flush = [&](EventBatch& batch) {
     for (size_t i = 0; i < batch.size(); ++i) {
       batch.Restore(i, event);
-      matcher.Match(event, hits);
+      matcher.Match(event, batch.prepared(), batch.first_prepared(i), hits);
       if (!hits.empty()) on_hits(batch.line(i), event, hits);
     }
     batch.Clear();
+  };
+  auto prefetch = [](std::vector<const void*>& v) {
+    for (const void* p : v) internal::PrefetchLine(p);
+    v.clear();
+  };
+  auto prefetch_second = [&](const EventBatch& batch) {
+    matcher.AddSecondLines(batch.prepared(), second);
+    prefetch(second);
   };
   uint64_t events = 0;
   const char* p = block.data();
@@ -343,13 +380,22 @@ uint64_t MatchBlock(
     if (reader.Read(std::string_view(p, line_end - p), capacity - offset, event) ==
         LineResult::kEvent) {
       ++events;
-      matcher.Prefetch(event);
-      batch.Add(line_number, event);
-      if (batch.full()) flush();
+      batches[filling].Add(line_number, event, matcher, lines);
+      if (batches[filling].full()) {
+        const int previous = (filling + 2) % 3;
+        const int oldest = (filling + 1) % 3;
+        prefetch(lines);
+        prefetch_second(batches[previous]);
+        flush(batches[oldest]);
+        filling = oldest;
+      }
     }
     p = nl == nullptr ? end : nl + 1;
   }
-  flush();
+  prefetch(lines);
+  flush(batches[(filling + 1) % 3]);
+  flush(batches[(filling + 2) % 3]);
+  flush(batches[filling]);
   return events;
 }
 

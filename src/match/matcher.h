@@ -36,8 +36,17 @@ class Matcher {
   // Replaces `hits` with the indicators `event` fires, each once.
   void Match(const Event& event, std::vector<IndexHit>& hits);
 
-  // Starts loading the index memory Match(event) will read; see IndicatorIndex::Prefetch.
-  void Prefetch(const Event& event) const;
+  // The same in two steps (IndicatorIndex::Prepare): Prepare appends the event's values to
+  // `prepared` (and the cache lines their lookups read first to `lines`) and returns the number
+  // of its first value there; Match(event, prepared, first, hits) then matches it.
+  size_t Prepare(const Event& event, PreparedLookups& prepared,
+                 std::vector<const void*>* lines) const;
+  void Match(const Event& event, const PreparedLookups& prepared, size_t first,
+             std::vector<IndexHit>& hits);
+  // See IndicatorIndex::AddSecondLines.
+  void AddSecondLines(const PreparedLookups& prepared, std::vector<const void*>& lines) const {
+    set_.index().AddSecondLines(prepared, lines);
+  }
 
   const MatchCounters& counters() const { return counters_; }
 
@@ -50,7 +59,8 @@ class Matcher {
 
   const IndicatorSet& set_;
   MatchCounters counters_;
-  std::string json_;  // the observed-data handed to the engine
+  PreparedLookups prepared_;  // Match(event, hits)'s
+  std::string json_;          // the observed-data handed to the engine
   struct WindowEvent {
     std::string json;  // its observed-data, with an id unique in this matcher
     int64_t unix_seconds;
@@ -62,8 +72,9 @@ class Matcher {
 // Reads each line of `block` (whole lines; `capacity` bytes readable from block.data(), as
 // LineSource::NextBlock gives them) with `reader`, matches each event, and calls `on_hits` for
 // events with hits. `line_number` counts lines across blocks. Returns the events read.
-// Events are read ahead in small batches (their index memory prefetched) and matched in their
-// order; the Event `on_hits` sees is a copy whose views stay valid during the call.
+// Events are read ahead in small batches, their index memory is prefetched a batch before they
+// are matched, and they are matched in their order; the Event `on_hits` sees is a copy whose
+// views stay valid during the call.
 uint64_t MatchBlock(
     std::string_view block, size_t capacity, LogReader& reader, Matcher& matcher,
     uint64_t& line_number,

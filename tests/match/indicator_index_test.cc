@@ -213,6 +213,68 @@ size_t TotalProbes(const internal::FlatKeySet<0>& set, const std::vector<std::st
 // there are many (FlatKeySet::FlushPending): duplicates inside one load, duplicates of values
 // placed by an earlier Finish, and both paths (small and partitioned) must keep every
 // indicator of a value and count each value once.
+// The matcher prepares a whole batch of values of every kind into one PreparedLookups (its key
+// buffer grows and moves meanwhile) and looks them up later: each must give what its value
+// alone gives, and the prefetch lines must come for the kinds that have them.
+TEST(IndicatorIndex, PreparedBatchOfMixedValuesGivesEachValuesHits) {
+  IndicatorIndex index;
+  auto sha = [](int i) {
+    std::string h = StrCat(i);
+    h.resize(64, 'a');
+    return h;
+  };
+  constexpr int kN = 500;
+  for (int i = 0; i < kN; ++i) {
+    const auto ind = static_cast<uint32_t>(i);
+    ASSERT_TRUE(index.Add(ValueKind::kDomain, StrCat("d", i, ".example"), ind).ok());
+    ASSERT_TRUE(index.Add(ValueKind::kSha256, sha(i), ind).ok());
+    ASSERT_TRUE(
+        index.Add(ValueKind::kIpv4, StrCat("10.", i / 256, ".", i % 256, ".0/24"), ind).ok());
+    ASSERT_TRUE(index.Add(ValueKind::kEmail, StrCat("u", i, "@x.test"), ind).ok());
+    ASSERT_TRUE(index.Add(ValueKind::kUrl, StrCat("http://h", i, ".test/p"), ind).ok());
+  }
+  index.Finish();
+  struct Query {
+    ValueKind kind;
+    std::string value;
+    std::vector<uint32_t> want;
+  };
+  std::vector<Query> queries;
+  for (int i = 0; i < kN; ++i) {
+    const auto ind = static_cast<uint32_t>(i);
+    std::string upper = sha(i);
+    std::transform(upper.begin(), upper.end(), upper.begin(), ::toupper);
+    queries.push_back({ValueKind::kDomain, StrCat("www.D", i, ".EXAMPLE."), {ind}});
+    queries.push_back({ValueKind::kSha256, upper, {ind}});
+    queries.push_back({ValueKind::kIpv4, StrCat("10.", i / 256, ".", i % 256, ".77"), {ind}});
+    queries.push_back({ValueKind::kEmail, StrCat("U", i, "@X.test"), {ind}});
+    queries.push_back({ValueKind::kUrl, StrCat("h", i, ".test:80/p"), {ind}});
+    queries.push_back({ValueKind::kDomain, StrCat("nope", i, ".example"), {}});
+    queries.push_back({ValueKind::kIpv4, StrCat("11.0.", i % 256, ".1"), {}});
+    queries.push_back({ValueKind::kSha256, "not hex", {}});
+  }
+  PreparedLookups prepared;
+  std::vector<const void*> lines;
+  for (size_t q = 0; q < queries.size(); ++q) {
+    ASSERT_EQ(index.Prepare(queries[q].kind, queries[q].value, 0, prepared, &lines), q);
+  }
+  // A slot line per domain probe, hash and URL, and a /24 line per parsed IPv4 address; none
+  // for e-mail and the bad hash.
+  EXPECT_GE(lines.size(), static_cast<size_t>(kN) * 6);
+  EXPECT_LE(lines.size(), queries.size());
+  std::vector<const void*> second;
+  index.AddSecondLines(prepared, second);
+  EXPECT_GE(second.size(), static_cast<size_t>(kN));  // the 10.x addresses are in listed /24s
+  for (size_t q = 0; q < queries.size(); ++q) {
+    std::vector<IndexHit> hits;
+    index.Lookup(prepared, q, hits);
+    std::vector<uint32_t> got;
+    for (const IndexHit& h : hits) got.push_back(h.indicator);
+    EXPECT_EQ(got, queries[q].want) << queries[q].value;
+    EXPECT_EQ(got, Hits(index, queries[q].kind, queries[q].value)) << queries[q].value;
+  }
+}
+
 TEST(IndicatorIndex, BulkPlacementMergesDuplicatesAcrossFinishes) {
   for (const size_t n : {size_t{100}, size_t{200'000}}) {
     SCOPED_TRACE(n);

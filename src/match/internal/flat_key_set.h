@@ -29,8 +29,8 @@
 namespace liaison::match::internal {
 
 // Asks for the cache line at `p` without waiting for it. GCC 12 drops __builtin_prefetch of an
-// address computed from our keyed hash (seen in the -O2 assembly of Prefetch below), so x86-64
-// issues the instruction itself; a prefetch never faults, whatever the address.
+// address computed from our keyed hash (seen in the -O2 assembly of the matcher's prefetch), so
+// x86-64 issues the instruction itself; a prefetch never faults, whatever the address.
 inline void PrefetchLine(const void* p) {
 #if defined(__x86_64__)
   asm volatile("prefetcht0 %0" : : "m"(*static_cast<const char*>(p)));
@@ -238,8 +238,14 @@ class FlatKeySet {
     for (size_t i = 0; i < n; ++i) Place(scratch.hashes[i], scratch.entries[i], merge);
   }
 
-  uint32_t Find(std::string_view key) const {
-    const uint64_t h = HashBytes(key.data(), key.size(), key_);
+  uint32_t Find(std::string_view key) const { return FindHashed(key, Hash(key)); }
+
+  // The table's hash of `key`, for FindHashed and SlotLine: a lookup that prefetches first
+  // hashes once.
+  uint64_t Hash(std::string_view key) const { return HashBytes(key.data(), key.size(), key_); }
+
+  // Find, with `h` = Hash(key).
+  uint32_t FindHashed(std::string_view key, uint64_t h) const {
     const uint64_t tag = h >> 32;
     for (size_t i = h & mask_;; i = (i + 1) & mask_) {
       const uint64_t slot = slots_[i];
@@ -250,13 +256,13 @@ class FlatKeySet {
     }
   }
 
-  // Starts loading the slot a Find of `key` reads first. The matcher issues these for a block
-  // of events before it looks any of them up, so that their cache misses overlap rather than
-  // follow one another (one DRAM miss is ~100 ns; a block of events has dozens of lookups).
-  void Prefetch(std::string_view key) const {
-    if (count_ == 0) return;
-    const uint64_t h = HashBytes(key.data(), key.size(), key_);
-    PrefetchLine(slots_.data() + (h & mask_));
+  // The slot a Find of a key of hash `h` reads first, for the caller to prefetch. The matcher
+  // prefetches these for a batch of events before it looks any of them up, so that their cache
+  // misses overlap rather than follow one another (one DRAM miss is ~100 ns; a batch of events
+  // has dozens of lookups). nullptr when the table is empty.
+  const void* SlotLine(uint64_t h) const {
+    if (count_ == 0) return nullptr;
+    return slots_.data() + (h & mask_);
   }
 
   // The number of slots a lookup of `key` examines: the cost an adversary would try to raise.
