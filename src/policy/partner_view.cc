@@ -358,11 +358,15 @@ Result<store::Page> PartnerView::Query(Endpoint endpoint, std::string_view objec
     }
     return false;
   };
+  // Before that first look, a store that keeps release keys in its scan index drops what the
+  // key alone shows rules 1-5 withhold, without reading the row (ReleaseKeyRules; such versions
+  // are not remembered as invisible ends: an end lookup decides them if a relationship asks).
+  const store::Store::KeyFilterFactory key_filter = ReleaseKeyRules::FilterFor(partner_);
   for (bool done = false; !done;) {
     LIAISON_ASSIGN_OR_RETURN(store::Page page,
-                             withheld != nullptr
-                                 ? store_.Query(collection_, scan)
-                                 : store_.QueryKept(collection_, scan, keep, kMaxScannedPerRead));
+                             withheld != nullptr ? store_.Query(collection_, scan)
+                                                 : store_.QueryKeyed(collection_, scan, key_filter,
+                                                                     keep, kMaxScannedPerRead));
     if (!dropped_latest.empty()) Remember(std::move(dropped_latest));
     dropped_latest.clear();
     const size_t n = page.records.size();

@@ -21,7 +21,9 @@
 // Marking-definition objects: the nine TLP definitions are always releasable (they are public);
 // any other definition is released only when its id is an allowed marking.
 
+#include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -29,6 +31,7 @@
 #include "core/result.h"
 #include "policy/partner.h"
 #include "stix/object.h"
+#include "store/store.h"
 
 namespace liaison::policy {
 
@@ -64,6 +67,34 @@ class ReleasePolicy {
   // Never false for a version Decide would release; reads the members on a simdjson document
   // without copying, so a scan drops what these rules withhold for a fraction of a full parse.
   bool MayRelease(std::string_view json, const Partner& partner) const;
+};
+
+// Rules 1-5 over stored release keys (store/release_key.h, docs/policy.md "Decision key"): the
+// codes of the names the partner's rules mention, looked up once per store query, and a test
+// that answers false only when rules 1-5 certainly withhold a version with that key. It is exact
+// (false exactly when MayRelease is false) for a valid key whose names all fit the key's code
+// spaces; for key 0 or an overflowed field it skips the rules it cannot decide, so it never
+// drops what MayRelease would keep.
+class ReleaseKeyRules {
+ public:
+  static Result<ReleaseKeyRules> Compile(const Partner& partner,
+                                         const store::Store::KeyCodeFn& code);
+  bool MayRelease(int64_t key) const;
+  // For Store::QueryKeyed.
+  static store::Store::KeyFilterFactory FilterFor(const Partner& partner);
+
+ private:
+  const ReleaseRules* rules_ = nullptr;
+  uint64_t type_allow_ = 0;  // bit per type code (codes 0..62)
+  uint64_t type_deny_ = 0;
+  std::vector<bool> creator_allow_;  // by creator code
+  std::vector<bool> creator_deny_;
+  bool creator_none_passes_ = true;  // rules.creators.Passes("")
+  std::optional<Tlp> tlp_of_bit_[store::kKeyMarkingBits];
+  uint32_t tlp_bits_ = 0;
+  uint32_t other_allowed_bits_ = 0;  // non-TLP markings the partner may receive
+  uint32_t label_allow_ = 0;
+  uint32_t label_deny_ = 0;
 };
 
 // Whether objects of `type` point at other objects in a way that names them to the reader, so
