@@ -168,6 +168,8 @@ Status PartnerView::PrefetchEnds(const std::vector<store::ObjectRecord>& records
     for (;;) {
       LIAISON_ASSIGN_OR_RETURN(store::Page page, store_.Query(collection_, f));
       for (const store::ObjectRecord& rec : page.records) {
+        // The first look, as in the scan: what rules 1-5 withhold needs no full parse.
+        if (!policy_.MayRelease(rec.json, partner_)) continue;
         auto object = stix::ParseObject(rec.json);
         if (!object.ok()) continue;
         LIAISON_ASSIGN_OR_RETURN(Decision d, policy_.Decide(*object, rec.json, partner_, nullptr));
@@ -351,8 +353,20 @@ Result<store::Page> PartnerView::Query(Endpoint endpoint, std::string_view objec
   // of their id are remembered as invisible ends. The dry run sees every version (it reports
   // each withheld one with its reason).
   std::vector<std::pair<std::string, bool>> dropped_latest;
+  // The key rules compiled for the current store read (by the factory below, in the read's
+  // snapshot): where the key is exact, the first look needs no text at all.
+  std::optional<ReleaseKeyRules> key_rules;
+  const store::Store::KeyFilterFactory key_filter =
+      [&](const store::Store::KeyCodeFn& code) -> Result<store::Store::KeyFilterFn> {
+    LIAISON_ASSIGN_OR_RETURN(key_rules, ReleaseKeyRules::Compile(partner_, code));
+    return store::Store::KeyFilterFn(
+        [rules = &*key_rules](int64_t key) { return rules->MayRelease(key); });
+  };
   const store::Store::KeepFn keep = [&](const store::Store::RecordView& v) {
-    if (policy_.MayRelease(v.json, partner_)) return true;
+    const bool may = key_rules && v.release_key != 0 && key_rules->Exact(v.release_key)
+                         ? key_rules->MayRelease(v.release_key)
+                         : policy_.MayRelease(v.json, partner_);
+    if (may) return true;
     if (partner_.rules.require_visible_ends && (scan_is_latest || v.is_last.value_or(false))) {
       dropped_latest.emplace_back(std::string(v.id), false);
     }
@@ -361,7 +375,6 @@ Result<store::Page> PartnerView::Query(Endpoint endpoint, std::string_view objec
   // Before that first look, a store that keeps release keys in its scan index drops what the
   // key alone shows rules 1-5 withhold, without reading the row (ReleaseKeyRules; such versions
   // are not remembered as invisible ends: an end lookup decides them if a relationship asks).
-  const store::Store::KeyFilterFactory key_filter = ReleaseKeyRules::FilterFor(partner_);
   for (bool done = false; !done;) {
     LIAISON_ASSIGN_OR_RETURN(store::Page page,
                              withheld != nullptr ? store_.Query(collection_, scan)

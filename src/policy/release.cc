@@ -340,6 +340,7 @@ Result<ReleaseKeyRules> ReleaseKeyRules::Compile(const Partner& partner,
   for (int64_t c : type_allow) k.type_allow_ |= uint64_t{1} << c;
   LIAISON_ASSIGN_OR_RETURN(auto type_deny, codes(KeyKind::kType, rules.types.deny, type_limit));
   for (int64_t c : type_deny) k.type_deny_ |= uint64_t{1} << c;
+  LIAISON_ASSIGN_OR_RETURN(k.marking_definition_type_, code(KeyKind::kType, "marking-definition"));
 
   const int64_t creator_limit = static_cast<int64_t>(store::kKeyCreatorOverflow) - 1;
   k.creator_allow_.assign(creator_limit, false);
@@ -434,6 +435,12 @@ bool ReleaseKeyRules::MayRelease(int64_t key) const {
   return true;
 }
 
+bool ReleaseKeyRules::Exact(int64_t key) const {
+  const store::DecodedReleaseKey d = store::DecodeReleaseKey(key);
+  return d.valid && d.type_code && d.type_code != marking_definition_type_ && d.creator &&
+         !d.markings_overflow && !d.labels_overflow;
+}
+
 store::Store::KeyFilterFactory ReleaseKeyRules::FilterFor(const Partner& partner) {
   return [&partner](const store::Store::KeyCodeFn& code) -> Result<store::Store::KeyFilterFn> {
     LIAISON_ASSIGN_OR_RETURN(ReleaseKeyRules rules, Compile(partner, code));
@@ -467,7 +474,11 @@ Result<Decision> ReleasePolicy::Decide(const stix::Object& object, std::string_v
       if (ends != nullptr && *ends) {
         LIAISON_ASSIGN_OR_RETURN(visible, (*ends)(ref));
       }
-      if (!visible) return Withhold(StrCat("references ", ref, ", which this partner cannot see"));
+      if (!visible) {
+        Decision d = Withhold(StrCat("references ", ref, ", which this partner cannot see"));
+        d.ends_invisible = true;
+        return d;
+      }
     }
   }
 

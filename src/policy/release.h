@@ -44,6 +44,10 @@ struct Decision {
   std::vector<std::string> removed;
   // kWithhold: why, for the dry run and logs (never sent to the partner).
   std::string reason;
+  // kWithhold by rule 6 alone: an object it references is not visible to the partner now. The
+  // same version may be released later, without any change to it or to the policy, when that
+  // object gets a visible version (sync push re-offers such versions, docs/sync.md).
+  bool ends_invisible = false;
 
   bool released() const { return kind != Kind::kWithhold; }
 };
@@ -80,6 +84,10 @@ class ReleaseKeyRules {
   static Result<ReleaseKeyRules> Compile(const Partner& partner,
                                          const store::Store::KeyCodeFn& code);
   bool MayRelease(int64_t key) const;
+  // Whether MayRelease(key) is exactly ReleasePolicy::MayRelease of the version's text: the key
+  // is valid, no field overflowed, and the type is not marking-definition (whose own rule the
+  // key does not apply). Then the text need not be read for rules 1-5.
+  bool Exact(int64_t key) const;
   // For Store::QueryKeyed.
   static store::Store::KeyFilterFactory FilterFor(const Partner& partner);
 
@@ -87,6 +95,7 @@ class ReleaseKeyRules {
   const ReleaseRules* rules_ = nullptr;
   uint64_t type_allow_ = 0;  // bit per type code (codes 0..62)
   uint64_t type_deny_ = 0;
+  std::optional<int64_t> marking_definition_type_;
   std::vector<bool> creator_allow_;  // by creator code
   std::vector<bool> creator_deny_;
   bool creator_none_passes_ = true;  // rules.creators.Passes("")

@@ -365,6 +365,8 @@ class Store {
     std::string_view json;
     Timestamp date_added;
     std::optional<bool> is_last;  // as ObjectRecord::is_last
+    // The stored release key (store/release_key.h) when the backend read it (QueryKeyed), else 0.
+    int64_t release_key = 0;
   };
   using KeepFn = std::function<bool(const RecordView& record)>;
   // Query, with versions for which `keep` answers false dropped: they are not returned and do

@@ -890,13 +890,14 @@ Result<Page> SqliteStore::QueryImpl(std::string_view collection, const Filter& f
   }
   absl::StrAppend(&extra, ToAbsl(FlagSql(plan.sql_flag)));
   const std::string columns = absl::StrCat(kRowColumns, with_json ? ", json" : "");
+  // QueryKeyed: the key filter runs in the plain date_added scan (the objects endpoint and the
+  // partner view's scans; other plans leave every version to `keep`), and hands each kept row's
+  // release key to `keep` (column kJsonColumn + 1).
+  const bool keyed = make_key_filter != nullptr && keep != nullptr && each == nullptr &&
+                     with_json && ids.empty() && types.empty();
 
   std::string sql;
   const bool by_id = !ids.empty();
-  // QueryKeyed: the key filter runs in the plain date_added scan (the objects endpoint and the
-  // partner view's scans); other plans leave every version to `keep`.
-  const bool keyed = make_key_filter != nullptr && keep != nullptr && each == nullptr &&
-                     with_json && !by_id && types.empty();
   int key_param = 0;
   if (by_id) {
     // A handful of rows per id: fetch them all (without JSON), then order them here.
@@ -924,8 +925,8 @@ Result<Page> SqliteStore::QueryImpl(std::string_view collection, const Filter& f
     // objects_by_cid_key; SQLite defers the table seek until a row column is needed), so a
     // version the key drops costs an index step, not a row read.
     if (keyed) key_param = list_first;
-    sql = absl::StrCat("SELECT ", columns, " FROM objects INDEXED BY ", index,
-                       " WHERE cid = ?1 AND date_added > ?2",
+    sql = absl::StrCat("SELECT ", columns, keyed ? ", rkey" : "", " FROM objects INDEXED BY ",
+                       index, " WHERE cid = ?1 AND date_added > ?2",
                        keyed ? absl::StrCat(" AND liaison_key_keep(rkey, ?", key_param, ")") : "",
                        extra, " ORDER BY date_added");
   }
@@ -1045,8 +1046,9 @@ Result<Page> SqliteStore::QueryImpl(std::string_view collection, const Filter& f
         if (keep != nullptr) {
           // The caller's filter runs on views of the row, so a dropped version costs no copy.
           const int64_t added = st.Int(0);
-          const Store::RecordView view{st.Text(1), st.Text(4), st.Text(kJsonColumn),
-                                       FromUnixMicros(added), st.Int(6) != 0};
+          const Store::RecordView view{st.Text(1),           st.Text(4),
+                                       st.Text(kJsonColumn), FromUnixMicros(added),
+                                       st.Int(6) != 0,       keyed ? st.Int(kJsonColumn + 1) : 0};
           if (!(*keep)(view)) {
             last_dropped = true;
             dropped_added = added;
