@@ -363,9 +363,20 @@ Result<store::Page> PartnerView::Query(Endpoint endpoint, std::string_view objec
         [rules = &*key_rules](int64_t key) { return rules->MayRelease(key); });
   };
   const store::Store::KeepFn keep = [&](const store::Store::RecordView& v) {
-    const bool may = key_rules && v.release_key != 0 && key_rules->Exact(v.release_key)
-                         ? key_rules->MayRelease(v.release_key)
-                         : policy_.MayRelease(v.json, partner_);
+    bool may = key_rules && v.release_key != 0 && key_rules->Exact(v.release_key)
+                   ? key_rules->MayRelease(v.release_key)
+                   : policy_.MayRelease(v.json, partner_);
+    // Rule 6 from the cache: a relationship (or report, ...) naming an object already known to
+    // be invisible is withheld whatever else it is, so it needs no copy, parse or decision. Ends
+    // not known yet are left to Decide.
+    if (may && partner_.rules.require_visible_ends && HasReferencedEnds(v.type)) {
+      for (const std::string& end : RelationshipEnds(v.type, v.json)) {
+        if (std::optional<bool> visible = Cached(end); visible && !*visible) {
+          may = false;
+          break;
+        }
+      }
+    }
     if (may) return true;
     if (partner_.rules.require_visible_ends && (scan_is_latest || v.is_last.value_or(false))) {
       dropped_latest.emplace_back(std::string(v.id), false);

@@ -201,8 +201,12 @@ bool HasReferencedEnds(std::string_view type) {
 }
 
 std::vector<std::string> RelationshipEnds(const stix::Object& object, std::string_view json) {
+  return RelationshipEnds(object.type, json);
+}
+
+std::vector<std::string> RelationshipEnds(std::string_view type, std::string_view json) {
   std::vector<std::string> ends;
-  if (!HasReferencedEnds(object.type)) return ends;
+  if (!HasReferencedEnds(type)) return ends;
   // simdjson's DOM rather than a json::Value tree: this runs for every relationship a partner's
   // page scans (twice: the prefetch of ends and the decision), and only five members are read.
   thread_local simdjson::dom::parser parser;

@@ -115,5 +115,7 @@ bool HasReferencedEnds(std::string_view type);
 // The ids such an object points to (source_ref, target_ref; sighting_of_ref,
 // observed_data_refs, where_sighted_refs; object_refs); empty for other types.
 std::vector<std::string> RelationshipEnds(const stix::Object& object, std::string_view json);
+// The same from the type and text alone (a scan's first look, before any parse).
+std::vector<std::string> RelationshipEnds(std::string_view type, std::string_view json);
 
 }  // namespace liaison::policy
