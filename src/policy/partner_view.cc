@@ -168,6 +168,8 @@ Status PartnerView::PrefetchEnds(const std::vector<store::ObjectRecord>& records
     for (;;) {
       LIAISON_ASSIGN_OR_RETURN(store::Page page, store_.Query(collection_, f));
       for (const store::ObjectRecord& rec : page.records) {
+        // The first look, as in the scan: what rules 1-5 withhold needs no full parse.
+        if (!policy_.MayRelease(rec.json, partner_)) continue;
         auto object = stix::ParseObject(rec.json);
         if (!object.ok()) continue;
         LIAISON_ASSIGN_OR_RETURN(Decision d, policy_.Decide(*object, rec.json, partner_, nullptr));
@@ -351,18 +353,44 @@ Result<store::Page> PartnerView::Query(Endpoint endpoint, std::string_view objec
   // of their id are remembered as invisible ends. The dry run sees every version (it reports
   // each withheld one with its reason).
   std::vector<std::pair<std::string, bool>> dropped_latest;
+  // The key rules compiled for the current store read (by the factory below, in the read's
+  // snapshot): where the key is exact, the first look needs no text at all.
+  std::optional<ReleaseKeyRules> key_rules;
+  const store::Store::KeyFilterFactory key_filter =
+      [&](const store::Store::KeyCodeFn& code) -> Result<store::Store::KeyFilterFn> {
+    LIAISON_ASSIGN_OR_RETURN(key_rules, ReleaseKeyRules::Compile(partner_, code));
+    return store::Store::KeyFilterFn(
+        [rules = &*key_rules](int64_t key) { return rules->MayRelease(key); });
+  };
   const store::Store::KeepFn keep = [&](const store::Store::RecordView& v) {
-    if (policy_.MayRelease(v.json, partner_)) return true;
+    bool may = key_rules && v.release_key != 0 && key_rules->Exact(v.release_key)
+                   ? key_rules->MayRelease(v.release_key)
+                   : policy_.MayRelease(v.json, partner_);
+    // Rule 6 from the cache: a relationship (or report, ...) naming an object already known to
+    // be invisible is withheld whatever else it is, so it needs no copy, parse or decision. Ends
+    // not known yet are left to Decide.
+    if (may && partner_.rules.require_visible_ends && HasReferencedEnds(v.type)) {
+      for (const std::string& end : RelationshipEnds(v.type, v.json)) {
+        if (std::optional<bool> visible = Cached(end); visible && !*visible) {
+          may = false;
+          break;
+        }
+      }
+    }
+    if (may) return true;
     if (partner_.rules.require_visible_ends && (scan_is_latest || v.is_last.value_or(false))) {
       dropped_latest.emplace_back(std::string(v.id), false);
     }
     return false;
   };
+  // Before that first look, a store that keeps release keys in its scan index drops what the
+  // key alone shows rules 1-5 withhold, without reading the row (ReleaseKeyRules; such versions
+  // are not remembered as invisible ends: an end lookup decides them if a relationship asks).
   for (bool done = false; !done;) {
     LIAISON_ASSIGN_OR_RETURN(store::Page page,
-                             withheld != nullptr
-                                 ? store_.Query(collection_, scan)
-                                 : store_.QueryKept(collection_, scan, keep, kMaxScannedPerRead));
+                             withheld != nullptr ? store_.Query(collection_, scan)
+                                                 : store_.QueryKeyed(collection_, scan, key_filter,
+                                                                     keep, kMaxScannedPerRead));
     if (!dropped_latest.empty()) Remember(std::move(dropped_latest));
     dropped_latest.clear();
     const size_t n = page.records.size();

@@ -15,6 +15,7 @@
 #include "core/strings.h"
 #include "simdjson.h"
 #include "stix/validate.h"
+#include "store/release_key.h"
 
 // Sanitisation, in brief. Selectors (STIX 2.1 section 7.2.3.1) name a property ("description"),
 // a nested property ("x.y") or a list item ("labels.[1]", "external_references.[0].url"), all
@@ -200,8 +201,12 @@ bool HasReferencedEnds(std::string_view type) {
 }
 
 std::vector<std::string> RelationshipEnds(const stix::Object& object, std::string_view json) {
+  return RelationshipEnds(object.type, json);
+}
+
+std::vector<std::string> RelationshipEnds(std::string_view type, std::string_view json) {
   std::vector<std::string> ends;
-  if (!HasReferencedEnds(object.type)) return ends;
+  if (!HasReferencedEnds(type)) return ends;
   // simdjson's DOM rather than a json::Value tree: this runs for every relationship a partner's
   // page scans (twice: the prefetch of ends and the decision), and only five members are read.
   thread_local simdjson::dom::parser parser;
@@ -226,15 +231,9 @@ std::vector<std::string> RelationshipEnds(const stix::Object& object, std::strin
 
 namespace {
 
-// The members rules 1-5 read, as views into a parsed object or a simdjson document.
-struct CommonFields {
-  std::string_view type;
-  std::string_view id;
-  std::string_view created_by_ref;
-  absl::InlinedVector<std::string_view, 2> markings;  // object_marking_refs
-  absl::InlinedVector<std::string_view, 4> labels;
-  std::optional<int> confidence;  // as stix::ParseObject reads it (0-100, else absent)
-};
+// The members rules 1-5 read: the same reader (store::ReadReleaseFacts) serves the scan's
+// first look and the stored release keys, so the two always see the same values.
+using CommonFields = store::ReleaseFacts;
 
 // Rules 1-5. True when they pass; otherwise false, with the reason in `*why` when `why` is
 // given (reasons are built only then: the scan's first look needs none).
@@ -312,53 +311,146 @@ bool PassesCommonRules(const CommonFields& f, const ReleaseRules& rules, std::st
   return true;
 }
 
-// Reads one optional string member; false when present with another type.
-bool ViewString(simdjson::dom::object obj, const char* key, std::string_view& out) {
-  simdjson::dom::element e;
-  if (obj[key].get(e) != simdjson::SUCCESS) return true;  // absent
-  return e.get_string().get(out) == simdjson::SUCCESS;
-}
-
-// Reads one optional list of strings; false when present with another shape.
-template <typename List>
-bool ViewStrings(simdjson::dom::object obj, const char* key, List& out) {
-  simdjson::dom::element e;
-  if (obj[key].get(e) != simdjson::SUCCESS) return true;
-  simdjson::dom::array list;
-  if (e.get_array().get(list) != simdjson::SUCCESS) return false;
-  for (simdjson::dom::element item : list) {
-    std::string_view v;
-    if (item.get_string().get(v) != simdjson::SUCCESS) return false;
-    out.push_back(v);
-  }
-  return true;
-}
-
 }  // namespace
 
 bool ReleasePolicy::MayRelease(std::string_view json, const Partner& partner) const {
   // The same rules as Decide, over the same members as stix::ParseObject reads them; anything
   // unusual (not an object, a member of an unexpected type) answers true, leaving the verdict to
   // Decide, so this never withholds what Decide would release.
-  thread_local simdjson::dom::parser parser;
-  simdjson::dom::object obj;
-  if (parser.parse(json.data(), json.size()).get_object().get(obj) != simdjson::SUCCESS) {
-    return true;
+  const std::optional<CommonFields> f = store::ReadReleaseFacts(json);
+  if (!f) return true;
+  return PassesCommonRules(*f, partner.rules, nullptr);
+}
+
+Result<ReleaseKeyRules> ReleaseKeyRules::Compile(const Partner& partner,
+                                                 const store::Store::KeyCodeFn& code) {
+  const ReleaseRules& rules = partner.rules;
+  ReleaseKeyRules k;
+  k.rules_ = &rules;
+  using store::KeyKind;
+  // The codes of `names` that fit the key (a name without one appears in no key, or only as its
+  // kind's overflow value, which the test skips).
+  auto codes = [&](KeyKind kind, const std::vector<std::string>& names,
+                   int64_t limit) -> Result<std::vector<int64_t>> {
+    std::vector<int64_t> out;
+    for (const std::string& name : names) {
+      LIAISON_ASSIGN_OR_RETURN(std::optional<int64_t> c, code(kind, name));
+      if (c && *c >= 0 && *c < limit) out.push_back(*c);
+    }
+    return out;
+  };
+  const int64_t type_limit = static_cast<int64_t>(store::kKeyTypeOverflow);
+  LIAISON_ASSIGN_OR_RETURN(auto type_allow, codes(KeyKind::kType, rules.types.allow, type_limit));
+  for (int64_t c : type_allow) k.type_allow_ |= uint64_t{1} << c;
+  LIAISON_ASSIGN_OR_RETURN(auto type_deny, codes(KeyKind::kType, rules.types.deny, type_limit));
+  for (int64_t c : type_deny) k.type_deny_ |= uint64_t{1} << c;
+  LIAISON_ASSIGN_OR_RETURN(k.marking_definition_type_, code(KeyKind::kType, "marking-definition"));
+
+  const int64_t creator_limit = static_cast<int64_t>(store::kKeyCreatorOverflow) - 1;
+  k.creator_allow_.assign(creator_limit, false);
+  k.creator_deny_.assign(creator_limit, false);
+  LIAISON_ASSIGN_OR_RETURN(auto creator_allow,
+                           codes(KeyKind::kCreator, rules.creators.allow, creator_limit));
+  for (int64_t c : creator_allow) k.creator_allow_[c] = true;
+  LIAISON_ASSIGN_OR_RETURN(auto creator_deny,
+                           codes(KeyKind::kCreator, rules.creators.deny, creator_limit));
+  for (int64_t c : creator_deny) k.creator_deny_[c] = true;
+  k.creator_none_passes_ = rules.creators.Passes("");
+
+  for (std::string_view id : {kTlp2Clear, kTlp2Green, kTlp2Amber, kTlp2AmberStrict, kTlp2Red,
+                              kTlp1White, kTlp1Green, kTlp1Amber, kTlp1Red}) {
+    LIAISON_ASSIGN_OR_RETURN(std::optional<int64_t> c, code(KeyKind::kMarking, id));
+    if (!c || *c < 0 || *c >= store::kKeyMarkingBits) continue;
+    k.tlp_of_bit_[*c] = TlpOfMarking(id);
+    k.tlp_bits_ |= 1u << *c;
   }
-  CommonFields f;
-  if (!ViewString(obj, "type", f.type) || !ViewString(obj, "id", f.id) ||
-      !ViewString(obj, "created_by_ref", f.created_by_ref) ||
-      !ViewStrings(obj, "object_marking_refs", f.markings) ||
-      !ViewStrings(obj, "labels", f.labels)) {
-    return true;
+  // A non-TLP marking passes when allowed (a non-empty allow list naming it) and not denied
+  // (MarkingAllowed); every other non-TLP bit certainly fails.
+  for (const std::string& m : rules.markings.allow) {
+    if (TlpOfMarking(m) || !rules.markings.Passes(m)) continue;
+    LIAISON_ASSIGN_OR_RETURN(std::optional<int64_t> c, code(KeyKind::kMarking, m));
+    if (c && *c >= 0 && *c < store::kKeyMarkingBits) k.other_allowed_bits_ |= 1u << *c;
   }
-  if (f.type.empty() || f.id.empty()) return true;
-  int64_t confidence;
-  if (obj["confidence"].get_int64().get(confidence) == simdjson::SUCCESS && confidence >= 0 &&
-      confidence <= 100) {
-    f.confidence = static_cast<int>(confidence);
+
+  LIAISON_ASSIGN_OR_RETURN(auto label_allow,
+                           codes(KeyKind::kLabel, rules.labels.allow, store::kKeyLabelBits));
+  for (int64_t c : label_allow) k.label_allow_ |= 1u << c;
+  LIAISON_ASSIGN_OR_RETURN(auto label_deny,
+                           codes(KeyKind::kLabel, rules.labels.deny, store::kKeyLabelBits));
+  for (int64_t c : label_deny) k.label_deny_ |= 1u << c;
+  return k;
+}
+
+bool ReleaseKeyRules::MayRelease(int64_t key) const {
+  // Mirrors PassesCommonRules rule by rule; a field the key cannot tell (overflow) skips the
+  // rule, which can only keep more. The marking-definition rule is skipped too (it only
+  // withholds more, and MayRelease applies it to what passes).
+  const store::DecodedReleaseKey d = store::DecodeReleaseKey(key);
+  if (!d.valid) return true;
+  const ReleaseRules& rules = *rules_;
+
+  // 1. Type.
+  if (d.type_code) {
+    const uint64_t bit = uint64_t{1} << *d.type_code;
+    if (!rules.types.allow.empty() && (type_allow_ & bit) == 0) return false;
+    if ((type_deny_ & bit) != 0) return false;
   }
-  return PassesCommonRules(f, partner.rules, nullptr);
+
+  // 2. Object markings: a non-TLP marking the partner may not receive fails whatever else is
+  // present; the TLP level needs the whole set (no overflow).
+  if ((d.markings & ~tlp_bits_ & ~other_allowed_bits_) != 0) return false;
+  if (!d.markings_overflow) {
+    std::optional<Tlp> level;
+    for (uint32_t bits = d.markings & tlp_bits_; bits != 0; bits &= bits - 1) {
+      const Tlp tlp = *tlp_of_bit_[__builtin_ctz(bits)];
+      if (!level || tlp > *level) level = tlp;
+    }
+    if (!level) {
+      if (!rules.unmarked) return false;
+      level = rules.unmarked;
+    }
+    if (!TlpMayLeave(*level)) return false;
+    if (std::find(rules.tlp.begin(), rules.tlp.end(), *level) == rules.tlp.end()) return false;
+  }
+
+  // 3. Creator.
+  if (d.creator) {
+    if (*d.creator == 0) {
+      if (!creator_none_passes_) return false;
+    } else {
+      const size_t c = static_cast<size_t>(*d.creator - 1);
+      if (creator_deny_[c]) return false;
+      if (!rules.creators.allow.empty() && !creator_allow_[c]) return false;
+    }
+  }
+
+  // 4. Labels: a denied label present fails even with overflow; the allow list needs them all.
+  if ((d.labels & label_deny_) != 0) return false;
+  if (!rules.labels.allow.empty() && !d.labels_overflow && (d.labels & label_allow_) == 0) {
+    return false;
+  }
+
+  // 5. Confidence.
+  if (d.confidence) {
+    if (rules.min_confidence && *d.confidence < *rules.min_confidence) return false;
+  } else if (rules.require_confidence) {
+    return false;
+  }
+  return true;
+}
+
+bool ReleaseKeyRules::Exact(int64_t key) const {
+  const store::DecodedReleaseKey d = store::DecodeReleaseKey(key);
+  return d.valid && d.type_code && d.type_code != marking_definition_type_ && d.creator &&
+         !d.markings_overflow && !d.labels_overflow;
+}
+
+store::Store::KeyFilterFactory ReleaseKeyRules::FilterFor(const Partner& partner) {
+  return [&partner](const store::Store::KeyCodeFn& code) -> Result<store::Store::KeyFilterFn> {
+    LIAISON_ASSIGN_OR_RETURN(ReleaseKeyRules rules, Compile(partner, code));
+    return store::Store::KeyFilterFn(
+        [rules = std::move(rules)](int64_t key) { return rules.MayRelease(key); });
+  };
 }
 
 Result<Decision> ReleasePolicy::Decide(const stix::Object& object, std::string_view json,
@@ -386,7 +478,11 @@ Result<Decision> ReleasePolicy::Decide(const stix::Object& object, std::string_v
       if (ends != nullptr && *ends) {
         LIAISON_ASSIGN_OR_RETURN(visible, (*ends)(ref));
       }
-      if (!visible) return Withhold(StrCat("references ", ref, ", which this partner cannot see"));
+      if (!visible) {
+        Decision d = Withhold(StrCat("references ", ref, ", which this partner cannot see"));
+        d.ends_invisible = true;
+        return d;
+      }
     }
   }
 

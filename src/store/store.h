@@ -35,6 +35,7 @@
 #include "core/timestamp.h"
 #include "stix/object.h"
 #include "store/filter.h"
+#include "store/release_key.h"
 
 namespace liaison::store {
 
@@ -364,6 +365,8 @@ class Store {
     std::string_view json;
     Timestamp date_added;
     std::optional<bool> is_last;  // as ObjectRecord::is_last
+    // The stored release key (store/release_key.h) when the backend read it (QueryKeyed), else 0.
+    int64_t release_key = 0;
   };
   using KeepFn = std::function<bool(const RecordView& record)>;
   // Query, with versions for which `keep` answers false dropped: they are not returned and do
@@ -376,6 +379,29 @@ class Store {
   // runs Query with a limit of at most max_scanned and filters the page.
   virtual Result<Page> QueryKept(std::string_view collection, const Filter& filter,
                                  const KeepFn& keep, size_t max_scanned);
+
+  // --- Query with a release-key filter (issue #6, store/release_key.h) -------------------------
+  // The code of a name in the store's release-key dictionary, read in the query's snapshot;
+  // nullopt when the name has none (then no stored key mentions it).
+  using KeyCodeFn =
+      std::function<Result<std::optional<int64_t>>(KeyKind kind, std::string_view name)>;
+  // A predicate on stored release keys: false drops the version. It must answer true for key 0
+  // (unknown) and for any key it cannot decide.
+  using KeyFilterFn = std::function<bool(int64_t key)>;
+  // Builds the predicate from the dictionary codes the caller's rules need.
+  using KeyFilterFactory = std::function<Result<KeyFilterFn>(const KeyCodeFn& code)>;
+  // QueryKept, where the backend may first drop versions whose stored release key `make_filter`'s
+  // predicate rejects, without reading their rows; what passes goes to `keep` as in QueryKept.
+  // Versions dropped by key do not count against `max_scanned` until that many have been
+  // dropped in one call; after that the backend hands every further version to `keep`, so one
+  // call stays bounded. The default ignores the key (correct for any backend: the predicate may
+  // only drop what `keep` would drop) and calls QueryKept.
+  virtual Result<Page> QueryKeyed(std::string_view collection, const Filter& filter,
+                                  const KeyFilterFactory& make_filter, const KeepFn& keep,
+                                  size_t max_scanned) {
+    (void)make_filter;
+    return QueryKept(collection, filter, keep, max_scanned);
+  }
 };
 
 }  // namespace liaison::store

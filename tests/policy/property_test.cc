@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "core/json.h"
+#include "core/status_macros.h"
 #include "core/strings.h"
 #include "gtest/gtest.h"
 #include "policy/markings.h"
@@ -1130,6 +1131,112 @@ TEST_F(PolicyPropertyTest, CachedEndVisibilityFollowsNewVersions) {
   add(indicator(b, 3, "cybercrime"));
   EXPECT_EQ(get(rel_path).status, 200);
   EXPECT_NE(get("/objects/").body.find("relationship--"), std::string::npos);
+}
+
+// Release keys (docs/policy.md "Decision key"): the key filter the store runs on its index must
+// agree with the full decision. Soundness: a key the filter drops belongs to a version that
+// MayRelease and Decide withhold. Exactness: where the key says it is exact, its verdict is
+// MayRelease's. Run twice: with the universe's names coded in the key, and in a store whose key
+// dictionaries were first filled by other names, so that some of the universe's names overflow
+// (then the filter must skip what it cannot tell, and the whole property check still holds).
+void FillKeyDictionaries(store::Store& store, std::mt19937_64& rng) {
+  store::Collection c;
+  c.id = Uuid(rng);
+  c.api_root = "api";
+  c.title = "filler";
+  ASSERT_TRUE(store.CreateCollection(c).ok());
+  std::vector<stix::Object> batch;
+  // 60 of 63 type codes, 1020 of 1022 creator codes, 10 of 15 marking and 19 of 21 label codes:
+  // the universe's names land on both sides of each limit.
+  for (int i = 0; i < 1020; ++i) {
+    std::string json = StrCat(R"({"type":"x-filler-)", i % 60, R"(","id":"x-filler-)", i % 60, "--",
+                              Uuid(rng), R"(","created_by_ref":"identity--f)", i,
+                              R"(","object_marking_refs":["marking-definition--f)", i % 10,
+                              R"("],"labels":["filler-)", i % 19, R"("]})");
+    auto o = stix::ParseObject(json);
+    ASSERT_TRUE(o.ok()) << json;
+    batch.push_back(std::move(*o));
+  }
+  ASSERT_TRUE(store.Add(c.id, batch).ok());
+}
+
+void CheckKeysAgainstDecisions(store::Store& store, const std::string& collection,
+                               const Partner& partner, bool expect_overflow,
+                               const std::string& trace) {
+  ReleasePolicy policy;
+  std::optional<ReleaseKeyRules> rules;
+  const store::Store::KeyFilterFactory factory =
+      [&](const store::Store::KeyCodeFn& code) -> Result<store::Store::KeyFilterFn> {
+    LIAISON_ASSIGN_OR_RETURN(rules, ReleaseKeyRules::Compile(partner, code));
+    // Keep every row, so each version's key and text reach the check below.
+    return store::Store::KeyFilterFn([](int64_t) { return true; });
+  };
+  size_t checked = 0, exact = 0, dropped = 0, kept_by_key = 0;
+  const EndsCheck ends = [](std::string_view) -> Result<bool> { return true; };
+  const store::Store::KeepFn keep = [&](const store::Store::RecordView& v) {
+    ++checked;
+    EXPECT_NE(v.release_key, 0) << trace << " no key for " << v.id;
+    const bool by_key = rules->MayRelease(v.release_key);
+    const bool first_look = policy.MayRelease(v.json, partner);
+    if (rules->Exact(v.release_key)) {
+      ++exact;
+      EXPECT_EQ(by_key, first_look) << trace << " exact key disagrees for " << v.json;
+    }
+    if (!by_key) {
+      ++dropped;
+      EXPECT_FALSE(first_look) << trace << " key drops what the first look keeps: " << v.json;
+      auto o = stix::ParseObject(v.json);
+      EXPECT_TRUE(o.ok());
+      if (o.ok()) {
+        auto d = policy.Decide(*o, v.json, partner, &ends);
+        EXPECT_TRUE(d.ok() && !d->released()) << trace << " key drops a released " << v.json;
+      }
+    } else {
+      ++kept_by_key;
+    }
+    return true;
+  };
+  store::Filter f;
+  f.versions = {store::VersionMatch::All()};
+  for (;;) {
+    auto page = store.QueryKeyed(collection, f, factory, keep, 10'000);
+    ASSERT_TRUE(page.ok()) << page.status();
+    if (!page->more) break;
+    f.next = page->next;
+  }
+  EXPECT_GT(checked, 0u) << trace;
+  if (expect_overflow) {
+    EXPECT_LT(exact, checked) << trace << " no key overflowed: the test does not test overflow";
+  } else {
+    EXPECT_EQ(exact, checked) << trace << " every name fits, so every key should be exact";
+  }
+}
+
+TEST_F(PolicyPropertyTest, ReleaseKeysAgreeWithTheFullDecision) {
+  for (bool overflow : {false, true}) {
+    TearDown();
+    SetUp();
+    const uint64_t seed = BaseSeed() + 2000 + (overflow ? 1 : 0);
+    std::mt19937_64 rng(seed);
+    if (overflow) FillKeyDictionaries(*store_, rng);
+    Universe u = Generate(rng, 250);
+    const std::string collection = Load(u, rng);
+    for (int p = 0; p < 6; ++p) {
+      Partner partner;
+      partner.name = "p";
+      partner.rules = RandomRules(rng);
+      partner.policy_version = ComputePolicyVersion(partner.rules);
+      const std::string trace =
+          StrCat("[LIAISON_POLICY_SEED=", seed - 2000 - overflow, " overflow ", overflow,
+                 " partner ", p, " rules ", CanonicalRules(partner.rules), "]");
+      CheckKeysAgainstDecisions(*store_, collection, partner, overflow, trace);
+      // And the whole property through the key path, names overflowed or not.
+      InProcessDriver driver(*store_, collection, partner);
+      Explain explain = [](const VersionSpec&) { return std::string(); };
+      CheckPartner(driver, u, partner.rules, rng, trace, explain);
+      if (HasFailure()) return;
+    }
+  }
 }
 
 }  // namespace

@@ -297,6 +297,14 @@ TEST(ReleasePolicy, RelationshipsNeedVisibleEnds) {
   Decision d = DecideText(Relationship(), p, &no_malware);
   EXPECT_EQ(d.kind, Decision::Kind::kWithhold);
   EXPECT_THAT(d.reason, HasSubstr("malware--"));
+  // Withheld by the ends alone: sync push re-offers it when the end becomes visible.
+  EXPECT_TRUE(d.ends_invisible);
+  // Withheld by another rule: not waiting on an end.
+  Partner typed = MakePartner({.unmarked = Tlp::kClear});
+  typed.rules.types.deny = {"relationship"};
+  Decision by_type = DecideText(Relationship(), typed, &no_malware);
+  EXPECT_EQ(by_type.kind, Decision::Kind::kWithhold);
+  EXPECT_FALSE(by_type.ends_invisible);
   p.rules.require_visible_ends = false;
   EXPECT_EQ(DecideText(Relationship(), p).kind, Decision::Kind::kRelease);
 }

@@ -107,8 +107,58 @@ TEST_F(SqliteStoreTest, UsesWalModeAndRecordsTheSchemaVersion) {
   auto store = Open();
   ASSERT_TRUE(store.ok()) << store.status();
   EXPECT_EQ(RawSql("PRAGMA journal_mode"), "wal");
-  EXPECT_EQ(RawSql("SELECT max(version) FROM schema_migrations"), "3");
+  EXPECT_EQ(RawSql("SELECT max(version) FROM schema_migrations"), "4");
   EXPECT_EQ(RawSql("PRAGMA application_id"), std::to_string(0x4C49414E));
+}
+
+// Release keys (issue #6, store/release_key.h): written at ingest, and computed for the rows of
+// a store written before them when migration 4 runs, with the same dictionary codes.
+TEST_F(SqliteStoreTest, ReleaseKeysAreWrittenAtIngestAndBackfilledByTheMigration) {
+  auto labelled = [](int n, const char* label) {
+    stix::Object o = Indicator(n);
+    o.json.pop_back();
+    absl::StrAppend(&o.json, R"(,"labels":[")", label, R"("],"confidence":)", n,
+                    R"(,"created_by_ref":"identity--)", n % 2,
+                    R"(","object_marking_refs":["marking-definition--)", n % 3, R"("]})");
+    return o;
+  };
+  std::vector<stix::Object> objects;
+  for (int i = 0; i < 30; ++i) objects.push_back(labelled(i, i % 2 ? "a" : "b"));
+  objects.push_back(Indicator(99));
+  objects.back().json = R"({"type":"indicator","id":7})";  // unreadable for the key: key 0
+  {
+    auto store = Open();
+    ASSERT_TRUE(store.ok()) << store.status();
+    ASSERT_TRUE((*store)->CreateCollection(TestCollection()).ok());
+    ASSERT_TRUE((*store)->Add(kCollection, objects).ok());
+  }
+  EXPECT_EQ(RawSql("SELECT count(*) FROM objects WHERE rkey = 0"), "1");
+  // Types, creators, markings, labels: 1 + 2 + 3 + 2 names.
+  EXPECT_EQ(RawSql("SELECT count(*) FROM release_codes"), "8");
+  const std::string keys =
+      RawSql("SELECT group_concat(rkey) FROM (SELECT rkey FROM objects ORDER BY date_added)");
+  ASSERT_FALSE(keys.empty());
+
+  // Back to schema 3, as a store written before release keys.
+  RawSql("DROP INDEX objects_by_cid_key");
+  RawSql("ALTER TABLE objects DROP COLUMN rkey");
+  RawSql("DROP TABLE release_codes");
+  RawSql("CREATE INDEX objects_by_cid ON objects(cid)");
+  RawSql("DELETE FROM schema_migrations WHERE version = 4");
+  EXPECT_EQ(RawSql("SELECT max(version) FROM schema_migrations"), "3");
+  {
+    auto store = Open();
+    ASSERT_TRUE(store.ok()) << store.status();
+    Filter all;
+    all.versions = {VersionMatch::All()};
+    auto page = (*store)->Query(kCollection, all);
+    ASSERT_TRUE(page.ok()) << page.status();
+    EXPECT_EQ(page->records.size(), objects.size());
+  }
+  EXPECT_EQ(RawSql("SELECT max(version) FROM schema_migrations"), "4");
+  EXPECT_EQ(RawSql("SELECT group_concat(rkey) FROM (SELECT rkey FROM objects ORDER BY date_added)"),
+            keys);
+  EXPECT_EQ(RawSql("SELECT count(*) FROM objects WHERE rkey = 0"), "1");
 }
 
 TEST_F(SqliteStoreTest, RefusesAStoreWrittenByANewerVersion) {

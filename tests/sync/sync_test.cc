@@ -426,6 +426,94 @@ TEST_F(SyncTest, PolicyChangeResendsVersionsWithheldBefore) {
   EXPECT_EQ(b.Versions(), a.Versions());
 }
 
+// A relationship withheld because its end was invisible reaches the peer once the end gets a
+// visible version, under the same policy (EngineOptions::withheld_for_ends, docs/sync.md "Ends
+// that become visible"). The filter and the hook stand in for the release policy: the end's
+// first version is withheld, its second released, and the relationship released only while
+// the end's latest version is.
+TEST_F(SyncTest, RelationshipWithheldForAnInvisibleEndIsOfferedAgainWhenTheEndBecomesVisible) {
+  Node a("a"), b("b");
+  const std::string x_uuid = "dddddddd-0000-4000-8000-000000000001";
+  const std::string y_uuid = "dddddddd-0000-4000-8000-000000000002";
+  const std::string rel_id = "relationship--dddddddd-0000-4000-8000-000000000003";
+  const std::string rel =
+      StrCat(R"({"type":"relationship","spec_version":"2.1","id":")", rel_id,
+             R"(","created":"2021-01-01T00:00:00.000Z","modified":"2021-01-01T00:00:00.000Z",)",
+             R"("relationship_type":"related-to","source_ref":"indicator--)", x_uuid,
+             R"(","target_ref":"indicator--)", y_uuid, R"("})");
+  ASSERT_TRUE(a.db->Add(kCollection,
+                        std::vector<stix::Object>{
+                            Obj(Indicator(x_uuid, "2021-01-01T00:00:00.000Z")),
+                            Obj(Indicator(y_uuid, "2021-01-01T00:00:00.000Z")), Obj(rel)})
+                  .ok());
+  b.StartServer({Inbound("a")});
+  const std::string y_id = StrCat("indicator--", y_uuid);
+  // Whether y's latest version in a's store is its visible second version.
+  auto y_visible = [&a, &y_id]() {
+    store::Filter f;
+    auto page = a.db->GetObject(kCollection, y_id, f);
+    return page.ok() && !page->records.empty() &&
+           page->records.back().version->ToString(3) == "2022-01-01T00:00:00.000Z";
+  };
+  auto filter = [&](std::string_view,
+                    const store::ObjectRecord& rec) -> Result<std::optional<std::string>> {
+    if (rec.id == y_id && rec.version->ToString(3) == "2021-01-01T00:00:00.000Z") {
+      return std::optional<std::string>();
+    }
+    if (rec.type == "relationship" && !y_visible()) return std::optional<std::string>();
+    return std::optional<std::string>(rec.json);
+  };
+  a.MakeEngine(filter, [](std::string_view) { return std::string("v1"); });
+  int hook_calls = 0;
+  EngineOptions eo;
+  eo.signer = a.signer.get();
+  eo.server_name = a.name;
+  eo.release = filter;
+  eo.release_version = [](std::string_view) { return std::string("v1"); };
+  eo.withheld_for_ends = [&](std::string_view, const store::ObjectRecord& rec) -> Result<bool> {
+    ++hook_calls;
+    return rec.type == "relationship" && !y_visible();
+  };
+  a.engine = std::make_unique<Engine>(a.local(), eo);
+  PeerConfig peer = a.PeerOf(b, Direction::kPush);
+
+  auto r1 = a.engine->RunRound(peer);
+  ASSERT_TRUE(r1.ok()) << r1.status();
+  EXPECT_EQ(r1->pushed, 1u);  // x
+  EXPECT_EQ(r1->push_withheld, 2u);
+  EXPECT_EQ(hook_calls, 2);
+  auto waiting = a.db->GetSyncState(StrCat("pushwait/b/", kCollection));
+  ASSERT_TRUE(waiting.ok() && waiting->has_value());
+  EXPECT_THAT(**waiting, ::testing::HasSubstr(rel_id));
+  EXPECT_THAT(**waiting, ::testing::Not(::testing::HasSubstr(y_id)));
+  EXPECT_EQ(b.Versions().count(StrCat(rel_id, "|2021-01-01T00:00:00.000000Z")), 0u);
+
+  // Same policy, nothing new: the relationship is decided again and still waits.
+  auto r2 = a.engine->RunRound(peer);
+  ASSERT_TRUE(r2.ok()) << r2.status();
+  EXPECT_EQ(r2->pushed, 0u);
+  EXPECT_EQ(r2->push_reoffered, 1u);
+
+  // y gets a visible version: it is pushed as new, and the relationship is offered again.
+  ASSERT_TRUE(a.db->Add(kCollection, std::vector<stix::Object>{Obj(
+                                         Indicator(y_uuid, "2022-01-01T00:00:00.000Z"))})
+                  .ok());
+  auto r3 = a.engine->RunRound(peer);
+  ASSERT_TRUE(r3.ok()) << r3.status();
+  EXPECT_EQ(r3->push_reoffered, 1u);
+  EXPECT_EQ(r3->pushed, 2u);  // y's second version and the relationship
+  EXPECT_EQ(r3->push_restarts, 0u);
+  EXPECT_EQ(b.Versions().count(StrCat(rel_id, "|2021-01-01T00:00:00.000000Z")), 1u);
+  waiting = a.db->GetSyncState(StrCat("pushwait/b/", kCollection));
+  ASSERT_TRUE(waiting.ok() && waiting->has_value());
+  EXPECT_THAT(**waiting, ::testing::Not(::testing::HasSubstr(rel_id)));
+
+  // Then nothing moves.
+  auto r4 = a.engine->RunRound(peer);
+  ASSERT_TRUE(r4.ok()) << r4.status();
+  EXPECT_EQ(r4->pushed + r4->push_reoffered + r4->push_withheld, 0u);
+}
+
 TEST_F(SyncTest, PushRecordsRefusedObjectsAndRetriesThem) {
   Node a("a"), b("b");
   // An object b's validator refuses (no pattern) gets into a's store directly.

@@ -59,6 +59,27 @@ taxii::sync::ReleaseFilter MakeSyncReleaseFilter(
   };
 }
 
+std::function<Result<bool>(std::string_view peer, const store::ObjectRecord& record)>
+MakeSyncWithheldForEnds(store::Store& store, std::shared_ptr<const policy::PartnerSet> partners,
+                        const std::vector<taxii::sync::PeerConfig>& peers) {
+  std::map<std::string, std::string, std::less<>> collection_of;
+  for (const auto& peer : peers) collection_of[peer.name] = peer.local_collection;
+  auto visibility = std::make_shared<policy::VisibilityCache>();
+  return [&store, partners = std::move(partners), collection_of = std::move(collection_of),
+          visibility](std::string_view peer, const store::ObjectRecord& record) -> Result<bool> {
+    const policy::Partner* partner = partners ? partners->Find(peer) : nullptr;
+    if (partner == nullptr || !policy::HasReferencedEnds(record.type)) return false;
+    auto it = collection_of.find(peer);
+    const std::string collection = it == collection_of.end() ? std::string() : it->second;
+    policy::PartnerView view(store, collection, *partner);
+    if (auto stamp = store.ObjectsStamp(collection); stamp.ok()) {
+      view.UseCache(*visibility, std::move(*stamp));
+    }
+    LIAISON_ASSIGN_OR_RETURN(policy::Decision d, view.Decide(record));
+    return !d.released() && d.ends_invisible;
+  };
+}
+
 std::function<std::string(std::string_view peer)> MakeSyncReleaseVersion(
     std::shared_ptr<const policy::PartnerSet> partners) {
   // A peer without a partner of its name receives nothing: version "".

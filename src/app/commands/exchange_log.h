@@ -22,6 +22,13 @@ taxii::sync::ReleaseFilter MakeSyncReleaseFilter(store::Store& store,
                                                  std::shared_ptr<const policy::PartnerSet> partners,
                                                  const std::vector<taxii::sync::PeerConfig>& peers);
 
+// For sync push (EngineOptions::withheld_for_ends): whether a version the partner of the peer's
+// name does not receive is withheld only because something it references is invisible to that
+// partner now, so the engine re-offers it once that end gets a visible version (docs/sync.md).
+std::function<Result<bool>(std::string_view peer, const store::ObjectRecord& record)>
+MakeSyncWithheldForEnds(store::Store& store, std::shared_ptr<const policy::PartnerSet> partners,
+                        const std::vector<taxii::sync::PeerConfig>& peers);
+
 // The partner's policy version for each peer ("" without a partner): the push starts over when
 // it changes, so versions the old policy withheld reach the peer (docs/sync.md).
 std::function<std::string(std::string_view peer)> MakeSyncReleaseVersion(

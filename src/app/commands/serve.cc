@@ -202,6 +202,8 @@ int RunServe(const ServeArgs& args) {
   taxii::sync::EngineOptions sync_options;
   sync_options.release = MakeSyncReleaseFilter(**store, config->server.partners, config->peers);
   sync_options.release_version = MakeSyncReleaseVersion(config->server.partners);
+  sync_options.withheld_for_ends =
+      MakeSyncWithheldForEnds(**store, config->server.partners, config->peers);
   sync_options.recorder = MakeReceiptRecorder(**store, config->server.partners);
   sync_options.signer = signer->get();
   sync_options.server_name = config->server.title;

@@ -56,6 +56,8 @@ int RunSync(const SyncArgs& args) {
   taxii::sync::EngineOptions options;
   options.release = MakeSyncReleaseFilter(**store, config->server.partners, config->peers);
   options.release_version = MakeSyncReleaseVersion(config->server.partners);
+  options.withheld_for_ends =
+      MakeSyncWithheldForEnds(**store, config->server.partners, config->peers);
   options.recorder = MakeReceiptRecorder(**store, config->server.partners);
   options.signer = signer->get();
   options.server_name = config->server.title;

@@ -68,6 +68,31 @@ void Statement::Bind(int index, std::string_view text) {
 
 void Statement::BindNull(int index) { sqlite3_bind_null(stmt_, index); }
 
+namespace {
+constexpr const char* kKeyFilterPointerType = "liaison_key_filter";
+
+// liaison_key_keep(key, context): 1 keeps the row, 0 drops it. Without a bound context (NULL),
+// or with a key that is not an integer, the row is kept: the caller's later filter decides.
+void KeyKeepFunction(sqlite3_context* ctx, int argc, sqlite3_value** argv) {
+  auto* filter =
+      argc == 2
+          ? static_cast<KeyFilterContext*>(sqlite3_value_pointer(argv[1], kKeyFilterPointerType))
+          : nullptr;
+  if (filter == nullptr || filter->keep == nullptr ||
+      sqlite3_value_type(argv[0]) != SQLITE_INTEGER || filter->dropped >= filter->max_dropped) {
+    sqlite3_result_int(ctx, 1);
+    return;
+  }
+  const bool keep = (*filter->keep)(sqlite3_value_int64(argv[0]));
+  if (!keep) ++filter->dropped;
+  sqlite3_result_int(ctx, keep ? 1 : 0);
+}
+}  // namespace
+
+void Statement::BindKeyFilter(int index, KeyFilterContext* context) {
+  sqlite3_bind_pointer(stmt_, index, context, kKeyFilterPointerType, nullptr);
+}
+
 Result<bool> Statement::Step() {
   const int rc = sqlite3_step(stmt_);
   if (rc == SQLITE_ROW) return true;
@@ -128,6 +153,13 @@ Result<std::unique_ptr<Connection>> Connection::Open(const std::filesystem::path
   }
   LIAISON_RETURN_IF_ERROR(conn->Exec("PRAGMA temp_store=MEMORY"));
   if (options.read_only) LIAISON_RETURN_IF_ERROR(conn->Exec("PRAGMA query_only=1"));
+  // Not SQLITE_DETERMINISTIC: the answer depends on the bound context, not on the key alone.
+  if (const int frc =
+          sqlite3_create_function_v2(db, "liaison_key_keep", 2, SQLITE_UTF8 | SQLITE_DIRECTONLY,
+                                     nullptr, &KeyKeepFunction, nullptr, nullptr, nullptr);
+      frc != SQLITE_OK) {
+    return SqliteError(db, frc, "register liaison_key_keep");
+  }
   return conn;
 }
 

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -27,6 +28,15 @@ Status SqliteError(sqlite3* db, int rc, std::string_view what);
 
 class Connection;
 
+// What the SQL function liaison_key_keep(key, ?N) calls, ?N bound with Statement::BindKeyFilter
+// (release keys, store/release_key.h): `keep` decides each key; after `max_dropped` rows were
+// dropped every further row passes, so one scan of the index stays bounded.
+struct KeyFilterContext {
+  const std::function<bool(int64_t key)>* keep = nullptr;
+  size_t dropped = 0;
+  size_t max_dropped = 0;
+};
+
 // A prepared statement borrowed from a Connection's cache (or owned when the cached one was
 // busy). Resets and clears its bindings when destroyed. Text and blobs are bound without
 // copying: the bound memory must stay valid until the statement is stepped to completion,
@@ -43,6 +53,8 @@ class Statement {
   void Bind(int index, int64_t value);
   void Bind(int index, std::string_view text);
   void BindNull(int index);
+  // Binds `context` for liaison_key_keep; it must outlive the statement's use.
+  void BindKeyFilter(int index, KeyFilterContext* context);
 
   // Advances: true when a row is available, false when done.
   Result<bool> Step();

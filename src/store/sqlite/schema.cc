@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "core/status_macros.h"
 #include "core/timestamp.h"
+#include "store/sqlite/release_codes.h"
 
 namespace liaison::store::sqlite_internal {
 namespace {
@@ -131,6 +132,25 @@ CREATE TABLE received_ranges(
   PRIMARY KEY (cid, peer, first_added)
 ) WITHOUT ROWID;
 )sql",
+    // 4 (issue #6): release keys (store/release_key.h). objects.rkey summarises what release
+    // rules 1-5 read (0 = unknown: the policy reads the row); release_codes is its dictionary
+    // (codes only grow, never change). objects_by_cid_key replaces objects_by_cid: the same
+    // (cid, date_added) order, so the same sequential appends on ingest, but a scan can test a
+    // partner's key filter and spec_version on the index entry and seek the table row only for
+    // the versions that pass. Existing rows are keyed by BackfillReleaseKeys in the same
+    // transaction.
+    R"sql(
+ALTER TABLE objects ADD COLUMN rkey INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE release_codes(
+  kind INTEGER NOT NULL,
+  name TEXT NOT NULL,
+  code INTEGER NOT NULL,
+  PRIMARY KEY (kind, name)
+) WITHOUT ROWID;
+CREATE UNIQUE INDEX release_codes_by_code ON release_codes(kind, code);
+DROP INDEX objects_by_cid;
+CREATE INDEX objects_by_cid_key ON objects(cid, date_added, rkey, spec_version);
+)sql",
 };
 static_assert(std::size(kMigrations) == kSchemaVersion);
 
@@ -173,6 +193,7 @@ Status Migrate(Connection& conn) {
   // store at its previous version.
   for (int v = static_cast<int>(current) + 1; v <= kSchemaVersion; ++v) {
     LIAISON_RETURN_IF_ERROR(conn.Exec(kMigrations[v - 1]));
+    if (v == 4) LIAISON_RETURN_IF_ERROR(BackfillReleaseKeys(conn));
     LIAISON_ASSIGN_OR_RETURN(
         Statement st,
         conn.Prepare("INSERT INTO schema_migrations(version, applied_at) VALUES (?1, ?2)"));

@@ -24,6 +24,7 @@
 #include "core/status_macros.h"
 #include "store/internal/records.h"
 #include "store/sqlite/connection.h"
+#include "store/sqlite/release_codes.h"
 #include "store/sqlite/schema.h"
 
 // Query evaluation, in brief (filter.h has the semantics, schema.cc the invariants):
@@ -46,6 +47,9 @@ namespace {
 
 using sqlite_internal::Connection;
 using sqlite_internal::ConnectionOptions;
+using sqlite_internal::KeyFilterContext;
+using sqlite_internal::LookupReleaseCode;
+using sqlite_internal::ReleaseCoder;
 using sqlite_internal::Statement;
 using sqlite_internal::Transaction;
 
@@ -232,6 +236,12 @@ class SqliteStore final : public Store {
     return QueryImpl(collection, filter, /*with_json=*/true, /*each=*/nullptr, &keep,
                      std::max<size_t>(max_scanned, 1));
   }
+  Result<Page> QueryKeyed(std::string_view collection, const Filter& filter,
+                          const KeyFilterFactory& make_filter, const KeepFn& keep,
+                          size_t max_scanned) override {
+    return QueryImpl(collection, filter, /*with_json=*/true, /*each=*/nullptr, &keep,
+                     std::max<size_t>(max_scanned, 1), &make_filter);
+  }
 
  private:
   explicit SqliteStore(const SqliteOptions& options) : options_(options) {}
@@ -306,9 +316,12 @@ class SqliteStore final : public Store {
 
   // With `each`, the records' JSON goes to it and the page has no records (QueryEach).
   // `keep` (QueryKept) sees each version of a date_added-ordered scan before it is read out.
+  // `make_key_filter` (QueryKeyed) builds a release-key predicate that the date_added scan
+  // tests on the index entry, before the row is read.
   Result<Page> QueryImpl(std::string_view collection, const Filter& filter, bool with_json,
                          const std::function<void(std::string_view)>* each = nullptr,
-                         const KeepFn* keep = nullptr, size_t max_scanned = 0);
+                         const KeepFn* keep = nullptr, size_t max_scanned = 0,
+                         const KeyFilterFactory* make_key_filter = nullptr);
   // Whether `row` (which passed the SQL filters) is in the query's result.
   Result<bool> Selected(Connection& c, int64_t cid, const Row& row, const Filter& filter,
                         const VersionPlan& plan);
@@ -742,6 +755,7 @@ Result<AddResult> SqliteStore::AddInTransaction(Connection& c, std::string_view 
     // value (a burst of more than a million versions a second, or a clock stepped back), the
     // store's time runs ahead of the wall clock until it catches up.
     int64_t next = std::max(now, last + 1);
+    ReleaseCoder coder(c);  // release keys (issue #6); its codes live as long as this Add
     for (size_t i = 0; i < objects.size(); ++i) {
       const stix::Object& object = objects[i];
       LIAISON_RETURN_IF_ERROR(CheckObject(object, i));
@@ -767,11 +781,12 @@ Result<AddResult> SqliteStore::AddInTransaction(Connection& c, std::string_view 
       added.is_last = flags.back().is_last;
       added.spec_latest = flags.back().spec_latest;
       {
+        LIAISON_ASSIGN_OR_RETURN(int64_t release_key, coder.KeyOf(object.json));
         LIAISON_ASSIGN_OR_RETURN(
             Statement st,
             c.Prepare("INSERT INTO objects(date_added, cid, id, version, type, spec_version, "
-                      "is_first, is_last, spec_latest, json) "
-                      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"));
+                      "is_first, is_last, spec_latest, json, rkey) "
+                      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"));
         st.Bind(1, added.date_added);
         st.Bind(2, cid);
         st.Bind(3, object.id);
@@ -782,6 +797,7 @@ Result<AddResult> SqliteStore::AddInTransaction(Connection& c, std::string_view 
         st.Bind(8, int64_t{added.is_last});
         st.Bind(9, int64_t{added.spec_latest});
         st.Bind(10, object.json);
+        st.Bind(11, release_key);
         LIAISON_RETURN_IF_ERROR(st.Run());
       }
       // A new version can take is_first/is_last/spec_latest from older ones.
@@ -847,7 +863,8 @@ Result<bool> SqliteStore::Selected(Connection& c, int64_t cid, const Row& row, c
 Result<Page> SqliteStore::QueryImpl(std::string_view collection, const Filter& filter,
                                     bool with_json,
                                     const std::function<void(std::string_view)>* each,
-                                    const KeepFn* keep, size_t max_scanned) {
+                                    const KeepFn* keep, size_t max_scanned,
+                                    const KeyFilterFactory* make_key_filter) {
   LIAISON_RETURN_IF_ERROR(ValidateFilter(filter));
   int64_t start = std::numeric_limits<int64_t>::min();
   if (filter.added_after) start = std::max(start, ToUnixMicros(*filter.added_after));
@@ -873,9 +890,15 @@ Result<Page> SqliteStore::QueryImpl(std::string_view collection, const Filter& f
   }
   absl::StrAppend(&extra, ToAbsl(FlagSql(plan.sql_flag)));
   const std::string columns = absl::StrCat(kRowColumns, with_json ? ", json" : "");
+  // QueryKeyed: the key filter runs in the plain date_added scan (the objects endpoint and the
+  // partner view's scans; other plans leave every version to `keep`), and hands each kept row's
+  // release key to `keep` (column kJsonColumn + 1).
+  const bool keyed = make_key_filter != nullptr && keep != nullptr && each == nullptr &&
+                     with_json && ids.empty() && types.empty();
 
   std::string sql;
   const bool by_id = !ids.empty();
+  int key_param = 0;
   if (by_id) {
     // A handful of rows per id: fetch them all (without JSON), then order them here.
     sql = absl::StrCat("SELECT ", kRowColumns,
@@ -896,9 +919,16 @@ Result<Page> SqliteStore::QueryImpl(std::string_view collection, const Filter& f
     }
     sql = absl::StrCat(absl::StrJoin(branches, " UNION ALL "), " ORDER BY 1");
   } else {
-    const char* index = plan.sql_flag == FlagFilter::kLast ? "objects_latest" : "objects_by_cid";
-    sql = absl::StrCat("SELECT ", columns, " FROM objects INDEXED BY ", index,
-                       " WHERE cid = ?1 AND date_added > ?2", extra, " ORDER BY date_added");
+    const char* index =
+        plan.sql_flag == FlagFilter::kLast ? "objects_latest" : "objects_by_cid_key";
+    // The release-key test comes first and reads only the index entry (rkey is in
+    // objects_by_cid_key; SQLite defers the table seek until a row column is needed), so a
+    // version the key drops costs an index step, not a row read.
+    if (keyed) key_param = list_first;
+    sql = absl::StrCat("SELECT ", columns, keyed ? ", rkey" : "", " FROM objects INDEXED BY ",
+                       index, " WHERE cid = ?1 AND date_added > ?2",
+                       keyed ? absl::StrCat(" AND liaison_key_keep(rkey, ?", key_param, ")") : "",
+                       extra, " ORDER BY date_added");
   }
 
   return Read([&](Connection& c) -> Result<Page> {
@@ -916,6 +946,19 @@ Result<Page> SqliteStore::QueryImpl(std::string_view collection, const Filter& f
       for (size_t i = 0; i < types.size(); ++i) {
         st.Bind(list_first + static_cast<int>(i), types[i]);
       }
+    }
+    // The key filter is built here, inside the read, so the dictionary codes it looks up are
+    // those of the snapshot the scan reads (a name coded later cannot appear in this scan).
+    KeyFilterFn key_filter;
+    KeyFilterContext key_context;
+    if (keyed) {
+      const KeyCodeFn code = [&c](KeyKind kind, std::string_view name) {
+        return LookupReleaseCode(c, kind, name);
+      };
+      LIAISON_ASSIGN_OR_RETURN(key_filter, (*make_key_filter)(code));
+      if (key_filter) key_context.keep = &key_filter;
+      key_context.max_dropped = max_scanned;
+      st.BindKeyFilter(key_param, &key_context);
     }
 
     Page page;
@@ -1003,8 +1046,9 @@ Result<Page> SqliteStore::QueryImpl(std::string_view collection, const Filter& f
         if (keep != nullptr) {
           // The caller's filter runs on views of the row, so a dropped version costs no copy.
           const int64_t added = st.Int(0);
-          const Store::RecordView view{st.Text(1), st.Text(4), st.Text(kJsonColumn),
-                                       FromUnixMicros(added), st.Int(6) != 0};
+          const Store::RecordView view{st.Text(1),           st.Text(4),
+                                       st.Text(kJsonColumn), FromUnixMicros(added),
+                                       st.Int(6) != 0,       keyed ? st.Int(kJsonColumn + 1) : 0};
           if (!(*keep)(view)) {
             last_dropped = true;
             dropped_added = added;
@@ -1693,10 +1737,10 @@ Result<std::string> SqliteStore::ObjectsStamp(std::string_view collection) {
     LIAISON_ASSIGN_OR_RETURN(int64_t cid, CollectionKey(c, collection));
     // An Add gives every new version a date_added above all earlier ones (store-wide), so the
     // collection's max(date_added) moves with each Add; deletions are counted apart. Both are
-    // O(log n) (objects_by_cid ends with the rowid; meta is keyed).
+    // O(log n) (objects_by_cid_key starts with cid, date_added; meta is keyed).
     LIAISON_ASSIGN_OR_RETURN(
         Statement st,
-        c.Prepare("SELECT (SELECT max(date_added) FROM objects INDEXED BY objects_by_cid "
+        c.Prepare("SELECT (SELECT max(date_added) FROM objects INDEXED BY objects_by_cid_key "
                   "WHERE cid = ?1), (SELECT value FROM meta WHERE key = 'object_deletions')"));
     st.Bind(1, cid);
     LIAISON_ASSIGN_OR_RETURN(bool row, st.Step());

@@ -46,6 +46,11 @@ std::string PushKey(const PeerConfig& p) {
 std::string FailKey(const PeerConfig& p) {
   return StrCat("pushfail/", p.name, "/", p.local_collection);
 }
+// Versions withheld because something they reference was invisible (docs/sync.md, "Ends that
+// become visible"): re-decided at the start of every round.
+std::string WaitKey(const PeerConfig& p) {
+  return StrCat("pushwait/", p.name, "/", p.local_collection);
+}
 
 struct PullCursor {
   std::optional<Timestamp> after;
@@ -84,12 +89,12 @@ struct Failure {
   std::string message;
 };
 
-Result<std::vector<Failure>> LoadFailures(store::Store& store, const PeerConfig& peer) {
+Result<std::vector<Failure>> LoadFailures(store::Store& store, const std::string& key) {
   std::vector<Failure> out;
-  LIAISON_ASSIGN_OR_RETURN(auto text, store.GetSyncState(FailKey(peer)));
+  LIAISON_ASSIGN_OR_RETURN(auto text, store.GetSyncState(key));
   if (!text || text->empty()) return out;
   auto v = json::Parse(*text);
-  if (!v.ok() || !v->is_array()) return absl::DataLossError(StrCat(FailKey(peer), ": corrupt"));
+  if (!v.ok() || !v->is_array()) return absl::DataLossError(StrCat(key, ": corrupt"));
   for (const json::Value& f : v->as_array()) {
     Failure failure;
     if (const json::Value* x = f.Find("id"); x && x->is_string()) failure.id = x->as_string();
@@ -102,7 +107,11 @@ Result<std::vector<Failure>> LoadFailures(store::Store& store, const PeerConfig&
   return out;
 }
 
-Status SaveFailures(store::Store& store, const PeerConfig& peer, std::vector<Failure> failures) {
+Result<std::vector<Failure>> LoadFailures(store::Store& store, const PeerConfig& peer) {
+  return LoadFailures(store, FailKey(peer));
+}
+
+Status SaveFailures(store::Store& store, const std::string& key, std::vector<Failure> failures) {
   if (failures.size() > kMaxRecordedFailures) {
     // Bounded: the oldest are dropped (and logged by count in the round's stats).
     failures.erase(failures.begin(), failures.end() - kMaxRecordedFailures);
@@ -111,7 +120,11 @@ Status SaveFailures(store::Store& store, const PeerConfig& peer, std::vector<Fai
   for (const Failure& f : failures) {
     a.push_back(json::Object{{"id", f.id}, {"version", f.version}, {"message", f.message}});
   }
-  return store.PutSyncState(FailKey(peer), json::Serialize(a));
+  return store.PutSyncState(key, json::Serialize(a));
+}
+
+Status SaveFailures(store::Store& store, const PeerConfig& peer, std::vector<Failure> failures) {
+  return SaveFailures(store, FailKey(peer), std::move(failures));
 }
 
 bool InRanges(const std::vector<std::pair<Timestamp, Timestamp>>& ranges, Timestamp t) {
@@ -211,6 +224,7 @@ RoundStats& RoundStats::operator+=(const RoundStats& o) {
   receipts += o.receipts;
   bad_receipts += o.bad_receipts;
   push_restarts += o.push_restarts;
+  push_reoffered += o.push_reoffered;
   return *this;
 }
 
@@ -439,6 +453,11 @@ Result<RoundStats> Engine::Push(const PeerConfig& peer) {
   LIAISON_ASSIGN_OR_RETURN(auto pinned, store_.GetSyncState(StrCat("peerkey/", peer.name)));
   std::string peer_key = !peer.receipt_key.empty() ? peer.receipt_key : pinned.value_or("");
 
+  // Withheld versions that a later version of something they reference may release
+  // (EngineOptions::withheld_for_ends); send() appends to it.
+  std::vector<Failure> waiting;
+  bool waiting_changed = false;
+
   // Sends one batch; returns the failures the peer reported.
   auto send = [&](const std::vector<store::ObjectRecord>& records,
                   std::vector<Failure>& failures) -> Status {
@@ -452,6 +471,14 @@ Result<RoundStats> Engine::Push(const PeerConfig& peer) {
       }
       if (!text) {
         ++stats.push_withheld;
+        if (options_.withheld_for_ends) {
+          LIAISON_ASSIGN_OR_RETURN(bool wait, options_.withheld_for_ends(peer.name, rec));
+          if (wait) {
+            waiting.push_back(
+                {rec.id, rec.version ? rec.version->ToString() : std::string(), "ends"});
+            waiting_changed = true;
+          }
+        }
         continue;
       }
       texts.push_back(std::move(*text));
@@ -556,6 +583,37 @@ Result<RoundStats> Engine::Push(const PeerConfig& peer) {
       ++stats.push_restarts;
     }
   }
+
+  // Versions withheld earlier because an object they reference was invisible are decided again
+  // under the current policy before new versions (docs/sync.md, "Ends that become visible"):
+  // released ones are sent, those still waiting on an end stay, the rest are forgotten. After a
+  // restart the new pass decides everything again, so the list starts empty.
+  if (options_.withheld_for_ends) {
+    LIAISON_ASSIGN_OR_RETURN(std::vector<Failure> old_waiting, LoadFailures(store_, WaitKey(peer)));
+    if (!old_waiting.empty()) waiting_changed = true;
+    if (!after) old_waiting.clear();
+    std::vector<store::ObjectRecord> again;
+    for (const Failure& w : old_waiting) {
+      store::Filter f = EverythingFilter();
+      if (!w.version.empty()) {
+        auto t = Timestamp::Parse(w.version);
+        if (t.ok()) f.versions = {store::VersionMatch::At(*t)};
+      }
+      auto page = store_.GetObject(peer.local_collection, w.id, f);
+      if (!page.ok()) continue;  // deleted meanwhile
+      for (auto& rec : page->records) again.push_back(std::move(rec));
+    }
+    for (size_t i = 0; i < again.size(); i += peer.batch_size) {
+      std::vector<store::ObjectRecord> batch(
+          again.begin() + i, again.begin() + std::min(again.size(), i + peer.batch_size));
+      LIAISON_RETURN_IF_ERROR(send(batch, failures));
+    }
+    stats.push_reoffered += again.size();
+    LIAISON_RETURN_IF_ERROR(SaveFailures(store_, peer, failures));
+    LIAISON_RETURN_IF_ERROR(SaveFailures(store_, WaitKey(peer), waiting));
+    waiting_changed = false;
+  }
+
   store::Filter filter = EverythingFilter();
   filter.limit = std::max<size_t>(1, peer.batch_size);
   while (true) {
@@ -579,6 +637,11 @@ Result<RoundStats> Engine::Push(const PeerConfig& peer) {
     if (!new_failures.empty()) {
       for (Failure& f : new_failures) failures.push_back(std::move(f));
       LIAISON_RETURN_IF_ERROR(SaveFailures(store_, peer, failures));
+    }
+    // Before the cursor passes them: a crash must not lose a waiting version.
+    if (waiting_changed) {
+      LIAISON_RETURN_IF_ERROR(SaveFailures(store_, WaitKey(peer), waiting));
+      waiting_changed = false;
     }
     after = page.date_added_last;
     LIAISON_RETURN_IF_ERROR(

@@ -73,6 +73,7 @@ struct RoundStats {
   size_t receipts = 0;           // valid receipts received
   size_t bad_receipts = 0;       // receipts malformed, badly signed or not matching what was sent
   size_t push_restarts = 0;      // pushes started over because the release version changed
+  size_t push_reoffered = 0;     // versions withheld for invisible ends, decided again
 
   RoundStats& operator+=(const RoundStats& o);
 };
@@ -108,6 +109,14 @@ struct EngineOptions {
   // the peer once the policy releases them (those it already has come back as duplicates).
   // Null: the version never changes.
   std::function<std::string(std::string_view peer)> release_version;
+  // Whether a version `release` just withheld may be released later under the same release
+  // version, because what withholds it is that an object it references is not visible to the
+  // peer now (a relationship whose end is withheld, docs/policy.md rule 6). Such versions are
+  // remembered (`pushwait/<peer>/<collection>`, at most 10,000, the oldest dropped first) and
+  // decided again at the start of every round, so they reach the peer once the end gets a
+  // visible version. Null: withheld versions are only re-offered after a release version change.
+  std::function<Result<bool>(std::string_view peer, const store::ObjectRecord& record)>
+      withheld_for_ends;
 };
 
 class Engine {
