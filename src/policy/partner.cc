@@ -9,6 +9,9 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "core/absl_compat.h"
 #include "core/json.h"
 #include "core/status_macros.h"
 #include "core/strings.h"
@@ -81,6 +84,17 @@ Result<PartnerSet> PartnerSet::Create(std::vector<Partner> partners) {
     };
     for (const std::string& g : p.groups) LIAISON_RETURN_IF_ERROR(claim("g:" + g, "group"));
     for (const std::string& u : p.users) LIAISON_RETURN_IF_ERROR(claim("u:" + u, "user"));
+    for (const std::string& c : p.client_certs) {
+      LIAISON_RETURN_IF_ERROR(claim("c:" + c, "client certificate"));
+    }
+    if ((!p.client_certs.empty() || !p.client_cert_user.empty()) &&
+        std::find(p.users.begin(), p.users.end(), p.client_cert_user) == p.users.end()) {
+      // The certificate's user must act for this partner and no other, or the policy applied
+      // to a certificate-authenticated request would not be this partner's.
+      return absl::InvalidArgumentError(StrCat("partner ", p.name,
+                                               ": client_certs needs client_cert_user, one of "
+                                               "the partner's users"));
+    }
     if (p.policy_version.empty()) p.policy_version = ComputePolicyVersion(p.rules);
   }
   PartnerSet set;
@@ -94,6 +108,16 @@ Result<PartnerSet> PartnerSet::Create(std::vector<Partner> partners) {
 const Partner* PartnerSet::Find(std::string_view name) const {
   for (const Partner& p : partners_) {
     if (p.name == name) return &p;
+  }
+  return nullptr;
+}
+
+const Partner* PartnerSet::ForCertificate(std::string_view sha256_hex) const {
+  if (sha256_hex.empty()) return nullptr;
+  for (const Partner& p : partners_) {
+    for (const std::string& c : p.client_certs) {
+      if (c == sha256_hex) return &p;
+    }
   }
   return nullptr;
 }
@@ -133,6 +157,25 @@ Result<std::vector<std::string>> StringList(const toml::node& node, std::string_
   return out;
 }
 
+// "sha256:AB:CD:..." or "sha256:abcd..." (or openssl's "SHA256 Fingerprint=AB:..." value part)
+// as 64 lower-case hex digits; nullopt when it is not one.
+std::optional<std::string> NormaliseFingerprint(std::string_view text) {
+  std::string_view rest = text;
+  if (rest.size() > 7 && absl::EqualsIgnoreCase(ToAbsl(rest.substr(0, 7)), "sha256:")) {
+    rest.remove_prefix(7);
+  } else {
+    return std::nullopt;
+  }
+  std::string hex;
+  for (char c : rest) {
+    if (c == ':') continue;
+    if (!absl::ascii_isxdigit(static_cast<unsigned char>(c))) return std::nullopt;
+    hex.push_back(absl::ascii_tolower(static_cast<unsigned char>(c)));
+  }
+  if (hex.size() != 64) return std::nullopt;
+  return hex;
+}
+
 Result<Partner> ParsePartner(const toml::table& t, std::string_view source, size_t index) {
   Partner p;
   std::string where = StrCat(source, ": partner ", index + 1);
@@ -155,6 +198,23 @@ Result<Partner> ParsePartner(const toml::table& t, std::string_view source, size
       LIAISON_ASSIGN_OR_RETURN(p.groups, StringList(node, where, key));
     } else if (key == "users") {
       LIAISON_ASSIGN_OR_RETURN(p.users, StringList(node, where, key));
+    } else if (key == "client_certs") {
+      LIAISON_ASSIGN_OR_RETURN(std::vector<std::string> prints, StringList(node, where, key));
+      for (const std::string& f : prints) {
+        std::optional<std::string> hex = NormaliseFingerprint(f);
+        if (!hex) {
+          return BadKey(where, key,
+                        StrCat("\"", f,
+                               "\" is not a SHA-256 fingerprint (\"sha256:\" and 64 hex digits, "
+                               "colons allowed, as `openssl x509 -noout -fingerprint -sha256` "
+                               "prints them)"));
+        }
+        p.client_certs.push_back(std::move(*hex));
+      }
+    } else if (key == "client_cert_user") {
+      std::optional<std::string> v = node.value<std::string>();
+      if (!v || v->empty()) return BadKey(where, key, "expected a user name");
+      p.client_cert_user = *v;
     } else if (key == "tlp") {
       LIAISON_ASSIGN_OR_RETURN(std::vector<std::string> names, StringList(node, where, key));
       r.tlp.clear();

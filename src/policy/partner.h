@@ -59,6 +59,11 @@ struct Partner {
   std::string identity;             // the partner's STIX identity id ("" when not declared)
   std::vector<std::string> groups;  // liaison user groups that act for the partner
   std::vector<std::string> users;   // individual liaison users that act for the partner
+  // SHA-256 fingerprints (64 lower-case hex digits) of the client certificates the partner's
+  // servers present over mTLS (`[tls] client_ca`). A request on such a connection without an
+  // Authorization header is authenticated as `client_cert_user`, one of `users`.
+  std::vector<std::string> client_certs;
+  std::string client_cert_user;
   ReleaseRules rules;
   // "sha256:<hex>" of the canonical JSON of `rules` (RFC 8785), set by LoadPartners and
   // ComputePolicyVersion: the release log records it, so a release can be tied to the exact
@@ -82,6 +87,9 @@ class PartnerSet {
   // everything). A user whose groups belong to two or more partners gets a partner whose
   // policy releases nothing: picking either would let the wider policy decide.
   const Partner* ForUser(const store::User& user) const;
+  // The partner whose `client_certs` holds `sha256_hex` (lower-case hex of the certificate's
+  // DER), or nullptr. A fingerprint belongs to at most one partner (Create refuses two).
+  const Partner* ForCertificate(std::string_view sha256_hex) const;
   bool empty() const { return partners_.empty(); }
 
  private:

@@ -12,6 +12,10 @@
 
 #include "taxii/server.h"
 
+#include <openssl/evp.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+
 #include <algorithm>
 #include <atomic>
 #include <boost/asio/ip/tcp.hpp>
@@ -81,7 +85,9 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
       beast::get_lowest_layer(stream_).expires_after(shared_.options.request_timeout);
       stream_.async_handshake(ssl::stream_base::server,
                               [self = this->shared_from_this()](beast::error_code ec) {
-                                if (!ec) self->ReadHeader();
+                                if (ec) return;
+                                self->ReadClientCertificate();
+                                self->ReadHeader();
                               });
     } else {
       ReadHeader();
@@ -89,6 +95,25 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   }
 
  private:
+  // With `[tls] client_ca` the handshake only completes with a certificate that CA signed
+  // (verify_peer | verify_fail_if_no_peer_cert); its fingerprint is read once per connection.
+  void ReadClientCertificate() {
+    if constexpr (kTls) {
+      SSL* ssl = stream_.native_handle();
+      X509* cert = SSL_get0_peer_certificate(ssl);
+      if (cert == nullptr || SSL_get_verify_result(ssl) != X509_V_OK) return;
+      unsigned char md[EVP_MAX_MD_SIZE];
+      unsigned int len = 0;
+      if (X509_digest(cert, EVP_sha256(), md, &len) != 1) return;
+      static constexpr char kHex[] = "0123456789abcdef";
+      client_cert_sha256_.clear();
+      for (unsigned int i = 0; i < len; ++i) {
+        client_cert_sha256_.push_back(kHex[md[i] >> 4]);
+        client_cert_sha256_.push_back(kHex[md[i] & 15]);
+      }
+    }
+  }
+
   void ReadHeader() {
     header_parser_.emplace();
     header_parser_->header_limit(static_cast<uint32_t>(shared_.options.max_header_bytes));
@@ -181,6 +206,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     request.authorization = std::string(req[http::field::authorization]);
     request.sender_key = std::string(req["X-Liaison-Sender-Key"]);
     request.remote_address = remote_address_;
+    request.client_cert_sha256 = client_cert_sha256_;
     request.body = std::move(req.body());
     const bool head = req.method() == http::verb::head;
     keep_alive_ = req.keep_alive();
@@ -299,7 +325,8 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   std::vector<char> drain_buffer_;
   size_t drained_ = 0;
   size_t content_limit_ = 0;
-  std::string remote_address_;  // "" when the socket could not tell
+  std::string remote_address_;      // "" when the socket could not tell
+  std::string client_cert_sha256_;  // of the verified client certificate ("" when none)
   // For the access log.
   std::chrono::steady_clock::time_point started_;
   std::string method_;

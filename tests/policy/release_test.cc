@@ -400,5 +400,51 @@ TEST(Partners, RefusesWhatWouldWidenOrConfuseAPolicy) {
   EXPECT_FALSE(ParsePartners("[[partner]\n", "t").ok());
 }
 
+TEST(Partners, ClientCertificatesMapToOnePartnersUser) {
+  const std::string hex(64, 'a');
+  const std::string colons = "sha256:" + [] {
+    std::string s;
+    for (int i = 0; i < 32; ++i) s += i == 0 ? "AA" : ":AA";
+    return s;
+  }();
+  auto set = ParsePartners(
+      "[[partner]]\nname=\"a\"\nusers=[\"a-sync\"]\nclient_cert_user=\"a-sync\"\n"
+      "client_certs=[\"" +
+          colons + "\"]\n[[partner]]\nname=\"b\"\n",
+      "t");
+  ASSERT_TRUE(set.ok()) << set.status();
+  const Partner* a = set->ForCertificate(hex);
+  ASSERT_NE(a, nullptr);
+  EXPECT_EQ(a->name, "a");
+  EXPECT_EQ(a->client_cert_user, "a-sync");
+  EXPECT_EQ(set->ForCertificate(std::string(64, 'b')), nullptr);
+  EXPECT_EQ(set->ForCertificate(""), nullptr);
+
+  // Refused: a malformed fingerprint, a certificate user that is not one of the partner's
+  // users, and one certificate declared by two partners.
+  EXPECT_THAT(ParsePartners("[[partner]]\nname=\"a\"\nusers=[\"u\"]\nclient_cert_user=\"u\"\n"
+                            "client_certs=[\"sha256:abc\"]\n",
+                            "t")
+                  .status()
+                  .message(),
+              HasSubstr("not a SHA-256 fingerprint"));
+  EXPECT_THAT(
+      ParsePartners(
+          "[[partner]]\nname=\"a\"\nusers=[\"u\"]\nclient_certs=[\"sha256:" + hex + "\"]\n", "t")
+          .status()
+          .message(),
+      HasSubstr("client_cert_user"));
+  EXPECT_THAT(ParsePartners("[[partner]]\nname=\"a\"\nusers=[\"u\"]\nclient_cert_user=\"u\"\n"
+                            "client_certs=[\"sha256:" +
+                                hex +
+                                "\"]\n[[partner]]\nname=\"b\"\nusers=[\"v\"]\n"
+                                "client_cert_user=\"v\"\nclient_certs=[\"SHA256:" +
+                                std::string(64, 'A') + "\"]\n",
+                            "t")
+                  .status()
+                  .message(),
+              HasSubstr("already acts for"));
+}
+
 }  // namespace
 }  // namespace liaison::policy

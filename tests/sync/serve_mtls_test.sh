@@ -62,4 +62,64 @@ code() {  # curl options... -> the HTTP status, or 000 when the handshake failed
 [[ $(code) == 000 ]] || fail "no client certificate was accepted"
 [[ $(code --cert "$dir/rogue.pem" --key "$dir/rogue.key") == 000 ]] ||
   fail "a client certificate the CA did not sign was accepted"
+
+# --- A partner identified by its client certificate -------------------------------------------
+kill "$server_pid"
+wait "$server_pid" 2>/dev/null || true
+server_pid=
+# A second certificate the CA signs, which no partner declares.
+ossl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=stranger \
+  -keyout "$dir/other.key" -out "$dir/other.csr"
+ossl x509 -req -in "$dir/other.csr" -CA "$dir/ca.pem" -CAkey "$dir/ca.key" -CAcreateserial \
+  -days 1 -extfile "$dir/client.ext" -out "$dir/other.pem"
+print=$(openssl x509 -in "$dir/client.pem" -noout -fingerprint -sha256 | cut -d= -f2)
+[[ -n $print ]] || fail "no fingerprint"
+{
+  echo
+  echo '[[partner]]'
+  echo 'name = "cert-x"'
+  echo 'users = ["cert-x-sync"]'
+  echo 'client_cert_user = "cert-x-sync"'
+  echo "client_certs = [\"sha256:$print\"]"
+  echo 'tlp = ["clear"]'
+} >>"$dir/liaison.toml"
+config=(--config "$dir/liaison.toml")
+echo "cert-x-sync-pw" | "$liaison" user add cert-x-sync --password-stdin "${config[@]}" \
+  >/dev/null 2>&1 || fail "user add"
+collection=$("$liaison" collection list "${config[@]}" 2>/dev/null |
+  grep -o -E '[0-9a-f]{8}-[0-9a-f-]{27}' | head -1)
+[[ -n $collection ]] || fail "no collection"
+"$liaison" user grant cert-x-sync "$collection" --read "${config[@]}" >/dev/null 2>&1 ||
+  fail "user grant"
+indicator() {  # indicator ID_TAIL MARKING
+  printf '{"type":"indicator","spec_version":"2.1","id":"indicator--00000000-0000-4000-8000-%s",' "$1"
+  printf '"created":"2024-01-01T00:00:00.000Z","modified":"2024-01-01T00:00:00.000Z",'
+  printf '"pattern":"[ipv4-addr:value = %s]","pattern_type":"stix",' "'10.0.0.1'"
+  printf '"valid_from":"2024-01-01T00:00:00Z","object_marking_refs":["%s"]}\n' "$2"
+}
+{
+  indicator 000000000001 marking-definition--94868c89-83c2-464b-929b-a1a8aa3c8487 # TLP:CLEAR
+  indicator 000000000002 marking-definition--55d920b0-5e8b-4f79-9ee9-91f868d9b421 # TLP:AMBER
+} >"$dir/two.ndjson"
+"$liaison" import "$dir/two.ndjson" --collection "$collection" "${config[@]}" >/dev/null 2>&1 ||
+  fail "import"
+rm -f "$dir/port"
+"$liaison" serve "${config[@]}" --listen 127.0.0.1:0 --port-file "$dir/port" 2>"$dir/serve.log" &
+server_pid=$!
+for _ in $(seq 300); do [[ -s $dir/port ]] && break; sleep 0.1; done
+[[ -s $dir/port ]] || fail "server did not start with the partner"
+objects="https://127.0.0.1:$(cat "$dir/port")/api/collections/$collection/objects/"
+get() {  # curl options... -> the body, then the HTTP status on a line of its own
+  curl -s -w '\n%{http_code}' --max-time 10 --cacert "$dir/server.pem" \
+    -H 'Accept: application/taxii+json;version=2.1' "$@" "$objects" || true
+}
+out=$(get --cert "$dir/client.pem" --key "$dir/client.key")
+[[ $(tail -1 <<<"$out") == 200 ]] || fail "the partner's certificate alone was refused: $out"
+grep -q 000000000001 <<<"$out" || fail "the partner did not get its TLP:CLEAR indicator: $out"
+if grep -q 000000000002 <<<"$out"; then fail "the partner got a TLP:AMBER indicator: $out"; fi
+out=$(get --cert "$dir/other.pem" --key "$dir/other.key")
+[[ $(tail -1 <<<"$out") == 401 ]] || fail "a certificate no partner declares authenticated: $out"
+# Credentials take precedence over the certificate (the admin's here: it sees both).
+out=$(get --cert "$dir/client.pem" --key "$dir/client.key" -u "admin:$LIAISON_ADMIN_PASSWORD")
+grep -q 000000000002 <<<"$out" || fail "Basic credentials over a partner's certificate: $out"
 echo "PASS"

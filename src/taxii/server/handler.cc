@@ -444,6 +444,19 @@ Result<Handler::Caller> Handler::Authenticate(const HttpRequest& request, HttpRe
     return st;
   };
   std::string_view auth = request.authorization;
+  if (auth.empty() && !request.client_cert_sha256.empty() && options_.partners) {
+    // A partner server over mTLS: the TLS handshake proved the key of a certificate our CA
+    // signed, and the partner's configuration names that certificate (docs/policy.md).
+    if (const policy::Partner* p = options_.partners->ForCertificate(request.client_cert_sha256)) {
+      auto user = store_.GetUser(p->client_cert_user);
+      if (!user.ok() && !absl::IsNotFound(user.status())) return unavailable(user.status());
+      // An admin is never a partner's principal: the certificate would bypass the policy.
+      if (!user.ok() || user->is_admin) {
+        return deny("the client certificate's user does not exist or may not act for a partner");
+      }
+      return Caller{user->name, user->is_admin, user->groups};
+    }
+  }
   if (auth.empty()) return deny("authentication is required");
 
   if (StartsWithNoCase(auth, "Bearer ")) {

@@ -34,7 +34,11 @@ struct HttpRequest {
   std::string content_type;
   std::string authorization;
   std::string remote_address;  // the peer's IP address, for throttling failed logins
-  std::string sender_key;      // X-Liaison-Sender-Key, a liaison peer's public key (sync)
+  // Lower-case hex SHA-256 of the client certificate's DER, when the connection is mTLS and the
+  // certificate was verified against `[tls] client_ca` ("" otherwise): the request may then be
+  // authenticated as the partner that declared it (policy::PartnerSet::ForCertificate).
+  std::string client_cert_sha256;
+  std::string sender_key;  // X-Liaison-Sender-Key, a liaison peer's public key (sync)
   std::string body;
 };
 
