@@ -2,6 +2,7 @@
 
 #include "core/strings.h"
 #include "simdjson.h"
+#include "stix/internal/extract.h"
 #include "stix/internal/spec.h"
 
 namespace liaison::stix {
@@ -71,6 +72,12 @@ Result<Object> ParseObject(std::string_view json) {
   if (auto err = parser.parse(json.data(), json.size()).get(root)) {
     return absl::InvalidArgumentError(StrCat("malformed JSON: ", simdjson::error_message(err)));
   }
+  return internal::ExtractObject(root, json);
+}
+
+namespace internal {
+
+Result<Object> ExtractObject(simdjson::dom::element root, std::string_view json) {
   simdjson::dom::object obj;
   if (root.get_object().get(obj) != simdjson::SUCCESS) {
     return absl::InvalidArgumentError("a STIX object must be a JSON object");
@@ -117,5 +124,7 @@ Result<Object> ParseObject(std::string_view json) {
   }
   return o;
 }
+
+}  // namespace internal
 
 }  // namespace liaison::stix

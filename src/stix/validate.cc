@@ -24,6 +24,7 @@
 #include "core/uuid.h"
 #include "simdjson.h"
 #include "stix/ids.h"
+#include "stix/internal/extract.h"
 #include "stix/internal/locate.h"
 #include "stix/internal/name_table.h"
 #include "stix/internal/spec.h"
@@ -1484,12 +1485,20 @@ Report Validator::Validate(std::string_view text, bool padded) {
 }
 
 void Validator::ValidateObject(std::string_view json, std::string_view pointer, Report& report) {
+  ValidateObject(json, pointer, report, nullptr);
+}
+
+void Validator::ValidateObject(std::string_view json, std::string_view pointer, Report& report,
+                               std::optional<Result<Object>>* object) {
   impl_->BeginInput(report);
   std::string base(pointer);
   impl_->base = base;
   const size_t before = report.findings.size();
   element root;
-  if (impl_->ParseDocument(json, false, root, before, 0)) impl_->ValidateStixObject(root);
+  if (impl_->ParseDocument(json, false, root, before, 0)) {
+    if (object != nullptr) object->emplace(internal::ExtractObject(root, json));
+    impl_->ValidateStixObject(root);
+  }
   // Pointers carry `pointer` as prefix; strip it to locate within `json`.
   std::vector<std::string> saved;
   for (size_t i = before; i < report.findings.size(); ++i) {

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -277,6 +278,96 @@ TEST(Split, KeepsEachObjectsOriginalText) {
   EXPECT_EQ(object->type, "indicator");
   EXPECT_EQ(object->json, kIndicator);
   EXPECT_EQ(object->version()->ToString(), "2016-04-06T20:03:48.000Z");
+}
+
+// ValidateObject's extracted object (one parse) must be exactly what ParseObject gives, for
+// well-formed objects, objects ParseObject refuses (wrong value types) and non-objects; and it
+// stays empty for malformed JSON, where the caller falls back to ParseObject's parse error.
+TEST(Validate, ExtractedObjectIsParseObjects) {
+  const std::vector<std::string> inputs = {
+      std::string(kIndicator),
+      R"({"type":"marking-definition","spec_version":"2.1","id":"marking-definition--34098fce-860f-48ae-8e50-ebd3cc5e41da","created":"2017-01-20T00:00:00.000Z","definition_type":"tlp","definition":{"tlp":"green"}})",
+      R"({"type":"indicator","id":"indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f","labels":["a","b"],"confidence":85,"revoked":true,"lang":"en","created_by_ref":"identity--f431f809-377b-45e0-aa1c-6a4751cae5ff","object_marking_refs":["marking-definition--34098fce-860f-48ae-8e50-ebd3cc5e41da"],"granular_markings":[{"marking_ref":"marking-definition--34098fce-860f-48ae-8e50-ebd3cc5e41da","selectors":["name"]}]})",
+      R"({"type":"indicator","id":7})",
+      R"({"type":"indicator","id":"indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f","modified":"yesterday"})",
+      R"({"type":"indicator","labels":"not-a-list"})",
+      R"({"id":"indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f"})",
+      R"([1,2,3])",
+      R"("text")",
+  };
+  Validator validator;
+  for (const std::string& input : inputs) {
+    SCOPED_TRACE(input);
+    Report report;
+    std::optional<Result<Object>> extracted;
+    validator.ValidateObject(input, "/objects/0", report, &extracted);
+    ASSERT_TRUE(extracted.has_value());
+    const Result<Object> parsed = ParseObject(input);
+    ASSERT_EQ(extracted->ok(), parsed.ok()) << extracted->status() << " / " << parsed.status();
+    if (!parsed.ok()) {
+      EXPECT_EQ(extracted->status(), parsed.status());
+      continue;
+    }
+    const Object& a = **extracted;
+    const Object& b = *parsed;
+    EXPECT_EQ(a.json, b.json);
+    EXPECT_EQ(a.type, b.type);
+    EXPECT_EQ(a.id, b.id);
+    EXPECT_EQ(a.spec_version, b.spec_version);
+    EXPECT_EQ(a.created, b.created);
+    EXPECT_EQ(a.modified, b.modified);
+    EXPECT_EQ(a.created_by_ref, b.created_by_ref);
+    EXPECT_EQ(a.revoked, b.revoked);
+    EXPECT_EQ(a.confidence, b.confidence);
+    EXPECT_EQ(a.lang, b.lang);
+    EXPECT_EQ(a.labels, b.labels);
+    EXPECT_EQ(a.object_marking_refs, b.object_marking_refs);
+    ASSERT_EQ(a.granular_markings.size(), b.granular_markings.size());
+  }
+  // Malformed JSON: nothing extracted (ParseObject's own error applies), findings reported.
+  for (const char* bad : {"{\"type\":", "{]", ""}) {
+    Report report;
+    std::optional<Result<Object>> extracted;
+    validator.ValidateObject(bad, "/objects/0", report, &extracted);
+    EXPECT_FALSE(extracted.has_value()) << bad;
+    EXPECT_GT(report.errors, 0) << bad;
+    EXPECT_FALSE(ParseObject(bad).ok()) << bad;
+  }
+}
+
+// SplitObjects reuses per-thread buffers: a small body after a large one, and after a body it
+// refused, must split exactly like the first time (no stale bytes from the earlier input).
+TEST(Split, ReusedBuffersDoNotLeakEarlierInput) {
+  std::string many = R"({"objects":[)";
+  for (int i = 0; i < 200; ++i) {
+    if (i > 0) many += ',';
+    many += kIndicator;
+  }
+  many += "]}";
+  const std::string one = R"({"objects":[{"a":1}]})";
+  for (int round = 0; round < 3; ++round) {
+    auto big = SplitObjects(many);
+    ASSERT_TRUE(big.ok()) << big.status();
+    EXPECT_EQ(big->objects.size(), 200u);
+    EXPECT_FALSE(SplitObjects(R"({"objects":[{"a":1},]})").ok());
+    auto small = SplitObjects(one);
+    ASSERT_TRUE(small.ok()) << small.status();
+    ASSERT_EQ(small->objects.size(), 1u);
+    EXPECT_EQ(small->objects[0].json, R"({"a":1})");
+    EXPECT_EQ(small->form, InputForm::kEnvelope);
+  }
+  // Over the per-thread size (256 KiB): its own buffers, same result.
+  std::string huge = R"({"objects":[)";
+  for (int i = 0; i < 1000; ++i) {
+    if (i > 0) huge += ',';
+    huge += kIndicator;
+  }
+  huge += "]}";
+  ASSERT_GT(huge.size(), 256u * 1024);
+  auto split = SplitObjects(huge);
+  ASSERT_TRUE(split.ok()) << split.status();
+  EXPECT_EQ(split->objects.size(), 1000u);
+  EXPECT_EQ(split->objects[999].json, kIndicator);
 }
 
 TEST(Split, ReportsMalformedInputWithPosition) {

@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <map>
@@ -14,6 +15,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
+#include "store/sqlite/checkpointer.h"
 #include "store_conformance.h"
 
 namespace liaison::store {
@@ -101,6 +103,67 @@ Collection TestCollection() {
   c.api_root = "api1";
   c.title = "t";
   return c;
+}
+
+TEST_F(SqliteStoreTest, NewStoresUse16KiBPages) {
+  ASSERT_TRUE(Open().ok());
+  EXPECT_EQ(RawSql("PRAGMA page_size"), "16384");
+}
+
+// Checkpoints run on the checkpointer's thread: under a stream of commits the WAL is copied into
+// the database in the background and stays bounded, and every committed row is there after the
+// store is reopened.
+TEST_F(SqliteStoreTest, CheckpointsRunInTheBackgroundAndBoundTheWal) {
+  {
+    auto store = Open();
+    ASSERT_TRUE(store.ok()) << store.status();
+    ASSERT_TRUE((*store)->CreateCollection(TestCollection()).ok());
+    int64_t max_wal = 0;
+    for (int batch = 0; batch < 300; ++batch) {
+      std::vector<stix::Object> objects;
+      for (int i = 0; i < 50; ++i) objects.push_back(Indicator(batch * 50 + i));
+      auto added = (*store)->Add(kCollection, objects);
+      ASSERT_TRUE(added.ok()) << added.status();
+      ASSERT_EQ(added->added, 50);
+      std::error_code ec;
+      const auto wal = std::filesystem::file_size(path_.string() + "-wal", ec);
+      if (!ec) max_wal = std::max<int64_t>(max_wal, static_cast<int64_t>(wal));
+    }
+    // Under a continuous stream of commits the background checkpoints never copy the frames
+    // committed while they run, so the WAL restarts only after the writer's inline checkpoint:
+    // it stays below that bound (kInlineFrames frames of 16 KiB) plus one commit's frames.
+    EXPECT_LT(max_wal, int64_t{sqlite_internal::Checkpointer::kInlineFrames + 100} * (16384 + 24));
+    // The database file itself received pages: a checkpoint copied them.
+    EXPECT_GT(std::filesystem::file_size(path_), 16384u * 64);
+  }
+  EXPECT_EQ(RawSql("SELECT count(*) FROM objects"), "15000");
+  EXPECT_EQ(RawSql("PRAGMA integrity_check"), "ok");
+}
+
+// The checkpointer itself: once a connection's commits take the WAL past kBackgroundFrames, a
+// checkpoint completes on the checkpointer's thread, while the writer never checkpoints (it
+// stays below kInlineFrames); afterwards the writer has SQLite's auto-checkpoint back.
+TEST_F(SqliteStoreTest, CheckpointerCopiesTheWalOnItsOwnThread) {
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, "PRAGMA journal_mode=WAL; CREATE TABLE t(x TEXT)", nullptr, nullptr,
+                         nullptr),
+            SQLITE_OK);
+  {
+    sqlite_internal::Checkpointer checkpointer(path_, db);
+    const std::string row(3000, 'x');  // under one 4 KiB page: one new page per row
+    for (int i = 0; i < sqlite_internal::Checkpointer::kBackgroundFrames + 200; ++i) {
+      const std::string sql = absl::StrCat("INSERT INTO t VALUES ('", row, i, "')");
+      ASSERT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK);
+    }
+    for (int i = 0; i < 500 && checkpointer.completed() == 0; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    EXPECT_GE(checkpointer.completed(), 1);
+  }
+  EXPECT_GT(std::filesystem::file_size(path_), 4096u * 200);  // the pages reached the file
+  sqlite3_close(db);
+  EXPECT_EQ(RawSql("SELECT count(*) FROM t"), "1200");
 }
 
 TEST_F(SqliteStoreTest, UsesWalModeAndRecordsTheSchemaVersion) {

@@ -973,8 +973,11 @@ HttpResponse Handler::AddObjects(const HttpRequest& request, const Route& route,
   valid.reserve(split->objects.size());
   for (const stix::ObjectText& text : split->objects) {
     stix::Report report;
-    validator.ValidateObject(text.json, text.pointer, report);
-    auto object = stix::ParseObject(text.json);
+    // One parse per object: the validator extracts what ParseObject would (it leaves `parsed`
+    // empty only for malformed JSON, where ParseObject reports the parse error).
+    std::optional<Result<stix::Object>> parsed;
+    validator.ValidateObject(text.json, text.pointer, report, &parsed);
+    Result<stix::Object> object = parsed ? std::move(*parsed) : stix::ParseObject(text.json);
     store::StatusDetail failure;
     if (object.ok()) {
       failure.id = object->id;
@@ -1007,7 +1010,8 @@ HttpResponse Handler::AddObjects(const HttpRequest& request, const Route& route,
       status.failures.push_back(std::move(failure));
       continue;
     }
-    object->json = std::string(text.json);
+    // object->json is text.json already (ParseObject keeps the text, trimmed; SplitObjects'
+    // elements are trimmed).
     valid.push_back(std::move(*object));
   }
 
