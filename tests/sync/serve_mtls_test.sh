@@ -82,9 +82,15 @@ print=$(openssl x509 -in "$dir/client.pem" -noout -fingerprint -sha256 | cut -d=
   echo 'client_cert_user = "cert-x-sync"'
   echo "client_certs = [\"sha256:$print\"]"
   echo 'tlp = ["clear"]'
+  echo
+  echo '[[partner]]'
+  echo 'name = "cert-y"'
+  echo 'users = ["cert-y-analyst"]'
 } >>"$dir/liaison.toml"
 config=(--config "$dir/liaison.toml")
 echo "cert-x-sync-pw" | "$liaison" user add cert-x-sync --password-stdin "${config[@]}" \
+  >/dev/null 2>&1 || fail "user add"
+echo "cert-y-pw" | "$liaison" user add cert-y-analyst --password-stdin "${config[@]}" \
   >/dev/null 2>&1 || fail "user add"
 collection=$("$liaison" collection list "${config[@]}" 2>/dev/null |
   grep -o -E '[0-9a-f]{8}-[0-9a-f-]{27}' | head -1)
@@ -122,4 +128,7 @@ out=$(get --cert "$dir/other.pem" --key "$dir/other.key")
 # Credentials take precedence over the certificate (the admin's here: it sees both).
 out=$(get --cert "$dir/client.pem" --key "$dir/client.key" -u "admin:$LIAISON_ADMIN_PASSWORD")
 grep -q 000000000002 <<<"$out" || fail "Basic credentials over a partner's certificate: $out"
+# Another partner's credentials over cert-x's certificate: refused.
+out=$(get --cert "$dir/client.pem" --key "$dir/client.key" -u "cert-y-analyst:cert-y-pw")
+[[ $(tail -1 <<<"$out") == 401 ]] || fail "cert-y's user over cert-x's certificate: $out"
 echo "PASS"

@@ -541,6 +541,21 @@ HttpResponse Handler::Handle(const HttpRequest& request) {
   HttpResponse denied;
   auto caller = Authenticate(request, denied);
   if (!caller.ok()) return denied;
+  // A certificate a partner declared is that partner's: credentials of a user acting for
+  // another partner (or for none) are refused over it, so a token stolen from one partner
+  // cannot be replayed over another partner's mTLS connection. Admins are the operator's own.
+  if (!request.client_cert_sha256.empty() && options_.partners && !caller->is_admin) {
+    const policy::Partner* declared = options_.partners->ForCertificate(request.client_cert_sha256);
+    store::User who;
+    who.name = caller->user;
+    who.groups = caller->groups;
+    if (declared != nullptr && options_.partners->ForUser(who) != declared) {
+      HttpResponse r =
+          ErrorResponse(401, "Unauthorized", "the client certificate belongs to another partner");
+      r.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"liaison\"");
+      return r;
+    }
+  }
   // Every answer after a successful login names the user in the access log, refusals included.
   auto as_caller = [&](HttpResponse r) {
     r.user = caller->user;
