@@ -413,6 +413,7 @@ void BM_Match_Parallel(benchmark::State& state) {
   const World& w = TheWorld();
   const int threads = static_cast<int>(state.range(0));
   uint64_t hit_events = 0;
+  double wall_per_byte = 0;  // Google Benchmark may call this function more than once
   for (auto _ : state) {
     const auto t0 = std::chrono::steady_clock::now();
     ParallelMatcher parallel(*w.set, LogFormat::kZeekJson, nullptr, threads);
@@ -429,9 +430,11 @@ void BM_Match_Parallel(benchmark::State& state) {
     const double secs =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     state.SetIterationTime(secs);
-    if (threads <= 2) g_parallel_wall[threads] += secs / static_cast<double>(w.log_size);
+    wall_per_byte += secs / static_cast<double>(w.log_size);
   }
-  if (threads <= 2) g_parallel_wall[threads] /= static_cast<double>(state.iterations());
+  if (threads <= 2 && state.iterations() > 0) {
+    g_parallel_wall[threads] = wall_per_byte / static_cast<double>(state.iterations());
+  }
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * w.log_size));
   state.counters["hit_events"] = static_cast<double>(hit_events / state.iterations());
 }
