@@ -74,20 +74,19 @@ ossl x509 -req -in "$dir/other.csr" -CA "$dir/ca.pem" -CAkey "$dir/ca.key" -CAcr
   -days 1 -extfile "$dir/client.ext" -out "$dir/other.pem"
 print=$(openssl x509 -in "$dir/client.pem" -noout -fingerprint -sha256 | cut -d= -f2)
 [[ -n $print ]] || fail "no fingerprint"
-{
-  echo
-  echo '[[partner]]'
-  echo 'name = "cert-x"'
-  echo 'users = ["cert-x-sync"]'
-  echo 'client_cert_user = "cert-x-sync"'
-  echo "client_certs = [\"sha256:$print\"]"
-  echo 'tlp = ["clear"]'
-  echo
-  echo '[[partner]]'
-  echo 'name = "cert-y"'
-  echo 'users = ["cert-y-analyst"]'
-} >>"$dir/liaison.toml"
 config=(--config "$dir/liaison.toml")
+"$liaison" partner add cert-x "${config[@]}" --user cert-x-sync --client-cert-user cert-x-sync \
+  --client-cert "sha256:$print" --tlp clear >/dev/null 2>&1 || fail "partner add cert-x"
+"$liaison" partner add cert-y "${config[@]}" --user cert-y-analyst >/dev/null 2>&1 ||
+  fail "partner add cert-y"
+# The same certificate for a second partner is refused, and the file is left as it was.
+rc=0
+"$liaison" partner add cert-z "${config[@]}" --user z --client-cert-user z \
+  --client-cert "sha256:$print" >/dev/null 2>"$dir/z.log" || rc=$?
+[[ $rc != 0 ]] && grep -q "already acts for" "$dir/z.log" || fail "a certificate claimed twice"
+want=$(tr -d : <<<"$print" | tr 'A-F' 'a-f')
+"$liaison" partner show cert-x "${config[@]}" | grep -q "client_certs: sha256:$want" ||
+  fail "partner show does not name the certificate"
 echo "cert-x-sync-pw" | "$liaison" user add cert-x-sync --password-stdin "${config[@]}" \
   >/dev/null 2>&1 || fail "user add"
 echo "cert-y-pw" | "$liaison" user add cert-y-analyst --password-stdin "${config[@]}" \

@@ -34,6 +34,8 @@ struct PartnerArgs {
   // add
   std::string identity;
   std::vector<std::string> groups, users, tlp;
+  std::vector<std::string> client_certs;  // "sha256:..." fingerprints
+  std::string client_cert_user;
   std::string unmarked;
   std::vector<std::string> allow_types, deny_types, allow_labels, deny_labels;
   std::vector<std::string> allow_creators, deny_creators, allow_markings, deny_markings;
@@ -75,6 +77,12 @@ Status Show(const PartnerArgs& a) {
   std::printf("name: %s\nidentity: %s\ngroups: %s\nusers: %s\npolicy_version: %s\nrules: %s\n",
               p->name.c_str(), p->identity.c_str(), Join(p->groups).c_str(), Join(p->users).c_str(),
               p->policy_version.c_str(), policy::CanonicalRules(p->rules).c_str());
+  if (!p->client_certs.empty()) {
+    std::vector<std::string> prints;
+    for (const std::string& c : p->client_certs) prints.push_back(StrCat("sha256:", c));
+    std::printf("client_cert_user: %s\nclient_certs: %s\n", p->client_cert_user.c_str(),
+                Join(prints).c_str());
+  }
   return absl::OkStatus();
 }
 
@@ -102,6 +110,12 @@ Status Add(const PartnerArgs& a) {
   }
   AppendList(block, "groups", a.groups);
   AppendList(block, "users", a.users);
+  AppendList(block, "client_certs", a.client_certs);
+  if (!a.client_cert_user.empty()) {
+    block += "client_cert_user = ";
+    json::AppendQuoted(a.client_cert_user, block);
+    block += "\n";
+  }
   AppendList(block, "tlp", a.tlp);
   if (!a.unmarked.empty()) {
     block += "unmarked = ";
@@ -224,6 +238,10 @@ void RegisterPartnerCommands(CLI::App& root, int& exit_code) {
   add->add_option("--identity", a->identity, "the partner's STIX identity id");
   add->add_option("--group", a->groups, "a user group acting for the partner");
   add->add_option("--user", a->users, "a user acting for the partner");
+  add->add_option("--client-cert", a->client_certs,
+                  "SHA-256 fingerprint (sha256:...) of a partner server's mTLS certificate");
+  add->add_option("--client-cert-user", a->client_cert_user,
+                  "the --user a request over such a certificate acts as");
   add->add_option("--tlp", a->tlp, "TLP levels released: clear, green, amber");
   add->add_option("--unmarked", a->unmarked, "level assumed for objects without TLP, or withhold");
   add->add_option("--allow-type", a->allow_types, "STIX type released");
