@@ -26,6 +26,7 @@
 #include "core/json.h"
 #include "core/status_macros.h"
 #include "core/strings.h"
+#include "store/internal/group_commit.h"
 #include "store/internal/records.h"
 #include "store/postgres/connection.h"
 
@@ -582,7 +583,8 @@ class PostgresStore final : public Store {
     std::string_view collection;
     std::span<const stix::Object> objects;
     const AddOptions* options;
-    std::optional<Result<AddResult>> result;  // set when done
+    std::optional<Result<AddResult>> result;  // set by the group's commit
+    bool done = false;                        // internal::GroupCommit
   };
   // Commits `group` in one transaction and sets each member's result.
   void CommitGroup(const std::vector<PendingAdd*>& group);
@@ -599,7 +601,8 @@ class PostgresStore final : public Store {
   struct PendingAudit {
     std::vector<AuditRecord>* entries;
     const AuditChainFn* chain;
-    std::optional<Status> result;  // set when done
+    std::optional<Status> result;  // set by the group's commit
+    bool done = false;             // internal::GroupCommit
   };
   // Appends the entries of every member of `group` in ONE transaction (see AppendAudit). Sets
   // `retry` when nothing was committed and the members may be tried again one by one (a
@@ -650,15 +653,8 @@ class PostgresStore final : public Store {
   CacheMap<Collection> collections_ ABSL_GUARDED_BY(cache_mu_);
   CacheMap<std::vector<std::pair<Principal, Permission>>> grants_ ABSL_GUARDED_BY(cache_mu_);
 
-  // Group commit of Add (see Add).
-  absl::Mutex group_mu_;
-  std::vector<PendingAdd*> queue_ ABSL_GUARDED_BY(group_mu_);
-  bool committing_ ABSL_GUARDED_BY(group_mu_) = false;
-
-  // Group commit of AppendAudit.
-  absl::Mutex audit_mu_;
-  std::vector<PendingAudit*> audit_queue_ ABSL_GUARDED_BY(audit_mu_);
-  bool audit_committing_ ABSL_GUARDED_BY(audit_mu_) = false;
+  internal::GroupCommit<PendingAdd> add_group_;      // see Add
+  internal::GroupCommit<PendingAudit> audit_group_;  // see AppendAudit
 
   std::atomic<int64_t> last_prune_micros_{0};
 
@@ -901,35 +897,11 @@ Result<AddResult> PostgresStore::Add(std::string_view collection,
   // high-water mark's lock and with one WAL flush. Each caller still returns only after the
   // commit is durable. Object writers are serialised across nodes anyway, so this is what lets
   // concurrent POSTs on one node share the lock hold and the flush instead of queueing for both.
-  PendingAdd me{collection, objects, &options, std::nullopt};
-  absl::MutexLock lock(&group_mu_);
-  queue_.push_back(&me);
-  struct Ready {
-    PostgresStore* s;
-    PendingAdd* me;
-    static bool Eval(Ready* r) ABSL_NO_THREAD_SAFETY_ANALYSIS {
-      return r->me->result.has_value() || !r->s->committing_;
-    }
-  } ready{this, &me};
-  while (true) {
-    group_mu_.Await(absl::Condition(&Ready::Eval, &ready));
-    if (me.result) return *std::move(me.result);
-    // Leader: take the oldest queued Adds (this one may not be among them when the queue is
-    // long; then it leads again, or is committed by a later leader).
-    committing_ = true;
-    size_t taken = 0, total = 0;
-    while (taken < queue_.size() &&
-           (taken == 0 || total + queue_[taken]->objects.size() <= kGroupObjects)) {
-      total += queue_[taken]->objects.size();
-      ++taken;
-    }
-    std::vector<PendingAdd*> group(queue_.begin(), queue_.begin() + taken);
-    queue_.erase(queue_.begin(), queue_.begin() + taken);
-    group_mu_.Unlock();
-    CommitGroup(group);
-    group_mu_.Lock();
-    committing_ = false;
-  }
+  PendingAdd me{collection, objects, &options};
+  add_group_.Run(
+      me, kGroupObjects, [](const PendingAdd& p) { return p.objects.size(); },
+      [this](const std::vector<PendingAdd*>& group) { CommitGroup(group); });
+  return *std::move(me.result);
 }
 
 void PostgresStore::CommitGroup(const std::vector<PendingAdd*>& group) {
@@ -2114,37 +2086,15 @@ Result<std::vector<AuditRecord>> PostgresStore::AppendAudit(std::vector<AuditRec
   // after the commit is durable. Measured before: one transaction per entry, five round trips
   // (three of them holding the chain lock that serialises every appender of every node) and one
   // flush per POST.
-  PendingAudit me{&entries, &chain, std::nullopt};
-  absl::MutexLock lock(&audit_mu_);
-  audit_queue_.push_back(&me);
-  struct Ready {
-    PostgresStore* s;
-    PendingAudit* me;
-    static bool Eval(Ready* r) ABSL_NO_THREAD_SAFETY_ANALYSIS {
-      return r->me->result.has_value() || !r->s->audit_committing_;
-    }
-  } ready{this, &me};
-  while (true) {
-    audit_mu_.Await(absl::Condition(&Ready::Eval, &ready));
-    if (me.result) {
-      if (!me.result->ok()) return *me.result;
-      return entries;
-    }
-    audit_committing_ = true;
-    size_t taken = 0, total = 0;
-    while (taken < audit_queue_.size() &&
-           (taken == 0 || total + audit_queue_[taken]->entries->size() <= kGroupObjects)) {
-      total += audit_queue_[taken]->entries->size();
-      ++taken;
-    }
-    std::vector<PendingAudit*> group(audit_queue_.begin(), audit_queue_.begin() + taken);
-    audit_queue_.erase(audit_queue_.begin(), audit_queue_.begin() + taken);
-    audit_mu_.Unlock();
-    {
-      auto lease = Acquire();
-      if (!lease.ok()) {
-        for (PendingAudit* p : group) p->result = lease.status();
-      } else {
+  PendingAudit me{&entries, &chain};
+  audit_group_.Run(
+      me, kGroupObjects, [](const PendingAudit& p) { return p.entries->size(); },
+      [this](const std::vector<PendingAudit*>& group) {
+        auto lease = Acquire();
+        if (!lease.ok()) {
+          for (PendingAudit* p : group) p->result = lease.status();
+          return;
+        }
         bool retry = false;
         Status s = CommitAuditGroup(**lease, group, retry);
         if (!s.ok() && retry && group.size() > 1) {
@@ -2156,11 +2106,9 @@ Result<std::vector<AuditRecord>> PostgresStore::AppendAudit(std::vector<AuditRec
         } else {
           for (PendingAudit* p : group) p->result = s;
         }
-      }
-    }
-    audit_mu_.Lock();
-    audit_committing_ = false;
-  }
+      });
+  if (!me.result->ok()) return *me.result;
+  return entries;
 }
 
 Status PostgresStore::CommitAuditGroup(Connection& c, const std::vector<PendingAudit*>& group,

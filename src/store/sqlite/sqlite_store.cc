@@ -22,6 +22,7 @@
 #include "core/absl_compat.h"
 #include "core/json.h"
 #include "core/status_macros.h"
+#include "store/internal/group_commit.h"
 #include "store/internal/records.h"
 #include "store/sqlite/checkpointer.h"
 #include "store/sqlite/connection.h"
@@ -301,7 +302,8 @@ class SqliteStore final : public Store {
     const AddOptions* options;
     std::vector<AuditRecord>* audit = nullptr;  // set: an AppendAudit, not an Add
     const AuditChainFn* chain = nullptr;
-    std::optional<Result<AddResult>> result;  // set by the leader under group_mu_
+    std::optional<Result<AddResult>> result;  // set by the group's commit
+    bool done = false;                        // internal::GroupCommit
   };
   static constexpr size_t kMaxObjectsPerGroup = 20'000;
   // Queues `job`, and commits the queue when no other thread is doing so; returns its result.
@@ -335,15 +337,9 @@ class SqliteStore final : public Store {
   // After writer_: destroyed (its thread joined) before the writer connection closes.
   std::unique_ptr<sqlite_internal::Checkpointer> checkpointer_;
 
-  // The jobs waiting to be committed, and whether a thread is committing a group of them: one
-  // queue for Adds and one for AppendAudits (see AddJob).
-  struct GroupQueue {
-    std::deque<AddJob*> pending;
-    bool leader_busy = false;
-  };
-  absl::Mutex group_mu_;
-  GroupQueue object_queue_ ABSL_GUARDED_BY(group_mu_);
-  GroupQueue audit_queue_ ABSL_GUARDED_BY(group_mu_);
+  // One group commit for Adds and one for AppendAudits (see AddJob).
+  internal::GroupCommit<AddJob> object_group_;
+  internal::GroupCommit<AddJob> audit_group_;
 
   absl::Mutex readers_mu_;
   std::vector<std::unique_ptr<Connection>> idle_readers_ ABSL_GUARDED_BY(readers_mu_);
@@ -666,37 +662,13 @@ Result<AddResult> SqliteStore::Add(std::string_view collection,
 }
 
 Result<AddResult> SqliteStore::RunInGroup(AddJob& job) {
-  absl::MutexLock lock(&group_mu_);
-  GroupQueue& queue = job.audit != nullptr ? audit_queue_ : object_queue_;
-  queue.pending.push_back(&job);
-  while (!job.result) {
-    if (!queue.leader_busy) {
-      // Lead: commit everything queued so far (this job included) in one transaction.
-      queue.leader_busy = true;
-      std::vector<AddJob*> group;
-      size_t objects_in_group = 0;
-      while (!queue.pending.empty() &&
-             (group.empty() ||
-              objects_in_group + queue.pending.front()->objects.size() <= kMaxObjectsPerGroup)) {
-        objects_in_group += queue.pending.front()->objects.size();
-        group.push_back(queue.pending.front());
-        queue.pending.pop_front();
-      }
-      group_mu_.Unlock();
-      std::vector<Result<AddResult>> results = CommitGroup(group);
-      group_mu_.Lock();
-      for (size_t i = 0; i < group.size(); ++i) group[i]->result = std::move(results[i]);
-      queue.leader_busy = false;
-      continue;
-    }
-    // Follow: wait until a leader has committed this job, or until there is no leader.
-    struct Ready {
-      const AddJob* job;
-      const bool* leader_busy;
-      static bool Eval(Ready* r) { return r->job->result.has_value() || !*r->leader_busy; }
-    } ready{&job, &queue.leader_busy};
-    group_mu_.Await(absl::Condition(&Ready::Eval, &ready));
-  }
+  (job.audit != nullptr ? audit_group_ : object_group_)
+      .Run(
+          job, kMaxObjectsPerGroup, [](const AddJob& j) { return j.objects.size(); },
+          [this](const std::vector<AddJob*>& group) {
+            std::vector<Result<AddResult>> results = CommitGroup(group);
+            for (size_t i = 0; i < group.size(); ++i) group[i]->result = std::move(results[i]);
+          });
   return std::move(*job.result);
 }
 
