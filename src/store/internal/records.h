@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -66,6 +67,29 @@ inline Status CheckObject(const stix::Object& object, size_t index) {
 inline std::string StatusVersion(const stix::Object& object, Timestamp date_added) {
   if (auto v = object.version()) return v->ToString(v->precision());
   return date_added.ToString(6);
+}
+
+// The counts and state of a status resource, from its lists.
+inline void FinishStatus(StatusResource& s) {
+  s.success_count = static_cast<int64_t>(s.successes.size());
+  s.failure_count = static_cast<int64_t>(s.failures.size());
+  s.pending_count = static_cast<int64_t>(s.pendings.size());
+  s.total_count = s.success_count + s.failure_count + s.pending_count;
+  s.status = s.pending_count > 0 ? "pending" : "complete";
+}
+
+// The status resource an Add stores: the caller's (AddOptions::status) with one success per
+// object, in order, "added" or "duplicate".
+inline StatusResource AddStatus(const StatusResource& base, std::span<const stix::Object> objects,
+                                const std::vector<AddOutcome>& outcomes) {
+  StatusResource status = base;
+  for (size_t i = 0; i < objects.size(); ++i) {
+    const AddOutcome& o = outcomes[i];
+    status.successes.push_back({objects[i].id, StatusVersion(objects[i], o.date_added),
+                                o.kind == AddOutcome::Kind::kAdded ? "added" : "duplicate"});
+  }
+  FinishStatus(status);
+  return status;
 }
 
 inline std::string TimestampText(Timestamp t) { return t.ToString(9); }

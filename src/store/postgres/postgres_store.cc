@@ -45,6 +45,7 @@ using postgres_internal::Params;
 using postgres_internal::QueryResult;
 using postgres_internal::Transaction;
 
+using internal::AddStatus;
 using internal::BadStatusBody;
 using internal::CheckObject;
 using internal::ComputeFlags;
@@ -64,7 +65,6 @@ using internal::PlanVersions;
 using internal::Row;
 using internal::SplitLines;
 using internal::StatusBody;
-using internal::StatusVersion;
 using internal::TimestampText;
 using internal::ToVersionRecords;
 using internal::VersionPlan;
@@ -103,14 +103,6 @@ inline const Status& StatusOf(const Status& s) { return s; }
 template <typename T>
 inline Status StatusOf(const Result<T>& r) {
   return r.status();
-}
-
-void FinishStatus(StatusResource& s) {
-  s.success_count = static_cast<int64_t>(s.successes.size());
-  s.failure_count = static_cast<int64_t>(s.failures.size());
-  s.pending_count = static_cast<int64_t>(s.pendings.size());
-  s.total_count = s.success_count + s.failure_count + s.pending_count;
-  s.status = s.pending_count > 0 ? "pending" : "complete";
 }
 
 // Migration N brings the schema from version N-1 to N. Never edit a shipped migration: append.
@@ -1032,13 +1024,8 @@ bool PostgresStore::CommitGroupOneTrip(Connection& c, const std::vector<PendingA
   for (size_t g = 0; g < group.size(); ++g) {
     const PendingAdd& p = *group[g];
     if (!p.options->status) continue;
-    StatusResource status = *p.options->status;
-    for (size_t i = 0; i < p.objects.size(); ++i) {
-      status.successes.push_back(
-          {p.objects[i].id, StatusVersion(p.objects[i], Timestamp()),
-           results[g].outcomes[i].kind == AddOutcome::Kind::kAdded ? "added" : "duplicate"});
-    }
-    FinishStatus(status);
+    // date_added is not known yet; no object of this path lacks a version (see above).
+    StatusResource status = AddStatus(*p.options->status, p.objects, results[g].outcomes);
     steps.push_back({kWriteStatusSql, StatusParams(status)});
     results[g].status = std::move(status);
     any_status = true;
@@ -1255,13 +1242,7 @@ bool PostgresStore::CommitGroupPipelined(Connection& c, const std::vector<Pendin
       ++result.added;
     }
     if (p.options->status) {
-      StatusResource status = *p.options->status;
-      for (size_t i = 0; i < p.objects.size(); ++i) {
-        const AddOutcome& o = result.outcomes[i];
-        status.successes.push_back({p.objects[i].id, StatusVersion(p.objects[i], o.date_added),
-                                    o.kind == AddOutcome::Kind::kAdded ? "added" : "duplicate"});
-      }
-      FinishStatus(status);
+      StatusResource status = AddStatus(*p.options->status, p.objects, result.outcomes);
       result.status = std::move(status);
     }
     results[g] = std::move(result);
@@ -1458,13 +1439,7 @@ Result<AddResult> PostgresStore::AddInTransaction(Connection& c, std::string_vie
         "UPDATE meta SET value = $1 WHERE key = 'last_date_added'", Params().Add(next - 1))));
   }
   if (options.status) {
-    StatusResource status = *options.status;
-    for (size_t i = 0; i < objects.size(); ++i) {
-      const AddOutcome& o = result.outcomes[i];
-      status.successes.push_back({objects[i].id, StatusVersion(objects[i], o.date_added),
-                                  o.kind == AddOutcome::Kind::kAdded ? "added" : "duplicate"});
-    }
-    FinishStatus(status);
+    StatusResource status = AddStatus(*options.status, objects, result.outcomes);
     LIAISON_RETURN_IF_ERROR(WriteStatus(c, status));
     if (std::optional<Connection::Step> prune = PruneStatusesStep()) {
       LIAISON_RETURN_IF_ERROR(StatusOf(c.Exec(prune->sql, prune->params)));

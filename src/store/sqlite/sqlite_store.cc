@@ -55,6 +55,7 @@ using sqlite_internal::ReleaseCoder;
 using sqlite_internal::Statement;
 using sqlite_internal::Transaction;
 
+using internal::AddStatus;
 using internal::BadStatusBody;
 using internal::CheckObject;
 using internal::ComputeFlags;
@@ -74,7 +75,6 @@ using internal::PlanVersions;
 using internal::Row;
 using internal::SplitLines;
 using internal::StatusBody;
-using internal::StatusVersion;
 using internal::TimestampText;
 using internal::ToVersionRecords;
 using internal::VersionPlan;
@@ -641,14 +641,6 @@ Status WriteStatus(Connection& c, const StatusResource& status) {
   return st.Run();
 }
 
-void FinishStatus(StatusResource& s) {
-  s.success_count = static_cast<int64_t>(s.successes.size());
-  s.failure_count = static_cast<int64_t>(s.failures.size());
-  s.pending_count = static_cast<int64_t>(s.pendings.size());
-  s.total_count = s.success_count + s.failure_count + s.pending_count;
-  s.status = s.pending_count > 0 ? "pending" : "complete";
-}
-
 }  // namespace
 
 Result<AddResult> SqliteStore::Add(std::string_view collection,
@@ -803,13 +795,7 @@ Result<AddResult> SqliteStore::AddInTransaction(Connection& c, std::string_view 
       LIAISON_RETURN_IF_ERROR(st.Run());
     }
     if (options.status) {
-      StatusResource status = *options.status;
-      for (size_t i = 0; i < objects.size(); ++i) {
-        const AddOutcome& o = result.outcomes[i];
-        status.successes.push_back({objects[i].id, StatusVersion(objects[i], o.date_added),
-                                    o.kind == AddOutcome::Kind::kAdded ? "added" : "duplicate"});
-      }
-      FinishStatus(status);
+      StatusResource status = AddStatus(*options.status, objects, result.outcomes);
       LIAISON_RETURN_IF_ERROR(PruneStatuses(c));
       LIAISON_RETURN_IF_ERROR(WriteStatus(c, status));
       result.status = std::move(status);
