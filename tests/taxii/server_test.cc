@@ -356,6 +356,9 @@ TEST_F(TaxiiServerTest, PostReportsInvalidObjectsAsFailuresWhileValidOnesLand) {
   EXPECT_EQ(s.Find("success_count")->as_int(), 2);
   EXPECT_EQ(s.Find("failure_count")->as_int(), 1);
   EXPECT_EQ(s.Find("pending_count")->as_int(), 0);
+  // Six fractional digits, as date_added: Python clients parse with %f, which stops at six.
+  EXPECT_THAT(s.Find("request_timestamp")->as_string(),
+              ::testing::MatchesRegex("[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}[.][0-9]{6}Z"));
   const json::Value& failure = s.Find("failures")->as_array().at(0);
   EXPECT_EQ(failure.Find("id")->as_string(), "indicator--" + kUuidB);
   EXPECT_THAT(failure.Find("message")->as_string(), HasSubstr("/objects/1"));

@@ -969,7 +969,11 @@ HttpResponse Handler::AddObjects(const HttpRequest& request, const Route& route,
   store::StatusResource status;
   status.id = Uuid::V4().ToString();
   status.api_root = route.root->name;
-  status.request_timestamp = Timestamp::Now();
+  // Microseconds, like date_added: common clients parse TAXII timestamps with Python's %f,
+  // which stops at six fractional digits.
+  const Timestamp now = Timestamp::Now();
+  status.request_timestamp =
+      Timestamp::FromUnixNanos(now.unix_seconds(), now.nanos() / 1000 * 1000);
 
   // Each object is validated on its own: a bad one is reported in `failures` while the good
   // ones land (DESIGN.md, data flow 1).
