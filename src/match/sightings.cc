@@ -6,6 +6,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "core/strings.h"
 #include "core/uuid.h"
+#include "match/fields.h"
 #include "match/matcher.h"
 #include "stix/ids.h"
 
@@ -74,7 +75,61 @@ SightingAggregator::SightingAggregator(const IndicatorSet& set, const SightingOp
   if (options_.window_seconds <= 0) options_.window_seconds = 3600;
 }
 
-void SightingAggregator::Add(const IndexHit& hit, const Timestamp& time) {
+std::string_view ObservedValueOf(const IndicatorSet& set, const Event& event, const IndexHit& hit) {
+  if (hit.kind == ValueKind::kOther) return {};
+  const auto is_address = [](ValueKind k) {
+    return k == ValueKind::kIpv4 || k == ValueKind::kIpv6;
+  };
+  std::vector<IndexHit> found;
+  for (size_t i = 0; i < event.count; ++i) {
+    const FieldValue& f = event.fields[i];
+    const ValueKind kind = InfoOf(f.field).kind;
+    // An address field is looked up as IPv4 or IPv6 by its text, whatever kind it names.
+    if (kind != hit.kind && !(is_address(kind) && is_address(hit.kind))) continue;
+    found.clear();
+    set.index().Lookup(kind, f.value, found, static_cast<uint16_t>(f.field));
+    for (const IndexHit& h : found) {
+      if (h.indicator == hit.indicator && h.kind == hit.kind && h.entry == hit.entry) {
+        return f.value;
+      }
+    }
+  }
+  return {};
+}
+
+namespace {
+
+// The observed value as the SCO carries it: names and hashes in lower case (DNS names and hex
+// digits are case-insensitive, and one spelling gives one deterministic SCO id), a domain
+// without the root's trailing dot.
+std::string NormalizedObserved(ValueKind kind, std::string_view value) {
+  std::string out(value);
+  switch (kind) {
+    case ValueKind::kDomain:
+      if (!out.empty() && out.back() == '.') out.pop_back();
+      [[fallthrough]];
+    case ValueKind::kMd5:
+    case ValueKind::kSha1:
+    case ValueKind::kSha256:
+    case ValueKind::kSha512:
+      for (char& c : out) c = static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+      break;
+    default:
+      break;
+  }
+  return out;
+}
+
+void Remember(std::vector<std::string>& observed, std::string value) {
+  if (value.empty() || observed.size() >= kMaxObservedValues) return;
+  if (std::find(observed.begin(), observed.end(), value) != observed.end()) return;
+  observed.push_back(std::move(value));
+}
+
+}  // namespace
+
+void SightingAggregator::Add(const IndexHit& hit, const Timestamp& time,
+                             std::string_view observed) {
   const bool list = hit.indicator == kListIndicator;
   const Key key{hit.indicator, list ? static_cast<uint8_t>(hit.kind) : uint8_t{0},
                 list ? hit.entry : 0u, FloorDiv(time.unix_seconds(), options_.window_seconds)};
@@ -89,6 +144,9 @@ void SightingAggregator::Add(const IndexHit& hit, const Timestamp& time) {
     g.last = std::max(g.last, time);
   }
   ++g.count;
+  if (options_.observed_data && !observed.empty() && g.observed.size() < kMaxObservedValues) {
+    Remember(g.observed, NormalizedObserved(hit.kind, observed));
+  }
   if (groups_.size() >= options_.max_groups) Flush();
 }
 
@@ -99,6 +157,7 @@ void SightingAggregator::Merge(const SightingAggregator& other) {
       it->second.count += group.count;
       it->second.first = std::min(it->second.first, group.first);
       it->second.last = std::max(it->second.last, group.last);
+      for (const std::string& v : group.observed) Remember(it->second.observed, v);
     }
   }
   if (groups_.size() >= options_.max_groups) Flush();
@@ -130,24 +189,33 @@ void SightingAggregator::Flush() {
     const int64_t count = std::min<int64_t>(o.group->count, 999'999'999);
     std::string observed_id;
     if (options_.observed_data && count > 0) {
-      std::string sco = ScoJson(o.group->value.kind, set_->index().EntryText(o.group->value));
-      Result<std::optional<std::string>> sco_id =
-          sco.empty() ? Result<std::optional<std::string>>(std::nullopt)
-                      : stix::DeterministicScoId(sco);
-      if (sco_id.ok() && sco_id->has_value()) {
+      // The events' values when the caller gave them, else the value the index holds.
+      std::vector<std::string> values = o.group->observed;
+      if (values.empty()) values.push_back(set_->index().EntryText(o.group->value));
+      std::string refs;
+      for (const std::string& value : values) {
+        std::string sco = ScoJson(o.group->value.kind, value);
+        Result<std::optional<std::string>> sco_id =
+            sco.empty() ? Result<std::optional<std::string>>(std::nullopt)
+                        : stix::DeterministicScoId(sco);
+        if (!sco_id.ok() || !sco_id->has_value()) continue;
         if (scos_written.insert(**sco_id).second) {
           // The id goes right after "type": rebuild the object with it.
           const size_t comma = sco.find(',');
           sink_(StrCat(sco.substr(0, comma), R"(,"id":")", **sco_id, "\"", sco.substr(comma)));
         }
+        StrAppend(&refs, refs.empty() ? "\"" : ",\"", **sco_id, "\"");
+      }
+      if (!refs.empty()) {
         // Deterministic like the sighting's, so a re-run writes the same objects.
         observed_id =
             StrCat("observed-data--", Uuid::V5(ns, StrCat("observed-data|", id)).ToString());
-        // Section 4.14: number_observed 1..999,999,999, object_refs the SCOs observed.
+        // Section 4.14: number_observed 1..999,999,999 (the hits, over all values named),
+        // object_refs the SCOs observed.
         sink_(StrCat(R"({"type":"observed-data","spec_version":"2.1","id":")", observed_id,
                      R"(","created":")", now, R"(","modified":")", now, R"(","first_observed":")",
                      o.group->first.ToString(), R"(","last_observed":")", o.group->last.ToString(),
-                     R"(","number_observed":)", count, R"(,"object_refs":[")", **sco_id, "\"]}"));
+                     R"(","number_observed":)", count, R"(,"object_refs":[)", refs, "]}"));
       }
     }
     std::string json =

@@ -14,10 +14,12 @@
 #include <functional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "core/timestamp.h"
 #include "match/compiler.h"
+#include "match/reader.h"
 
 namespace liaison::match {
 
@@ -30,10 +32,21 @@ struct SightingOptions {
   // deterministic id, STIX 2.1 section 2.9) and an observed-data object over it, and name that
   // in the sighting's observed_data_refs (section 5.7). Only for hits through the exact indexes
   // on addresses, domains, URLs, hashes and e-mail addresses: a pattern-engine hit has no one
-  // observable. The observable is the value as the index holds it: the indicator's CIDR block or
-  // parent domain when the event's address or name lay inside it.
+  // observable. The observables are the events' values (ObservedValueOf: the address inside the
+  // indicator's CIDR block, the subdomain under its domain), up to kMaxObservedValues distinct
+  // ones per sighting, the first seen; the indexed value when the caller gives none.
   bool observed_data = false;
 };
+
+// How many distinct observed values one sighting's observed-data names at most (bounded state:
+// max_groups * kMaxObservedValues short strings, and only with observed_data).
+inline constexpr size_t kMaxObservedValues = 4;
+
+// The value of `event` that gave `hit` (an address inside the hit's block, a name under its
+// domain, a URL or hash as the event wrote it); empty when no field of the event's gives it
+// (a pattern-engine hit). Looks the event's fields of the hit's kind up again: for hits only,
+// which are rare next to events.
+std::string_view ObservedValueOf(const IndicatorSet& set, const Event& event, const IndexHit& hit);
 
 class SightingAggregator {
  public:
@@ -41,7 +54,8 @@ class SightingAggregator {
   SightingAggregator(const IndicatorSet& set, const SightingOptions& options,
                      std::function<void(std::string_view json)> sink);
 
-  void Add(const IndexHit& hit, const Timestamp& time);
+  // `observed`: the event's value that gave the hit (ObservedValueOf), kept with observed_data.
+  void Add(const IndexHit& hit, const Timestamp& time, std::string_view observed = {});
   // Adds another aggregator's groups (per-thread aggregators meet here).
   void Merge(const SightingAggregator& other);
   // Writes every open group, in (indicator id, window) order, and empties the aggregator.
@@ -70,7 +84,9 @@ class SightingAggregator {
     int64_t count = 0;
     Timestamp first;
     Timestamp last;
-    IndexHit value;  // the first hit: which stored value matched (observed_data)
+    IndexHit value;                     // the first hit: which stored value matched (observed_data)
+    std::vector<std::string> observed;  // distinct event values, first seen, at most
+                                        // kMaxObservedValues (observed_data)
   };
 
   const IndicatorSet* set_;

@@ -312,7 +312,9 @@ int Run(const MatchArgs& a) {
     auto on_hits = [&](uint64_t, const match::Event& e, const std::vector<match::IndexHit>& hits) {
       ++hit_events;
       for (const match::IndexHit& h : hits) {
-        sightings.Add(h, e.has_time ? e.time : options.now);
+        sightings.Add(
+            h, e.has_time ? e.time : options.now,
+            sopts.observed_data ? match::ObservedValueOf(*current, e, h) : std::string_view());
       }
     };
     // --threads: JSON logs are matched by workers, block by block; hits come back in input
