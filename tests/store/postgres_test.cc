@@ -508,6 +508,25 @@ TEST_F(PostgresStoreTest, PageStatementRunsItsGenericPlan) {
   run(true);
 }
 
+// A statement that no index serves is priced at 10^10 under enable_seqscan = off; with JIT on
+// (PostgreSQL's default) it was compiled on every execution. The store's sessions turn JIT off.
+TEST_F(PostgresStoreTest, SessionSettingsNeverJitCompile) {
+  auto store = Open();
+  ASSERT_TRUE(store.ok()) << store.status();
+  PGconn* c = PQconnectdb(Dsn().c_str());
+  ASSERT_EQ(PQstatus(c), CONNECTION_OK);
+  PQclear(PQexec(
+      c,
+      absl::StrCat(postgres_internal::kSessionSettings, "; SET search_path TO ", schema_).c_str()));
+  PGresult* r = PQexec(c, "EXPLAIN (ANALYZE) SELECT value FROM sync_state WHERE value = 'x'");
+  std::string plan;
+  for (int i = 0; i < PQntuples(r); ++i) absl::StrAppend(&plan, PQgetvalue(r, i, 0), "\n");
+  PQclear(r);
+  PQfinish(c);
+  EXPECT_NE(plan.find("Seq Scan"), std::string::npos) << plan;
+  EXPECT_EQ(plan.find("JIT"), std::string::npos) << plan;
+}
+
 // ObjectsStamp (the policy visibility cache's key): moves with every Add that stores a version
 // and every deletion, not with a duplicate Add; NotFound for an unknown collection.
 TEST_F(PostgresStoreTest, ObjectsStampMovesWithAddsAndDeletions) {
