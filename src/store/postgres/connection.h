@@ -25,8 +25,20 @@ namespace liaison::store::postgres_internal {
 // autovacuum analysed the table). enable_sort / enable_seqscan = off do not forbid sorts or
 // scans (a statement with no usable index still gets one); they make the planner take an index
 // whenever one applies. Parallel workers cost more to start than these statements take.
+// Prepared statements run with their generic plan (made once per connection, again after an
+// ANALYZE or DDL invalidates it): with the default (auto), once `objects` has statistics the
+// page statement was planned afresh on EVERY execution (pg_prepared_statements: 0 generic, all
+// custom), because the generic plan's estimate for `LIMIT $3` (10 % of the rows) made it look
+// 20x dearer than a custom plan of the same shape. Planning cost the backend 45-85 us of CPU per
+// page of 100 (~40 % of its work for a GET; docs/store.md, session 6). The plans are the same
+// index walks either way (the settings above keep them off statistics). Write transactions that
+// want plans for their actual parameters say so (kBeginWrite in postgres_store.cc).
+// JIT is off: enable_seqscan = off prices a scan that no index can replace at 10^10, far above
+// jit_above_cost, so such a statement (a small table without a usable index) was compiled on
+// every execution (measured: 143 ms for a scan of an empty table, 0.02 ms without JIT).
 inline constexpr char kSessionSettings[] =
-    "SET enable_sort = off; SET enable_seqscan = off; SET max_parallel_workers_per_gather = 0";
+    "SET enable_sort = off; SET enable_seqscan = off; SET max_parallel_workers_per_gather = 0; "
+    "SET plan_cache_mode = force_generic_plan; SET jit = off";
 
 // Query parameters, in text format (PostgreSQL casts them to the column types) except the
 // binary arrays below.

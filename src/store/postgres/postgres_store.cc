@@ -226,6 +226,17 @@ ALTER INDEX objects_by_object_id RENAME TO objects_by_id;
 INSERT INTO meta(key, value) VALUES ('object_deletions', 0);
 CREATE INDEX statuses_by_time ON statuses((request_timestamp COLLATE "C"));
 )sql",
+    // 5 (issue #8, session 6): a page must walk its collection's range of objects_latest /
+    // objects_by_cid, never the date_added primary key filtered by cid. A page's cid is not
+    // known when the statement is planned (a subquery, or a generic plan), so the planner
+    // estimates `cid = $n` as 1/n_distinct of the rows; with two collections in the statistics
+    // (0.5) it walked the primary key, and a page of a small collection added after a large one
+    // read through all of the large one's rows (100,000 rows filtered, 110-170 ms a page, custom
+    // and generic plans alike). The estimate assumes many collections instead: the cid-leading
+    // walk is then always the cheaper plan, and it is the right one whatever the real count.
+    R"sql(
+ALTER TABLE objects ALTER COLUMN cid SET (n_distinct = 1000);
+)sql",
 };
 constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
 
@@ -1501,6 +1512,18 @@ RowFlags ReadRowFlags(const QueryResult& r, int i) {
   return {r.Int(i, 0), r.Text(i, 2), r.Bool(i, 5), r.Bool(i, 6), r.Bool(i, 7)};
 }
 
+// The columns of a streamed page (QueryEach's one-statement path): kRowColumns without
+// spec_version and type, which neither the flags decision, the cursor nor the envelope reads.
+// Two values fewer per row for the backend to send and for libpq to parse, ~20 bytes a row
+// (docs/store.md, session 6).
+constexpr const char* kStreamColumns =
+    "date_added, id, version, is_first, is_last, spec_latest, json";
+constexpr int kStreamJsonColumn = 6;
+
+RowFlags ReadStreamFlags(const QueryResult& r, int i) {
+  return {r.Int(i, 0), r.Text(i, 2), r.Bool(i, 3), r.Bool(i, 4), r.Bool(i, 5)};
+}
+
 // Whether `row` is selected, decided from its own flags; nullopt when its sibling versions are
 // needed to tell.
 std::optional<bool> DecideByFlags(const RowFlags& row, const VersionPlan& plan) {
@@ -1569,6 +1592,29 @@ Result<Page> PostgresStore::QueryImpl(std::string_view collection, const Filter&
   std::string extra;
   if (!specs.empty()) absl::StrAppend(&extra, " AND spec_version = ANY($", spec_param, ")");
   absl::StrAppend(&extra, ToAbsl(FlagSql(plan.sql_flag)));
+  // The streamed page (QueryEach) reads only what DecideByFlags, the cursor and the envelope
+  // need (kStreamColumns); the other paths read whole rows (ReadRow).
+  const auto page_sql = [&](std::string_view columns) {
+    std::string sql;
+    if (!types.empty()) {
+      // One date_added-ordered range of objects_by_type per type; PostgreSQL merges them (Merge
+      // Append) without sorting.
+      std::vector<std::string> branches;
+      for (size_t i = 0; i < types.size(); ++i) {
+        branches.push_back(absl::StrCat("(SELECT ", ToAbsl(columns),
+                                        " FROM objects WHERE cid = $1 AND type = $",
+                                        list_param + static_cast<int>(i), " AND date_added > $2",
+                                        extra, " ORDER BY date_added LIMIT $3)"));
+      }
+      sql = absl::StrCat("SELECT * FROM (", absl::StrJoin(branches, " UNION ALL "),
+                         ") AS merged ORDER BY date_added LIMIT $3");
+    } else {
+      sql = absl::StrCat("SELECT ", ToAbsl(columns),
+                         " FROM objects WHERE cid = $1 AND date_added > $2", extra,
+                         " ORDER BY date_added LIMIT $3");
+    }
+    return sql;
+  };
   const std::string columns = absl::StrCat(kRowColumns, with_json ? ", json" : "");
 
   std::string sql;
@@ -1577,21 +1623,8 @@ Result<Page> PostgresStore::QueryImpl(std::string_view collection, const Filter&
     sql = absl::StrCat("SELECT ", kRowColumns, " FROM objects WHERE id = ANY($", list_param,
                        ") AND cid + 0 = $1 AND date_added > $2", extra);
     if (!types.empty()) absl::StrAppend(&sql, " AND type = ANY($", list_param + 1, ")");
-  } else if (!types.empty()) {
-    // One date_added-ordered range of objects_by_type per type; PostgreSQL merges them (Merge
-    // Append) without sorting.
-    std::vector<std::string> branches;
-    for (size_t i = 0; i < types.size(); ++i) {
-      branches.push_back(absl::StrCat("(SELECT ", columns,
-                                      " FROM objects WHERE cid = $1 AND type = $",
-                                      list_param + static_cast<int>(i), " AND date_added > $2",
-                                      extra, " ORDER BY date_added LIMIT $3)"));
-    }
-    sql = absl::StrCat("SELECT * FROM (", absl::StrJoin(branches, " UNION ALL "),
-                       ") AS merged ORDER BY date_added LIMIT $3");
   } else {
-    sql = absl::StrCat("SELECT ", columns, " FROM objects WHERE cid = $1 AND date_added > $2",
-                       extra, " ORDER BY date_added LIMIT $3");
+    sql = page_sql(columns);
   }
 
   LIAISON_ASSIGN_OR_RETURN(Lease lease, Acquire());
@@ -1604,8 +1637,10 @@ Result<Page> PostgresStore::QueryImpl(std::string_view collection, const Filter&
   // batch is needed, or the page is empty, where an unknown collection must be told apart) the
   // transactional path below runs the query again.
   if (!by_id) {
-    const std::string fast_sql = absl::StrReplaceAll(
-        sql, {{"cid = $1", "cid = (SELECT cid FROM collections WHERE id = $1)"}});
+    const bool stream = each != nullptr;
+    const std::string fast_sql =
+        absl::StrReplaceAll(stream ? page_sql(kStreamColumns) : sql,
+                            {{"cid = $1", "cid = (SELECT cid FROM collections WHERE id = $1)"}});
     const size_t batch = limit + 1;
     Params p;
     p.Add(collection).Add(start).Add(static_cast<int64_t>(batch));
@@ -1619,7 +1654,8 @@ Result<Page> PostgresStore::QueryImpl(std::string_view collection, const Filter&
     accepted.reserve(std::min<size_t>(static_cast<size_t>(r.rows()), limit + 1));
     bool decided = true;
     for (int i = 0; i < r.rows() && accepted.size() <= limit; ++i) {
-      const std::optional<bool> keep = DecideByFlags(ReadRowFlags(r, i), plan);
+      const std::optional<bool> keep =
+          DecideByFlags(stream ? ReadStreamFlags(r, i) : ReadRowFlags(r, i), plan);
       if (!keep) {
         decided = false;
         break;
@@ -1633,7 +1669,7 @@ Result<Page> PostgresStore::QueryImpl(std::string_view collection, const Filter&
       if (each != nullptr) {
         // QueryEach: each text goes from libpq's buffer straight to the caller; the page
         // carries only what the envelope's headers and `next` need.
-        for (int i : accepted) (*each)(r.Text(i, kJsonColumn));
+        for (int i : accepted) (*each)(r.Text(i, kStreamJsonColumn));
         Page page;
         page.more = more;
         page.date_added_first = FromUnixMicros(r.Int(accepted.front(), 0));
