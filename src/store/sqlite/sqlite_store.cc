@@ -300,6 +300,8 @@ class SqliteStore final : public Store {
     std::string_view collection;
     std::span<const stix::Object> objects;
     const AddOptions* options;
+    // The objects' release facts, read by the caller before queueing (ReleaseFactsBatch).
+    const sqlite_internal::ReleaseFactsBatch* facts = nullptr;
     std::vector<AuditRecord>* audit = nullptr;  // set: an AppendAudit, not an Add
     const AuditChainFn* chain = nullptr;
     std::optional<Result<AddResult>> result;  // set by the group's commit
@@ -311,6 +313,7 @@ class SqliteStore final : public Store {
   std::vector<Result<AddResult>> CommitGroup(const std::vector<AddJob*>& group);
   Result<AddResult> AddInTransaction(Connection& c, std::string_view collection,
                                      std::span<const stix::Object> objects,
+                                     const sqlite_internal::ReleaseFactsBatch& facts,
                                      const AddOptions& options)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(writer_mu_);
   // The objects of a group (its Adds), under the writer lock; AppendAudit jobs are skipped.
@@ -649,7 +652,10 @@ Result<AddResult> SqliteStore::Add(std::string_view collection,
   if (options.status && options.status->id.empty()) {
     return absl::InvalidArgumentError("status: empty id");
   }
-  AddJob job{collection, objects, &options};
+  // Read here, on the caller's thread, not in the writer's serial section (see AddJob).
+  sqlite_internal::ReleaseFactsBatch facts;
+  for (const stix::Object& object : objects) facts.Append(object.json);
+  AddJob job{collection, objects, &options, &facts};
   return RunInGroup(job);
 }
 
@@ -701,7 +707,8 @@ std::vector<Result<AddResult>> SqliteStore::CommitObjects(const std::vector<AddJ
       continue;
     }
     if (Status s = c.Run("SAVEPOINT add_job"); !s.ok()) return fail_all(s);
-    Result<AddResult> r = AddInTransaction(c, job->collection, job->objects, *job->options);
+    Result<AddResult> r =
+        AddInTransaction(c, job->collection, job->objects, *job->facts, *job->options);
     if (!r.ok()) {
       if (Status s = c.Run("ROLLBACK TO add_job"); !s.ok()) return fail_all(s);
     }
@@ -719,6 +726,7 @@ std::vector<Result<AddResult>> SqliteStore::CommitObjects(const std::vector<AddJ
 
 Result<AddResult> SqliteStore::AddInTransaction(Connection& c, std::string_view collection,
                                                 std::span<const stix::Object> objects,
+                                                const sqlite_internal::ReleaseFactsBatch& facts,
                                                 const AddOptions& options) {
   const int64_t now = ToUnixMicros(Now());
   {
@@ -764,7 +772,7 @@ Result<AddResult> SqliteStore::AddInTransaction(Connection& c, std::string_view 
       added.is_last = flags.back().is_last;
       added.spec_latest = flags.back().spec_latest;
       {
-        LIAISON_ASSIGN_OR_RETURN(int64_t release_key, coder.KeyOf(object.json));
+        LIAISON_ASSIGN_OR_RETURN(int64_t release_key, coder.KeyOf(facts.Get(i)));
         LIAISON_ASSIGN_OR_RETURN(
             Statement st,
             c.Prepare("INSERT INTO objects(date_added, cid, id, version, type, spec_version, "
@@ -1445,7 +1453,7 @@ Result<std::vector<std::pair<Principal, Permission>>> SqliteStore::ListPermissio
 Result<std::vector<AuditRecord>> SqliteStore::AppendAudit(std::vector<AuditRecord> entries,
                                                           const AuditChainFn& chain) {
   if (entries.empty()) return entries;
-  AddJob job{"", {}, nullptr, &entries, &chain};
+  AddJob job{"", {}, nullptr, nullptr, &entries, &chain};
   LIAISON_RETURN_IF_ERROR(RunInGroup(job).status());
   return entries;
 }
