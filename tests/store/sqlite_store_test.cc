@@ -16,7 +16,6 @@
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "store/sqlite/checkpointer.h"
-#include "store/sqlite/id_hash.h"
 #include "store_conformance.h"
 
 namespace liaison::store {
@@ -76,17 +75,6 @@ class SqliteStoreTest : public ::testing::Test {
     sqlite3_finalize(st);
     sqlite3_close(db);
     return out;
-  }
-
-  // Takes a store back to schema version 4 as version 4 wrote it: objects_by_id on
-  // (cid, id, version), no idh column, no id hash key.
-  void DowngradeToVersion4() {
-    RawSql("DROP INDEX objects_by_id");
-    RawSql("ALTER TABLE objects DROP COLUMN idh");
-    RawSql("CREATE UNIQUE INDEX objects_by_id ON objects(cid, id, version)");
-    RawSql("DELETE FROM meta WHERE key = 'id_hash_key'");
-    RawSql("DELETE FROM schema_migrations WHERE version = 5");
-    EXPECT_EQ(RawSql("SELECT max(version) FROM schema_migrations"), "4");
   }
 
   std::filesystem::path dir_;
@@ -182,7 +170,7 @@ TEST_F(SqliteStoreTest, UsesWalModeAndRecordsTheSchemaVersion) {
   auto store = Open();
   ASSERT_TRUE(store.ok()) << store.status();
   EXPECT_EQ(RawSql("PRAGMA journal_mode"), "wal");
-  EXPECT_EQ(RawSql("SELECT max(version) FROM schema_migrations"), "5");
+  EXPECT_EQ(RawSql("SELECT max(version) FROM schema_migrations"), "4");
   EXPECT_EQ(RawSql("PRAGMA application_id"), std::to_string(0x4C49414E));
 }
 
@@ -215,7 +203,6 @@ TEST_F(SqliteStoreTest, ReleaseKeysAreWrittenAtIngestAndBackfilledByTheMigration
   ASSERT_FALSE(keys.empty());
 
   // Back to schema 3, as a store written before release keys.
-  DowngradeToVersion4();
   RawSql("DROP INDEX objects_by_cid_key");
   RawSql("ALTER TABLE objects DROP COLUMN rkey");
   RawSql("DROP TABLE release_codes");
@@ -231,127 +218,10 @@ TEST_F(SqliteStoreTest, ReleaseKeysAreWrittenAtIngestAndBackfilledByTheMigration
     ASSERT_TRUE(page.ok()) << page.status();
     EXPECT_EQ(page->records.size(), objects.size());
   }
-  EXPECT_EQ(RawSql("SELECT max(version) FROM schema_migrations"), "5");
+  EXPECT_EQ(RawSql("SELECT max(version) FROM schema_migrations"), "4");
   EXPECT_EQ(RawSql("SELECT group_concat(rkey) FROM (SELECT rkey FROM objects ORDER BY date_added)"),
             keys);
   EXPECT_EQ(RawSql("SELECT count(*) FROM objects WHERE rkey = 0"), "1");
-}
-
-// Migration 5 (objects_by_id on a keyed hash of the id, store/sqlite/id_hash.h): a store written
-// by version 4 is upgraded in place, every row gets its hash, and lookups by id, duplicates,
-// new versions and deletes behave as before the upgrade.
-TEST_F(SqliteStoreTest, UpgradesAVersion4StoreToIdHashes) {
-  Collection other = TestCollection();
-  other.id = "7c0e3a51-96c4-4f7b-8d0e-2b9f6c1a4d35";
-  std::vector<stix::Object> objects;
-  for (int i = 0; i < 40; ++i) {
-    objects.push_back(Indicator(i));
-    if (i % 4 == 0) objects.push_back(Indicator(i, "2022-06-01T00:00:00.000Z"));
-  }
-  auto latest_ids = [&](Store& store, const std::string& collection) {
-    Filter f;
-    f.limit = 1000;
-    auto page = store.Query(collection, f);
-    EXPECT_TRUE(page.ok()) << page.status();
-    std::map<std::string, std::string> out;  // id -> version (modified)
-    if (page.ok()) {
-      for (const ObjectRecord& r : page->records) out[r.id] = r.json;
-    }
-    return out;
-  };
-  std::map<std::string, std::string> latest_before;
-  {
-    auto store = Open();
-    ASSERT_TRUE(store.ok()) << store.status();
-    ASSERT_TRUE((*store)->CreateCollection(TestCollection()).ok());
-    ASSERT_TRUE((*store)->CreateCollection(other).ok());
-    ASSERT_TRUE((*store)->Add(kCollection, objects).ok());
-    const std::vector<stix::Object> same_id = {Indicator(3)};  // the same id elsewhere
-    ASSERT_TRUE((*store)->Add(other.id, same_id).ok());
-    latest_before = latest_ids(**store, kCollection);
-    ASSERT_EQ(latest_before.size(), 40u);
-  }
-  DowngradeToVersion4();
-  EXPECT_EQ(RawSql("SELECT count(*) FROM pragma_index_info('objects_by_id')"), "3");
-
-  {
-    auto store = Open();
-    ASSERT_TRUE(store.ok()) << store.status();
-    EXPECT_EQ(RawSql("SELECT max(version) FROM schema_migrations"), "5");
-    EXPECT_EQ(RawSql("SELECT group_concat(name) FROM pragma_index_info('objects_by_id')"),
-              "cid,idh");
-    EXPECT_EQ(RawSql("SELECT length(value) FROM meta WHERE key = 'id_hash_key'"), "32");
-    EXPECT_EQ(RawSql("SELECT count(*) FROM objects WHERE idh = 0"), "0");
-    // The same id has the same hash in both collections; different ids differ.
-    EXPECT_EQ(RawSql("SELECT count(DISTINCT idh) FROM objects"), "40");
-    EXPECT_EQ(RawSql("PRAGMA integrity_check"), "ok");
-    EXPECT_EQ(latest_ids(**store, kCollection), latest_before);
-
-    // By id, through the hashed index: both versions of object 0, one of object 1.
-    Filter by_id;
-    by_id.ids = {Indicator(0).id, Indicator(1).id,
-                 "indicator--00000000-0000-4000-8000-999999999999"};
-    by_id.versions = {VersionMatch::All()};
-    auto page = (*store)->Query(kCollection, by_id);
-    ASSERT_TRUE(page.ok()) << page.status();
-    EXPECT_EQ(page->records.size(), 3u);
-
-    // A duplicate of a migrated row is a duplicate; a newer version supersedes the migrated
-    // latest one; an older one does not.
-    const std::vector<stix::Object> more = {Indicator(5), Indicator(6, "2023-01-01T00:00:00.000Z"),
-                                            Indicator(8, "2021-06-01T00:00:00.000Z")};
-    auto added = (*store)->Add(kCollection, more);
-    ASSERT_TRUE(added.ok()) << added.status();
-    EXPECT_EQ(added->duplicates, 1);
-    EXPECT_EQ(added->added, 2);
-    std::map<std::string, std::string> latest = latest_ids(**store, kCollection);
-    EXPECT_NE(latest[Indicator(6).id].find("2023-01-01"), std::string::npos);
-    EXPECT_NE(latest[Indicator(8).id].find("2022-06-01"), std::string::npos);
-    EXPECT_EQ(RawSql("SELECT count(*) FROM objects WHERE is_last = 1 AND cid = "
-                     "(SELECT cid FROM collections WHERE id = '" +
-                     std::string(kCollection) + "')"),
-              "40");
-
-    // Delete by id finds all versions of a migrated id, and only in its collection.
-    auto deleted = (*store)->DeleteObject(kCollection, Indicator(4).id, DeleteFilter{});
-    ASSERT_TRUE(deleted.ok()) << deleted.status();
-    EXPECT_EQ(*deleted, 2u);
-    auto elsewhere = (*store)->Query(other.id, Filter{});
-    ASSERT_TRUE(elsewhere.ok()) << elsewhere.status();
-    EXPECT_EQ(elsewhere->records.size(), 1u);
-  }
-  // Reopening keeps the key: lookups still find the rows.
-  const std::string key = RawSql("SELECT value FROM meta WHERE key = 'id_hash_key'");
-  {
-    auto store = Open();
-    ASSERT_TRUE(store.ok()) << store.status();
-    Filter by_id;
-    by_id.ids = {Indicator(3).id};
-    auto page = (*store)->Query(other.id, by_id);
-    ASSERT_TRUE(page.ok()) << page.status();
-    EXPECT_EQ(page->records.size(), 1u);
-  }
-  EXPECT_EQ(RawSql("SELECT value FROM meta WHERE key = 'id_hash_key'"), key);
-}
-
-// The id hash is SipHash-2-4: the reference vector of Aumasson and Bernstein's paper (key
-// 00..0f, message 00..0e), and a malformed stored key is refused.
-TEST(SqliteIdHash, MatchesSipHash24ReferenceVector) {
-  auto key = sqlite_internal::ParseIdHashKey("000102030405060708090a0b0c0d0e0f");
-  ASSERT_TRUE(key.has_value());
-  std::string message;
-  for (int i = 0; i < 15; ++i) message.push_back(static_cast<char>(i));
-  EXPECT_EQ(static_cast<uint64_t>(sqlite_internal::IdHash(*key, message)), 0xa129ca6149be45e5ULL);
-  EXPECT_EQ(static_cast<uint64_t>(sqlite_internal::IdHash(*key, "")), 0x726fdb47dd0e0e31ULL);
-  EXPECT_FALSE(sqlite_internal::ParseIdHashKey("000102030405060708090a0b0c0d0e0").has_value());
-  EXPECT_FALSE(sqlite_internal::ParseIdHashKey("000102030405060708090a0b0c0d0e0g").has_value());
-}
-
-TEST_F(SqliteStoreTest, RefusesAStoreWithoutItsIdHashKey) {
-  { ASSERT_TRUE(Open().ok()); }
-  RawSql("DELETE FROM meta WHERE key = 'id_hash_key'");
-  auto store = Open();
-  EXPECT_EQ(store.status().code(), absl::StatusCode::kDataLoss) << store.status();
 }
 
 TEST_F(SqliteStoreTest, RefusesAStoreWrittenByANewerVersion) {

@@ -2,15 +2,12 @@
 
 #include <sqlite3.h>
 
-#include <optional>
 #include <string>
-#include <string_view>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "core/absl_compat.h"
 #include "core/status_macros.h"
-#include "store/sqlite/id_hash.h"
 
 namespace liaison::store::sqlite_internal {
 namespace {
@@ -90,27 +87,6 @@ void KeyKeepFunction(sqlite3_context* ctx, int argc, sqlite3_value** argv) {
   if (!keep) ++filter->dropped;
   sqlite3_result_int(ctx, keep ? 1 : 0);
 }
-// liaison_id_hash(key_hex, id): objects.idh (store/sqlite/id_hash.h), for migration 5's backfill
-// of the rows stored before it. An error for a malformed key, NULL for a NULL id.
-void IdHashFunction(sqlite3_context* ctx, int argc, sqlite3_value** argv) {
-  const auto* key_text = argc == 2 ? sqlite3_value_text(argv[0]) : nullptr;
-  const std::optional<IdHashKey> key =
-      key_text == nullptr
-          ? std::nullopt
-          : ParseIdHashKey(std::string_view(reinterpret_cast<const char*>(key_text),
-                                            static_cast<size_t>(sqlite3_value_bytes(argv[0]))));
-  if (!key) {
-    sqlite3_result_error(ctx, "liaison_id_hash: malformed key", -1);
-    return;
-  }
-  if (sqlite3_value_type(argv[1]) == SQLITE_NULL) {
-    sqlite3_result_null(ctx);
-    return;
-  }
-  const auto* id = sqlite3_value_text(argv[1]);
-  const size_t n = static_cast<size_t>(sqlite3_value_bytes(argv[1]));
-  sqlite3_result_int64(ctx, IdHash(*key, std::string_view(reinterpret_cast<const char*>(id), n)));
-}
 }  // namespace
 
 void Statement::BindKeyFilter(int index, KeyFilterContext* context) {
@@ -189,12 +165,6 @@ Result<std::unique_ptr<Connection>> Connection::Open(const std::filesystem::path
                                      nullptr, &KeyKeepFunction, nullptr, nullptr, nullptr);
       frc != SQLITE_OK) {
     return SqliteError(db, frc, "register liaison_key_keep");
-  }
-  if (const int frc = sqlite3_create_function_v2(
-          db, "liaison_id_hash", 2, SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_DIRECTONLY, nullptr,
-          &IdHashFunction, nullptr, nullptr, nullptr);
-      frc != SQLITE_OK) {
-    return SqliteError(db, frc, "register liaison_id_hash");
   }
   return conn;
 }

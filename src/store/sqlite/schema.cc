@@ -1,6 +1,5 @@
 #include "store/sqlite/schema.h"
 
-#include <optional>
 #include <string>
 
 #include "absl/status/status.h"
@@ -152,23 +151,6 @@ CREATE UNIQUE INDEX release_codes_by_code ON release_codes(kind, code);
 DROP INDEX objects_by_cid;
 CREATE INDEX objects_by_cid_key ON objects(cid, date_added, rkey, spec_version);
 )sql",
-    // 5 (issue #3, the POST bar): objects_by_id keys (cid, idh), idh a keyed 64-bit hash of the
-    // id (store/sqlite/id_hash.h), instead of (cid, id, version). On ingest every new version
-    // adds one entry to this index at a random place; a text key of ~95 bytes made that the
-    // dearest of the four index entries (~5.4k of ~11k instructions, measured with callgrind
-    // on SQLite alone), and every version lookup compared id text down the tree. Readers find
-    // the candidates by (cid, idh) and compare the id text of each (a collision costs a row
-    // read). The index is no longer UNIQUE: (cid, id, version) is unique because every insert
-    // looks up the id's versions first inside the same write transaction (store writes are
-    // serialised by SQLite's write lock, across processes too), as it did before this
-    // migration. The key is random per store; rows stored before get their hash here.
-    R"sql(
-ALTER TABLE objects ADD COLUMN idh INTEGER NOT NULL DEFAULT 0;
-INSERT INTO meta(key, value) VALUES ('id_hash_key', lower(hex(randomblob(16))));
-UPDATE objects SET idh = liaison_id_hash((SELECT value FROM meta WHERE key = 'id_hash_key'), id);
-DROP INDEX objects_by_id;
-CREATE INDEX objects_by_id ON objects(cid, idh);
-)sql",
 };
 static_assert(std::size(kMigrations) == kSchemaVersion);
 
@@ -180,16 +162,6 @@ Result<int64_t> QueryInt(Connection& conn, const char* sql) {
 }
 
 }  // namespace
-
-Result<IdHashKey> LoadIdHashKey(Connection& conn) {
-  LIAISON_ASSIGN_OR_RETURN(Statement st,
-                           conn.Prepare("SELECT value FROM meta WHERE key = 'id_hash_key'"));
-  LIAISON_ASSIGN_OR_RETURN(bool row, st.Step());
-  std::optional<IdHashKey> key;
-  if (row) key = ParseIdHashKey(st.Text(0));
-  if (!key) return absl::DataLossError("sqlite store: meta.id_hash_key is missing or malformed");
-  return *key;
-}
 
 Status Migrate(Connection& conn) {
   // journal_mode is persistent and cannot change inside a transaction.

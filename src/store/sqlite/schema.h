@@ -4,21 +4,16 @@
 
 #include "core/result.h"
 #include "store/sqlite/connection.h"
-#include "store/sqlite/id_hash.h"
 
 namespace liaison::store::sqlite_internal {
 
 // The schema version this build writes. Stores at a lower version are migrated on open; a
 // higher version was written by a newer liaison and is refused.
-inline constexpr int kSchemaVersion = 5;
+inline constexpr int kSchemaVersion = 4;
 
 // Puts the database in WAL mode, checks that it is a liaison store (or empty), and applies the
 // missing migrations, each in its own transaction recorded in `schema_migrations`.
 // FailedPrecondition for a newer schema, DataLoss for a database that is not a liaison store.
 Status Migrate(Connection& conn);
-
-// The store's id hash key (meta 'id_hash_key', written by migration 5; store/sqlite/id_hash.h).
-// DataLoss when it is missing or malformed.
-Result<IdHashKey> LoadIdHashKey(Connection& conn);
 
 }  // namespace liaison::store::sqlite_internal

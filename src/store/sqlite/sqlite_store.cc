@@ -26,7 +26,6 @@
 #include "store/internal/records.h"
 #include "store/sqlite/checkpointer.h"
 #include "store/sqlite/connection.h"
-#include "store/sqlite/id_hash.h"
 #include "store/sqlite/release_codes.h"
 #include "store/sqlite/schema.h"
 
@@ -50,7 +49,6 @@ namespace {
 
 using sqlite_internal::Connection;
 using sqlite_internal::ConnectionOptions;
-using sqlite_internal::IdHash;
 using sqlite_internal::KeyFilterContext;
 using sqlite_internal::LookupReleaseCode;
 using sqlite_internal::ReleaseCoder;
@@ -107,16 +105,12 @@ Row ReadRow(const Statement& st) {
   return r;
 }
 
-// The versions of `id`, found through objects_by_id by `idh` (its IdHash) and checked by text.
-Result<std::vector<Row>> LoadVersions(Connection& c, int64_t cid, std::string_view id,
-                                      int64_t idh) {
-  static const std::string kSql = absl::StrCat(
-      "SELECT ", kRowColumns,
-      " FROM objects INDEXED BY objects_by_id WHERE cid = ?1 AND idh = ?3 AND id = ?2");
+Result<std::vector<Row>> LoadVersions(Connection& c, int64_t cid, std::string_view id) {
+  static const std::string kSql =
+      absl::StrCat("SELECT ", kRowColumns, " FROM objects WHERE cid = ?1 AND id = ?2");
   LIAISON_ASSIGN_OR_RETURN(Statement st, c.Prepare(kSql));
   st.Bind(1, cid);
   st.Bind(2, id);
-  st.Bind(3, idh);
   std::vector<Row> rows;
   for (;;) {
     LIAISON_ASSIGN_OR_RETURN(bool more, st.Step());
@@ -340,8 +334,6 @@ class SqliteStore final : public Store {
                         const VersionPlan& plan);
 
   const SqliteOptions options_;
-  // objects.idh's key (schema version 5), read once at Open; it never changes afterwards.
-  sqlite_internal::IdHashKey id_key_;
 
   absl::Mutex writer_mu_;
   std::unique_ptr<Connection> writer_ ABSL_GUARDED_BY(writer_mu_);
@@ -523,7 +515,6 @@ Result<std::unique_ptr<Store>> SqliteStore::Open(const SqliteOptions& options) {
   // carry the same bytes in a quarter of the frames, and make the B-trees shallower for reads.
   if (!exists) LIAISON_RETURN_IF_ERROR(writer->Exec("PRAGMA page_size=16384"));
   LIAISON_RETURN_IF_ERROR(sqlite_internal::Migrate(*writer));
-  LIAISON_ASSIGN_OR_RETURN(store->id_key_, sqlite_internal::LoadIdHashKey(*writer));
   {
     absl::MutexLock lock(&store->writer_mu_);
     store->checkpointer_ =
@@ -760,8 +751,7 @@ Result<AddResult> SqliteStore::AddInTransaction(Connection& c, std::string_view 
       const stix::Object& object = objects[i];
       LIAISON_RETURN_IF_ERROR(CheckObject(object, i));
       const std::string version = VersionKey(object.version());
-      const int64_t idh = IdHash(id_key_, object.id);
-      LIAISON_ASSIGN_OR_RETURN(std::vector<Row> versions, LoadVersions(c, cid, object.id, idh));
+      LIAISON_ASSIGN_OR_RETURN(std::vector<Row> versions, LoadVersions(c, cid, object.id));
       auto same = std::find_if(versions.begin(), versions.end(),
                                [&](const Row& r) { return r.version == version; });
       if (same != versions.end()) {
@@ -786,8 +776,8 @@ Result<AddResult> SqliteStore::AddInTransaction(Connection& c, std::string_view 
         LIAISON_ASSIGN_OR_RETURN(
             Statement st,
             c.Prepare("INSERT INTO objects(date_added, cid, id, version, type, spec_version, "
-                      "is_first, is_last, spec_latest, json, rkey, idh) "
-                      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"));
+                      "is_first, is_last, spec_latest, json, rkey) "
+                      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"));
         st.Bind(1, added.date_added);
         st.Bind(2, cid);
         st.Bind(3, object.id);
@@ -799,7 +789,6 @@ Result<AddResult> SqliteStore::AddInTransaction(Connection& c, std::string_view 
         st.Bind(9, int64_t{added.spec_latest});
         st.Bind(10, object.json);
         st.Bind(11, release_key);
-        st.Bind(12, idh);
         LIAISON_RETURN_IF_ERROR(st.Run());
       }
       // A new version can take is_first/is_last/spec_latest from older ones.
@@ -847,8 +836,7 @@ Result<bool> SqliteStore::Selected(Connection& c, int64_t cid, const Row& row, c
     need_siblings = true;
   }
   if (!need_siblings) return true;
-  LIAISON_ASSIGN_OR_RETURN(std::vector<Row> versions,
-                           LoadVersions(c, cid, row.id, IdHash(id_key_, row.id)));
+  LIAISON_ASSIGN_OR_RETURN(std::vector<Row> versions, LoadVersions(c, cid, row.id));
   LIAISON_ASSIGN_OR_RETURN(std::vector<VersionRecord> records, ToVersionRecords(versions));
   const std::vector<bool> selected = SelectVersions(records, filter);
   for (size_t i = 0; i < versions.size(); ++i) {
@@ -897,13 +885,10 @@ Result<Page> SqliteStore::QueryImpl(std::string_view collection, const Filter& f
   const bool by_id = !ids.empty();
   int key_param = 0;
   if (by_id) {
-    // A handful of rows per id: fetch them all (without JSON), then order them here. The index
-    // holds the ids' hashes (after the types' parameters); the id text is checked on the row.
-    sql = absl::StrCat(
-        "SELECT ", kRowColumns,
-        " FROM objects INDEXED BY objects_by_id WHERE cid = ?1 AND idh IN (",
-        Placeholders(list_first + static_cast<int>(ids.size() + types.size()), ids.size()),
-        ") AND id IN (", Placeholders(list_first, ids.size()), ") AND date_added > ?2", extra);
+    // A handful of rows per id: fetch them all (without JSON), then order them here.
+    sql = absl::StrCat("SELECT ", kRowColumns,
+                       " FROM objects INDEXED BY objects_by_id WHERE cid = ?1 AND id IN (",
+                       Placeholders(list_first, ids.size()), ") AND date_added > ?2", extra);
     if (!types.empty()) {
       absl::StrAppend(&sql, " AND type IN (",
                       Placeholders(list_first + static_cast<int>(ids.size()), types.size()), ")");
@@ -941,10 +926,6 @@ Result<Page> SqliteStore::QueryImpl(std::string_view collection, const Filter& f
       for (size_t i = 0; i < ids.size(); ++i) st.Bind(list_first + static_cast<int>(i), ids[i]);
       for (size_t i = 0; i < types.size(); ++i) {
         st.Bind(list_first + static_cast<int>(ids.size() + i), types[i]);
-      }
-      for (size_t i = 0; i < ids.size(); ++i) {
-        st.Bind(list_first + static_cast<int>(ids.size() + types.size() + i),
-                IdHash(id_key_, ids[i]));
       }
     } else {
       for (size_t i = 0; i < types.size(); ++i) {
@@ -1132,8 +1113,7 @@ Result<size_t> SqliteStore::DeleteObject(std::string_view collection, std::strin
   }
   return Write([&](Connection& c) -> Result<size_t> {
     LIAISON_ASSIGN_OR_RETURN(int64_t cid, CollectionKey(c, collection));
-    LIAISON_ASSIGN_OR_RETURN(std::vector<Row> versions,
-                             LoadVersions(c, cid, object_id, IdHash(id_key_, object_id)));
+    LIAISON_ASSIGN_OR_RETURN(std::vector<Row> versions, LoadVersions(c, cid, object_id));
     if (versions.empty()) {
       return absl::NotFoundError(absl::StrCat("object ", ToAbsl(object_id),
                                               " not found in collection ", ToAbsl(collection)));
