@@ -1,5 +1,6 @@
 #include "store/sqlite/release_codes.h"
 
+#include <iterator>
 #include <limits>
 #include <vector>
 
@@ -41,7 +42,11 @@ Result<std::optional<int64_t>> LookupReleaseCode(Connection& conn, KeyKind kind,
 
 Result<int64_t> ReleaseCoder::CodeOf(KeyKind kind, std::string_view name) {
   // Heterogeneous lookup: a cached name costs no copy (most names repeat in every object).
-  auto& cache = cache_[static_cast<int>(kind)];
+  const auto slot = static_cast<size_t>(kind);
+  if (slot >= std::size(cache_)) {
+    return absl::InternalError("sqlite store: unknown release key kind");
+  }
+  auto& cache = cache_[slot];
   if (auto it = cache.find(ToAbsl(name)); it != cache.end()) return it->second;
   LIAISON_ASSIGN_OR_RETURN(std::optional<int64_t> found, LookupReleaseCode(conn_, kind, name));
   int64_t code;
