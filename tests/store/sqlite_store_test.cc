@@ -224,6 +224,44 @@ TEST_F(SqliteStoreTest, ReleaseKeysAreWrittenAtIngestAndBackfilledByTheMigration
   EXPECT_EQ(RawSql("SELECT count(*) FROM objects WHERE rkey = 0"), "1");
 }
 
+// An Add reads an id's versions only for ids the collection holds (looked up for the whole Add
+// at once) or that the same Add stored: duplicates and new versions within one Add, ids stored
+// by an earlier Add, and ids that are not plain JSON strings (always read) must all come out as
+// if every id had been read.
+TEST_F(SqliteStoreTest, AddSeesVersionsOfIdsStoredEarlierInTheSameAdd) {
+  auto store = Open();
+  ASSERT_TRUE(store.ok()) << store.status();
+  ASSERT_TRUE((*store)->CreateCollection(TestCollection()).ok());
+  const std::vector<stix::Object> first = {Indicator(3)};
+  ASSERT_TRUE((*store)->Add(kCollection, first).ok());
+  stix::Object odd = Indicator(4);
+  odd.id = "indicator--quote\"and\\backslash";
+  std::vector<stix::Object> objects = {
+      Indicator(1),
+      Indicator(1),  // a duplicate of a version this Add stores
+      Indicator(2),
+      Indicator(2, "2022-01-01T00:00:00.000Z"),  // two versions, one Add
+      Indicator(3, "2022-01-01T00:00:00.000Z"),  // a newer version of an earlier Add's id
+      odd,
+      odd};
+  auto added = (*store)->Add(kCollection, objects);
+  ASSERT_TRUE(added.ok()) << added.status();
+  EXPECT_EQ(added->added, 5);
+  EXPECT_EQ(added->duplicates, 2);
+  EXPECT_EQ(RawSql("SELECT count(*) FROM objects"), "6");
+  // One latest version per id (1, 2, 3, odd), and it is the newest.
+  EXPECT_EQ(RawSql("SELECT count(*) FROM objects WHERE is_last = 1"), "4");
+  EXPECT_EQ(RawSql("SELECT count(*) FROM objects WHERE is_first = 1"), "4");
+  Filter latest;
+  latest.ids = {Indicator(2).id, Indicator(3).id};
+  auto page = (*store)->Query(kCollection, latest);
+  ASSERT_TRUE(page.ok()) << page.status();
+  ASSERT_EQ(page->records.size(), 2u);
+  for (const ObjectRecord& r : page->records) {
+    EXPECT_NE(r.json.find("2022-01-01"), std::string::npos) << r.json;
+  }
+}
+
 TEST_F(SqliteStoreTest, RefusesAStoreWrittenByANewerVersion) {
   { ASSERT_TRUE(Open().ok()); }
   RawSql("INSERT INTO schema_migrations(version, applied_at) VALUES (99, 'later')");

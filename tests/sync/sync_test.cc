@@ -637,5 +637,14 @@ TEST(Receipt, DigestIgnoresOrderAndDuplicates) {
   EXPECT_FALSE(Receipt::FromHeader("not base64!").ok());
 }
 
+// The digest is SHA-256 of the sorted lines "id|version\n" (the receipt format peers verify):
+// the value is `printf 'a|1\nb|2\n' | sha256sum`, whichever SHA-256 implementation computes it.
+TEST(Receipt, DigestIsSha256OfTheSortedLines) {
+  constexpr char kExpected[] = "3f98daaa5ee0487d42a1db85a6084925ad6dcbf2646e475a98921e4039bdd3d7";
+  EXPECT_EQ(ReceiptDigest({{"b", "2"}, {"a", "1"}}), kExpected);
+  const std::string a = "a", one = "1", b = "b", two = "2";
+  EXPECT_EQ(ReceiptDigestViews({{b, two}, {a, one}, {b, two}}), kExpected);
+}
+
 }  // namespace
 }  // namespace liaison::taxii::sync

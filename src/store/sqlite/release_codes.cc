@@ -1,9 +1,11 @@
 #include "store/sqlite/release_codes.h"
 
+#include <iterator>
 #include <limits>
 #include <vector>
 
 #include "absl/status/status.h"
+#include "core/absl_compat.h"
 #include "core/status_macros.h"
 
 namespace liaison::store::sqlite_internal {
@@ -39,8 +41,13 @@ Result<std::optional<int64_t>> LookupReleaseCode(Connection& conn, KeyKind kind,
 }
 
 Result<int64_t> ReleaseCoder::CodeOf(KeyKind kind, std::string_view name) {
-  std::pair<int, std::string> k(static_cast<int>(kind), std::string(name));
-  if (auto it = cache_.find(k); it != cache_.end()) return it->second;
+  // Heterogeneous lookup: a cached name costs no copy (most names repeat in every object).
+  const auto slot = static_cast<size_t>(kind);
+  if (slot >= std::size(cache_)) {
+    return absl::InternalError("sqlite store: unknown release key kind");
+  }
+  auto& cache = cache_[slot];
+  if (auto it = cache.find(ToAbsl(name)); it != cache.end()) return it->second;
   LIAISON_ASSIGN_OR_RETURN(std::optional<int64_t> found, LookupReleaseCode(conn_, kind, name));
   int64_t code;
   if (found) {
@@ -64,7 +71,7 @@ Result<int64_t> ReleaseCoder::CodeOf(KeyKind kind, std::string_view name) {
     }
     // Past the limit nothing is recorded: every such name is the overflow value.
   }
-  cache_.emplace(std::move(k), code);
+  cache.emplace(std::string(name), code);
   return code;
 }
 
@@ -78,8 +85,48 @@ int64_t ReleaseCoder::Code(void* self, KeyKind kind, std::string_view name) {
   return *code;
 }
 
-Result<int64_t> ReleaseCoder::KeyOf(std::string_view json) {
-  const std::optional<ReleaseFacts> facts = ReadReleaseFacts(json);
+void ReleaseFactsBatch::Append(std::string_view json) {
+  Entry e;
+  if (const std::optional<ReleaseFacts> f = ReadReleaseFacts(json)) {
+    e.readable = true;
+    e.type = Keep(f->type);
+    e.id = Keep(f->id);
+    e.created_by_ref = Keep(f->created_by_ref);
+    e.first_name = static_cast<uint32_t>(names_.size());
+    e.markings = static_cast<uint32_t>(f->markings.size());
+    e.labels = static_cast<uint32_t>(f->labels.size());
+    for (std::string_view m : f->markings) names_.push_back(Keep(m));
+    for (std::string_view l : f->labels) names_.push_back(Keep(l));
+    e.confidence = f->confidence;
+  }
+  entries_.push_back(e);
+}
+
+ReleaseFactsBatch::Span ReleaseFactsBatch::Keep(std::string_view text) {
+  // An Add's objects are bounded by the request body (and an import's batches), far below 4 GiB.
+  Span s{static_cast<uint32_t>(text_.size()), static_cast<uint32_t>(text.size())};
+  text_.append(text);
+  return s;
+}
+
+std::optional<ReleaseFacts> ReleaseFactsBatch::Get(size_t i) const {
+  const Entry& e = entries_[i];
+  if (!e.readable) return std::nullopt;
+  ReleaseFacts f;
+  f.type = View(e.type);
+  f.id = View(e.id);
+  f.created_by_ref = View(e.created_by_ref);
+  for (uint32_t k = 0; k < e.markings; ++k) f.markings.push_back(View(names_[e.first_name + k]));
+  for (uint32_t k = 0; k < e.labels; ++k) {
+    f.labels.push_back(View(names_[e.first_name + e.markings + k]));
+  }
+  f.confidence = e.confidence;
+  return f;
+}
+
+Result<int64_t> ReleaseCoder::KeyOf(std::string_view json) { return KeyOf(ReadReleaseFacts(json)); }
+
+Result<int64_t> ReleaseCoder::KeyOf(const std::optional<ReleaseFacts>& facts) {
   if (!facts) return int64_t{0};
   error_ = Status();
   const int64_t key = EncodeReleaseKey(*facts, &ReleaseCoder::Code, this);

@@ -1,6 +1,7 @@
 #include "taxii/sync/receipt.h"
 
 #include <fcntl.h>
+#include <openssl/evp.h>
 #include <sodium.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -121,17 +122,37 @@ std::string DigestVersion(const std::optional<Timestamp>& version) {
 }
 
 std::string ReceiptDigest(std::vector<std::pair<std::string, std::string>> id_versions) {
-  std::sort(id_versions.begin(), id_versions.end());
-  id_versions.erase(std::unique(id_versions.begin(), id_versions.end()), id_versions.end());
-  crypto_hash_sha256_state state;
-  crypto_hash_sha256_init(&state);
-  for (const auto& [id, version] : id_versions) {
-    std::string line = StrCat(id, "|", version, "\n");
-    crypto_hash_sha256_update(&state, reinterpret_cast<const unsigned char*>(line.data()),
-                              line.size());
+  std::vector<std::pair<std::string_view, std::string_view>> views;
+  views.reserve(id_versions.size());
+  for (const auto& [id, version] : id_versions) views.emplace_back(id, version);
+  return ReceiptDigestViews(std::move(views));
+}
+
+std::string ReceiptDigestViews(std::vector<std::pair<std::string_view, std::string_view>> keys) {
+  std::sort(keys.begin(), keys.end());
+  keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
+  // The lines in one buffer, hashed in one call: a line at a time (a string and a hash update
+  // each) cost ~5k instructions per object version of a POST.
+  size_t size = 0;
+  for (const auto& [id, version] : keys) size += id.size() + version.size() + 2;
+  std::string text;
+  text.reserve(size);
+  for (const auto& [id, version] : keys) {
+    text.append(id);
+    text.push_back('|');
+    text.append(version);
+    text.push_back('\n');
   }
   unsigned char digest[crypto_hash_sha256_BYTES];
-  crypto_hash_sha256_final(&state, digest);
+  // OpenSSL's SHA-256 (SHA-NI or AVX2 where the CPU has them) runs ~10x faster than
+  // libsodium's portable one, which was 0.44 M instructions for a POST of 100 objects. Both
+  // compute the same FIPS 180-4 function; libsodium remains the fallback.
+  static EVP_MD* const sha256 = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  unsigned int n = 0;
+  if (sha256 == nullptr || EVP_Digest(text.data(), text.size(), digest, &n, sha256, nullptr) != 1 ||
+      n != sizeof digest) {
+    crypto_hash_sha256(digest, reinterpret_cast<const unsigned char*>(text.data()), text.size());
+  }
   char hex[crypto_hash_sha256_BYTES * 2 + 1];
   sodium_bin2hex(hex, sizeof hex, digest, sizeof digest);
   return std::string(hex);

@@ -85,5 +85,7 @@ std::string DigestVersion(const std::optional<Timestamp>& version);
 
 // Hex SHA-256 over the sorted, de-duplicated lines "id|version\n".
 std::string ReceiptDigest(std::vector<std::pair<std::string, std::string>> id_versions);
+// The same digest over views (id, DigestVersion), which need only outlive the call.
+std::string ReceiptDigestViews(std::vector<std::pair<std::string_view, std::string_view>> keys);
 
 }  // namespace liaison::taxii::sync

@@ -189,12 +189,17 @@ class ReceiptObserver final : public PostObserver {
     r.collection = std::string(posted.collection);
     r.status_id = std::string(posted.status_id);
     r.time = Timestamp::Now();
-    std::vector<std::pair<std::string, std::string>> keys;
+    // Views of the posted ids (no copies); the version strings live in `versions`.
+    std::vector<std::string> versions;
+    versions.reserve(posted.objects.size());
+    std::vector<std::pair<std::string_view, std::string_view>> keys;
     keys.reserve(posted.objects.size());
-    for (const stix::Object& o : posted.objects)
-      keys.emplace_back(o.id, DigestVersion(o.version()));
+    for (const stix::Object& o : posted.objects) versions.push_back(DigestVersion(o.version()));
+    for (size_t i = 0; i < posted.objects.size(); ++i) {
+      keys.emplace_back(posted.objects[i].id, versions[i]);
+    }
     r.count = static_cast<int64_t>(posted.objects.size());
-    r.digest = ReceiptDigest(std::move(keys));
+    r.digest = ReceiptDigestViews(std::move(keys));
     r.SignWith(*signer_);
     ReceiptRecord rec{ReceiptRecord::Kind::kReceived, peer, r, true};
     (void)record_(rec);

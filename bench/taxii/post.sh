@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# The POST bar of issue #3, measured in interleaved rounds (bench/taxii/run.sh runs it; figures in
+# docs/taxii.md and docs/BENCHMARKS.md).
+#
+#   bash bench/taxii/post.sh [WORK]        # WORK: scratch directory (default /tmp/liaison-taxii-post)
+#
+# Each round runs the bare SQLite insert (taxii_load bare: the same rows, 100 per transaction,
+# WAL, synchronous=FULL, a fresh file) and then POST envelopes of 100 new indicators to a running
+# `liaison serve` (taxii_load post), one right after the other. The disk's fsync latency swings
+# within minutes (the bare insert alone went 111k-168k rows/s in ten minutes on this machine),
+# so a ratio of two figures taken minutes apart says little: the ratio is taken per round, and
+# the report gives the median of the per-round ratios next to every raw figure.
+#
+# Settings: POST_ROUNDS (7), POST_ROUND_ENVELOPES (300 per round and side), POST_CONNECTIONS (4),
+# LIAISON (the server binary, default build/release/src/app/liaison; taxii_load is built by the
+# caller or by run.sh). Ids are new on every round and every run: the next free index is kept in
+# WORK/store/next_first, so no envelope is acknowledged as a duplicate without a write.
+# Prints "post_median bare_median ratio_median ratio_min ratio_max" on the last line.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+work=${1:-${WORK:-/tmp/liaison-taxii-post}}
+rounds=${POST_ROUNDS:-7}
+envelopes=${POST_ROUND_ENVELOPES:-300}
+connections=${POST_CONNECTIONS:-4}
+liaison=${LIAISON:-build/release/src/app/liaison}
+load=build/release/bench/taxii/taxii_load
+store=$work/store
+mkdir -p "$work"
+
+if [[ ! -s $store/collection ]]; then
+  rm -rf "$store"
+  mkdir -p "$store"
+  "$load" fill "$store" 1000 >"$store/collection.tmp"
+  mv "$store/collection.tmp" "$store/collection"
+fi
+collection=$(cat "$store/collection")
+
+rm -f "$store/port"
+LIAISON_ADMIN_PASSWORD=bench-pw "$liaison" serve --data "$store" --listen 127.0.0.1:0 \
+  --port-file "$store/port" >"$store/server.out" 2>"$store/server.log" &
+server=$!
+trap 'kill $server 2>/dev/null || true; wait $server 2>/dev/null || true' EXIT
+for _ in $(seq 1 300); do [[ -s $store/port ]] && break; sleep 0.1; done
+port=$(cat "$store/port")
+
+# Reserve the ids of all rounds at once (a run that stops half-way leaves a gap, never a reuse).
+first=$(cat "$store/next_first" 2>/dev/null || echo 10000000)
+echo $((first + (rounds + 1) * envelopes * 100)) >"$store/next_first"
+# Warm-up, one round's worth: the login cache (one Argon2id verification), the connections, and
+# the server's caches (SQLite pages, allocator arenas). A serving server is warm; with only a
+# few warm-up envelopes the first rounds' POST rate was ~30 % below the later rounds'.
+"$load" post "$port" "$collection" "$envelopes" "$connections" "$first" >/dev/null 2>&1
+first=$((first + envelopes * 100))
+
+echo "round  bare_rows/s  post_objects/s  ratio  load" >&2
+ratios=() posts=() bares=()
+for ((r = 1; r <= rounds; ++r)); do
+  bare=$("$load" bare "$work/bare.db" "$envelopes")
+  post=$("$load" post "$port" "$collection" "$envelopes" "$connections" "$first" 2>/dev/null)
+  first=$((first + envelopes * 100))
+  ratio=$(awk -v a="$post" -v b="$bare" 'BEGIN {printf "%.3f", a / b}')
+  printf '%5d  %11s  %14s  %5s  %s\n' "$r" "$bare" "$post" "$ratio" \
+    "$(cut -d' ' -f1 /proc/loadavg)" >&2
+  ratios+=("$ratio") posts+=("$post") bares+=("$bare")
+done
+rm -f "$work/bare.db" "$work/bare.db-wal" "$work/bare.db-shm"
+
+median() { printf '%s\n' "$@" | sort -g | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
+minmax() { printf '%s\n' "$@" | sort -g | awk 'NR == 1 {lo = $1} {hi = $1} END {print lo, hi}'; }
+echo "$(median "${posts[@]}") $(median "${bares[@]}") $(median "${ratios[@]}") $(minmax "${ratios[@]}")"
