@@ -10,12 +10,17 @@
 # within minutes (the bare insert alone went 111k-168k rows/s in ten minutes on this machine),
 # so a ratio of two figures taken minutes apart says little: the ratio is taken per round, and
 # the report gives the median of the per-round ratios next to every raw figure.
+# A second baseline runs in each round too (taxii_load bare-schema): the same rows with plain SQL
+# into liaison's own objects table and its four indexes, i.e. what the storage alone costs; the
+# bar is taken against the first (a table without indexes), the second says how much of the gap
+# is the schema and how much the server around it.
 #
 # Settings: POST_ROUNDS (7), POST_ROUND_ENVELOPES (300 per round and side), POST_CONNECTIONS (4),
 # LIAISON (the server binary, default build/release/src/app/liaison; taxii_load is built by the
 # caller or by run.sh). Ids are new on every round and every run: the next free index is kept in
 # WORK/store/next_first, so no envelope is acknowledged as a duplicate without a write.
-# Prints "post_median bare_median ratio_median ratio_min ratio_max" on the last line.
+# Prints "post_median bare_median ratio_median ratio_min ratio_max schema_median
+# schema_ratio_median" on the last line.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 work=${1:-${WORK:-/tmp/liaison-taxii-post}}
@@ -52,19 +57,23 @@ echo $((first + (rounds + 1) * envelopes * 100)) >"$store/next_first"
 "$load" post "$port" "$collection" "$envelopes" "$connections" "$first" >/dev/null 2>&1
 first=$((first + envelopes * 100))
 
-echo "round  bare_rows/s  post_objects/s  ratio  load" >&2
-ratios=() posts=() bares=()
+echo "round  bare_rows/s  schema_rows/s  post_objects/s  ratio  ratio_schema  load" >&2
+ratios=() posts=() bares=() schemas=() schema_ratios=()
 for ((r = 1; r <= rounds; ++r)); do
   bare=$("$load" bare "$work/bare.db" "$envelopes")
+  schema=$("$load" bare-schema "$work/bare-schema" "$envelopes")
   post=$("$load" post "$port" "$collection" "$envelopes" "$connections" "$first" 2>/dev/null)
   first=$((first + envelopes * 100))
   ratio=$(awk -v a="$post" -v b="$bare" 'BEGIN {printf "%.3f", a / b}')
-  printf '%5d  %11s  %14s  %5s  %s\n' "$r" "$bare" "$post" "$ratio" \
-    "$(cut -d' ' -f1 /proc/loadavg)" >&2
-  ratios+=("$ratio") posts+=("$post") bares+=("$bare")
+  schema_ratio=$(awk -v a="$post" -v b="$schema" 'BEGIN {printf "%.3f", a / b}')
+  printf '%5d  %11s  %13s  %14s  %5s  %12s  %s\n' "$r" "$bare" "$schema" "$post" "$ratio" \
+    "$schema_ratio" "$(cut -d' ' -f1 /proc/loadavg)" >&2
+  ratios+=("$ratio") posts+=("$post") bares+=("$bare") schemas+=("$schema")
+  schema_ratios+=("$schema_ratio")
 done
-rm -f "$work/bare.db" "$work/bare.db-wal" "$work/bare.db-shm"
+rm -rf "$work/bare.db" "$work/bare.db-wal" "$work/bare.db-shm" "$work/bare-schema"
 
 median() { printf '%s\n' "$@" | sort -g | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
 minmax() { printf '%s\n' "$@" | sort -g | awk 'NR == 1 {lo = $1} {hi = $1} END {print lo, hi}'; }
-echo "$(median "${posts[@]}") $(median "${bares[@]}") $(median "${ratios[@]}") $(minmax "${ratios[@]}")"
+echo "$(median "${posts[@]}") $(median "${bares[@]}") $(median "${ratios[@]}") $(minmax "${ratios[@]}")" \
+  "$(median "${schemas[@]}") $(median "${schema_ratios[@]}")"

@@ -123,7 +123,8 @@ echo "== POST envelopes of 100 objects, interleaved with the bare insert (post.s
 cleanup
 pids=()
 # New objects on every run (post.sh keeps the next free id in its store).
-read -r post_rate bare_rate post_ratio ratio_min ratio_max < <(bash bench/taxii/post.sh "$work/post")
+read -r post_rate bare_rate post_ratio ratio_min ratio_max schema_rate schema_ratio \
+  < <(bash bench/taxii/post.sh "$work/post")
 
 bytes=$(stat -c %s "$work/nginx/root/objects.json")
 cat <<REPORT
@@ -136,5 +137,7 @@ p50 ratio 1M/1k:                $(awk -v a="$liaison_p50" -v b="$small_p50" 'BEG
 POST objects/s ($post_connections connections, median of rounds): $post_rate
 bare SQLite rows/s (100/transaction, median of rounds):  $bare_rate
 POST ratio (median of per-round ratios): $post_ratio, rounds $ratio_min-$ratio_max (bar >= 0.50)
+same rows into liaison's schema, plain SQL (median of rounds): $schema_rate rows/s
+POST ratio to that (median of per-round ratios): $schema_ratio
 load average: $(cut -d' ' -f1-3 /proc/loadavg)
 REPORT

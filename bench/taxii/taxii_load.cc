@@ -10,6 +10,11 @@
 //   taxii_load bare DB_FILE ENVELOPES       the same rows (100 per transaction, WAL,
 //                                           synchronous=FULL) into a bare SQLite table; prints
 //                                           rows/s
+//   taxii_load bare-schema DIR ENVELOPES    the same rows, 100 per transaction, with plain SQL
+//                                           into the objects table of a fresh liaison store
+//                                           (its columns and four indexes, its page size, WAL,
+//                                           synchronous=FULL): the storage cost alone, without
+//                                           HTTP, validation, status or receipt; prints rows/s
 //
 // Objects are generated from their index, so `post` and `bare` write the same bytes.
 
@@ -161,6 +166,78 @@ int Bare(const std::string& path, int64_t envelopes) {
   return 0;
 }
 
+// The second baseline: what SQLite itself costs for liaison's rows, in liaison's schema. The
+// store creates the schema and the collection; the rows then go in through one prepared INSERT
+// per row, as `Bare` does, so the difference to `Bare` is the schema and the difference to a
+// POST is everything the server does around the storage.
+int BareSchema(const std::string& dir, int64_t envelopes) {
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  const std::string path = (std::filesystem::path(dir) / "liaison.db").string();
+  {
+    liaison::store::SqliteOptions options;
+    options.path = path;
+    auto store = liaison::store::OpenSqliteStore(options);
+    if (!store.ok()) {
+      std::fprintf(stderr, "bare-schema: %s\n", std::string(store.status().message()).c_str());
+      return 3;
+    }
+    liaison::store::Collection c;
+    c.id = kCollection;
+    c.api_root = "api";
+    c.title = "bench";
+    if (!(*store)->CreateCollection(c).ok()) return 3;
+  }
+  sqlite3* db = nullptr;
+  if (sqlite3_open(path.c_str(), &db) != SQLITE_OK) return 3;
+  sqlite3_exec(db, "PRAGMA synchronous=FULL", nullptr, nullptr, nullptr);
+  sqlite3_stmt* cid_query = nullptr;
+  sqlite3_prepare_v2(db, "SELECT cid FROM collections LIMIT 1", -1, &cid_query, nullptr);
+  if (sqlite3_step(cid_query) != SQLITE_ROW) return 3;
+  const int64_t cid = sqlite3_column_int64(cid_query, 0);
+  sqlite3_finalize(cid_query);
+  sqlite3_stmt* insert = nullptr;
+  if (sqlite3_prepare_v2(db,
+                         "INSERT INTO objects(date_added, cid, id, version, type, spec_version, "
+                         "is_first, is_last, spec_latest, json) "
+                         "VALUES (?1, ?2, ?3, ?4, 'indicator', '2.1', 1, 1, 1, ?5)",
+                         -1, &insert, nullptr) != SQLITE_OK) {
+    std::fprintf(stderr, "bare-schema: %s\n", sqlite3_errmsg(db));
+    return 3;
+  }
+  std::vector<std::pair<std::string, std::string>> rows;
+  rows.reserve(envelopes * kPerEnvelope);
+  for (int64_t i = 0; i < envelopes * static_cast<int64_t>(kPerEnvelope); ++i) {
+    rows.emplace_back(IndicatorId(i), IndicatorJson(i));
+  }
+  const std::string version = "2024-01-01T00:00:00.000Z";
+  const int64_t first_added = liaison::Timestamp::Now().unix_seconds() * 1'000'000;
+  const auto start = Clock::now();
+  for (int64_t e = 0; e < envelopes; ++e) {
+    sqlite3_exec(db, "BEGIN", nullptr, nullptr, nullptr);
+    for (size_t i = 0; i < kPerEnvelope; ++i) {
+      const int64_t n = e * static_cast<int64_t>(kPerEnvelope) + static_cast<int64_t>(i);
+      const auto& [id, json] = rows[n];
+      sqlite3_bind_int64(insert, 1, first_added + n);
+      sqlite3_bind_int64(insert, 2, cid);
+      sqlite3_bind_text(insert, 3, id.data(), static_cast<int>(id.size()), SQLITE_STATIC);
+      sqlite3_bind_text(insert, 4, version.data(), static_cast<int>(version.size()), SQLITE_STATIC);
+      sqlite3_bind_text(insert, 5, json.data(), static_cast<int>(json.size()), SQLITE_STATIC);
+      if (sqlite3_step(insert) != SQLITE_DONE) {
+        std::fprintf(stderr, "bare-schema: %s\n", sqlite3_errmsg(db));
+        return 3;
+      }
+      sqlite3_reset(insert);
+    }
+    if (sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr) != SQLITE_OK) return 3;
+  }
+  const double s = std::chrono::duration<double>(Clock::now() - start).count();
+  sqlite3_finalize(insert);
+  sqlite3_close(db);
+  std::printf("%.0f\n", static_cast<double>(envelopes * kPerEnvelope) / s);
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -172,8 +249,9 @@ int main(int argc, char** argv) {
                 std::atoi(argv[5]), argc == 7 ? std::atoll(argv[6]) : 0);
   }
   if (mode == "bare" && argc == 4) return Bare(argv[2], std::atoll(argv[3]));
+  if (mode == "bare-schema" && argc == 4) return BareSchema(argv[2], std::atoll(argv[3]));
   std::fprintf(stderr,
                "usage: taxii_load fill DATA_DIR COUNT | post PORT COLLECTION ENVELOPES "
-               "CONNECTIONS [FIRST] | bare DB_FILE ENVELOPES\n");
+               "CONNECTIONS [FIRST] | bare DB_FILE ENVELOPES | bare-schema DIR ENVELOPES\n");
   return 2;
 }
