@@ -57,6 +57,22 @@ ssize_t LineSource::ReadSome(char* to, size_t n) {
 bool LineSource::ReadMore() {
   auto* zs = static_cast<z_stream*>(zs_);
   while (true) {
+    if (mode_ == Mode::kPlain && in_begin_ == in_end_) {
+      // Plain text once the first bytes are handed on: read straight into the line buffer,
+      // not through in_ and a copy (the copy was a second pass over every byte).
+      if (in_eof_) return false;
+      const ssize_t r = ReadSome(buf_.get() + end_, cap_ - end_);
+      if (r < 0) {
+        status_ = absl::UnavailableError(StrCat(path_, ": ", std::strerror(errno)));
+        return false;
+      }
+      if (r == 0) {
+        in_eof_ = true;
+        return false;
+      }
+      end_ += static_cast<size_t>(r);
+      return true;
+    }
     if (in_begin_ == in_end_ && !in_eof_) {
       const ssize_t r = ReadSome(in_.get(), kInputBytes);
       if (r < 0) {
