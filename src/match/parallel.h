@@ -52,6 +52,9 @@ class ParallelMatcher {
   // delivered to `on_hits` here; waits while 2 blocks per worker are in flight, which bounds
   // memory to about 2 * threads block copies.
   void Submit(std::string_view block, OnHits on_hits);
+  // When Submit or SubmitView returns, at most max_in_flight() - 1 blocks are undelivered
+  // (LineSource::KeepBlocks(max_in_flight()) keeps them valid for SubmitView).
+  size_t max_in_flight() const { return max_in_flight_; }
   // The same without the copy: `capacity` bytes from block.data() (>= block.size() + 64, as
   // simdjson reads past a line) must stay readable and unchanged until the block is delivered,
   // that is until delivered_bytes() has passed it (at the latest when Finish returns). For a
