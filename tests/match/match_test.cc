@@ -604,7 +604,9 @@ TEST(ParallelMatcher, RealLogWithBadLinesGivesTheOneThreadOutputAndStats) {
   ASSERT_GE(one_stats.bad_total(), 2u);
   EXPECT_EQ(one_lines, 266u + 273u);
   for (size_t r = 0; r < kBadReasonCount; ++r) {
-    if (one_stats.bad[r] > 0) EXPECT_GT(one_stats.first_bad_line[r], first_block_lines) << r;
+    if (one_stats.bad[r] > 0) {
+      EXPECT_GT(one_stats.first_bad_line[r], first_block_lines) << r;
+    }
   }
   EXPECT_EQ(*std::min_element(one_stats.first_bad_line.begin(), one_stats.first_bad_line.end(),
                               [](uint64_t a, uint64_t b) { return (a - 1) < (b - 1); }),
