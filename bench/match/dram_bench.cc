@@ -14,6 +14,8 @@
 //                core's out-of-order window allows
 //   batched      the matcher's pattern: 32 addresses computed, prefetched in one tight loop, then
 //                read
+//   sequential   every line of the table in order (each thread from its own random start):
+//                streaming bandwidth, for comparison with the random kinds
 // The table is LIAISON_DRAM_MB (default 1024) of 64-byte lines, 2 MiB-aligned and marked for
 // transparent huge pages as the index is (HugePageAllocator). LIAISON_BENCH_SMOKE=1 shrinks
 // it all.
@@ -74,8 +76,9 @@ const Table& TheTable() {
   return *t;
 }
 
-enum Kind : int { kCompute, kCached, kDependent, kIndependent, kBatched };
-const char* const kKindNames[] = {"compute", "cached", "dependent", "independent", "batched"};
+enum Kind : int { kCompute, kCached, kDependent, kIndependent, kBatched, kSequential };
+const char* const kKindNames[] = {"compute",     "cached",  "dependent",
+                                  "independent", "batched", "sequential"};
 
 size_t AccessesPerThread(Kind kind) {
   const size_t scale = Smoke() ? 100 : 1;
@@ -86,6 +89,8 @@ size_t AccessesPerThread(Kind kind) {
       return 100'000'000 / scale;
     case kDependent:
       return 3'000'000 / scale;
+    case kSequential:
+      return 40'000'000 / scale;
     default:
       return 20'000'000 / scale;
   }
@@ -123,6 +128,11 @@ uint64_t Work(Kind kind, const Table& t, uint64_t seed, size_t n) {
         }
         for (uint64_t b : batch) sum += lines[b].next;
       }
+      break;
+    }
+    case kSequential: {
+      uint64_t p = XorShift(s) & t.mask;
+      for (size_t i = 0; i < n; ++i, p = (p + 1) & t.mask) sum += lines[p].next;
       break;
     }
   }
@@ -172,7 +182,7 @@ void BM_Dram_TwoThreadsVsOne(benchmark::State& state) {
       static_cast<double>(TheTable().lines.size() * sizeof(Line)) / 1048576;
 }
 BENCHMARK(BM_Dram_TwoThreadsVsOne)
-    ->DenseRange(kCompute, kBatched)
+    ->DenseRange(kCompute, kSequential)
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 
