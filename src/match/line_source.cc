@@ -29,7 +29,8 @@ Result<std::unique_ptr<LineSource>> LineSource::Open(const std::string& path, si
   s->fd_ = fd;
   s->path_ = path;
   s->cap_ = buffer_bytes < 4096 ? 4096 : buffer_bytes;
-  s->buf_ = std::make_unique<char[]>(s->cap_ + kPadding);
+  s->buffers_.push_back(std::make_unique<char[]>(s->cap_ + kPadding));
+  s->buf_ = s->buffers_[0].get();
   s->in_ = std::make_unique<char[]>(kInputBytes);
   return s;
 }
@@ -57,6 +58,22 @@ ssize_t LineSource::ReadSome(char* to, size_t n) {
 bool LineSource::ReadMore() {
   auto* zs = static_cast<z_stream*>(zs_);
   while (true) {
+    if (mode_ == Mode::kPlain && in_begin_ == in_end_) {
+      // Plain text once the first bytes are handed on: read straight into the line buffer,
+      // not through in_ and a copy (the copy was a second pass over every byte).
+      if (in_eof_) return false;
+      const ssize_t r = ReadSome(buf_ + end_, cap_ - end_);
+      if (r < 0) {
+        status_ = absl::UnavailableError(StrCat(path_, ": ", std::strerror(errno)));
+        return false;
+      }
+      if (r == 0) {
+        in_eof_ = true;
+        return false;
+      }
+      end_ += static_cast<size_t>(r);
+      return true;
+    }
     if (in_begin_ == in_end_ && !in_eof_) {
       const ssize_t r = ReadSome(in_.get(), kInputBytes);
       if (r < 0) {
@@ -102,7 +119,7 @@ bool LineSource::ReadMore() {
     if (mode_ == Mode::kPlain) {
       if (have == 0) return false;  // the end
       const size_t n = std::min(have, cap_ - end_);
-      std::memcpy(buf_.get() + end_, in_.get() + in_begin_, n);
+      std::memcpy(buf_ + end_, in_.get() + in_begin_, n);
       in_begin_ += n;
       end_ += n;
       return true;
@@ -123,7 +140,7 @@ bool LineSource::ReadMore() {
     }
     zs->next_in = reinterpret_cast<Bytef*>(in_.get() + in_begin_);
     zs->avail_in = static_cast<uInt>(have);
-    zs->next_out = reinterpret_cast<Bytef*>(buf_.get() + end_);
+    zs->next_out = reinterpret_cast<Bytef*>(buf_ + end_);
     zs->avail_out = static_cast<uInt>(cap_ - end_);
     const int rc = inflate(zs, Z_NO_FLUSH);
     const size_t produced = (cap_ - end_) - zs->avail_out;
@@ -143,7 +160,17 @@ bool LineSource::ReadMore() {
 bool LineSource::Fill() {
   if (eof_) return false;
   if (begin_ > 0) {
-    std::memmove(buf_.get(), buf_.get() + begin_, end_ - begin_);
+    if (handed_out_ && buffers_.size() > 1) {
+      // A block was handed out of this buffer: leave it as it is and go on in the next one of
+      // the ring, with the partial line that follows the block.
+      current_ = (current_ + 1) % buffers_.size();
+      char* next = buffers_[current_].get();
+      std::memcpy(next, buf_ + begin_, end_ - begin_);
+      buf_ = next;
+      handed_out_ = false;
+    } else {
+      std::memmove(buf_, buf_ + begin_, end_ - begin_);
+    }
     end_ -= begin_;
     begin_ = 0;
   }
@@ -155,23 +182,26 @@ bool LineSource::Fill() {
   return true;
 }
 
+void LineSource::KeepBlocks(size_t n) {
+  while (buffers_.size() < n) buffers_.push_back(std::make_unique<char[]>(cap_ + kPadding));
+}
+
 std::string_view LineSource::Peek() {
   // Reads may come short (a pipe): wait for a whole first line, as format detection reads it.
   while (end_ - begin_ < 4096 && !eof_ &&
-         std::memchr(buf_.get() + begin_, '\n', end_ - begin_) == nullptr) {
+         std::memchr(buf_ + begin_, '\n', end_ - begin_) == nullptr) {
     if (!Fill()) break;
   }
-  return {buf_.get() + begin_, end_ - begin_};
+  return {buf_ + begin_, end_ - begin_};
 }
 
 bool LineSource::NextBlock(std::string_view& block, size_t& capacity) {
   while (true) {
     const bool had_data = end_ > begin_;
-    if (!had_data || skipping_ ||
-        std::memchr(buf_.get() + begin_, '\n', end_ - begin_) == nullptr) {
+    if (!had_data || skipping_ || std::memchr(buf_ + begin_, '\n', end_ - begin_) == nullptr) {
       if (!Fill() && end_ == begin_) return false;
     }
-    char* start = buf_.get() + begin_;
+    char* start = buf_ + begin_;
     const size_t avail = end_ - begin_;
     if (skipping_) {
       const void* nl = std::memchr(start, '\n', avail);
@@ -208,6 +238,7 @@ bool LineSource::NextBlock(std::string_view& block, size_t& capacity) {
     capacity = cap_ + kPadding - begin_;
     bytes_read_ += take;
     begin_ += take;
+    handed_out_ = true;
     return true;
   }
 }

@@ -14,6 +14,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/result.h"
 
@@ -29,8 +30,16 @@ class LineSource {
   // The next block of whole lines (each ending in '\n', or at the end of the input), and in
   // `capacity` how many bytes are readable from block.data() (>= block.size() + 64, for
   // simdjson). Returns false at the end or on an error (see status()). Invalidates the last
-  // block.
+  // block (but see KeepBlocks).
   bool NextBlock(std::string_view& block, size_t& capacity);
+
+  // Keeps blocks valid for longer, so that they can be matched where they are (ParallelMatcher::
+  // SubmitView) rather than copied: with n > 1 buffers in a ring, a block stays readable and
+  // unchanged, its `capacity` bytes included, while n - 1 more blocks are handed out (the call
+  // after those may reuse its buffer). The bytes after a block are never written again while
+  // it is valid: the partial line that follows it is copied into the next buffer, which is
+  // where reading goes on. Memory: n buffers of `buffer_bytes`.
+  void KeepBlocks(size_t n);
 
   // The first bytes of the input, without consuming them (for format detection).
   std::string_view Peek();
@@ -56,7 +65,10 @@ class LineSource {
   size_t in_end_ = 0;
   bool in_eof_ = false;
   std::string path_;
-  std::unique_ptr<char[]> buf_;
+  std::vector<std::unique_ptr<char[]>> buffers_;  // one, or the ring of KeepBlocks
+  char* buf_ = nullptr;                           // buffers_[current_]
+  size_t current_ = 0;
+  bool handed_out_ = false;  // a block was handed out of buf_ since reading went on in it
   size_t cap_ = 0;
   size_t begin_ = 0;  // unconsumed bytes are [begin_, end_)
   size_t end_ = 0;

@@ -1,23 +1,8 @@
 #include "match/parallel.h"
 
 #include <algorithm>
-#include <cstring>
 
 namespace liaison::match {
-namespace {
-
-// The lines MatchBlock will count in `block`: one per line feed, and a last line without one.
-uint64_t CountLines(std::string_view block) {
-  uint64_t n = 0;
-  for (const char* p = block.data(); p != block.data() + block.size(); ++n) {
-    const void* nl = std::memchr(p, '\n', block.data() + block.size() - p);
-    if (nl == nullptr) return n + 1;
-    p = static_cast<const char*>(nl) + 1;
-  }
-  return n;
-}
-
-}  // namespace
 
 bool CanRunInParallel(LogFormat format) { return format != LogFormat::kZeek; }
 
@@ -54,15 +39,19 @@ void ParallelMatcher::Run(Worker& worker) {
       job = std::move(todo_.front());
       todo_.pop_front();
     }
-    uint64_t line = job->first_line;
-    job->events = MatchBlock(std::string_view(job->data.data(), job->size), job->data.size(),
-                             *worker.reader, *worker.matcher, line,
+    // Lines are numbered in the block (from 1); Deliver adds the lines of the blocks before.
+    uint64_t line = 0;
+    const char* data = job->view != nullptr ? job->view : job->data.data();
+    job->events = MatchBlock(std::string_view(data, job->size), job->capacity, *worker.reader,
+                             *worker.matcher, line,
                              [&](uint64_t n, const Event& e, const std::vector<IndexHit>& hits) {
                                job->events_with_hits.push_back(Hit{
                                    n, e.has_time, e.time, static_cast<uint32_t>(job->hits.size()),
                                    static_cast<uint32_t>(hits.size())});
                                job->hits.insert(job->hits.end(), hits.begin(), hits.end());
                              });
+    job->lines = line;
+    job->stats = worker.reader->TakeStats();
     {
       std::lock_guard<std::mutex> lock(mu_);
       job->done = true;
@@ -71,7 +60,7 @@ void ParallelMatcher::Run(Worker& worker) {
   }
 }
 
-void ParallelMatcher::Submit(std::string_view block, OnHits on_hits) {
+std::shared_ptr<ParallelMatcher::Job> ParallelMatcher::TakeSpare() {
   std::shared_ptr<Job> job;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -81,16 +70,34 @@ void ParallelMatcher::Submit(std::string_view block, OnHits on_hits) {
     }
   }
   if (job == nullptr) job = std::make_shared<Job>();
+  job->view = nullptr;
+  job->events_with_hits.clear();
+  job->hits.clear();
+  job->lines = 0;
+  job->events = 0;
+  job->done = false;
+  return job;
+}
+
+void ParallelMatcher::Submit(std::string_view block, OnHits on_hits) {
+  std::shared_ptr<Job> job = TakeSpare();
   job->data.reserve(block.size() + 64);  // one allocation, not a regrowth for the padding
   job->data.assign(block.data(), block.size());
   job->data.append(64, '\0');  // simdjson reads up to 64 bytes past the end
   job->size = block.size();
-  job->first_line = lines_;
-  lines_ += CountLines(block);
-  job->events_with_hits.clear();
-  job->hits.clear();
-  job->events = 0;
-  job->done = false;
+  job->capacity = job->data.size();
+  Queue(std::move(job), on_hits);
+}
+
+void ParallelMatcher::SubmitView(std::string_view block, size_t capacity, OnHits on_hits) {
+  std::shared_ptr<Job> job = TakeSpare();
+  job->view = block.data();
+  job->size = block.size();
+  job->capacity = capacity;
+  Queue(std::move(job), on_hits);
+}
+
+void ParallelMatcher::Queue(std::shared_ptr<Job> job, OnHits on_hits) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     in_order_.push_back(job);
@@ -129,9 +136,17 @@ void ParallelMatcher::Deliver(OnHits on_hits, bool wait) {
       event.has_time = h.has_time;
       event.time = h.time;
       hits.assign(job->hits.begin() + h.first, job->hits.begin() + h.first + h.count);
-      on_hits(h.line, event, hits);
+      on_hits(lines_ + h.line, event, hits);
     }
+    for (size_t r = 0; r < kBadReasonCount; ++r) {
+      if (job->stats.bad[r] == 0) continue;
+      if (stats_.bad[r] == 0) stats_.first_bad_line[r] = lines_ + job->stats.first_bad_line[r];
+      stats_.bad[r] += job->stats.bad[r];
+    }
+    lines_ += job->lines;
     events_ += job->events;
+    delivered_bytes_ += job->size;
+    job->view = nullptr;
     std::lock_guard<std::mutex> lock(mu_);
     spare_.push_back(std::move(job));
   }
@@ -160,21 +175,6 @@ void ParallelMatcher::SwapSet(const IndicatorSet& set, OnHits on_hits) {
     retired_.engine_failures += c.engine_failures;
     w.matcher = std::make_unique<Matcher>(set);
   }
-}
-
-ReaderStats ParallelMatcher::stats() const {
-  ReaderStats out;
-  for (const Worker& w : workers_) {
-    const ReaderStats& s = w.reader->stats();
-    for (size_t r = 0; r < kBadReasonCount; ++r) {
-      out.bad[r] += s.bad[r];
-      if (s.first_bad_line[r] != 0 &&
-          (out.first_bad_line[r] == 0 || s.first_bad_line[r] < out.first_bad_line[r])) {
-        out.first_bad_line[r] = s.first_bad_line[r];
-      }
-    }
-  }
-  return out;
 }
 
 MatchCounters ParallelMatcher::counters() const {

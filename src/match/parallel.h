@@ -1,11 +1,17 @@
 #pragma once
 
 // Matching one log on several threads. The caller hands over blocks of whole lines (as
-// LineSource::NextBlock gives them); each block is copied and matched by a worker with its own
-// reader and Matcher over the shared, immutable IndicatorSet, and the hits come back to the
-// caller's thread block by block in input order, so the sightings (and their ids) are those
-// of a one-thread run. Nothing on the hot path is shared and written: a worker touches the
-// queue once per block (4 MiB by default), never per event.
+// LineSource::NextBlock gives them); each block is matched by a worker with its own reader and
+// Matcher over the shared, immutable IndicatorSet, and the hits come back to the caller's
+// thread block by block in input order, so the sightings (and their ids) are those of a
+// one-thread run. Nothing on the hot path is shared and written: a worker touches the queue
+// once per block (4 MiB by default), never per event.
+//
+// The caller's thread does as little as it can, since with N workers on N cores any work of a
+// third thread is taken from a worker (session 5's profile: copying and counting the blocks
+// there was ~18 % of two cores). SubmitView queues a block without copying it; workers count
+// the lines of their block themselves, numbering them from 1, and the in-order delivery adds
+// the lines of the blocks before it to hit lines and to each reason's first bad line.
 //
 // Lines must be independent: JSON formats (zeek-json, eve, ndjson). Zeek TSV rows depend on the
 // #fields header before them, which a worker given a later block has not seen; those logs go
@@ -46,6 +52,14 @@ class ParallelMatcher {
   // delivered to `on_hits` here; waits while 2 blocks per worker are in flight, which bounds
   // memory to about 2 * threads block copies.
   void Submit(std::string_view block, OnHits on_hits);
+  // When Submit or SubmitView returns, at most max_in_flight() - 1 blocks are undelivered
+  // (LineSource::KeepBlocks(max_in_flight()) keeps them valid for SubmitView).
+  size_t max_in_flight() const { return max_in_flight_; }
+  // The same without the copy: `capacity` bytes from block.data() (>= block.size() + 64, as
+  // simdjson reads past a line) must stay readable and unchanged until the block is delivered,
+  // that is until delivered_bytes() has passed it (at the latest when Finish returns). For a
+  // log that is in memory or mapped as a whole.
+  void SubmitView(std::string_view block, size_t capacity, OnHits on_hits);
   // Waits for every queued block and delivers the rest of the hits.
   void Finish(OnHits on_hits);
   // A reload (reload.h): waits for and delivers the blocks in flight, which were matched
@@ -53,28 +67,33 @@ class ParallelMatcher {
   // must outlive the matcher or the next SwapSet). Line numbers and counters carry on.
   void SwapSet(const IndicatorSet& set, OnHits on_hits);
 
-  // After Finish: lines and events read, bad lines of all workers (first_bad_line: the
-  // earliest), and the summed match counters.
+  // Of the blocks delivered so far (all of them after Finish or SwapSet): lines, events,
+  // bytes, and bad lines (first_bad_line numbered across blocks, as one reader would); and the
+  // summed match counters.
   uint64_t lines() const { return lines_; }
   uint64_t events() const { return events_; }
-  ReaderStats stats() const;
+  uint64_t delivered_bytes() const { return delivered_bytes_; }
+  const ReaderStats& stats() const { return stats_; }
   MatchCounters counters() const;
 
  private:
   struct Hit {
-    uint64_t line;
+    uint64_t line;  // in the block, from 1
     bool has_time;
     Timestamp time;
     uint32_t first;  // into Job::hits
     uint32_t count;
   };
   struct Job {
-    uint64_t first_line = 0;  // line number before the block's first line
-    std::string data;         // the block and simdjson's padding
+    std::string data;            // a copied block and simdjson's padding (Submit)
+    const char* view = nullptr;  // or the caller's block (SubmitView)
+    size_t capacity = 0;         // bytes readable from the block's start
     size_t size = 0;
     std::vector<Hit> events_with_hits;
     std::vector<IndexHit> hits;
+    uint64_t lines = 0;
     uint64_t events = 0;
+    ReaderStats stats;  // the block's bad lines, first_bad_line counted in the block
     bool done = false;
   };
   struct Worker {
@@ -84,6 +103,8 @@ class ParallelMatcher {
   };
 
   void Run(Worker& worker);
+  std::shared_ptr<Job> TakeSpare();
+  void Queue(std::shared_ptr<Job> job, OnHits on_hits);
   // Delivers finished jobs at the head of the queue; with `wait`, waits for the head first.
   void Deliver(OnHits on_hits, bool wait);
 
@@ -96,8 +117,11 @@ class ParallelMatcher {
   bool stopping_ = false;
   std::vector<Worker> workers_;
   size_t max_in_flight_ = 2;
+  // Written by the caller's thread only (Deliver).
   uint64_t lines_ = 0;
   uint64_t events_ = 0;
+  uint64_t delivered_bytes_ = 0;
+  ReaderStats stats_;
   MatchCounters retired_;  // counters of matchers replaced by SwapSet
 };
 

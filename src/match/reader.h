@@ -103,6 +103,13 @@ class LogReader {
     if (stats_.bad[i]++ == 0) stats_.first_bad_line[i] = line_number;
   }
   const ReaderStats& stats() const { return stats_; }
+  // The stats since the last call, and zero from here on: ParallelMatcher counts a block's bad
+  // lines with the block's own line numbers and adds them up in input order.
+  ReaderStats TakeStats() {
+    ReaderStats out = stats_;
+    stats_ = ReaderStats{};
+    return out;
+  }
   void set_line_number(uint64_t n) { line_number_ = n; }
 
  protected:

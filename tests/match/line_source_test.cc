@@ -13,6 +13,7 @@
 #include <fstream>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "core/strings.h"
 #include "gtest/gtest.h"
@@ -124,6 +125,55 @@ TEST(LineSource, PipeLinesComeOutAsTheyArrive) {
   EXPECT_TRUE((*source)->status().ok());
   writer.join();
   close(fds[0]);
+}
+
+// KeepBlocks(n): every block, and the `capacity` bytes after its start, stay as they were handed
+// out while n - 1 more blocks come (plain and gzip input, lines longer than a read, an
+// over-long line skipped); the lines are those of one buffer.
+TEST(LineSource, KeptBlocksStayUnchangedWhileTheRingGoesOn) {
+  std::string text;
+  for (int i = 0; i < 4000; ++i) {
+    StrAppend(&text, "line ", i, " ", std::string((i * 37) % 3000, 'a' + i % 26), "\n");
+  }
+  text += std::string(9000, 'L') + "\n";  // longer than the buffer: skipped, as with one buffer
+  text += "last line without a line feed";
+  const std::string plain = TempPath("ring.log");
+  std::ofstream(plain) << text;
+  const std::string gz = TempPath("ring.log.gz");
+  GzAppend(gz, text, "wb");
+  for (const std::string& path : {plain, gz}) {
+    SCOPED_TRACE(path);
+    Status st;
+    const std::string expected = ReadAll(path, &st, 8192);
+    ASSERT_TRUE(st.ok());
+    auto source = LineSource::Open(path, 8192);
+    ASSERT_TRUE(source.ok());
+    constexpr size_t kRing = 3;
+    (*source)->KeepBlocks(kRing);
+    struct Kept {
+      std::string_view block;
+      std::string copy;  // block.data() .. + capacity as handed out
+    };
+    std::vector<Kept> kept;
+    std::string out;
+    std::string_view block;
+    size_t capacity = 0;
+    size_t blocks = 0;
+    while ((*source)->NextBlock(block, capacity)) {
+      ASSERT_GE(capacity, block.size() + 64);
+      out.append(block);
+      kept.push_back({block, std::string(block.data(), capacity)});
+      if (kept.size() > kRing) kept.erase(kept.begin());
+      for (const Kept& k : kept) {
+        ASSERT_EQ(std::string_view(k.block.data(), k.copy.size()), k.copy) << "block " << blocks;
+      }
+      ++blocks;
+    }
+    EXPECT_TRUE((*source)->status().ok());
+    EXPECT_EQ(out, expected);
+    EXPECT_EQ((*source)->lines_too_long(), 1u);
+    EXPECT_GT(blocks, 100u);
+  }
 }
 
 }  // namespace

@@ -2,6 +2,11 @@
 // ../shared/data (SOURCES.md): labelled Stratosphere captures, URLhaus, MISP warninglists and
 // Suricata EVE.
 
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
 #include <map>
 #include <set>
 #include <sstream>
@@ -525,6 +530,132 @@ TEST(ParallelMatcher, SameHitsInTheSameOrderAsOneThread) {
   EXPECT_EQ(s.bad, reader->stats().bad);
   EXPECT_EQ(s.first_bad_line, reader->stats().first_bad_line);
   EXPECT_EQ(s.bad_total(), 8u + 4u);
+}
+
+// Real EVE lines with bad ones (surevego's eve.json with one line cut in half at line 150, then
+// eve_broken.json) through ParallelMatcher on 2 workers, in blocks of about 3 KiB copied
+// (Submit) and handed over in place (SubmitView): the sightings written, the lines with hits,
+// lines, events, bad lines and each reason's first bad line are those of one thread, although
+// workers number lines within their block and every bad line lies past the first block.
+TEST(ParallelMatcher, RealLogWithBadLinesGivesTheOneThreadOutputAndStats) {
+  LIAISON_REQUIRE_SHARED_DIR(shared);
+  const auto dir = shared / "data/logs/suricata/surevego";
+  std::string text;
+  int n = 0;
+  std::istringstream good(testing::ReadFileOrDie(dir / "eve.json"));
+  for (std::string line; std::getline(good, line);) {
+    text += ++n == 150 ? line.substr(0, line.size() / 2) : line;
+    text += '\n';
+  }
+  text += testing::ReadFileOrDie(dir / "eve_broken.json");
+  const size_t size = text.size();
+  text.append(64, '\0');  // simdjson's padding
+  // Whole lines of about 3 KiB each: many more blocks than workers.
+  std::vector<std::string_view> blocks;
+  for (std::string_view rest(text.data(), size); !rest.empty();) {
+    size_t cut = std::min(rest.size(), size_t{3000});
+    const size_t nl = rest.find('\n', cut - 1);
+    cut = nl == std::string_view::npos ? rest.size() : nl + 1;
+    blocks.push_back(rest.substr(0, cut));
+    rest.remove_prefix(cut);
+  }
+  auto capacity_of = [&](std::string_view block) {
+    return text.size() - static_cast<size_t>(block.data() - text.data());
+  };
+
+  IndicatorSet set(Now2025());
+  set.AddList("domain-name debian.org\ndomain-name fastly.net\nipv4-addr 151.101.0.0/16\n", "list");
+  set.Finish();
+  SightingOptions options;
+  options.identity_id = "identity--5d2b0a1c-3c4e-4f7a-9b8c-1d2e3f4a5b6c";
+  options.window_seconds = 60;
+  options.now = *Timestamp::Parse("2025-06-01T00:00:00Z");
+  struct Run {
+    std::vector<std::string> objects;
+    std::vector<uint64_t> hit_lines;
+  };
+  auto on_hits_into = [&](Run& run, SightingAggregator& aggregator) {
+    return [&](uint64_t line, const Event& e, const std::vector<IndexHit>& hits) {
+      run.hit_lines.push_back(line);
+      for (const IndexHit& h : hits) aggregator.Add(h, e.has_time ? e.time : options.now);
+    };
+  };
+
+  Run one;
+  uint64_t one_lines = 0;
+  uint64_t one_events = 0;
+  uint64_t first_block_lines = 0;
+  ReaderStats one_stats;
+  {
+    SightingAggregator aggregator(set, options,
+                                  [&](std::string_view json) { one.objects.emplace_back(json); });
+    auto reader = MakeEveReader();
+    Matcher matcher(set);
+    for (std::string_view block : blocks) {
+      one_events += MatchBlock(block, capacity_of(block), *reader, matcher, one_lines,
+                               on_hits_into(one, aggregator));
+      if (first_block_lines == 0) first_block_lines = one_lines;
+    }
+    aggregator.Flush();
+    one_stats = reader->stats();
+  }
+  ASSERT_GT(one.hit_lines.size(), 60u);
+  ASSERT_GT(one.objects.size(), 2u);
+  ASSERT_GE(one_stats.bad_total(), 2u);
+  EXPECT_EQ(one_lines, 266u + 273u);
+  for (size_t r = 0; r < kBadReasonCount; ++r) {
+    if (one_stats.bad[r] > 0) {
+      EXPECT_GT(one_stats.first_bad_line[r], first_block_lines) << r;
+    }
+  }
+  EXPECT_EQ(*std::min_element(one_stats.first_bad_line.begin(), one_stats.first_bad_line.end(),
+                              [](uint64_t a, uint64_t b) { return (a - 1) < (b - 1); }),
+            150u);
+
+  // As `liaison match --threads` reads a file: a LineSource whose ring keeps the blocks in flight.
+  const std::string file =
+      (std::filesystem::path(::testing::TempDir()) / StrCat(getpid(), "-eve-bad.json")).string();
+  std::ofstream(file) << std::string_view(text.data(), size);
+  for (const std::string mode : {"Submit", "SubmitView", "LineSource ring + SubmitView"}) {
+    SCOPED_TRACE(mode);
+    Run many;
+    SightingAggregator aggregator(set, options,
+                                  [&](std::string_view json) { many.objects.emplace_back(json); });
+    ParallelMatcher parallel(set, LogFormat::kEve, nullptr, 2);
+    auto on_hits = on_hits_into(many, aggregator);
+    size_t submitted = 0;
+    if (mode == "LineSource ring + SubmitView") {
+      auto source = LineSource::Open(file, 4096);
+      ASSERT_TRUE(source.ok());
+      (*source)->KeepBlocks(parallel.max_in_flight());
+      std::string_view block;
+      size_t capacity = 0;
+      while ((*source)->NextBlock(block, capacity)) {
+        parallel.SubmitView(block, capacity, on_hits);
+        submitted += block.size();
+      }
+      parallel.Finish(on_hits);
+    }
+    for (std::string_view block :
+         mode == "LineSource ring + SubmitView" ? std::vector<std::string_view>{} : blocks) {
+      if (mode == "SubmitView") {
+        parallel.SubmitView(block, capacity_of(block), on_hits);
+      } else {
+        parallel.Submit(block, on_hits);
+      }
+      submitted += block.size();
+      EXPECT_LE(parallel.delivered_bytes(), submitted);
+    }
+    parallel.Finish(on_hits);
+    aggregator.Flush();
+    EXPECT_EQ(parallel.delivered_bytes(), size);
+    EXPECT_EQ(many.hit_lines, one.hit_lines);
+    EXPECT_EQ(many.objects, one.objects);
+    EXPECT_EQ(parallel.lines(), one_lines);
+    EXPECT_EQ(parallel.events(), one_events);
+    EXPECT_EQ(parallel.stats().bad, one_stats.bad);
+    EXPECT_EQ(parallel.stats().first_bad_line, one_stats.first_bad_line);
+  }
 }
 
 // Patterns over several events (FOLLOWEDBY, REPEATS with WITHIN) run over a window of recent

@@ -323,6 +323,9 @@ int Run(const MatchArgs& a) {
     // Patterns over several events keep a window of the log's events in order: one thread.
     if (a.threads > 1 && match::CanRunInParallel(*f) && current->stream_engine() == nullptr) {
       parallel = std::make_unique<match::ParallelMatcher>(*current, *f, &mapping, a.threads);
+      // The blocks in flight stay where the source read them: no copy on this thread, which
+      // would take CPU from the workers.
+      (*source)->KeepBlocks(parallel->max_in_flight());
     }
     auto last_draw = std::chrono::steady_clock::now();
     while ((*source)->NextBlock(block, capacity)) {
@@ -369,7 +372,7 @@ int Run(const MatchArgs& a) {
         }
       }
       if (parallel != nullptr) {
-        parallel->Submit(block, on_hits);
+        parallel->SubmitView(block, capacity, on_hits);
       } else {
         events += match::MatchBlock(block, capacity, *reader, *matcher, line, on_hits);
       }
