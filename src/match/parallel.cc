@@ -42,14 +42,21 @@ void ParallelMatcher::Run(Worker& worker) {
     // Lines are numbered in the block (from 1); Deliver adds the lines of the blocks before.
     uint64_t line = 0;
     const char* data = job->view != nullptr ? job->view : job->data.data();
-    job->events = MatchBlock(std::string_view(data, job->size), job->capacity, *worker.reader,
-                             *worker.matcher, line,
-                             [&](uint64_t n, const Event& e, const std::vector<IndexHit>& hits) {
-                               job->events_with_hits.push_back(Hit{
-                                   n, e.has_time, e.time, static_cast<uint32_t>(job->hits.size()),
-                                   static_cast<uint32_t>(hits.size())});
-                               job->hits.insert(job->hits.end(), hits.begin(), hits.end());
-                             });
+    job->events = MatchBlock(
+        std::string_view(data, job->size), job->capacity, *worker.reader, *worker.matcher, line,
+        [&](uint64_t n, const Event& e, const std::vector<IndexHit>& hits) {
+          job->events_with_hits.push_back(
+              Hit{n, e.has_time, e.time, static_cast<uint32_t>(job->hits.size()),
+                  static_cast<uint32_t>(hits.size()), static_cast<uint32_t>(job->fields.size()),
+                  static_cast<uint32_t>(e.count)});
+          job->hits.insert(job->hits.end(), hits.begin(), hits.end());
+          for (size_t i = 0; i < e.count; ++i) {
+            const FieldValue& f = e.fields[i];
+            job->fields.push_back({f.field, static_cast<uint32_t>(job->field_text.size()),
+                                   static_cast<uint32_t>(f.value.size())});
+            job->field_text.append(f.value);
+          }
+        });
     job->lines = line;
     job->stats = worker.reader->TakeStats();
     {
@@ -73,6 +80,8 @@ std::shared_ptr<ParallelMatcher::Job> ParallelMatcher::TakeSpare() {
   job->view = nullptr;
   job->events_with_hits.clear();
   job->hits.clear();
+  job->fields.clear();
+  job->field_text.clear();
   job->lines = 0;
   job->events = 0;
   job->done = false;
@@ -135,6 +144,10 @@ void ParallelMatcher::Deliver(OnHits on_hits, bool wait) {
       event.Clear();
       event.has_time = h.has_time;
       event.time = h.time;
+      for (uint32_t i = h.first_field; i < h.first_field + h.field_count; ++i) {
+        const CopiedField& f = job->fields[i];
+        event.Push(f.field, std::string_view(job->field_text).substr(f.offset, f.size));
+      }
       hits.assign(job->hits.begin() + h.first, job->hits.begin() + h.first + h.count);
       on_hits(lines_ + h.line, event, hits);
     }

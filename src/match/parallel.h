@@ -38,8 +38,9 @@ bool CanRunInParallel(LogFormat format);
 
 class ParallelMatcher {
  public:
-  // The Event handed to `on_hits` carries the event's time only (has_time, time), not its
-  // fields: they lived in a worker's buffers.
+  // The Event handed to `on_hits` is the event as the worker read it (time and fields): the
+  // fields of events with hits are copied out of the worker's buffers, which hits being rare
+  // next to events costs little.
   using OnHits =
       absl::FunctionRef<void(uint64_t line, const Event& event, const std::vector<IndexHit>& hits)>;
 
@@ -83,6 +84,13 @@ class ParallelMatcher {
     Timestamp time;
     uint32_t first;  // into Job::hits
     uint32_t count;
+    uint32_t first_field;  // into Job::fields
+    uint32_t field_count;
+  };
+  struct CopiedField {
+    Field field;
+    uint32_t offset;  // into Job::field_text
+    uint32_t size;
   };
   struct Job {
     std::string data;            // a copied block and simdjson's padding (Submit)
@@ -91,6 +99,8 @@ class ParallelMatcher {
     size_t size = 0;
     std::vector<Hit> events_with_hits;
     std::vector<IndexHit> hits;
+    std::vector<CopiedField> fields;  // the fields of the events with hits
+    std::string field_text;
     uint64_t lines = 0;
     uint64_t events = 0;
     ReaderStats stats;  // the block's bad lines, first_bad_line counted in the block

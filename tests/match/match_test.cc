@@ -492,12 +492,18 @@ TEST(ParallelMatcher, SameHitsInTheSameOrderAsOneThread) {
   }
   set.AddList(list, "test");
   set.Finish();
-  using Seen = std::tuple<uint64_t, int64_t, std::vector<std::string>>;
+  // The event's fields too: the sightings' observed values are read from them
+  // (ObservedValueOf), so the workers must hand them over, not the time alone.
+  using Seen = std::tuple<uint64_t, int64_t, std::vector<std::string>, std::vector<std::string>>;
   auto record = [&](std::vector<Seen>& out) {
     return [&](uint64_t n, const Event& e, const std::vector<IndexHit>& hits) {
       std::vector<std::string> ids;
       for (const IndexHit& h : hits) ids.push_back(set.IdOf(h));
-      out.emplace_back(n, e.has_time ? e.time.unix_seconds() : -1, ids);
+      std::vector<std::string> fields;
+      for (size_t i = 0; i < e.count; ++i) {
+        fields.push_back(StrCat(static_cast<int>(e.fields[i].field), "=", e.fields[i].value));
+      }
+      out.emplace_back(n, e.has_time ? e.time.unix_seconds() : -1, ids, fields);
     };
   };
   std::vector<Seen> one;
