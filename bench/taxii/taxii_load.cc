@@ -30,6 +30,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -128,6 +129,42 @@ int Post(uint16_t port, const std::string& collection, int64_t envelopes, int co
   return failed.load() == 0 ? 0 : 1;
 }
 
+// Inserts the bench's rows (`envelopes` x 100, generated before the clock starts) through
+// `insert`, 100 per transaction, binding each with `bind(n, id, json)`; closes `db` and prints
+// rows/s. Shared by both baselines, so they differ only in their table and statement.
+template <class Bind>
+int InsertRows(sqlite3* db, sqlite3_stmt* insert, int64_t envelopes, const char* what, Bind bind) {
+  std::vector<std::pair<std::string, std::string>> rows;
+  rows.reserve(envelopes * kPerEnvelope);
+  for (int64_t i = 0; i < envelopes * static_cast<int64_t>(kPerEnvelope); ++i) {
+    rows.emplace_back(IndicatorId(i), IndicatorJson(i));
+  }
+  const auto start = Clock::now();
+  for (int64_t e = 0; e < envelopes; ++e) {
+    sqlite3_exec(db, "BEGIN", nullptr, nullptr, nullptr);
+    for (size_t i = 0; i < kPerEnvelope; ++i) {
+      const int64_t n = e * static_cast<int64_t>(kPerEnvelope) + static_cast<int64_t>(i);
+      bind(n, rows[n].first, rows[n].second);
+      if (sqlite3_step(insert) != SQLITE_DONE) {
+        std::fprintf(stderr, "%s: %s\n", what, sqlite3_errmsg(db));
+        return 3;
+      }
+      sqlite3_reset(insert);
+    }
+    if (sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr) != SQLITE_OK) return 3;
+  }
+  const double s = std::chrono::duration<double>(Clock::now() - start).count();
+  sqlite3_finalize(insert);
+  sqlite3_close(db);
+  std::printf("%.0f\n", static_cast<double>(envelopes * kPerEnvelope) / s);
+  return 0;
+}
+
+void BindText(sqlite3_stmt* st, int column, std::string_view text) {
+  sqlite3_bind_text(st, column, text.data(), static_cast<int>(text.size()), SQLITE_STATIC);
+}
+
+// The bar's baseline: a table of three columns without indexes.
 int Bare(const std::string& path, int64_t envelopes) {
   std::filesystem::remove(path);
   std::filesystem::remove(path + "-wal");
@@ -140,30 +177,13 @@ int Bare(const std::string& path, int64_t envelopes) {
                nullptr, nullptr, nullptr);
   sqlite3_stmt* insert = nullptr;
   sqlite3_prepare_v2(db, "INSERT INTO objects VALUES (?1, ?2, ?3)", -1, &insert, nullptr);
-  std::vector<std::pair<std::string, std::string>> rows;
-  rows.reserve(envelopes * kPerEnvelope);
-  for (int64_t i = 0; i < envelopes * static_cast<int64_t>(kPerEnvelope); ++i) {
-    rows.emplace_back(IndicatorId(i), IndicatorJson(i));
-  }
   const std::string version = "2024-01-01T00:00:00.000000000Z";
-  const auto start = Clock::now();
-  for (int64_t e = 0; e < envelopes; ++e) {
-    sqlite3_exec(db, "BEGIN", nullptr, nullptr, nullptr);
-    for (size_t i = 0; i < kPerEnvelope; ++i) {
-      const auto& [id, json] = rows[e * kPerEnvelope + i];
-      sqlite3_bind_text(insert, 1, id.data(), static_cast<int>(id.size()), SQLITE_STATIC);
-      sqlite3_bind_text(insert, 2, version.data(), static_cast<int>(version.size()), SQLITE_STATIC);
-      sqlite3_bind_text(insert, 3, json.data(), static_cast<int>(json.size()), SQLITE_STATIC);
-      sqlite3_step(insert);
-      sqlite3_reset(insert);
-    }
-    if (sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr) != SQLITE_OK) return 3;
-  }
-  const double s = std::chrono::duration<double>(Clock::now() - start).count();
-  sqlite3_finalize(insert);
-  sqlite3_close(db);
-  std::printf("%.0f\n", static_cast<double>(envelopes * kPerEnvelope) / s);
-  return 0;
+  return InsertRows(db, insert, envelopes, "bare",
+                    [&](int64_t, const std::string& id, const std::string& json) {
+                      BindText(insert, 1, id);
+                      BindText(insert, 2, version);
+                      BindText(insert, 3, json);
+                    });
 }
 
 // The second baseline: what SQLite itself costs for liaison's rows, in liaison's schema. The
@@ -205,37 +225,16 @@ int BareSchema(const std::string& dir, int64_t envelopes) {
     std::fprintf(stderr, "bare-schema: %s\n", sqlite3_errmsg(db));
     return 3;
   }
-  std::vector<std::pair<std::string, std::string>> rows;
-  rows.reserve(envelopes * kPerEnvelope);
-  for (int64_t i = 0; i < envelopes * static_cast<int64_t>(kPerEnvelope); ++i) {
-    rows.emplace_back(IndicatorId(i), IndicatorJson(i));
-  }
   const std::string version = "2024-01-01T00:00:00.000Z";
   const int64_t first_added = liaison::Timestamp::Now().unix_seconds() * 1'000'000;
-  const auto start = Clock::now();
-  for (int64_t e = 0; e < envelopes; ++e) {
-    sqlite3_exec(db, "BEGIN", nullptr, nullptr, nullptr);
-    for (size_t i = 0; i < kPerEnvelope; ++i) {
-      const int64_t n = e * static_cast<int64_t>(kPerEnvelope) + static_cast<int64_t>(i);
-      const auto& [id, json] = rows[n];
-      sqlite3_bind_int64(insert, 1, first_added + n);
-      sqlite3_bind_int64(insert, 2, cid);
-      sqlite3_bind_text(insert, 3, id.data(), static_cast<int>(id.size()), SQLITE_STATIC);
-      sqlite3_bind_text(insert, 4, version.data(), static_cast<int>(version.size()), SQLITE_STATIC);
-      sqlite3_bind_text(insert, 5, json.data(), static_cast<int>(json.size()), SQLITE_STATIC);
-      if (sqlite3_step(insert) != SQLITE_DONE) {
-        std::fprintf(stderr, "bare-schema: %s\n", sqlite3_errmsg(db));
-        return 3;
-      }
-      sqlite3_reset(insert);
-    }
-    if (sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr) != SQLITE_OK) return 3;
-  }
-  const double s = std::chrono::duration<double>(Clock::now() - start).count();
-  sqlite3_finalize(insert);
-  sqlite3_close(db);
-  std::printf("%.0f\n", static_cast<double>(envelopes * kPerEnvelope) / s);
-  return 0;
+  return InsertRows(db, insert, envelopes, "bare-schema",
+                    [&](int64_t n, const std::string& id, const std::string& json) {
+                      sqlite3_bind_int64(insert, 1, first_added + n);
+                      sqlite3_bind_int64(insert, 2, cid);
+                      BindText(insert, 3, id);
+                      BindText(insert, 4, version);
+                      BindText(insert, 5, json);
+                    });
 }
 
 }  // namespace
