@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
@@ -108,17 +109,26 @@ class PostgresStoreTest : public ::testing::Test {
   // The plan of `sql` as the store's connections would make it (same session settings), with a
   // custom plan as in a write transaction: every line of EXPLAIN.
   std::string Plan(const std::string& sql) {
-    PGconn* c = PQconnectdb(Dsn().c_str());
-    EXPECT_EQ(PQstatus(c), CONNECTION_OK);
-    PQclear(PQexec(c, absl::StrCat(postgres_internal::kSessionSettings, "; SET search_path TO ",
-                                   schema_, "; SET plan_cache_mode = force_custom_plan")
-                          .c_str()));
-    PGresult* r = PQexec(c, absl::StrCat("EXPLAIN ", sql).c_str());
+    Conn c = SessionConnection("; SET plan_cache_mode = force_custom_plan");
+    return Lines(PQexec(c.get(), absl::StrCat("EXPLAIN ", sql).c_str()));
+  }
+  // A plain libpq connection in the test's schema with the store's session settings, then
+  // `extra` (more SET statements); closed when it goes out of scope.
+  using Conn = std::unique_ptr<PGconn, decltype(&PQfinish)>;
+  Conn SessionConnection(const char* extra = "") {
+    Conn c(PQconnectdb(Dsn().c_str()), &PQfinish);
+    EXPECT_EQ(PQstatus(c.get()), CONNECTION_OK);
+    PQclear(PQexec(c.get(), absl::StrCat(postgres_internal::kSessionSettings,
+                                         "; SET search_path TO ", schema_, extra)
+                                .c_str()));
+    return c;
+  }
+  // The first value of every row of `r` (EXPLAIN's lines), a line each; clears `r`.
+  static std::string Lines(PGresult* r) {
     EXPECT_EQ(PQresultStatus(r), PGRES_TUPLES_OK) << PQresultErrorMessage(r);
     std::string out;
     for (int i = 0; i < PQntuples(r); ++i) absl::StrAppend(&out, PQgetvalue(r, i, 0), "\n");
     PQclear(r);
-    PQfinish(c);
     return out;
   }
   std::string schema_;
@@ -417,24 +427,14 @@ TEST_F(PostgresStoreTest, PlansDoNotDependOnStatistics) {
   // The one-trip Add runs with generic plans: its guard (the same SQL) must reach the ids
   // through objects_by_id there too, whatever the statistics, before and after ANALYZE.
   auto generic_guard = [&] {
-    PGconn* c = PQconnectdb(Dsn().c_str());
-    EXPECT_EQ(PQstatus(c), CONNECTION_OK);
-    PQclear(PQexec(c, absl::StrCat(postgres_internal::kSessionSettings, "; SET search_path TO ",
-                                   schema_, "; SET plan_cache_mode = force_generic_plan")
-                          .c_str()));
-    PQclear(PQexec(c,
+    Conn c = SessionConnection("; SET plan_cache_mode = force_generic_plan");
+    PQclear(PQexec(c.get(),
                    "PREPARE guard(text, text[]) AS SELECT 1 / ((SELECT count(*) FROM collections "
                    "WHERE id = $1) = 1 AND EXISTS (SELECT 1 FROM meta WHERE key = "
                    "'last_date_added') AND NOT EXISTS (SELECT 1 FROM objects WHERE id = ANY($2) "
                    "AND cid + 0 = (SELECT cid FROM collections WHERE id = $1)))::int"));
-    PGresult* r =
-        PQexec(c, absl::StrCat("EXPLAIN EXECUTE guard('", kCollection, "', '{a,b,c}')").c_str());
-    EXPECT_EQ(PQresultStatus(r), PGRES_TUPLES_OK) << PQresultErrorMessage(r);
-    std::string out;
-    for (int i = 0; i < PQntuples(r); ++i) absl::StrAppend(&out, PQgetvalue(r, i, 0), "\n");
-    PQclear(r);
-    PQfinish(c);
-    return out;
+    return Lines(PQexec(
+        c.get(), absl::StrCat("EXPLAIN EXECUTE guard('", kCollection, "', '{a,b,c}')").c_str()));
   };
   plan = generic_guard();
   EXPECT_NE(plan.find("objects_by_id"), std::string::npos) << plan;
@@ -467,11 +467,8 @@ TEST_F(PostgresStoreTest, PageStatementRunsItsGenericPlan) {
   ASSERT_TRUE((*store)->Add(kCollection, batch).ok());
   auto run = [&](bool analysed) {
     SCOPED_TRACE(analysed ? "after ANALYZE" : "never analysed");
-    PGconn* c = PQconnectdb(Dsn().c_str());
-    ASSERT_EQ(PQstatus(c), CONNECTION_OK);
-    PQclear(PQexec(
-        c, absl::StrCat(postgres_internal::kSessionSettings, "; SET search_path TO ", schema_)
-               .c_str()));
+    Conn conn = SessionConnection();
+    PGconn* c = conn.get();
     PGresult* r = PQprepare(
         c, "page",
         "SELECT date_added, id, version, is_first, is_last, spec_latest, json FROM objects "
@@ -494,11 +491,8 @@ TEST_F(PostgresStoreTest, PageStatementRunsItsGenericPlan) {
     EXPECT_EQ(std::string(PQgetvalue(r, 0, 0)), "8");
     EXPECT_EQ(std::string(PQgetvalue(r, 0, 1)), "0");
     PQclear(r);
-    r = PQexec(c, absl::StrCat("EXPLAIN EXECUTE page('", kCollection, "', 0, 101)").c_str());
-    std::string plan;
-    for (int i = 0; i < PQntuples(r); ++i) absl::StrAppend(&plan, PQgetvalue(r, i, 0), "\n");
-    PQclear(r);
-    PQfinish(c);
+    const std::string plan =
+        Lines(PQexec(c, absl::StrCat("EXPLAIN EXECUTE page('", kCollection, "', 0, 101)").c_str()));
     EXPECT_NE(plan.find("objects_latest"), std::string::npos) << plan;
     EXPECT_EQ(plan.find("Sort"), std::string::npos) << plan;
     EXPECT_EQ(plan.find("Seq Scan"), std::string::npos) << plan;
@@ -509,21 +503,11 @@ TEST_F(PostgresStoreTest, PageStatementRunsItsGenericPlan) {
   // The other page shapes under the same settings, after ANALYZE: match[type] (one range of
   // objects_by_type per type, merged) and the lookup of versions by id.
   auto generic_plan = [&](const std::string& prepare, const std::string& execute) {
-    PGconn* c = PQconnectdb(Dsn().c_str());
-    EXPECT_EQ(PQstatus(c), CONNECTION_OK);
-    PQclear(PQexec(
-        c, absl::StrCat(postgres_internal::kSessionSettings, "; SET search_path TO ", schema_)
-               .c_str()));
-    PGresult* r = PQexec(c, prepare.c_str());
+    Conn c = SessionConnection();
+    PGresult* r = PQexec(c.get(), prepare.c_str());
     EXPECT_EQ(PQresultStatus(r), PGRES_COMMAND_OK) << PQresultErrorMessage(r);
     PQclear(r);
-    r = PQexec(c, absl::StrCat("EXPLAIN ", execute).c_str());
-    EXPECT_EQ(PQresultStatus(r), PGRES_TUPLES_OK) << PQresultErrorMessage(r);
-    std::string plan;
-    for (int i = 0; i < PQntuples(r); ++i) absl::StrAppend(&plan, PQgetvalue(r, i, 0), "\n");
-    PQclear(r);
-    PQfinish(c);
-    return plan;
+    return Lines(PQexec(c.get(), absl::StrCat("EXPLAIN ", execute).c_str()));
   };
   std::string plan = generic_plan(
       "PREPARE typed(text, bigint, bigint, text) AS SELECT * FROM ((SELECT date_added, id, "
@@ -553,16 +537,9 @@ TEST_F(PostgresStoreTest, PageStatementRunsItsGenericPlan) {
 TEST_F(PostgresStoreTest, SessionSettingsNeverJitCompile) {
   auto store = Open();
   ASSERT_TRUE(store.ok()) << store.status();
-  PGconn* c = PQconnectdb(Dsn().c_str());
-  ASSERT_EQ(PQstatus(c), CONNECTION_OK);
-  PQclear(PQexec(
-      c,
-      absl::StrCat(postgres_internal::kSessionSettings, "; SET search_path TO ", schema_).c_str()));
-  PGresult* r = PQexec(c, "EXPLAIN (ANALYZE) SELECT value FROM sync_state WHERE value = 'x'");
-  std::string plan;
-  for (int i = 0; i < PQntuples(r); ++i) absl::StrAppend(&plan, PQgetvalue(r, i, 0), "\n");
-  PQclear(r);
-  PQfinish(c);
+  Conn c = SessionConnection();
+  const std::string plan =
+      Lines(PQexec(c.get(), "EXPLAIN (ANALYZE) SELECT value FROM sync_state WHERE value = 'x'"));
   EXPECT_NE(plan.find("Seq Scan"), std::string::npos) << plan;
   EXPECT_EQ(plan.find("JIT"), std::string::npos) << plan;
 }
