@@ -54,8 +54,14 @@ class GroupCommit {
     }
   }
 
+  // Jobs queued and not yet taken by a leader (tests wait on it to know the queue's order).
+  size_t queued() const ABSL_LOCKS_EXCLUDED(mu_) {
+    absl::MutexLock lock(&mu_);
+    return queue_.size();
+  }
+
  private:
-  absl::Mutex mu_;
+  mutable absl::Mutex mu_;
   std::deque<Job*> queue_ ABSL_GUARDED_BY(mu_);
   bool busy_ ABSL_GUARDED_BY(mu_) = false;  // a leader is committing
 };
