@@ -75,13 +75,14 @@ TEST(GroupCommit, NoCallerReturnsBeforeItsGroupHasCommitted) {
   first_inside.WaitForNotification();  // a leads alone and is inside its commit
   std::thread tb(caller, &b);
   std::thread tc(caller, &c);
-  // b and c queue behind the running commit; give them time to block in Await.
-  std::this_thread::sleep_for(milliseconds(50));
+  // b and c queue behind the running commit.
+  ASSERT_TRUE(Eventually([&] { return gc.queued() == 2; }));
   release_first.Notify();
   second_inside.WaitForNotification();  // b or c now leads the group {b, c}
   // Mid-commit: a fourth caller queues, releasing the mutex and waking the waiters' checks.
   std::thread td(caller, &d);
-  std::this_thread::sleep_for(milliseconds(50));
+  ASSERT_TRUE(Eventually([&] { return gc.queued() == 1; }));
+  std::this_thread::sleep_for(milliseconds(20));  // the woken waiters' checks run
   EXPECT_FALSE(b.durable);
   EXPECT_FALSE(c.durable);
   release_second.Notify();
