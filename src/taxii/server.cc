@@ -22,6 +22,7 @@
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
@@ -54,9 +55,12 @@ struct Shared {
     for (const ApiRootOptions& root : options.api_roots) {
       largest_content_length = std::max(largest_content_length, root.max_content_length);
     }
+    if (options.write_threads > 0) writes.emplace(options.write_threads);
   }
   ServerOptions options;
   server::Handler handler;
+  // ServerOptions::write_threads; joined by ServerImpl::Stop before the store can go away.
+  std::optional<net::thread_pool> writes;
   std::atomic<size_t> connections{0};
   // The largest max_content_length of any API root: the parser's limit before the target is
   // known; the target's own limit is checked once the header is in.
@@ -209,9 +213,23 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     request.client_cert_sha256 = client_cert_sha256_;
     request.body = std::move(req.body());
     const bool head = req.method() == http::verb::head;
+    const bool writes = req.method() == http::verb::post || req.method() == http::verb::delete_;
     keep_alive_ = req.keep_alive();
     version_ = req.version();
 
+    if (writes && shared_.writes) {
+      // Handled on the write pool (ServerOptions::write_threads); the answer is sent from this
+      // connection's own thread, which meanwhile serves its other connections. The session
+      // reads nothing more until then, so nothing else touches it.
+      net::post(*shared_.writes, [self = this->shared_from_this(),
+                                  request = std::move(request)]() mutable {
+        server::HttpResponse response = self->shared_.handler.Handle(request);
+        net::post(self->stream_.get_executor(), [self, response = std::move(response)]() mutable {
+          self->Send(std::move(response), false);
+        });
+      });
+      return;
+    }
     server::HttpResponse response = shared_.handler.Handle(request);
     Send(std::move(response), head);
   }
@@ -413,6 +431,9 @@ class ServerImpl final : public Server {
     for (std::thread& t : threads_) {
       if (t.joinable()) t.join();
     }
+    // Writes in flight finish their store calls (their answers, posted to the stopped
+    // contexts, are dropped with them; what they committed is durable either way).
+    if (shared_.writes) shared_.writes->join();
   }
 
  private:

@@ -93,6 +93,12 @@ struct ServerOptions {
   std::string address = "127.0.0.1";
   uint16_t port = 6543;
   size_t threads = 4;
+  // Requests that write (POST and DELETE) are handled on a pool of this many threads of their
+  // own, not on the serving thread that read them: a write waits for its commit's fsync, and a
+  // serving thread blocked there would hold up every other connection bound to it (reads
+  // included). The pool bounds how many writes are in the store at once, and so how many
+  // group-commit together. 0: writes are handled on the serving threads like reads.
+  size_t write_threads = 16;
 
   // TLS: PEM certificate chain and private key. Both empty means plain HTTP, which is refused on
   // any address but loopback unless `insecure` is set.

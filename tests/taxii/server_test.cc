@@ -8,6 +8,7 @@
 #include <atomic>
 #include <chrono>
 #include <filesystem>
+#include <future>
 #include <memory>
 #include <string>
 #include <thread>
@@ -15,6 +16,7 @@
 #include <vector>
 
 #include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
 #include "core/json.h"
 #include "core/strings.h"
 #include "gmock/gmock.h"
@@ -849,6 +851,64 @@ TEST(TaxiiStatusExpiry, StatusResourcesExpireAfterTheirTtl) {
   EXPECT_TRUE((*store)->GetStatus("status-2").ok());
   store->reset();
   std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace liaison::taxii
+
+namespace liaison::taxii {
+namespace {
+
+// A write waits in the store for its commit's fsync; on the write pool it must not hold up the
+// other connections of the serving thread that read it. One serving thread, and a POST whose
+// handling blocks (an extra endpoint that waits for the test): a GET on another connection is
+// answered meanwhile. With write_threads = 0 the GET would queue behind the POST.
+class WritePoolTest : public TaxiiServerTest {
+ protected:
+  void ModifyOptions(ServerOptions& options) override {
+    options.threads = 1;
+    options.write_threads = 2;
+    ExtraEndpoint slow;
+    slow.prefix = "slow";
+    slow.handle = [this](const ExtraRequest&) {
+      entered_.Notify();
+      release_.WaitForNotification();
+      ExtraResponse r;
+      r.status = 201;
+      return r;
+    };
+    options.extra_endpoints.push_back(std::move(slow));
+  }
+  absl::Notification entered_, release_;
+};
+
+TEST_F(WritePoolTest, ABlockedWriteDoesNotHoldUpReadsOnItsThread) {
+  std::atomic<bool> post_answered{false};
+  int post_status = 0;
+  std::thread writer([&] {
+    TestClient other(server_->port());
+    post_status = other
+                      .Send("POST", "/slow/x",
+                            {{"Authorization", Basic("admin", "admin-pw")},
+                             {"Content-Type", "application/json"}},
+                            "{}")
+                      .status;
+    post_answered = true;
+  });
+  entered_.WaitForNotification();  // the POST is being handled, and blocks
+  auto get = std::async(std::launch::async, [this] { return Get("/api/collections/"); });
+  // The deadline only turns a server without the pool into a failure instead of a hang.
+  EXPECT_EQ(get.wait_for(std::chrono::seconds(20)), std::future_status::ready)
+      << "the GET waited for the blocked POST";
+  EXPECT_FALSE(post_answered.load());
+  release_.Notify();
+  EXPECT_EQ(get.get().status, 200);
+  writer.join();
+  EXPECT_EQ(post_status, 201);
+  // Writes through the pool still land and answer as before.
+  Seed({Indicator(kUuidA, "2020-01-01T00:00:00.000Z")});
+  EXPECT_THAT(Ids(Get(Objects(kRw))),
+              ::testing::ElementsAre("indicator--" + kUuidA + "@2020-01-01T00:00:00.000Z"));
 }
 
 }  // namespace

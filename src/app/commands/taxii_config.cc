@@ -142,6 +142,7 @@ Result<TaxiiConfig> LoadTaxiiConfig(const std::string& path) {
     }
   }
   s.threads = root["threads"].value_or(s.threads);
+  s.write_threads = root["write_threads"].value_or(s.write_threads);
   s.insecure = root["insecure"].value_or(s.insecure);
   s.title = root["title"].value_or(s.title);
   s.description = root["description"].value_or(s.description);

@@ -39,9 +39,13 @@ struct SqliteOptions {
   int busy_timeout_ms = 5000;
   // Reader connections kept open when idle (more are opened under load and closed after).
   size_t idle_readers = 4;
-  // Page cache per connection, in KiB, and the memory-mapped I/O window in bytes.
+  // Page cache per connection, in KiB, and the memory-mapped I/O window in bytes (0: reads
+  // go through the page cache). Memory-mapped reads are off by default: in WAL mode a reader
+  // that starts a transaction after any commit drops its whole mapping (munmap, a TLB shootdown
+  // on every core) and faults the pages back in, which under concurrent POSTs cost more than
+  // reading the few pages each lookup needs (docs/taxii.md, "Fifth pass").
   int64_t cache_size_kib = 64 * 1024;
-  int64_t mmap_size_bytes = int64_t{1} << 31;  // SQLite caps it at its compile-time maximum
+  int64_t mmap_size_bytes = 0;  // SQLite caps it at its compile-time maximum
   // The wall clock date_added is taken from (tests inject a fixed one). date_added is
   // max(clock, previous date_added + 1 microsecond), so it stays strictly increasing even when
   // the clock steps back.
