@@ -910,6 +910,29 @@ TEST_P(StoreConformanceTest, StatusRoundTripsAndAddWritesItAtomically) {
   EXPECT_EQ(stored->successes[1].message, "added");
   EXPECT_EQ(stored->successes[1].version, "2021-01-01T00:00:00.123Z");
   EXPECT_EQ(stored->successes[2].version, added->outcomes[2].date_added.ToString(6));
+
+  // Every object new (SQLite builds this status before the write), then the same objects again
+  // (every one a duplicate: built from the outcomes).
+  std::vector<stix::Object> fresh = {V(4, "2021-02-01T00:00:00.000Z"),
+                                     V(5, "2021-02-01T00:00:00.250Z")};
+  for (const char* id : {"s-3", "s-4"}) {
+    options.status->id = id;
+    options.status->failures.clear();
+    auto result = store().Add(kCollection, fresh, options);
+    ASSERT_OK(result);
+    ASSERT_TRUE(result->status.has_value());
+    auto got = store().GetStatus(id);
+    ASSERT_OK(got);
+    EXPECT_EQ(*got, *result->status);
+    EXPECT_EQ(got->status, "complete");
+    EXPECT_EQ(got->total_count, 2);
+    ASSERT_EQ(got->successes.size(), 2u);
+    const std::string message = std::string_view(id) == "s-3" ? "added" : "duplicate";
+    EXPECT_EQ(got->successes[0].message, message);
+    EXPECT_EQ(got->successes[1].message, message);
+    EXPECT_EQ(got->successes[0].id, fresh[0].id);
+    EXPECT_EQ(got->successes[1].version, "2021-02-01T00:00:00.250Z");
+  }
 }
 
 // --- Users, tokens, permissions ---------------------------------------------------------------
