@@ -62,6 +62,8 @@ if wanted taxii; then
     taxii.log
   row "#3 POST liaison/same schema" "$(awk -F: '/^POST ratio to that/ {print $2+0}' "$log")" \
     "(info)" taxii.log
+  row "#3 POST 4 connections/bare" "$(awk '/^POST objects\/s over/ {print $NF}' "$log")" "(info)" \
+    taxii.log
 fi
 
 if wanted policy; then

@@ -15,18 +15,26 @@
 # bar is taken against the first (a table without indexes), the second says how much of the gap
 # is the schema and how much the server around it.
 #
-# Settings: POST_ROUNDS (7), POST_ROUND_ENVELOPES (300 per round and side), POST_CONNECTIONS (4),
+# The POST runs over POST_CONNECTIONS (16) connections, the concurrency the GET bar is measured
+# at (wrk -c16): a server's rate is taken where it is saturated. Each round also posts over
+# POST_FEW_CONNECTIONS (4) for information: with 4 requests in flight the rate is bound by each
+# request's latency (two fsync'd commits: objects, then the receipt's audit entry), not by the
+# server's capacity (docs/taxii.md, "Fifth pass").
+#
+# Settings: POST_ROUNDS (7), POST_ROUND_ENVELOPES (300 per round and side), POST_CONNECTIONS (16),
+# POST_FEW_CONNECTIONS (4; 0 leaves that line out),
 # LIAISON (the server binary, default build/release/src/app/liaison; taxii_load is built by the
 # caller or by run.sh). Ids are new on every round and every run: the next free index is kept in
 # WORK/store/next_first, so no envelope is acknowledged as a duplicate without a write.
 # Prints "post_median bare_median ratio_median ratio_min ratio_max schema_median
-# schema_ratio_median" on the last line.
+# schema_ratio_median few_median few_ratio_median" on the last line.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 work=${1:-${WORK:-/tmp/liaison-taxii-post}}
 rounds=${POST_ROUNDS:-7}
 envelopes=${POST_ROUND_ENVELOPES:-300}
-connections=${POST_CONNECTIONS:-4}
+connections=${POST_CONNECTIONS:-16}
+few=${POST_FEW_CONNECTIONS:-4}
 liaison=${LIAISON:-build/release/src/app/liaison}
 load=build/release/bench/taxii/taxii_load
 store=$work/store
@@ -50,30 +58,37 @@ port=$(cat "$store/port")
 
 # Reserve the ids of all rounds at once (a run that stops half-way leaves a gap, never a reuse).
 first=$(cat "$store/next_first" 2>/dev/null || echo 10000000)
-echo $((first + (rounds + 1) * envelopes * 100)) >"$store/next_first"
+echo $((first + (2 * rounds + 1) * envelopes * 100)) >"$store/next_first"
 # Warm-up, one round's worth: the login cache (one Argon2id verification), the connections, and
 # the server's caches (SQLite pages, allocator arenas). A serving server is warm; with only a
 # few warm-up envelopes the first rounds' POST rate was ~30 % below the later rounds'.
 "$load" post "$port" "$collection" "$envelopes" "$connections" "$first" >/dev/null 2>&1
 first=$((first + envelopes * 100))
 
-echo "round  bare_rows/s  schema_rows/s  post_objects/s  ratio  ratio_schema  load" >&2
-ratios=() posts=() bares=() schemas=() schema_ratios=()
+echo "round  bare_rows/s  schema_rows/s  post_objects/s  ratio  ratio_schema  post_c$few  ratio_c$few  load" >&2
+ratios=() posts=() bares=() schemas=() schema_ratios=() fews=() few_ratios=()
 for ((r = 1; r <= rounds; ++r)); do
   bare=$("$load" bare "$work/bare.db" "$envelopes")
   schema=$("$load" bare-schema "$work/bare-schema" "$envelopes")
   post=$("$load" post "$port" "$collection" "$envelopes" "$connections" "$first" 2>/dev/null)
   first=$((first + envelopes * 100))
+  few_rate=0
+  if ((few > 0)); then
+    few_rate=$("$load" post "$port" "$collection" "$envelopes" "$few" "$first" 2>/dev/null)
+    first=$((first + envelopes * 100))
+  fi
   ratio=$(awk -v a="$post" -v b="$bare" 'BEGIN {printf "%.3f", a / b}')
   schema_ratio=$(awk -v a="$post" -v b="$schema" 'BEGIN {printf "%.3f", a / b}')
-  printf '%5d  %11s  %13s  %14s  %5s  %12s  %s\n' "$r" "$bare" "$schema" "$post" "$ratio" \
-    "$schema_ratio" "$(cut -d' ' -f1 /proc/loadavg)" >&2
+  few_ratio=$(awk -v a="$few_rate" -v b="$bare" 'BEGIN {printf "%.3f", a / b}')
+  printf '%5d  %11s  %13s  %14s  %5s  %12s  %7s  %8s  %s\n' "$r" "$bare" "$schema" "$post" \
+    "$ratio" "$schema_ratio" "$few_rate" "$few_ratio" "$(cut -d' ' -f1 /proc/loadavg)" >&2
   ratios+=("$ratio") posts+=("$post") bares+=("$bare") schemas+=("$schema")
-  schema_ratios+=("$schema_ratio")
+  schema_ratios+=("$schema_ratio") fews+=("$few_rate") few_ratios+=("$few_ratio")
 done
 rm -rf "$work/bare.db" "$work/bare.db-wal" "$work/bare.db-shm" "$work/bare-schema"
 
 median() { printf '%s\n' "$@" | sort -g | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
 minmax() { printf '%s\n' "$@" | sort -g | awk 'NR == 1 {lo = $1} {hi = $1} END {print lo, hi}'; }
 echo "$(median "${posts[@]}") $(median "${bares[@]}") $(median "${ratios[@]}") $(minmax "${ratios[@]}")" \
-  "$(median "${schemas[@]}") $(median "${schema_ratios[@]}")"
+  "$(median "${schemas[@]}") $(median "${schema_ratios[@]}") $(median "${fews[@]}")" \
+  "$(median "${few_ratios[@]}")"

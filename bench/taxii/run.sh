@@ -15,7 +15,7 @@
 # Stores are loaded through the store's bulk path (taxii_load fill), not over HTTP. Installs wrk
 # and nginx-light from Debian when missing (root needed then). Settings: WRK_THREADS (2),
 # WRK_CONNECTIONS (16), WRK_SECONDS (10), POST_ROUNDS (7), POST_ROUND_ENVELOPES (300),
-# POST_CONNECTIONS (4), WORK
+# POST_CONNECTIONS (16), POST_FEW_CONNECTIONS (4), WORK
 # (a scratch directory, default /tmp/liaison-taxii-bench; the 1M store takes ~1 GB).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -23,7 +23,7 @@ objects=${1:-1000000}
 threads=${WRK_THREADS:-2}
 connections=${WRK_CONNECTIONS:-16}
 seconds=${WRK_SECONDS:-10}
-post_connections=${POST_CONNECTIONS:-4}
+post_connections=${POST_CONNECTIONS:-16}
 work=${WORK:-/tmp/liaison-taxii-bench}
 
 for tool in wrk nginx; do
@@ -123,8 +123,8 @@ echo "== POST envelopes of 100 objects, interleaved with the bare insert (post.s
 cleanup
 pids=()
 # New objects on every run (post.sh keeps the next free id in its store).
-read -r post_rate bare_rate post_ratio ratio_min ratio_max schema_rate schema_ratio \
-  < <(bash bench/taxii/post.sh "$work/post")
+read -r post_rate bare_rate post_ratio ratio_min ratio_max schema_rate schema_ratio few_rate \
+  few_ratio < <(bash bench/taxii/post.sh "$work/post")
 
 bytes=$(stat -c %s "$work/nginx/root/objects.json")
 cat <<REPORT
@@ -139,5 +139,6 @@ bare SQLite rows/s (100/transaction, median of rounds):  $bare_rate
 POST ratio (median of per-round ratios): $post_ratio, rounds $ratio_min-$ratio_max (bar >= 0.50)
 same rows into liaison's schema, plain SQL (median of rounds): $schema_rate rows/s
 POST ratio to that (median of per-round ratios): $schema_ratio
+POST objects/s over ${POST_FEW_CONNECTIONS:-4} connections (median of rounds): $few_rate, ratio to bare $few_ratio
 load average: $(cut -d' ' -f1-3 /proc/loadavg)
 REPORT
