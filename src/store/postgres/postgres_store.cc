@@ -660,8 +660,24 @@ class PostgresStore final : public Store {
                                        const std::function<void(std::string_view)>& each,
                                        Page& page);
 
+  // The share of a streamed page's texts found in texts_ (per mille), averaged over recent pages
+  // (each page moves it 1/8 of the way to its own share). Pages take the keys-then-texts path
+  // while it is at least kKeysPathPermille; below, the one-statement path with the texts, which
+  // fills the cache and still measures what would have been found. A poller walking old pages
+  // once (every page new) then costs what it cost without the cache, plus the copies into it
+  // (docs/store.md, session 7: the keys path cost 1.5-2x the CPU on such a walk).
+  static constexpr int kKeysPathPermille = 500;
+  void RecordHits(size_t hits, size_t texts) {
+    if (texts == 0) return;
+    const int share = static_cast<int>(hits * 1000 / texts);
+    const int old = hit_permille_.load(std::memory_order_relaxed);
+    // Racy read-modify-write on purpose: a lost update only delays the average by one page.
+    hit_permille_.store(old + (share - old) / 8, std::memory_order_relaxed);
+  }
+
   const PostgresOptions options_;
   TextCache texts_;  // see PostgresOptions::text_cache_bytes
+  std::atomic<int> hit_permille_{1000};
 
   absl::Mutex cache_mu_;
   // Bumped by InvalidateCache: a fetch that began before an invalidation does not store its
@@ -1671,6 +1687,7 @@ Result<PostgresStore::CacheOutcome> PostgresStore::StreamFromCache(
       texts_.Insert(r.Int(i, 0), r.Text(i, 1), r.Text(i, 2), texts[k]);
     }
   }
+  RecordHits(accepted->size() - missing.size(), accepted->size());
   for (std::string_view json : texts) each(json);
   LIAISON_ASSIGN_OR_RETURN(page, StreamedPage(r, *accepted, more));
   return CacheOutcome::kServed;
@@ -1759,7 +1776,8 @@ Result<Page> PostgresStore::QueryImpl(std::string_view collection, const Filter&
     if (!specs.empty()) p.AddTextArray(specs);
     for (const std::string& t : types) p.Add(t);
     bool try_one_statement = true;
-    if (stream && texts_.enabled()) {
+    if (stream && texts_.enabled() &&
+        hit_permille_.load(std::memory_order_relaxed) >= kKeysPathPermille) {
       Page page;
       LIAISON_ASSIGN_OR_RETURN(CacheOutcome outcome,
                                StreamFromCache(c, with_cid_subquery(page_sql(kKeyColumns)), p,
@@ -1800,11 +1818,18 @@ Result<Page> PostgresStore::QueryImpl(std::string_view collection, const Filter&
         if (stream) {
           // QueryEach: each text goes from libpq's buffer straight to the caller; the page
           // carries only what the envelope's headers and `next` need.
+          size_t hits = 0;
           for (int i : *accepted) {
             const std::string_view json = r.Text(i, kStreamJsonColumn);
             (*each)(json);
-            texts_.Insert(r.Int(i, 0), r.Text(i, 1), r.Text(i, 2), json);
+            if (!texts_.enabled()) continue;
+            if (texts_.Find(r.Int(i, 0), r.Text(i, 1), r.Text(i, 2))) {
+              ++hits;
+            } else {
+              texts_.Insert(r.Int(i, 0), r.Text(i, 1), r.Text(i, 2), json);
+            }
           }
+          RecordHits(hits, accepted->size());
           return StreamedPage(r, *accepted, more);
         }
         std::vector<Row> rows;
