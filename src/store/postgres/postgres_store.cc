@@ -667,6 +667,7 @@ class PostgresStore final : public Store {
   // once (every page new) then costs what it cost without the cache, plus the copies into it
   // (docs/store.md, session 7: the keys path cost 1.5-2x the CPU on such a walk).
   static constexpr int kKeysPathPermille = 500;
+  static constexpr uint64_t kSamplePages = 8;
   void RecordHits(size_t hits, size_t texts) {
     if (texts == 0) return;
     const int share = static_cast<int>(hits * 1000 / texts);
@@ -678,6 +679,7 @@ class PostgresStore final : public Store {
   const PostgresOptions options_;
   TextCache texts_;  // see PostgresOptions::text_cache_bytes
   std::atomic<int> hit_permille_{1000};
+  std::atomic<uint64_t> sample_tick_{0};
 
   absl::Mutex cache_mu_;
   // Bumped by InvalidateCache: a fetch that began before an invalidation does not store its
@@ -1818,18 +1820,26 @@ Result<Page> PostgresStore::QueryImpl(std::string_view collection, const Filter&
         if (stream) {
           // QueryEach: each text goes from libpq's buffer straight to the caller; the page
           // carries only what the envelope's headers and `next` need.
+          // With the cache on, this path runs because recent pages found few of their texts
+          // cached; one page in kSamplePages still looks them up and caches them, which is how
+          // pages that start repeating are noticed (their share climbs back). Caching every page
+          // of a walk of pages read once cost more node CPU than the texts' transfer it saves
+          // later (docs/store.md, session 7).
+          const bool sample =
+              texts_.enabled() &&
+              sample_tick_.fetch_add(1, std::memory_order_relaxed) % kSamplePages == 0;
           size_t hits = 0;
           for (int i : *accepted) {
             const std::string_view json = r.Text(i, kStreamJsonColumn);
             (*each)(json);
-            if (!texts_.enabled()) continue;
+            if (!sample) continue;
             if (texts_.Find(r.Int(i, 0), r.Text(i, 1), r.Text(i, 2))) {
               ++hits;
             } else {
               texts_.Insert(r.Int(i, 0), r.Text(i, 1), r.Text(i, 2), json);
             }
           }
-          RecordHits(hits, accepted->size());
+          if (sample) RecordHits(hits, accepted->size());
           return StreamedPage(r, *accepted, more);
         }
         std::vector<Row> rows;

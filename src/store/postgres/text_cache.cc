@@ -30,7 +30,7 @@ TextCache::Shard& TextCache::ShardFor(int64_t date_added) {
 TextCache::Text TextCache::Find(int64_t date_added, std::string_view id, std::string_view version) {
   if (!enabled()) return Text();
   Shard& shard = ShardFor(date_added);
-  absl::MutexLock lock(&shard.mu);
+  std::lock_guard<std::mutex> lock(shard.mu);
   auto it = shard.index.find(date_added);
   if (it == shard.index.end()) return Text();
   Slot& slot = shard.slots[it->second];
@@ -59,7 +59,7 @@ void TextCache::Insert(int64_t date_added, std::string_view id, std::string_view
   auto shared = std::make_shared<const std::string>(std::move(blob));
 
   Shard& shard = ShardFor(date_added);
-  absl::MutexLock lock(&shard.mu);
+  std::lock_guard<std::mutex> lock(shard.mu);
   if (shard.index.contains(date_added)) return;
   while (shard.bytes + cost > shard_capacity_) EvictOne(shard);
   uint32_t at;
@@ -106,7 +106,7 @@ void TextCache::EvictOne(Shard& shard) {
 size_t TextCache::bytes() const {
   size_t total = 0;
   for (const auto& shard : shards_) {
-    absl::MutexLock lock(&shard->mu);
+    std::lock_guard<std::mutex> lock(shard->mu);
     total += shard->bytes;
   }
   return total;
@@ -115,7 +115,7 @@ size_t TextCache::bytes() const {
 size_t TextCache::entries() const {
   size_t total = 0;
   for (const auto& shard : shards_) {
-    absl::MutexLock lock(&shard->mu);
+    std::lock_guard<std::mutex> lock(shard->mu);
     total += shard->index.size();
   }
   return total;

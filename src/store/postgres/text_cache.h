@@ -22,13 +22,13 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
-#include "absl/synchronization/mutex.h"
 
 namespace liaison::store::postgres_internal {
 
@@ -87,7 +87,10 @@ class TextCache {
     bool used = false;
   };
   struct Shard {
-    mutable absl::Mutex mu;
+    // std::mutex, not absl::Mutex: a page takes ~100 of these locks, and Debian's abseil (built
+    // without NDEBUG) runs its deadlock detector, a graph under one global lock, on every
+    // absl::Mutex acquisition (GraphCycles in the node's profile of a page walk).
+    mutable std::mutex mu;
     absl::flat_hash_map<int64_t, uint32_t> index ABSL_GUARDED_BY(mu);  // key -> slot
     std::vector<Slot> slots ABSL_GUARDED_BY(mu);
     std::vector<uint32_t> free_slots ABSL_GUARDED_BY(mu);
@@ -97,7 +100,7 @@ class TextCache {
 
   Shard& ShardFor(int64_t date_added);
   // Evicts one entry the hand finds unreferenced (clearing reference bits on the way).
-  static void EvictOne(Shard& shard) ABSL_EXCLUSIVE_LOCKS_REQUIRED(shard.mu);
+  static void EvictOne(Shard& shard);  // shard.mu held
 
   const size_t capacity_;
   size_t shard_capacity_ = 0;
