@@ -1083,7 +1083,9 @@ TEST_F(PostgresTextCacheTest, ARowDeletedBetweenKeysAndTextsFallsBackToOneSnapsh
   int fetches = 0;
   const std::string victim = MakeObject(0, 1).id;  // one version, on the first page
   auto a = OpenWithCache(size_t{8} << 20, [&] {
-    if (++fetches == 1) ASSERT_TRUE((*b)->DeleteObject(kCollection, victim, {}).ok());
+    if (++fetches == 1) {
+      ASSERT_TRUE((*b)->DeleteObject(kCollection, victim, {}).ok());
+    }
   });
   ASSERT_TRUE(a.ok()) << a.status();
   Fill(**b);
