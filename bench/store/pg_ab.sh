@@ -16,7 +16,9 @@
 #    A and B nodes each round, so that B's cache starts empty: what the cache costs when no page
 #    repeats. Per node and round: pages/s (wall time of the walk) and CPU per GET as above.
 # The first page's bodies of A and B are compared byte for byte before anything is timed.
-# Settings: ROUNDS (3), WRK_SECONDS (4), SERVER_THREADS (8), WORK (/tmp/liaison-pg-ab).
+# Settings: ROUNDS (3), WRK_SECONDS (4), SERVER_THREADS (8), WORK (/tmp/liaison-pg-ab), QUERY (the
+# repeated page's query, default limit=100; e.g. 'limit=100&match[version]=all'), WALK (1; 0 skips
+# the cold walk).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 objects=${1:-100000}
@@ -24,6 +26,7 @@ rounds=${ROUNDS:-3}
 seconds=${WRK_SECONDS:-4}
 server_threads=${SERVER_THREADS:-8}
 work=${WORK:-/tmp/liaison-pg-ab}
+query=${QUERY:-limit=100}
 
 cmake --preset release >/dev/null
 cmake --build build/release --target liaison taxii_load pg_load -j2 >&2
@@ -142,27 +145,34 @@ start_nodes() {  # starts A and B afresh (B's cache empty); sets pid_a, pid_b, u
 }
 
 serve "$liaison" "$sqlite_dir" "$sqlite_dir/liaison.toml"; pid_s=${pids[-1]}
-url_s="http://127.0.0.1:$(cat "$sqlite_dir/port")/api/collections/$collection_sqlite/objects/?limit=100"
+url_s="http://127.0.0.1:$(cat "$sqlite_dir/port")/api/collections/$collection_sqlite/objects/?$query"
 start_nodes
 curl -sf -H "$auth" -H "$accept" "$url_a" >"$work/first-a.json"
 curl -sf -H "$auth" -H "$accept" "$url_b" >"$work/first-b.json"
 curl -sf -H "$auth" -H "$accept" "$url_b" >"$work/first-b2.json"
 cmp "$work/first-a.json" "$work/first-b.json" && cmp "$work/first-a.json" "$work/first-b2.json" ||
   { echo "bench: the first pages of A and B differ" >&2; exit 1; }
-for u in "$url_s" "$url_a" "$url_b"; do  # warm-up, not measured
+# The repeated page's URLs (not ${url/x/$query}: bash 5.2 expands & in the replacement).
+q_a="${url_a%\?*}?$query"
+q_b="${url_b%\?*}?$query"
+curl -gsf -H "$auth" -H "$accept" "$q_a" >"$work/query-a.json"
+curl -gsf -H "$auth" -H "$accept" "$q_b" >"$work/query-b.json"
+cmp "$work/query-a.json" "$work/query-b.json" || { echo "bench: A and B differ on $query" >&2; exit 1; }
+for u in "$url_s" "$q_a" "$q_b"; do  # warm-up
   wrk -t2 -c16 -d2s -H "$auth" -H "$accept" "$u" >/dev/null
 done
 
 echo "objects: $objects; A: $main_liaison$([[ -z "${MAIN_LIAISON:-}" ]] && echo ' (text cache off)'); B: $liaison"
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "-- the repeated page (wrk -t2 -c16 -d${seconds}s GET ?limit=100), $rounds rounds"
+echo "-- the repeated page (wrk -t2 -c16 -d${seconds}s GET ?$query), $rounds rounds"
 for round in $(seq 1 "$rounds"); do
   measure SQLite "$pid_s" -d"${seconds}s" "$url_s"
-  measure A "$pid_a" -d"${seconds}s" "$url_a"
-  measure B "$pid_b" -d"${seconds}s" "$url_b"
+  measure A "$pid_a" -d"${seconds}s" "$q_a"
+  measure B "$pid_b" -d"${seconds}s" "$q_b"
 done
 echo "-- the cold walk: every page once (curl --parallel-max 16), fresh nodes, $rounds rounds"
 for round in $(seq 1 "$rounds"); do
+  [[ "${WALK:-1}" == 1 ]] || break
   start_nodes
   walk A "$pid_a" "$url_a"
   walk B "$pid_b" "$url_b"
