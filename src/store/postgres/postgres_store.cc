@@ -667,7 +667,7 @@ class PostgresStore final : public Store {
   // once (every page new) then costs what it cost without the cache, plus the copies into it
   // (docs/store.md, session 7: the keys path cost 1.5-2x the CPU on such a walk).
   static constexpr int kKeysPathPermille = 500;
-  static constexpr uint64_t kSamplePages = 8;
+  static constexpr uint64_t kSamplePages = 32;
   void RecordHits(size_t hits, size_t texts) {
     if (texts == 0) return;
     const int share = static_cast<int>(hits * 1000 / texts);
