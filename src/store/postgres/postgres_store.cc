@@ -662,10 +662,11 @@ class PostgresStore final : public Store {
 
   // The share of a streamed page's texts found in texts_ (per mille), averaged over recent pages
   // (each page moves it 1/8 of the way to its own share). Pages take the keys-then-texts path
-  // while it is at least kKeysPathPermille; below, the one-statement path with the texts, which
-  // fills the cache and still measures what would have been found. A poller walking old pages
-  // once (every page new) then costs what it cost without the cache, plus the copies into it
-  // (docs/store.md, session 7: the keys path cost 1.5-2x the CPU on such a walk).
+  // while it is at least kKeysPathPermille; below, the one-statement path with the texts, where
+  // one page in kSamplePages is looked up in the cache (measuring what would have been found)
+  // and cached. A poller walking old pages once (every page new) then costs about what it cost
+  // without the cache (docs/store.md, session 7: on the keys path such a walk cost 1.5-2x the
+  // CPU; sampling every page into the cache, +500 us of node CPU a page; one in 8, +80-100).
   static constexpr int kKeysPathPermille = 500;
   static constexpr uint64_t kSamplePages = 32;
   void RecordHits(size_t hits, size_t texts) {
