@@ -284,6 +284,30 @@ TEST_F(PgNodesTest, ObjectsPostedToOneNodeAreServedByTheOtherWithTheSameCursors)
   EXPECT_EQ(std::set<std::string>(ids.begin(), ids.end()), posted);
 }
 
+// `store_text_cache_mb` sizes the node's cache of JSON texts (docs/store.md, session 7); 0 turns
+// it off, a negative size is refused. Over HTTP, a node without it serves the same bodies as one
+// with it, read cold and warm (the store-level tests cover the shapes and deletions).
+TEST_F(PgNodesTest, NodesWithAndWithoutTheTextCacheServeTheSamePages) {
+  Node bad(dir_ / "bad-text", StoreUrl(db_), "store_text_cache_mb = -1\n");
+  EXPECT_EQ(bad.Start(), 0) << "a negative store_text_cache_mb must be refused";
+  Node c(dir_ / "c", StoreUrl(db_), "store_text_cache_mb = 0\n");
+  ASSERT_NE(c.Start(), 0) << "node C did not start; see " << c.log();
+  for (size_t e = 0; e < 2; ++e) {
+    ClientResponse r =
+        ExchangeOnce(a_->port(), auth_, http::verb::post, ObjectsPath(), EnvelopeBody(1, e, 20));
+    ASSERT_TRUE(AllStored(r, 20, nullptr)) << r.status << " " << r.body;
+  }
+  for (const char* query : {"?limit=7", "?limit=100", "?limit=5&match[version]=all"}) {
+    const std::string target = absl::StrCat(ObjectsPath(), query);
+    for (int round = 0; round < 3; ++round) {
+      ClientResponse with = ExchangeOnce(a_->port(), auth_, http::verb::get, target);
+      ClientResponse without = ExchangeOnce(c.port(), auth_, http::verb::get, target);
+      ASSERT_EQ(with.status, 200) << with.body;
+      EXPECT_EQ(with.body, without.body) << query << " round " << round;
+    }
+  }
+}
+
 // The nodes cache users, tokens, collections and grants for PostgresOptions::cache_ttl (1 s by
 // default, docs/store.md): a permission revoked or a token deleted elsewhere (here through a
 // third opening of the store, as `liaison user ...` or another node would) must stop working on

@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -20,10 +21,12 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "core/absl_compat.h"
 #include "gtest/gtest.h"
 #include "pg_test_cluster.h"
 #include "store/postgres/connection.h"
 #include "store/postgres/postgres_store.h"
+#include "store/postgres/text_cache.h"
 #include "store_conformance.h"
 
 namespace liaison::store {
@@ -874,6 +877,261 @@ TEST_F(PostgresStoreTest, RevocationOnOneNodeTakesEffectOnAnotherWithinTheTtl) {
   ASSERT_TRUE((*node_c)->EffectivePermission(kCollection, "alice")->can_read);
   ASSERT_TRUE(a.SetPermission(kCollection, Principal::UserNamed("alice"), {}).ok());
   EXPECT_FALSE((*node_c)->EffectivePermission(kCollection, "alice")->can_read);
+}
+
+// --- The cache of JSON texts (PostgresOptions::text_cache_bytes) ------------------------------
+
+using postgres_internal::TextCache;
+
+std::string Text(size_t n, char fill) { return std::string(n, fill); }
+
+// The byte bound holds at every step under a load many times larger than it, from several
+// threads at once; texts come back under their key only for the same id and version.
+TEST(PostgresTextCache, BytesNeverExceedTheBound) {
+  constexpr size_t kCapacity = size_t{2} << 20;  // two shards of 1 MiB
+  TextCache cache(kCapacity);
+  ASSERT_TRUE(cache.enabled());
+  std::atomic<bool> over{false};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      // 4 x 5,000 texts of 300-1,300 bytes: ~16 MB offered to a 2 MiB cache.
+      for (int n = 0; n < 5000; ++n) {
+        const int64_t key = int64_t{t} * 1'000'000 + n;
+        cache.Insert(key, absl::StrCat("id-", key), "v", Text(300 + (n * 7919) % 1000, 'x'));
+        if (cache.bytes() > kCapacity) over = true;
+        cache.Find(key - 3, absl::StrCat("id-", key - 3), "v");
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_FALSE(over.load()) << "the cache held more than its bound";
+  EXPECT_LE(cache.bytes(), kCapacity);
+  EXPECT_GT(cache.bytes(), kCapacity / 2) << "eviction emptied far more than it had to";
+  EXPECT_GT(cache.entries(), 0u);
+
+  cache.Insert(42, "indicator--a", "2024", "{\"a\":1}");
+  TextCache::Text hit = cache.Find(42, "indicator--a", "2024");
+  ASSERT_TRUE(hit);
+  EXPECT_EQ(hit.view(), "{\"a\":1}");
+  // Another object or version under the same date_added is a miss, never the stored text.
+  EXPECT_FALSE(cache.Find(42, "indicator--b", "2024"));
+  EXPECT_FALSE(cache.Find(42, "indicator--a", "2025"));
+  EXPECT_FALSE(cache.Find(43, "indicator--a", "2024"));
+  // A text larger than a shard is not kept.
+  cache.Insert(44, "indicator--big", "v", Text(kCapacity, 'y'));
+  EXPECT_FALSE(cache.Find(44, "indicator--big", "v"));
+  EXPECT_LE(cache.bytes(), kCapacity);
+}
+
+// CLOCK: an entry read between insertions survives a stream of texts read once, which FIFO
+// eviction would have pushed out after one capacity's worth.
+TEST(PostgresTextCache, TextsReadAgainSurviveAScanOfTextsReadOnce) {
+  TextCache cache(size_t{1} << 20);
+  cache.Insert(1, "hot", "v", Text(1000, 'h'));
+  for (int n = 0; n < 20'000; ++n) {  // ~22 MB through a 1 MiB cache
+    cache.Insert(100 + n, absl::StrCat("cold-", n), "v", Text(1000, 'c'));
+    ASSERT_TRUE(cache.Find(1, "hot", "v")) << "evicted after " << n << " cold texts";
+  }
+  EXPECT_LE(cache.bytes(), size_t{1} << 20);
+}
+
+TEST(PostgresTextCache, SizeZeroKeepsNothing) {
+  TextCache cache(0);
+  EXPECT_FALSE(cache.enabled());
+  cache.Insert(1, "a", "v", "{}");
+  EXPECT_FALSE(cache.Find(1, "a", "v"));
+  EXPECT_EQ(cache.bytes(), 0u);
+}
+
+stix::Object MakeTyped(const std::string& type, int n) {
+  stix::Object o = MakeObject(3, n);
+  o.type = type;
+  o.id = absl::StrCat(type, o.id.substr(o.id.find("--")));
+  o.json = absl::StrCat("{\"type\":\"", type, "\",\"spec_version\":\"2.1\",\"id\":\"", o.id,
+                        "\",\"created\":\"2024-01-01T00:00:00Z\","
+                        "\"modified\":\"2024-01-01T00:00:00Z\",\"name\":\"n",
+                        n, "\"}");
+  return o;
+}
+
+// Every page of `filter` through QueryEach, texts and page fields, as one string.
+std::string WalkEach(Store& store, Filter filter) {
+  std::string out;
+  for (int pages = 0; pages < 1000; ++pages) {
+    auto page = store.QueryEach(kCollection, filter, [&](std::string_view json) {
+      absl::StrAppend(&out, ToAbsl(json), "\n");
+    });
+    if (!page.ok()) return absl::StrCat(out, "error: ", page.status().ToString());
+    absl::StrAppend(&out, "more=", page->more, " next=", page->next,
+                    " first=", page->date_added_first ? page->date_added_first->ToString(6) : "-",
+                    " last=", page->date_added_last ? page->date_added_last->ToString(6) : "-",
+                    "\n");
+    if (!page->more) break;
+    filter.next = page->next;
+  }
+  return out;
+}
+
+class PostgresTextCacheTest : public PostgresStoreTest {
+ protected:
+  Result<std::unique_ptr<Store>> OpenWithCache(size_t bytes,
+                                               std::function<void()> before_fetch = nullptr) {
+    PostgresOptions o;
+    o.conninfo = Dsn();
+    o.schema = schema_;
+    o.max_connections = 2;
+    o.text_cache_bytes = bytes;
+    o.before_text_fetch_for_testing = std::move(before_fetch);
+    return OpenPostgresStore(o);
+  }
+  // 60 indicators with 1-3 versions, 20 malware, 20 tools, added interleaved.
+  void Fill(Store& store) {
+    ASSERT_TRUE(store.CreateCollection({kCollection, "api", "t", "", "", {}}).ok());
+    for (int v = 0; v < 3; ++v) {
+      std::vector<stix::Object> batch;
+      for (int n = 0; n < 60; ++n) {
+        if (v == 0 || n % (v + 2) == 0) batch.push_back(MakeVersion(n, v));
+      }
+      for (int n = v * 7; n < v * 7 + 7 && v < 3; ++n) {
+        batch.push_back(MakeTyped("malware", n));
+        batch.push_back(MakeTyped("tool", n));
+      }
+      ASSERT_TRUE(store.Add(kCollection, batch).ok());
+    }
+  }
+};
+
+// Pages served with the cache (cold, then warm) are byte-identical, texts and page fields, to
+// the pages of a node without it, across the shapes the conformance suite pages through.
+TEST_F(PostgresTextCacheTest, PagesAreByteIdenticalWithAndWithoutTheCache) {
+  auto plain = OpenWithCache(0);
+  ASSERT_TRUE(plain.ok()) << plain.status();
+  auto cached = OpenWithCache(size_t{8} << 20);
+  ASSERT_TRUE(cached.ok()) << cached.status();
+  Fill(**plain);
+  auto all_pages = WalkEach(**plain, Filter{});
+  ASSERT_EQ(all_pages.find("error"), std::string::npos) << all_pages;
+  const Timestamp middle =
+      *Timestamp::Parse(all_pages.substr(all_pages.find("last=", all_pages.size() / 2) + 5, 27));
+  std::vector<std::pair<std::string, Filter>> shapes;
+  auto add = [&](std::string name, auto&& set) {
+    Filter f;
+    set(f);
+    shapes.emplace_back(std::move(name), std::move(f));
+  };
+  add("default", [](Filter&) {});
+  add("limit 7", [](Filter& f) { f.limit = 7; });
+  add("limit 1", [](Filter& f) { f.limit = 1; });
+  add("added_after", [&](Filter& f) { f.added_after = middle, f.limit = 9; });
+  add("match[type]", [](Filter& f) { f.types = {"malware", "tool"}, f.limit = 5; });
+  add("version all", [](Filter& f) { f.versions = {VersionMatch::All()}, f.limit = 11; });
+  add("version first", [](Filter& f) { f.versions = {VersionMatch::First()}, f.limit = 13; });
+  add("first and last", [](Filter& f) {
+    f.versions = {VersionMatch::First(), VersionMatch::Last()};
+    f.limit = 8;
+  });
+  add("spec_version", [](Filter& f) { f.spec_versions = {"2.1"}, f.limit = 10; });
+  add("ids", [](Filter& f) {
+    f.ids = {MakeObject(0, 4).id, MakeObject(0, 6).id, MakeTyped("tool", 8).id};
+    f.versions = {VersionMatch::All()};
+    f.limit = 2;
+  });
+  add("added_after, first", [&](Filter& f) {
+    f.added_after = middle, f.versions = {VersionMatch::First()}, f.limit = 6;
+  });
+  for (const auto& [name, filter] : shapes) {
+    SCOPED_TRACE(name);
+    const std::string want = WalkEach(**plain, filter);
+    ASSERT_EQ(want.find("error"), std::string::npos) << want;
+    EXPECT_EQ(WalkEach(**cached, filter), want) << "cold";
+    EXPECT_EQ(WalkEach(**cached, filter), want) << "warm";
+  }
+}
+
+// A version deleted through another node after this node cached its text is never served: the
+// page's rows always come from the database.
+TEST_F(PostgresTextCacheTest, AVersionDeletedElsewhereIsNeverServedFromTheCache) {
+  auto a = OpenWithCache(size_t{8} << 20);
+  ASSERT_TRUE(a.ok()) << a.status();
+  auto b = OpenWithCache(0);
+  ASSERT_TRUE(b.ok()) << b.status();
+  Fill(**a);
+  Filter f;
+  f.limit = 10;
+  const std::string before = WalkEach(**a, f);
+  const std::string gone = MakeObject(0, 2).id;  // one version, on the first page
+  ASSERT_NE(before.find(gone), std::string::npos) << before;
+  // Node B deletes every version of one object and only the last version of another.
+  ASSERT_TRUE((*b)->DeleteObject(kCollection, gone, {}).ok());
+  const std::string superseded = MakeObject(0, 4).id;  // versions 0 and 2
+  DeleteFilter last_only;
+  last_only.versions = {VersionMatch::Last()};
+  ASSERT_TRUE((*b)->DeleteObject(kCollection, superseded, last_only).ok());
+  const std::string after = WalkEach(**a, f);
+  EXPECT_EQ(after.find(gone), std::string::npos) << after;
+  EXPECT_EQ(after, WalkEach(**b, f)) << "node A's pages differ from node B's";
+  f.versions = {VersionMatch::All()};
+  EXPECT_EQ(WalkEach(**a, f), WalkEach(**b, f));
+}
+
+// A row deleted between the page's keys and the fetch of its missing texts: the page is read
+// again in one statement, so it is exactly one snapshot's answer (without the row, still full).
+TEST_F(PostgresTextCacheTest, ARowDeletedBetweenKeysAndTextsFallsBackToOneSnapshot) {
+  auto b = OpenWithCache(0);
+  ASSERT_TRUE(b.ok()) << b.status();
+  int fetches = 0;
+  const std::string victim = MakeObject(0, 1).id;  // one version, on the first page
+  auto a = OpenWithCache(size_t{8} << 20, [&] {
+    if (++fetches == 1) {
+      ASSERT_TRUE((*b)->DeleteObject(kCollection, victim, {}).ok());
+    }
+  });
+  ASSERT_TRUE(a.ok()) << a.status();
+  Fill(**b);
+  Filter f;
+  f.limit = 10;
+  std::vector<std::string> texts;
+  auto page = (*a)->QueryEach(kCollection, f, [&](std::string_view j) { texts.emplace_back(j); });
+  ASSERT_TRUE(page.ok()) << page.status();
+  EXPECT_EQ(fetches, 1) << "the page's texts were not fetched after its keys";
+  std::vector<std::string> want;
+  auto want_page =
+      (*b)->QueryEach(kCollection, f, [&](std::string_view j) { want.emplace_back(j); });
+  ASSERT_TRUE(want_page.ok()) << want_page.status();
+  ASSERT_EQ(texts.size(), 10u);
+  EXPECT_EQ(texts, want);
+  EXPECT_EQ(page->next, want_page->next);
+  for (const std::string& t : texts) EXPECT_EQ(t.find(victim), std::string::npos) << t;
+}
+
+// The cache serves texts (shown by changing a stored text behind the store's back, which the
+// store itself never does: a node with the cache keeps serving the text it read, one with
+// text_cache_bytes = 0 reads the new one); size 0 turns it off. The same first page is read, as a
+// page that repeats is what takes the keys-then-texts path.
+TEST_F(PostgresTextCacheTest, PagesUseTheCacheAndSizeZeroDisablesIt) {
+  auto cached = OpenWithCache(size_t{8} << 20);
+  ASSERT_TRUE(cached.ok()) << cached.status();
+  auto plain = OpenWithCache(0);
+  ASSERT_TRUE(plain.ok()) << plain.status();
+  Fill(**cached);
+  auto first_page = [&](Store& store) {
+    std::string out;
+    Filter f;
+    f.limit = 5;
+    auto page = store.QueryEach(
+        kCollection, f, [&](std::string_view json) { absl::StrAppend(&out, ToAbsl(json), "\n"); });
+    EXPECT_TRUE(page.ok()) << page.status();
+    return out;
+  };
+  const std::string first = first_page(**cached);
+  ASSERT_EQ(first_page(**cached), first);
+  ASSERT_EQ(first_page(**plain), first);
+  RawSql("UPDATE objects SET json = replace(json, '\"created\"', '\"created_\"')");
+  EXPECT_EQ(first_page(**cached), first) << "the cached node read the texts again";
+  const std::string changed = first_page(**plain);
+  EXPECT_NE(changed, first);
+  EXPECT_NE(changed.find("created_"), std::string::npos);
 }
 
 }  // namespace

@@ -118,6 +118,11 @@ Result<TaxiiConfig> LoadTaxiiConfig(const std::string& path) {
   if (config.store_cache_ms < 0) {
     return absl::InvalidArgumentError(StrCat(path, ": store_cache_ms: expected 0 or more"));
   }
+  config.store_text_cache_mb = root["store_text_cache_mb"].value_or(config.store_text_cache_mb);
+  if (config.store_text_cache_mb < 0 || config.store_text_cache_mb > (int64_t{1} << 20)) {
+    return absl::InvalidArgumentError(
+        StrCat(path, ": store_text_cache_mb: expected 0 to 1048576 (MiB)"));
+  }
   config.max_page_size = root["max_page_size"].value_or(config.max_page_size);
   config.status_ttl_hours = root["status_ttl_hours"].value_or(config.status_ttl_hours);
   config.log_format = root["log_format"].value_or(config.log_format);
@@ -198,6 +203,7 @@ Result<std::unique_ptr<store::Store>> OpenConfiguredStore(const TaxiiConfig& con
     options.max_page_size = config.max_page_size;
     options.status_ttl = std::chrono::hours(std::max<int64_t>(0, config.status_ttl_hours));
     options.cache_ttl = std::chrono::milliseconds(config.store_cache_ms);
+    options.text_cache_bytes = static_cast<size_t>(config.store_text_cache_mb) << 20;
     return store::OpenPostgresStore(options);
   }
   store::SqliteOptions options;

@@ -23,6 +23,9 @@ struct TaxiiConfig {
   // cache (PostgresOptions::cache_ttl): a change made through another node takes effect here
   // within this bound. 0 turns the cache off (every request reads them from the database).
   int64_t store_cache_ms = 1000;
+  // PostgreSQL only: MiB of stored JSON texts a node keeps (PostgresOptions::text_cache_bytes);
+  // a page then asks the database only for its keys and flags. 0 turns it off.
+  int64_t store_text_cache_mb = 64;
   size_t max_page_size = 1000;
   // Status resources are kept this long (SqliteOptions::status_ttl); 0 keeps them forever.
   int64_t status_ttl_hours = 7 * 24;

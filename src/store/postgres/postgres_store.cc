@@ -29,6 +29,7 @@
 #include "store/internal/group_commit.h"
 #include "store/internal/records.h"
 #include "store/postgres/connection.h"
+#include "store/postgres/text_cache.h"
 
 // The same data model as the SQLite backend (sqlite/schema.cc lists the invariants): one row per
 // stored version keyed by date_added (bigint microseconds, unique, in commit order), the
@@ -43,6 +44,7 @@ namespace {
 using postgres_internal::Connection;
 using postgres_internal::Params;
 using postgres_internal::QueryResult;
+using postgres_internal::TextCache;
 using postgres_internal::Transaction;
 
 using internal::AddStatus;
@@ -545,7 +547,8 @@ class PostgresStore final : public Store {
   Result<std::string> ObjectsStamp(std::string_view collection) override;
 
  private:
-  explicit PostgresStore(const PostgresOptions& options) : options_(options) {}
+  explicit PostgresStore(const PostgresOptions& options)
+      : options_(options), texts_(options.text_cache_bytes) {}
 
   // A pooled connection; returned to the pool (or closed when broken) when destroyed.
   class Lease {
@@ -645,7 +648,39 @@ class PostgresStore final : public Store {
   template <typename Fn>
   Status WriteAndInvalidate(Fn&& fn);
 
+  // A streamed page whose texts come from the cache of texts (texts_): the keys statement, then
+  // one statement for the texts this node has not cached.
+  enum class CacheOutcome {
+    kServed,     // the page went to `each` and is in `page`
+    kRowGone,    // a row was deleted between the keys and its text: nothing went to `each`
+    kUndecided,  // the keys alone do not decide the page: nothing went to `each`
+  };
+  Result<CacheOutcome> StreamFromCache(Connection& c, const std::string& keys_sql,
+                                       const Params& params, size_t limit, const VersionPlan& plan,
+                                       const std::function<void(std::string_view)>& each,
+                                       Page& page);
+
+  // The share of a streamed page's texts found in texts_ (per mille), averaged over recent pages
+  // (each page moves it 1/8 of the way to its own share). Pages take the keys-then-texts path
+  // while it is at least kKeysPathPermille; below, the one-statement path with the texts, where
+  // one page in kSamplePages is looked up in the cache (measuring what would have been found)
+  // and cached. A poller walking old pages once (every page new) then costs about what it cost
+  // without the cache (docs/store.md, session 7: on the keys path such a walk cost 1.5-2x the
+  // CPU; sampling every page into the cache, +500 us of node CPU a page; one in 8, +80-100).
+  static constexpr int kKeysPathPermille = 500;
+  static constexpr uint64_t kSamplePages = 32;
+  void RecordHits(size_t hits, size_t texts) {
+    if (texts == 0) return;
+    const int share = static_cast<int>(hits * 1000 / texts);
+    const int old = hit_permille_.load(std::memory_order_relaxed);
+    // Racy read-modify-write on purpose: a lost update only delays the average by one page.
+    hit_permille_.store(old + (share - old) / 8, std::memory_order_relaxed);
+  }
+
   const PostgresOptions options_;
+  TextCache texts_;  // see PostgresOptions::text_cache_bytes
+  std::atomic<int> hit_permille_{1000};
+  std::atomic<uint64_t> sample_tick_{0};
 
   absl::Mutex cache_mu_;
   // Bumped by InvalidateCache: a fetch that began before an invalidation does not store its
@@ -1553,6 +1588,49 @@ std::optional<bool> DecideByFlags(const Row& row, const VersionPlan& plan) {
       RowFlags{row.date_added, row.version, row.is_first, row.is_last, row.spec_latest}, plan);
 }
 
+// The columns of a streamed page served from the cache of texts: kStreamColumns without the JSON
+// (same positions), ~60 bytes a row where the JSON is ~570 (docs/store.md, session 7).
+constexpr const char* kKeyColumns = "date_added, id, version, is_first, is_last, spec_latest";
+
+// The rows of the first keyset batch (`batch` = limit + 1 asked) that a page accepts, decided from
+// the rows' own flags; nullopt when a row needs its sibling versions, when the batch neither fills
+// the page nor reaches the end, or when nothing is accepted (an empty page must tell an unknown
+// collection apart): the transactional path decides those. One past the page when there is more.
+std::optional<std::vector<int>> AcceptFromFlags(const QueryResult& r, size_t limit,
+                                                const VersionPlan& plan) {
+  const size_t batch = limit + 1;
+  std::vector<int> accepted;  // row numbers in `r`
+  accepted.reserve(std::min<size_t>(static_cast<size_t>(r.rows()), batch));
+  for (int i = 0; i < r.rows() && accepted.size() <= limit; ++i) {
+    const std::optional<bool> keep = DecideByFlags(ReadStreamFlags(r, i), plan);
+    if (!keep) return std::nullopt;
+    if (*keep) accepted.push_back(i);
+  }
+  if (accepted.empty() || (accepted.size() <= limit && static_cast<size_t>(r.rows()) >= batch)) {
+    return std::nullopt;
+  }
+  return accepted;
+}
+
+// The page of a streamed read whose accepted rows (`accepted`, at most the page, in order) are in
+// `r` (columns as kStreamColumns up to spec_latest).
+Result<Page> StreamedPage(const QueryResult& r, const std::vector<int>& accepted, bool more) {
+  Page page;
+  page.more = more;
+  page.date_added_first = FromUnixMicros(r.Int(accepted.front(), 0));
+  page.date_added_last = FromUnixMicros(r.Int(accepted.back(), 0));
+  if (more) {
+    const int last = accepted.back();
+    auto version = ParseVersionKey(r.Text(last, 2));
+    if (!version.ok()) {
+      return absl::DataLossError(
+          absl::StrCat("postgres store: bad stored version of ", ToAbsl(r.Text(last, 1))));
+    }
+    page.next = EncodeCursor({*page.date_added_last, std::string(r.Text(last, 1)), *version});
+  }
+  return page;
+}
+
 Result<bool> PostgresStore::Selected(Connection& c, int64_t cid, const Row& row,
                                      const Filter& filter, const VersionPlan& plan) {
   if (std::optional<bool> decided = DecideByFlags(row, plan)) return *decided;
@@ -1563,6 +1641,59 @@ Result<bool> PostgresStore::Selected(Connection& c, int64_t cid, const Row& row,
     if (versions[i].date_added == row.date_added) return selected[i];
   }
   return false;
+}
+
+Result<PostgresStore::CacheOutcome> PostgresStore::StreamFromCache(
+    Connection& c, const std::string& keys_sql, const Params& params, size_t limit,
+    const VersionPlan& plan, const std::function<void(std::string_view)>& each, Page& page) {
+  // (1) The keys and flags of the page: what exists, in which order, and what version selection
+  // needs, all from the database (one snapshot); ~6 KB for a page of 100 instead of ~60 KB.
+  LIAISON_ASSIGN_OR_RETURN(QueryResult r, c.ExecBinary(keys_sql, params));
+  std::optional<std::vector<int>> accepted = AcceptFromFlags(r, limit, plan);
+  if (!accepted) return CacheOutcome::kUndecided;
+  const bool more = accepted->size() > limit;
+  if (more) accepted->resize(limit);
+  // (2) The texts: from the cache, which only ever holds the immutable text of a date_added.
+  std::vector<TextCache::Text> hits(accepted->size());
+  std::vector<std::string_view> texts(accepted->size());
+  std::vector<int64_t> missing;
+  for (size_t k = 0; k < accepted->size(); ++k) {
+    const int i = (*accepted)[k];
+    hits[k] = texts_.Find(r.Int(i, 0), r.Text(i, 1), r.Text(i, 2));
+    if (hits[k]) {
+      texts[k] = hits[k].view();
+    } else {
+      missing.push_back(r.Int(i, 0));
+    }
+  }
+  // (3) The texts this node has not cached, by primary key, in one statement. It runs in a later
+  // snapshot than (1): a row deleted in between is missing here, and the page is then read again
+  // in one statement (the caller), so that it is always one snapshot's answer. A row added in
+  // between does not matter: the page's rows are (1)'s.
+  QueryResult fetched;
+  if (!missing.empty()) {
+    if (options_.before_text_fetch_for_testing) options_.before_text_fetch_for_testing();
+    LIAISON_ASSIGN_OR_RETURN(
+        fetched,
+        c.ExecBinary("SELECT date_added, json FROM objects WHERE date_added = ANY($1::bigint[])",
+                     Params().AddBinaryIntArray(missing)));
+    if (static_cast<size_t>(fetched.rows()) != missing.size()) return CacheOutcome::kRowGone;
+    absl::flat_hash_map<int64_t, int> row_of;
+    row_of.reserve(missing.size());
+    for (int j = 0; j < fetched.rows(); ++j) row_of.emplace(fetched.Int(j, 0), j);
+    for (size_t k = 0; k < accepted->size(); ++k) {
+      if (hits[k]) continue;
+      const int i = (*accepted)[k];
+      auto it = row_of.find(r.Int(i, 0));
+      if (it == row_of.end()) return CacheOutcome::kRowGone;
+      texts[k] = fetched.Text(it->second, 1);
+      texts_.Insert(r.Int(i, 0), r.Text(i, 1), r.Text(i, 2), texts[k]);
+    }
+  }
+  RecordHits(accepted->size() - missing.size(), accepted->size());
+  for (std::string_view json : texts) each(json);
+  LIAISON_ASSIGN_OR_RETURN(page, StreamedPage(r, *accepted, more));
+  return CacheOutcome::kServed;
 }
 
 Result<Page> PostgresStore::QueryImpl(std::string_view collection, const Filter& filter,
@@ -1638,63 +1769,91 @@ Result<Page> PostgresStore::QueryImpl(std::string_view collection, const Filter&
   // transactional path below runs the query again.
   if (!by_id) {
     const bool stream = each != nullptr;
-    const std::string fast_sql =
-        absl::StrReplaceAll(stream ? page_sql(kStreamColumns) : sql,
-                            {{"cid = $1", "cid = (SELECT cid FROM collections WHERE id = $1)"}});
+    const auto with_cid_subquery = [](const std::string& text) {
+      return absl::StrReplaceAll(
+          text, {{"cid = $1", "cid = (SELECT cid FROM collections WHERE id = $1)"}});
+    };
     const size_t batch = limit + 1;
     Params p;
     p.Add(collection).Add(start).Add(static_cast<int64_t>(batch));
     if (!specs.empty()) p.AddTextArray(specs);
     for (const std::string& t : types) p.Add(t);
-    // Binary results: the JSON texts arrive without textout's copy and strlen.
-    LIAISON_ASSIGN_OR_RETURN(QueryResult r, c.ExecBinary(fast_sql, p));
-    // Decide every row from views into the result first (a row that needs its siblings sends
-    // the whole page down the other path, before anything has been handed out).
-    std::vector<int> accepted;  // row numbers in `r`, one past the page when there is more
-    accepted.reserve(std::min<size_t>(static_cast<size_t>(r.rows()), limit + 1));
-    bool decided = true;
-    for (int i = 0; i < r.rows() && accepted.size() <= limit; ++i) {
-      const std::optional<bool> keep =
-          DecideByFlags(stream ? ReadStreamFlags(r, i) : ReadRowFlags(r, i), plan);
-      if (!keep) {
-        decided = false;
-        break;
-      }
-      if (*keep) accepted.push_back(i);
+    bool try_one_statement = true;
+    if (stream && texts_.enabled() &&
+        hit_permille_.load(std::memory_order_relaxed) >= kKeysPathPermille) {
+      Page page;
+      LIAISON_ASSIGN_OR_RETURN(CacheOutcome outcome,
+                               StreamFromCache(c, with_cid_subquery(page_sql(kKeyColumns)), p,
+                                               limit, plan, *each, page));
+      if (outcome == CacheOutcome::kServed) return page;
+      // kRowGone: the one statement below reads the page again, keys and texts in one snapshot.
+      // kUndecided: it would not decide either; the transactional path below does.
+      try_one_statement = outcome == CacheOutcome::kRowGone;
     }
-    if (decided && !accepted.empty() &&
-        (accepted.size() > limit || static_cast<size_t>(r.rows()) < batch)) {
-      const bool more = accepted.size() > limit;
-      if (more) accepted.resize(limit);
-      if (each != nullptr) {
-        // QueryEach: each text goes from libpq's buffer straight to the caller; the page
-        // carries only what the envelope's headers and `next` need.
-        for (int i : accepted) (*each)(r.Text(i, kStreamJsonColumn));
-        Page page;
-        page.more = more;
-        page.date_added_first = FromUnixMicros(r.Int(accepted.front(), 0));
-        page.date_added_last = FromUnixMicros(r.Int(accepted.back(), 0));
-        if (more) {
-          const int last = accepted.back();
-          auto version = ParseVersionKey(r.Text(last, 2));
-          if (!version.ok()) {
-            return absl::DataLossError(
-                absl::StrCat("postgres store: bad stored version of ", ToAbsl(r.Text(last, 1))));
+    const std::string fast_sql = with_cid_subquery(stream ? page_sql(kStreamColumns) : sql);
+    if (try_one_statement) {
+      // Binary results: the JSON texts arrive without textout's copy and strlen.
+      LIAISON_ASSIGN_OR_RETURN(QueryResult r, c.ExecBinary(fast_sql, p));
+      // Decide every row from views into the result first (a row that needs its siblings sends
+      // the whole page down the other path, before anything has been handed out).
+      std::optional<std::vector<int>> accepted;
+      if (stream) {
+        accepted = AcceptFromFlags(r, limit, plan);
+      } else {
+        accepted.emplace();
+        accepted->reserve(std::min<size_t>(static_cast<size_t>(r.rows()), limit + 1));
+        for (int i = 0; i < r.rows() && accepted->size() <= limit; ++i) {
+          const std::optional<bool> keep = DecideByFlags(ReadRowFlags(r, i), plan);
+          if (!keep) {
+            accepted.reset();
+            break;
           }
-          page.next = EncodeCursor({*page.date_added_last, std::string(r.Text(last, 1)), *version});
+          if (*keep) accepted->push_back(i);
         }
-        return page;
+        if (accepted && (accepted->empty() ||
+                         (accepted->size() <= limit && static_cast<size_t>(r.rows()) >= batch))) {
+          accepted.reset();
+        }
       }
-      std::vector<Row> rows;
-      std::vector<std::string> json;
-      rows.reserve(accepted.size() + (more ? 1 : 0));
-      for (int i : accepted) {
-        rows.push_back(ReadRow(r, i));
-        if (with_json) json.emplace_back(r.Text(i, kJsonColumn));
+      if (accepted) {
+        const bool more = accepted->size() > limit;
+        if (more) accepted->resize(limit);
+        if (stream) {
+          // QueryEach: each text goes from libpq's buffer straight to the caller; the page
+          // carries only what the envelope's headers and `next` need.
+          // With the cache on, this path runs because recent pages found few of their texts
+          // cached; one page in kSamplePages still looks them up and caches them, which is how
+          // pages that start repeating are noticed (their share climbs back). Caching every page
+          // of a walk of pages read once cost more node CPU than the texts' transfer it saves
+          // later (docs/store.md, session 7).
+          const bool sample =
+              texts_.enabled() &&
+              sample_tick_.fetch_add(1, std::memory_order_relaxed) % kSamplePages == 0;
+          size_t hits = 0;
+          for (int i : *accepted) {
+            const std::string_view json = r.Text(i, kStreamJsonColumn);
+            (*each)(json);
+            if (!sample) continue;
+            if (texts_.Find(r.Int(i, 0), r.Text(i, 1), r.Text(i, 2))) {
+              ++hits;
+            } else {
+              texts_.Insert(r.Int(i, 0), r.Text(i, 1), r.Text(i, 2), json);
+            }
+          }
+          if (sample) RecordHits(hits, accepted->size());
+          return StreamedPage(r, *accepted, more);
+        }
+        std::vector<Row> rows;
+        std::vector<std::string> json;
+        rows.reserve(accepted->size() + (more ? 1 : 0));
+        for (int i : *accepted) {
+          rows.push_back(ReadRow(r, i));
+          if (with_json) json.emplace_back(r.Text(i, kJsonColumn));
+        }
+        // FinishPage tells `more` from one row past the page; that row's content is not used.
+        if (more) rows.push_back(rows.back());
+        return FinishPage(rows, json, limit, with_json);
       }
-      // FinishPage tells `more` from one row past the page; that row's content is not used.
-      if (more) rows.push_back(rows.back());
-      return FinishPage(rows, json, limit, with_json);
     }
   }
 

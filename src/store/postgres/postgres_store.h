@@ -50,6 +50,12 @@ struct PostgresOptions {
   // nothing are not cached. Zero disables the cache. docs/store.md, "Cache of users and
   // collections".
   std::chrono::milliseconds cache_ttl{1000};
+  // Bytes of stored JSON texts a node keeps, keyed by date_added (docs/store.md, "Cache of JSON
+  // texts"). A stored version's text never changes and its date_added is never reused, so a
+  // streamed page (QueryEach) asks the database only for its rows' keys and flags and fetches
+  // just the texts this node has not seen yet. Existence, flags and order always come from the
+  // database. The bound counts each text plus ~150 bytes of bookkeeping. Zero disables it.
+  size_t text_cache_bytes = size_t{64} << 20;
 
   // Test only, never set in production: assign date_added WITHOUT the high-water mark's lock (the
   // naive scheme: read the last value, add one, insert, commit) and call `before_commit` (when
@@ -57,6 +63,9 @@ struct PostgresOptions {
   // that its concurrent-writer test detects the race the lock prevents.
   bool naive_date_added_for_testing = false;
   std::function<void()> before_commit_for_testing;
+  // Test only: called by a streamed page between the statement that reads its keys and the one
+  // that fetches the texts missing from the cache (when some are missing).
+  std::function<void()> before_text_fetch_for_testing;
 };
 
 // Connects, creates the schema when missing and applies the migrations this liaison knows.
