@@ -1,5 +1,7 @@
 #include "core/uuid.h"
 
+#include <chrono>
+
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
@@ -101,6 +103,18 @@ Uuid Uuid::V4() {
   Uuid u;
   LIAISON_CHECK(RAND_bytes(u.bytes_.data(), 16) == 1);
   u.bytes_[6] = (u.bytes_[6] & 0x0f) | 0x40;
+  u.bytes_[8] = (u.bytes_[8] & 0x3f) | 0x80;
+  return u;
+}
+
+Uuid Uuid::V7() {
+  Uuid u;
+  LIAISON_CHECK(RAND_bytes(u.bytes_.data(), 16) == 1);
+  const uint64_t ms = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                std::chrono::system_clock::now().time_since_epoch())
+                                                .count());
+  for (int i = 0; i < 6; ++i) u.bytes_[i] = static_cast<uint8_t>(ms >> (40 - 8 * i));
+  u.bytes_[6] = (u.bytes_[6] & 0x0f) | 0x70;
   u.bytes_[8] = (u.bytes_[8] & 0x3f) | 0x80;
   return u;
 }

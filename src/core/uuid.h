@@ -23,6 +23,10 @@ class Uuid {
   static bool Scan(std::string_view text, int& version, bool& rfc4122_variant);
   // A random (version 4) UUID from the operating system's CSPRNG.
   static Uuid V4();
+  // A time-ordered (version 7, RFC 9562 section 5.7) UUID: the Unix time in milliseconds, then
+  // 74 random bits. Ids made later sort after earlier ones (to the millisecond), so a B-tree
+  // keyed by them grows at its end instead of at a random leaf.
+  static Uuid V7();
   // A name-based SHA-1 (version 5) UUID of `name` in `namespace_id` (RFC 4122 section 4.3).
   static Uuid V5(const Uuid& namespace_id, std::string_view name);
 

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <cstdint>
 #include <random>
 #include <string>
 
@@ -48,6 +50,31 @@ TEST(Uuid, V4IsRandomVersion4) {
   EXPECT_NE(a, b);
   EXPECT_EQ(a.version(), 4);
   EXPECT_TRUE(a.IsRfc4122Variant());
+}
+
+// RFC 9562 section 5.7: 48 bits of Unix milliseconds, version 7, the RFC variant, the rest
+// random; and ids of different milliseconds sort (as text too) in time order.
+TEST(Uuid, V7IsTimeOrderedVersion7) {
+  const auto ms = [] {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+  };
+  const int64_t before = ms();
+  const Uuid a = Uuid::V7();
+  const int64_t after = ms();
+  EXPECT_EQ(a.version(), 7);
+  EXPECT_TRUE(a.IsRfc4122Variant());
+  int64_t stamp = 0;
+  for (int i = 0; i < 6; ++i) stamp = (stamp << 8) | a.bytes()[i];
+  EXPECT_GE(stamp, before);
+  EXPECT_LE(stamp, after);
+  EXPECT_NE(Uuid::V7(), Uuid::V7());  // same millisecond, different random bits
+  Uuid b = Uuid::V7();
+  while (ms() == after) b = Uuid::V7();  // until the clock has moved on
+  b = Uuid::V7();
+  EXPECT_LT(a.ToString(), b.ToString());
+  EXPECT_TRUE(Uuid::Parse(b.ToString()).ok());
 }
 
 TEST(Uuid, V5MatchesRfc4122Example) {
