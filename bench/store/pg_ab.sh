@@ -36,20 +36,8 @@ taxii_load=build/release/bench/taxii/taxii_load
 pg_load=build/release/bench/store/pg_load
 mkdir -p "$work"
 
-cluster=$(scripts/pg-test-cluster.sh start)
-cluster_dir=${cluster%%$'\t'*}
-dsn=${cluster#*$'\t'}
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  scripts/pg-test-cluster.sh stop "$cluster_dir"
-}
-trap cleanup EXIT
-host=$(sed -E 's/.*host=([^ ]+).*/\1/' <<<"$dsn")
-port=$(sed -E 's/.*port=([^ ]+).*/\1/' <<<"$dsn")
-psql "$dsn" -q -c "CREATE DATABASE bench" >&2
-url="postgresql://postgres@/bench?host=$host&port=$port"
+# The cluster, the database `bench`, cleanup on exit, and $url (bench/store/pg_cluster.sh).
+source bench/store/pg_cluster.sh
 
 serve() {  # serve BINARY DIR CONFIG: starts a node; its pid is the last of pids
   rm -f "$2/port"
