@@ -120,6 +120,8 @@ if wanted pg; then
   row "#8 GET PostgreSQL/SQLite" "$(awk -F: '/^GET ratio/ {print $2+0}' "$log")" ">= 0.60" pg.log
   row "#8 POST PostgreSQL/bare COPY" "$(awk -F: '/^POST ratio/ {print $2+0}' "$log")" ">= 0.50" \
     pg.log
+  row "#8 POST 4 connections/COPY" "$(awk '/^POST \/ bare COPY over/ {print $(NF-1)}' "$log")" \
+    "(info)" pg.log
 fi
 
 {

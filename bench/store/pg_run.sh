@@ -22,8 +22,10 @@
 # Settings: ANALYZE (0; 1 runs ANALYZE after the load), VACUUM (1: VACUUM after the load; 0:
 # none), WARMUP (3 s per node, not measured), SERVER_THREADS (8), WRK_THREADS (2),
 # WRK_CONNECTIONS (16), WRK_SECONDS (10), ROUNDS (2), POST_ENVELOPES (1000), POST_CONNECTIONS
-# (4), WORK (scratch directory, default /tmp/liaison-pg-bench). Installs wrk from Debian when
-# missing (root needed then).
+# (16, the GET's concurrency, as in bench/taxii/post.sh since session 7), POST_FEW_CONNECTIONS
+# (4: the POST and the COPY again over that many, for information; 0 leaves them out), WORK
+# (scratch directory, default /tmp/liaison-pg-bench). Installs wrk from Debian when missing
+# (root needed then).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 objects=${1:-100000}
@@ -32,7 +34,8 @@ connections=${WRK_CONNECTIONS:-16}
 seconds=${WRK_SECONDS:-10}
 rounds=${ROUNDS:-2}
 post_envelopes=${POST_ENVELOPES:-1000}
-post_connections=${POST_CONNECTIONS:-4}
+post_connections=${POST_CONNECTIONS:-16}
+few_connections=${POST_FEW_CONNECTIONS:-4}
 server_threads=${SERVER_THREADS:-8}
 work=${WORK:-/tmp/liaison-pg-bench}
 
@@ -153,6 +156,13 @@ bare_rate=$("$pg_load" bare "$url" "$post_envelopes" "$post_connections")
 sleep 1
 cpu2=$(cluster_cpu)
 rows=$((post_envelopes * 100))
+few_post=0 few_bare=0
+if ((few_connections > 0)); then
+  echo "== POST and bare COPY over $few_connections connections" >&2
+  few_post=$("$taxii_load" post "$pg_port" "$pg_collection" "$post_envelopes" "$few_connections" \
+    30000000)
+  few_bare=$("$pg_load" bare "$url" "$post_envelopes" "$few_connections")
+fi
 # One connection each: the per-transaction cost without the concurrency that bare COPY has and
 # the store's one-writer-at-a-time lock (docs/store.md) does not.
 echo "== one connection: Store::Add and bare COPY" >&2
@@ -170,6 +180,7 @@ GET ratio PostgreSQL/SQLite: $(awk -v a="$pg_sum" -v b="$sqlite_sum" 'BEGIN {pri
 POST objects/s to PostgreSQL ($post_connections connections): $post_rate
 bare COPY rows/s (100/transaction, $post_connections connections): $bare_rate
 POST ratio: $(awk -v a="$post_rate" -v b="$bare_rate" 'BEGIN {printf "%.2f", a/b}') (bar >= 0.50)
+POST / bare COPY over $few_connections connections: $few_post / $few_bare = $(awk -v a="$few_post" -v b="$few_bare" 'BEGIN {if (b > 0) printf "%.2f", a/b; else print "-"}') (info)
 Store::Add objects/s (100/call, $post_connections threads): $add_rate
 Store::Add ratio (the store alone): $(awk -v a="$add_rate" -v b="$bare_rate" 'BEGIN {printf "%.2f", a/b}')
 one connection, Store::Add / bare COPY: $add1_rate / $bare1_rate = $(awk -v a="$add1_rate" -v b="$bare1_rate" 'BEGIN {printf "%.2f", a/b}')
