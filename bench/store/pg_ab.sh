@@ -39,35 +39,11 @@ mkdir -p "$work"
 # The cluster, the database `bench`, cleanup on exit, and $url (bench/store/pg_cluster.sh).
 source bench/store/pg_cluster.sh
 
-serve() {  # serve BINARY DIR CONFIG: starts a node; its pid is the last of pids
-  rm -f "$2/port"
-  LIAISON_ADMIN_PASSWORD=bench-pw "$1" serve --config "$3" --data "$2" \
-    --listen 127.0.0.1:0 --port-file "$2/port" >"$2/server.out" 2>"$2/server.log" &
-  pids+=($!)
-  for _ in $(seq 1 300); do [[ -s "$2/port" ]] && break; sleep 0.1; done
-  [[ -s "$2/port" ]] || { echo "bench: server in $2 did not start" >&2; cat "$2/server.log" >&2; exit 3; }
-}
-
 ticks() {  # ticks PID: utime + stime of one process
   local f
   read -r -a f < <(sed 's/.*) //' "/proc/$1/stat")
   echo $(( f[11] + f[12] ))
 }
-cluster_ticks() {  # the postmaster, its live children and the backends it has reaped
-  local pm t c g
-  pm=$(head -1 "$cluster_dir/data/postmaster.pid")
-  read -r -a g < <(sed 's/.*) //' "/proc/$pm/stat")
-  t=$(( g[11] + g[12] + g[13] + g[14] ))
-  for c in $(cat /proc/"$pm"/task/*/children); do
-    read -r -a g < <(sed 's/.*) //' "/proc/$c/stat" 2>/dev/null) || continue
-    t=$(( t + g[11] + g[12] ))
-  done
-  echo "$t"
-}
-hz=$(getconf CLK_TCK)
-
-auth="Authorization: Basic $(printf 'admin:bench-pw' | base64)"
-accept='Accept: application/taxii+json;version=2.1'
 # measure NAME PID WRK-ARGS...: one wrk run; prints NAME, req/s, and the node's and the cluster's
 # CPU per GET
 measure() {
@@ -97,11 +73,7 @@ walk() {
 }
 
 sqlite_dir=$work/sqlite-$objects
-if [[ ! -s "$sqlite_dir/collection" ]]; then
-  rm -rf "$sqlite_dir"; mkdir -p "$sqlite_dir"
-  "$taxii_load" fill "$sqlite_dir" "$objects" >"$sqlite_dir/collection"
-fi
-collection_sqlite=$(cat "$sqlite_dir/collection")
+collection_sqlite=$(fill_sqlite "$sqlite_dir" "$objects")
 collection=$("$pg_load" fill "$url" "$objects")
 # ANALYZE too: autovacuum would otherwise analyse the freshly loaded table during some round.
 psql "$url" -q -c "VACUUM (ANALYZE) objects" >&2

@@ -54,34 +54,9 @@ mkdir -p "$work"
 # The cluster, the database `bench`, cleanup on exit, and $url (bench/store/pg_cluster.sh).
 source bench/store/pg_cluster.sh
 
-serve() {  # serve DIR [CONFIG]: starts a node (not in a subshell: its pid must reach cleanup)
-  rm -f "$1/port"
-  local config=()
-  [[ -n "${2:-}" ]] && config=(--config "$2")
-  LIAISON_ADMIN_PASSWORD=bench-pw "$liaison" serve "${config[@]}" --data "$1" \
-    --listen 127.0.0.1:0 --port-file "$1/port" >"$1/server.out" 2>"$1/server.log" &
-  pids+=($!)
-  for _ in $(seq 1 300); do [[ -s "$1/port" ]] && break; sleep 0.1; done
-  [[ -s "$1/port" ]] || { echo "bench: server in $1 did not start" >&2; cat "$1/server.log" >&2; exit 3; }
-}
+# CPU seconds used so far by the cluster's processes (cluster_ticks, bench/store/pg_cluster.sh).
+cluster_cpu() { awk -v t="$(cluster_ticks)" -v hz="$hz" 'BEGIN {printf "%.2f", t / hz}'; }
 
-# CPU seconds used so far by the cluster's processes: the postmaster, its live children, and
-# (cutime/cstime) the backends it has reaped. A load-independent view of the server's work: on
-# this shared machine wall-clock rates move with the other builds, CPU per row much less.
-cluster_cpu() {
-  local pm t c
-  pm=$(head -1 "$cluster_dir/data/postmaster.pid")
-  read -r -a f < <(sed 's/.*) //' "/proc/$pm/stat")
-  t=$(( f[11] + f[12] + f[13] + f[14] ))
-  for c in $(cat /proc/"$pm"/task/*/children); do
-    read -r -a g < <(sed 's/.*) //' "/proc/$c/stat" 2>/dev/null) || continue
-    t=$(( t + g[11] + g[12] ))
-  done
-  awk -v t="$t" -v hz="$(getconf CLK_TCK)" 'BEGIN {printf "%.2f", t / hz}'
-}
-
-auth="Authorization: Basic $(printf 'admin:bench-pw' | base64)"
-accept='Accept: application/taxii+json;version=2.1'
 wrk_rps() {  # wrk_rps URL -> requests/s
   local out
   out=$(wrk -t"$threads" -c"$connections" -d"${seconds}s" -H "$auth" -H "$accept" "$1")
@@ -92,11 +67,7 @@ wrk_rps() {  # wrk_rps URL -> requests/s
 # Stores: SQLite through taxii_load's bulk path (reused between runs), PostgreSQL through
 # pg_load's (Store::Add in batches of 10,000).
 sqlite_dir=$work/sqlite-$objects
-if [[ ! -s "$sqlite_dir/collection" ]]; then
-  rm -rf "$sqlite_dir"; mkdir -p "$sqlite_dir"
-  "$taxii_load" fill "$sqlite_dir" "$objects" >"$sqlite_dir/collection"
-fi
-sqlite_collection=$(cat "$sqlite_dir/collection")
+sqlite_collection=$(fill_sqlite "$sqlite_dir" "$objects")
 pg_collection=$("$pg_load" fill "$url" "$objects")
 # No ANALYZE here: the store's plans must not depend on statistics (docs/store.md), and the GET
 # rounds start right after a bulk load, before autovacuum's first look. ANALYZE=1 runs one.
@@ -109,8 +80,8 @@ pg_dir=$work/pg-node
 rm -rf "$pg_dir"; mkdir -p "$pg_dir"
 printf 'threads = %s\nstore = "%s"\n' "$server_threads" "$url" >"$pg_dir/liaison.toml"
 printf 'threads = %s\n' "$server_threads" >"$sqlite_dir/liaison.toml"
-serve "$sqlite_dir" "$sqlite_dir/liaison.toml"
-serve "$pg_dir" "$pg_dir/liaison.toml"
+serve "$liaison" "$sqlite_dir" "$sqlite_dir/liaison.toml"
+serve "$liaison" "$pg_dir" "$pg_dir/liaison.toml"
 sqlite_port=$(cat "$sqlite_dir/port")
 pg_port=$(cat "$pg_dir/port")
 sqlite_url="http://127.0.0.1:$sqlite_port/api/collections/$sqlite_collection/objects/?limit=100"
