@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "bench/taxii/bare_sqlite.h"
 #include "benchmark/benchmark.h"
 #include "store/filter.h"
 #include "store/sqlite/sqlite_store.h"
@@ -176,12 +177,8 @@ void BM_BareSqlite_Insert(benchmark::State& state) {
   std::filesystem::remove(path);
   sqlite3* db = nullptr;
   if (sqlite3_open(path.c_str(), &db) != SQLITE_OK) return state.SkipWithError("open failed");
-  sqlite3_exec(db,
-               "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
-               "CREATE TABLE objects(id TEXT, version TEXT, json TEXT)",
-               nullptr, nullptr, nullptr);
-  sqlite3_stmt* insert = nullptr;
-  sqlite3_prepare_v2(db, "INSERT INTO objects VALUES (?1, ?2, ?3)", -1, &insert, nullptr);
+  sqlite3_stmt* insert = bench::PrepareBareTable(db);
+  if (insert == nullptr) return state.SkipWithError("bare table");
   int64_t next = 0;
   std::vector<stix::Object> batch(100);
   for (auto _ : state) {

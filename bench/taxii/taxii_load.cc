@@ -35,6 +35,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "bench/taxii/bare_sqlite.h"
 #include "bench/taxii/corpus.h"
 #include "core/timestamp.h"
 #include "stix/object.h"
@@ -171,12 +172,11 @@ int Bare(const std::string& path, int64_t envelopes) {
   std::filesystem::remove(path + "-shm");
   sqlite3* db = nullptr;
   if (sqlite3_open(path.c_str(), &db) != SQLITE_OK) return 3;
-  sqlite3_exec(db,
-               "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
-               "CREATE TABLE objects(id TEXT, version TEXT, json TEXT)",
-               nullptr, nullptr, nullptr);
-  sqlite3_stmt* insert = nullptr;
-  sqlite3_prepare_v2(db, "INSERT INTO objects VALUES (?1, ?2, ?3)", -1, &insert, nullptr);
+  sqlite3_stmt* insert = liaison::bench::PrepareBareTable(db);
+  if (insert == nullptr) {
+    std::fprintf(stderr, "bare: %s\n", sqlite3_errmsg(db));
+    return 3;
+  }
   const std::string version = "2024-01-01T00:00:00.000000000Z";
   return InsertRows(db, insert, envelopes, "bare",
                     [&](int64_t, const std::string& id, const std::string& json) {
