@@ -45,9 +45,9 @@ std::string ReleaseLog::ChainHash(const store::AuditRecord& r) {
   return internal::Sha256Hex(StrCat(r.prev_hash, "\n", canonical));
 }
 
-Result<store::AuditRecord> ReleaseLog::Append(std::string_view kind, std::string_view partner,
-                                              std::string_view policy_version,
-                                              std::string_view details_json, Timestamp time) {
+Result<store::AuditRecord> ReleaseLog::Entry(std::string_view kind, std::string_view partner,
+                                             std::string_view policy_version,
+                                             std::string_view details_json, Timestamp time) {
   if (kind.empty()) return absl::InvalidArgumentError("audit entry: empty kind");
   if (!json::Parse(details_json).ok()) {
     return absl::InvalidArgumentError("audit entry: details are not JSON");
@@ -58,12 +58,25 @@ Result<store::AuditRecord> ReleaseLog::Append(std::string_view kind, std::string
   r.partner = std::string(partner);
   r.policy_version = std::string(policy_version);
   r.details = std::string(details_json);
+  return r;
+}
+
+Result<store::AuditRecord> ReleaseLog::Append(std::string_view kind, std::string_view partner,
+                                              std::string_view policy_version,
+                                              std::string_view details_json, Timestamp time) {
+  LIAISON_ASSIGN_OR_RETURN(store::AuditRecord r,
+                           Entry(kind, partner, policy_version, details_json, time));
   std::vector<store::AuditRecord> batch;
   batch.push_back(std::move(r));
   LIAISON_ASSIGN_OR_RETURN(std::vector<store::AuditRecord> written,
                            store_.AppendAudit(std::move(batch), &ReleaseLog::ChainHash));
   if (written.size() != 1) return absl::InternalError("audit append returned no entry");
   return std::move(written.front());
+}
+
+Status ReleaseLog::Flush() {
+  Status s = store_.AppendAudit({}, &ReleaseLog::ChainHash).status();
+  return absl::IsUnimplemented(s) ? absl::OkStatus() : s;
 }
 
 Result<store::AuditRecord> ReleaseLog::AppendRelease(std::string_view partner,
@@ -74,6 +87,7 @@ Result<store::AuditRecord> ReleaseLog::AppendRelease(std::string_view partner,
 }
 
 Result<VerifyResult> ReleaseLog::Verify() {
+  LIAISON_RETURN_IF_ERROR(Flush());
   VerifyResult out;
   store::AuditQuery q;
   q.limit = 10'000;
@@ -123,6 +137,7 @@ Result<VerifyResult> ReleaseLog::Verify() {
 
 Result<std::vector<store::AuditRecord>> ReleaseLog::Read(std::optional<std::string> partner,
                                                          std::optional<Timestamp> since) {
+  LIAISON_RETURN_IF_ERROR(Flush());
   std::vector<store::AuditRecord> out;
   store::AuditQuery q;
   q.partner = std::move(partner);

@@ -60,6 +60,16 @@ class ReleaseLog {
   Result<store::AuditRecord> Append(std::string_view kind, std::string_view partner,
                                     std::string_view policy_version, std::string_view details_json,
                                     Timestamp time = Timestamp::Now());
+  // The entry Append would append (validated; seq and hashes unset), for a store that appends
+  // it later in the chain, e.g. with the objects it concerns (Store::AddWithAudit with
+  // ChainHash).
+  static Result<store::AuditRecord> Entry(std::string_view kind, std::string_view partner,
+                                          std::string_view policy_version,
+                                          std::string_view details_json,
+                                          Timestamp time = Timestamp::Now());
+  // Has the store chain any entries it holds pending (AddWithAudit's, e.g. left by a crash);
+  // Verify and Read do this first.
+  Status Flush();
   // Appends one "release" entry.
   Result<store::AuditRecord> AppendRelease(std::string_view partner,
                                            std::string_view policy_version,

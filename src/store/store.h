@@ -402,6 +402,27 @@ class Store {
     (void)make_filter;
     return QueryKept(collection, filter, keep, max_scanned);
   }
+
+  // --- Objects with their audit entries (issue #3) --------------------------------------------
+  // Add, and when (only when) it succeeds, AppendAudit(audit, chain): a POST's signed receipt
+  // is logged with the objects it acknowledges. Returns Add's result; like Add, after the
+  // objects and the entries are durable. The entries' seq and hashes are assigned as AppendAudit
+  // assigns them, in the one chain, but possibly after the call returns (ReadAudit shows them
+  // as soon as it is called after). The default runs the two calls one after the other (a crash
+  // between them keeps the objects and loses the entries; an append that fails fails the call,
+  // with the objects stored). A backend may instead commit both together, with one flush
+  // (the SQLite store does: docs/store.md, "Receipts ride the objects' commit").
+  virtual Result<AddResult> AddWithAudit(std::string_view collection,
+                                         std::span<const stix::Object> objects,
+                                         const AddOptions& options, std::vector<AuditRecord> audit,
+                                         const AuditChainFn& chain) {
+    auto added = Add(collection, objects, options);
+    if (!added.ok() || audit.empty()) return added;
+    if (auto appended = AppendAudit(std::move(audit), chain); !appended.ok()) {
+      return appended.status();
+    }
+    return added;
+  }
 };
 
 }  // namespace liaison::store

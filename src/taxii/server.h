@@ -26,21 +26,32 @@
 
 namespace liaison::taxii {
 
-// Told about the objects each POST stored, after they are durable; returns extra response headers.
-// Sync (docs/sync.md) uses it to answer a peer with a signed receipt (X-Liaison-Receipt) and to
-// remember which peer sent which versions. Called on a serving thread, concurrently: thread safe.
+// Told about each POST's objects before and after they are stored. Sync (docs/sync.md) uses it to
+// answer a peer with a signed receipt (X-Liaison-Receipt), logged in the same commit as the
+// objects it acknowledges, and to remember which peer sent which versions. Called on the
+// server's threads, concurrently: thread safe.
 class PostObserver {
  public:
-  struct Posted {
+  struct Incoming {
     std::string_view user;        // the authenticated caller
     std::string_view sender_key;  // its X-Liaison-Sender-Key header ("" when absent)
     std::string_view collection;
     std::string_view status_id;
     std::span<const stix::Object> objects;  // the valid objects, as passed to Store::Add
-    const store::AddResult& result;
+  };
+  struct Prepared {
+    // Audit entries stored with the objects (Store::AddWithAudit), with their chain function.
+    std::vector<store::AuditRecord> audit;
+    store::AuditChainFn chain;
+    std::vector<std::pair<std::string, std::string>> headers;  // added to the 202 response
+    std::function<void()> after_add;  // run once the objects are durable (may be empty)
   };
   virtual ~PostObserver() = default;
-  virtual std::vector<std::pair<std::string, std::string>> OnObjectsAdded(const Posted& posted) = 0;
+  // Before the objects are stored (only when some are valid); nothing of it is used if the
+  // store fails.
+  virtual Prepared BeforeAdd(const Incoming& incoming) = 0;
+  // After they are durable.
+  virtual void OnObjectsAdded(const Incoming& incoming, const store::AddResult& result) = 0;
 };
 
 // One API root (TAXII 2.1 section 4.2). `name` is its URL path segment: "/<name>/".

@@ -170,7 +170,7 @@ TEST_F(SqliteStoreTest, UsesWalModeAndRecordsTheSchemaVersion) {
   auto store = Open();
   ASSERT_TRUE(store.ok()) << store.status();
   EXPECT_EQ(RawSql("PRAGMA journal_mode"), "wal");
-  EXPECT_EQ(RawSql("SELECT max(version) FROM schema_migrations"), "4");
+  EXPECT_EQ(RawSql("SELECT max(version) FROM schema_migrations"), "5");
   EXPECT_EQ(RawSql("PRAGMA application_id"), std::to_string(0x4C49414E));
 }
 
@@ -207,7 +207,8 @@ TEST_F(SqliteStoreTest, ReleaseKeysAreWrittenAtIngestAndBackfilledByTheMigration
   RawSql("ALTER TABLE objects DROP COLUMN rkey");
   RawSql("DROP TABLE release_codes");
   RawSql("CREATE INDEX objects_by_cid ON objects(cid)");
-  RawSql("DELETE FROM schema_migrations WHERE version = 4");
+  RawSql("DROP TABLE audit_pending");
+  RawSql("DELETE FROM schema_migrations WHERE version >= 4");
   EXPECT_EQ(RawSql("SELECT max(version) FROM schema_migrations"), "3");
   {
     auto store = Open();
@@ -218,7 +219,7 @@ TEST_F(SqliteStoreTest, ReleaseKeysAreWrittenAtIngestAndBackfilledByTheMigration
     ASSERT_TRUE(page.ok()) << page.status();
     EXPECT_EQ(page->records.size(), objects.size());
   }
-  EXPECT_EQ(RawSql("SELECT max(version) FROM schema_migrations"), "4");
+  EXPECT_EQ(RawSql("SELECT max(version) FROM schema_migrations"), "5");
   EXPECT_EQ(RawSql("SELECT group_concat(rkey) FROM (SELECT rkey FROM objects ORDER BY date_added)"),
             keys);
   EXPECT_EQ(RawSql("SELECT count(*) FROM objects WHERE rkey = 0"), "1");
@@ -435,6 +436,65 @@ TEST_F(SqliteStoreTest, AcknowledgedAddsSurviveKillNine) {
   }
   for (int b = 0; b <= acked; ++b) EXPECT_EQ(per_batch[b], kPerBatch) << "batch " << b;
   for (const auto& [b, n] : per_batch) EXPECT_EQ(n, kPerBatch) << "partial batch " << b;
+}
+
+// AddWithAudit's entries wait in audit_pending (object file) until moved into the audit file's
+// chain. A crash can leave rows there: moved (their delete had not committed) or not (the move
+// had not run). Reopened, the store chains the second kind once a chain function is known and
+// never chains the first kind again.
+TEST_F(SqliteStoreTest, AuditEntriesLeftPendingByACrashAreChainedOnceAfterRestart) {
+  auto chain = [](const AuditRecord& r) { return absl::StrCat(r.prev_hash, "+", r.details); };
+  auto entry = [](std::string details) {
+    AuditRecord r;
+    r.time = *Timestamp::Parse("2024-01-01T00:00:00Z");
+    r.kind = "receipt";
+    r.details = std::move(details);
+    return r;
+  };
+  auto read_all = [](Store& store) {
+    auto log = store.ReadAudit({});
+    EXPECT_TRUE(log.ok()) << log.status();
+    std::vector<std::string> out;
+    if (log.ok()) {
+      for (const AuditRecord& r : *log) out.push_back(absl::StrCat(r.seq, ":", r.hash));
+    }
+    return out;
+  };
+  {
+    auto store = Open();
+    ASSERT_TRUE(store.ok()) << store.status();
+    ASSERT_TRUE((*store)->CreateCollection(TestCollection()).ok());
+    auto added = (*store)->AddWithAudit(kCollection, std::vector<stix::Object>{Indicator(1)}, {},
+                                        {entry("a")}, chain);
+    ASSERT_TRUE(added.ok()) << added.status();
+    EXPECT_EQ(read_all(**store), std::vector<std::string>{"1:+a"});
+  }
+  // As a crash would leave them: "a" moved but not deleted, "b" committed but not moved.
+  RawSql("DELETE FROM audit_pending");
+  RawSql(
+      "INSERT INTO audit_pending(pid, time, kind, partner, policy_version, details) VALUES "
+      "(1, '2024-01-01T00:00:00.000000000Z', 'receipt', '', '', 'a'), "
+      "(2, '2024-01-01T00:00:00.000000000Z', 'receipt', '', '', 'b')");
+  {
+    auto store = Open();
+    ASSERT_TRUE(store.ok()) << store.status();
+    // No chain function yet (a reader that brings none): "b" waits.
+    EXPECT_EQ(read_all(**store), std::vector<std::string>{"1:+a"});
+    ASSERT_TRUE((*store)->AppendAudit({}, chain).ok());
+    EXPECT_EQ(read_all(**store), (std::vector<std::string>{"1:+a", "2:+a+b"}));
+    // The next write deletes the moved rows; pids are never reused for new entries.
+    auto added = (*store)->AddWithAudit(kCollection, std::vector<stix::Object>{Indicator(2)}, {},
+                                        {entry("c")}, chain);
+    ASSERT_TRUE(added.ok()) << added.status();
+    EXPECT_EQ(read_all(**store), (std::vector<std::string>{"1:+a", "2:+a+b", "3:+a+b+c"}));
+  }
+  EXPECT_EQ(RawSql("SELECT group_concat(pid) FROM audit_pending"), "3");
+  {
+    auto store = Open();
+    ASSERT_TRUE(store.ok()) << store.status();
+    ASSERT_TRUE((*store)->AppendAudit({}, chain).ok());
+    EXPECT_EQ(read_all(**store), (std::vector<std::string>{"1:+a", "2:+a+b", "3:+a+b+c"}));
+  }
 }
 
 }  // namespace

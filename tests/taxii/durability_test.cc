@@ -29,10 +29,12 @@
 #include <thread>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "core/json.h"
 #include "core/timestamp.h"
 #include "gtest/gtest.h"
+#include "policy/release_log.h"
 #include "store/sqlite/sqlite_store.h"
 #include "taxii/auth.h"
 #include "taxii/test_client.h"
@@ -239,6 +241,33 @@ TEST(TaxiiDurability, AcknowledgedEnvelopesSurviveKillNine) {
   }
   // Nothing else got in either.
   EXPECT_EQ(stored.size(), whole * kObjectsPerEnvelope);
+
+  // Each POST's signed receipt is on the release log with its objects' commit (the SQLite store
+  // keeps it pending beside them until it is chained): every acknowledged envelope's receipt is
+  // there, once, and the chain verifies, whatever the kills interrupted.
+  policy::ReleaseLog log(st);
+  auto verified = log.Verify();
+  ASSERT_TRUE(verified.ok()) << verified.status();
+  EXPECT_TRUE(verified->ok) << verified->problem << " at " << verified->first_bad;
+  auto entries = log.Read(std::nullopt, std::nullopt);
+  ASSERT_TRUE(entries.ok()) << entries.status();
+  absl::flat_hash_map<std::string, int> receipts;  // status id -> entries
+  for (const store::AuditRecord& e : *entries) {
+    if (e.kind != "receipt") continue;
+    auto details = json::Parse(e.details);
+    ASSERT_TRUE(details.ok()) << e.details;
+    const json::Value* receipt = details->Find("receipt");
+    ASSERT_NE(receipt, nullptr) << e.details;
+    const json::Value* status_id = receipt->Find("status_id");
+    ASSERT_TRUE(status_id != nullptr && status_id->is_string()) << e.details;
+    ++receipts[status_id->as_string()];
+  }
+  for (const auto& [id, n] : receipts) EXPECT_EQ(n, 1) << "receipt of status " << id << " twice";
+  for (size_t k = 0; k < acknowledged.size(); ++k) {
+    EXPECT_TRUE(receipts.contains(status_ids[k]))
+        << "acknowledged envelope " << acknowledged[k] << " has no receipt on the release log";
+  }
+  EXPECT_LE(receipts.size(), attempted);
   std::printf("durability: %d kills, %zu envelopes sent, %zu acknowledged, %zu stored\n", cycles,
               attempted, acknowledged.size(), whole);
   std::filesystem::remove_all(dir);

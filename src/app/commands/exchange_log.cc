@@ -88,20 +88,39 @@ std::function<std::string(std::string_view peer)> MakeSyncReleaseVersion(
   };
 }
 
+namespace {
+
+// A receipt's release-log entry: its direction, whether it verified, and the receipt itself.
+Result<store::AuditRecord> ReceiptEntry(const policy::PartnerSet* partners,
+                                        const taxii::sync::ReceiptRecord& r) {
+  json::Value details{json::Object{}};
+  details.Set("direction", r.kind == taxii::sync::ReceiptRecord::Kind::kSent ? "sent" : "received");
+  details.Set("verified", r.verified);
+  auto receipt = json::Parse(r.receipt.ToJson());
+  if (receipt.ok()) details.Set("receipt", *std::move(receipt));
+  return policy::ReleaseLog::Entry("receipt", r.peer, PolicyVersionOf(partners, r.peer),
+                                   json::Serialize(details));
+}
+
+}  // namespace
+
 taxii::sync::ReceiptRecorder MakeReceiptRecorder(
     store::Store& store, std::shared_ptr<const policy::PartnerSet> partners) {
   auto log = std::make_shared<policy::ReleaseLog>(store);
   return [log, partners = std::move(partners)](const taxii::sync::ReceiptRecord& r) -> Status {
-    json::Value details{json::Object{}};
-    details.Set("direction",
-                r.kind == taxii::sync::ReceiptRecord::Kind::kSent ? "sent" : "received");
-    details.Set("verified", r.verified);
-    auto receipt = json::Parse(r.receipt.ToJson());
-    if (receipt.ok()) details.Set("receipt", *std::move(receipt));
-    auto entry = log->Append("receipt", r.peer, PolicyVersionOf(partners.get(), r.peer),
-                             json::Serialize(details));
+    LIAISON_ASSIGN_OR_RETURN(store::AuditRecord e, ReceiptEntry(partners.get(), r));
+    auto entry = log->Append(e.kind, e.partner, e.policy_version, e.details, e.time);
     return entry.ok() ? absl::OkStatus() : entry.status();
   };
+}
+
+void SetReceiptLogging(store::Store& store, std::shared_ptr<const policy::PartnerSet> partners,
+                       taxii::sync::EngineOptions& options) {
+  options.recorder = MakeReceiptRecorder(store, partners);
+  options.receipt_entry = [partners = std::move(partners)](const taxii::sync::ReceiptRecord& r) {
+    return ReceiptEntry(partners.get(), r);
+  };
+  options.receipt_chain = &policy::ReleaseLog::ChainHash;
 }
 
 std::unique_ptr<psi::RunRecorder> MakeReleaseLogRunRecorder(store::Store& store) {

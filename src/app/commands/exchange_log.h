@@ -38,6 +38,11 @@ std::function<std::string(std::string_view peer)> MakeSyncReleaseVersion(
 taxii::sync::ReceiptRecorder MakeReceiptRecorder(
     store::Store& store, std::shared_ptr<const policy::PartnerSet> partners);
 
+// Both kinds of receipt logging of `options`: the recorder above, and received receipts logged
+// in the same commit as the objects they acknowledge (EngineOptions::receipt_entry).
+void SetReceiptLogging(store::Store& store, std::shared_ptr<const policy::PartnerSet> partners,
+                       taxii::sync::EngineOptions& options);
+
 // PSI runs (and refusals) go into the release log as "psi" entries: who, when, mode, sizes,
 // outcome; never the items.
 std::unique_ptr<psi::RunRecorder> MakeReleaseLogRunRecorder(store::Store& store);

@@ -58,7 +58,7 @@ int RunSync(const SyncArgs& args) {
   options.release_version = MakeSyncReleaseVersion(config->server.partners);
   options.withheld_for_ends =
       MakeSyncWithheldForEnds(**store, config->server.partners, config->peers);
-  options.recorder = MakeReceiptRecorder(**store, config->server.partners);
+  SetReceiptLogging(**store, config->server.partners, options);
   options.signer = signer->get();
   options.server_name = config->server.title;
   taxii::sync::Engine engine(**store, options);

@@ -151,6 +151,20 @@ CREATE UNIQUE INDEX release_codes_by_code ON release_codes(kind, code);
 DROP INDEX objects_by_cid;
 CREATE INDEX objects_by_cid_key ON objects(cid, date_added, rkey, spec_version);
 )sql",
+    // 5 (issue #3): audit entries committed with the objects they concern (AddWithAudit: a
+    // POST's receipt), waiting to be chained into the audit file, which records in its
+    // audit_meta('pending_moved_upto') the highest pid it holds. pid only grows (AUTOINCREMENT:
+    // moved rows are deleted, and a reused pid would be taken for one already moved).
+    R"sql(
+CREATE TABLE audit_pending(
+  pid INTEGER PRIMARY KEY AUTOINCREMENT,
+  time TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  partner TEXT NOT NULL,
+  policy_version TEXT NOT NULL,
+  details TEXT NOT NULL
+);
+)sql",
 };
 static_assert(std::size(kMigrations) == kSchemaVersion);
 

@@ -9,6 +9,7 @@
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -255,6 +256,9 @@ class SqliteStore final : public Store {
   Result<std::vector<AuditRecord>> AppendAudit(std::vector<AuditRecord> entries,
                                                const AuditChainFn& chain) override;
   Result<std::vector<AuditRecord>> ReadAudit(const AuditQuery& query) override;
+  Result<AddResult> AddWithAudit(std::string_view collection, std::span<const stix::Object> objects,
+                                 const AddOptions& options, std::vector<AuditRecord> audit,
+                                 const AuditChainFn& chain) override;
   Result<std::optional<std::string>> GetSyncState(std::string_view key) override;
   using Store::PutSyncState;
   Status PutSyncState(std::string_view key, std::string_view value,
@@ -347,6 +351,8 @@ class SqliteStore final : public Store {
     PrebuiltStatus* prebuilt = nullptr;
     std::vector<AuditRecord>* audit = nullptr;  // set: an AppendAudit, not an Add
     const AuditChainFn* chain = nullptr;
+    // AddWithAudit: entries stored in audit_pending in the Add's savepoint.
+    const std::vector<AuditRecord>* pending_audit = nullptr;
     std::optional<Result<AddResult>> result;  // set by the group's commit
     bool done = false;                        // internal::GroupCommit
   };
@@ -361,8 +367,31 @@ class SqliteStore final : public Store {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(writer_mu_);
   // The objects of a group (its Adds), under the writer lock; AppendAudit jobs are skipped.
   std::vector<Result<AddResult>> CommitObjects(const std::vector<AddJob*>& group);
-  // The entries of a group's AppendAudit jobs, in order, in one transaction of the audit file.
+  // The entries of a group's AppendAudit jobs, in order, in one transaction of the audit file,
+  // after the pending entries (below) committed before the transaction began.
   Status AppendAuditGroup(const std::vector<AddJob*>& jobs) ABSL_LOCKS_EXCLUDED(writer_mu_);
+  Result<AddResult> AddImpl(std::string_view collection, std::span<const stix::Object> objects,
+                            const AddOptions& options, const std::vector<AuditRecord>* audit);
+
+  // Receipts ride the objects' commit (AddWithAudit; docs/store.md): a POST's audit entry is
+  // inserted into audit_pending in the objects' transaction, so the POST waits for one fsync,
+  // not two. The mover chains pending entries into the audit file (in pid order, recording the
+  // highest pid moved in the same transaction, so a move is never repeated, by this process or
+  // another) at most once per kMoveWindow, and before any audit read or append; the writer
+  // deletes moved rows in its next transaction. Entries left pending by a crash are moved by the
+  // first call that brings the chain function (ReleaseLog passes it on every read).
+  class AuditMover;
+  static constexpr absl::Duration kMoveWindow = absl::Milliseconds(20);
+  Status MovePendingAudit() ABSL_LOCKS_EXCLUDED(audit_mu_);
+  // MovePendingAudit for the entries of every process, not only this one's (audit reads).
+  Status MoveAllPendingAudit() ABSL_LOCKS_EXCLUDED(audit_mu_);
+  bool AuditPending() const { return pending_max_.load() > moved_durable_.load(); }
+  void RememberChain(const AuditChainFn& chain) ABSL_LOCKS_EXCLUDED(chain_mu_);
+  absl::Mutex chain_mu_;
+  AuditChainFn pending_chain_ ABSL_GUARDED_BY(chain_mu_);
+  std::atomic<int64_t> pending_max_{0};    // highest pid committed here or found at open
+  std::atomic<int64_t> moved_durable_{0};  // highest pid the audit file holds, durably
+  int64_t pending_deleted_ ABSL_GUARDED_BY(writer_mu_) = 0;  // rows <= this are deleted
 
   // With `each`, the records' JSON goes to it and the page has no records (QueryEach).
   // `keep` (QueryKept) sees each version of a date_added-ordered scan before it is read out.
@@ -397,6 +426,54 @@ class SqliteStore final : public Store {
   Result<Connection*> AuditConnection() ABSL_EXCLUSIVE_LOCKS_REQUIRED(audit_mu_);
   absl::Mutex audit_mu_;
   std::unique_ptr<Connection> audit_ ABSL_GUARDED_BY(audit_mu_);
+
+  // Last: its thread (which calls into the members above) stops first.
+  std::unique_ptr<AuditMover> mover_;
+};
+
+// The thread that chains pending audit entries (see SqliteStore::MovePendingAudit).
+class SqliteStore::AuditMover {
+ public:
+  explicit AuditMover(SqliteStore* store) : store_(store), thread_([this] { Run(); }) {}
+  ~AuditMover() {
+    {
+      absl::MutexLock lock(&mu_);
+      stop_ = true;
+    }
+    thread_.join();
+  }
+  void Notify() {
+    absl::MutexLock lock(&mu_);
+    requested_ = true;
+  }
+
+ private:
+  void Run() {
+    for (;;) {
+      bool stop = false;
+      {
+        absl::MutexLock lock(&mu_);
+        mu_.Await(absl::Condition(
+            +[](AuditMover* m)
+                 ABSL_EXCLUSIVE_LOCKS_REQUIRED(m->mu_) { return m->requested_ || m->stop_; },
+            this));
+        // The entries of the POSTs that commit within the window go in the same audit commit:
+        // the window bounds the audit file's fsyncs, and nobody waits for them.
+        mu_.AwaitWithTimeout(absl::Condition(&stop_), kMoveWindow);
+        requested_ = false;
+        stop = stop_;
+      }
+      // A failure leaves the entries pending (they are durable): the next call tries again.
+      (void)store_->MovePendingAudit();
+      if (stop) return;
+    }
+  }
+
+  SqliteStore* const store_;
+  absl::Mutex mu_;
+  bool requested_ ABSL_GUARDED_BY(mu_) = false;
+  bool stop_ ABSL_GUARDED_BY(mu_) = false;
+  std::thread thread_;  // last: started once the fields above exist
 };
 
 namespace {
@@ -562,8 +639,14 @@ Result<std::unique_ptr<Store>> SqliteStore::Open(const SqliteOptions& options) {
     absl::MutexLock lock(&store->writer_mu_);
     store->checkpointer_ =
         std::make_unique<sqlite_internal::Checkpointer>(options.path, writer->db());
+    // Entries a previous process left pending (a crash): moved once a chain function is known.
+    LIAISON_ASSIGN_OR_RETURN(Statement st, writer->Prepare("SELECT max(pid) FROM audit_pending"));
+    LIAISON_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (row && !st.IsNull(0)) store->pending_max_.store(st.Int(0));
+    st.Reset();
     store->writer_ = std::move(writer);
   }
+  store->mover_ = std::make_unique<AuditMover>(store.get());
   return std::unique_ptr<Store>(std::move(store));
 }
 
@@ -673,6 +756,24 @@ Status SqliteStore::DeleteCollection(std::string_view id) {
 
 namespace {
 
+// Stores `entries` in audit_pending (AddWithAudit); returns the last pid.
+Result<int64_t> InsertPendingAudit(Connection& c, const std::vector<AuditRecord>& entries) {
+  LIAISON_ASSIGN_OR_RETURN(
+      Statement st, c.Prepare("INSERT INTO audit_pending(time, kind, partner, policy_version, "
+                              "details) VALUES (?1, ?2, ?3, ?4, ?5)"));
+  for (const AuditRecord& e : entries) {
+    const std::string time = TimestampText(e.time);
+    st.Bind(1, time);
+    st.Bind(2, e.kind);
+    st.Bind(3, e.partner);
+    st.Bind(4, e.policy_version);
+    st.Bind(5, e.details);
+    LIAISON_RETURN_IF_ERROR(st.Run());
+    st.Reset();
+  }
+  return static_cast<int64_t>(sqlite3_last_insert_rowid(c.db()));
+}
+
 // `body` is StatusBody(status).
 Status WriteStatus(Connection& c, const StatusResource& status, std::string_view body) {
   const std::string request_timestamp = TimestampText(status.request_timestamp);
@@ -692,6 +793,24 @@ Status WriteStatus(Connection& c, const StatusResource& status, std::string_view
 Result<AddResult> SqliteStore::Add(std::string_view collection,
                                    std::span<const stix::Object> objects,
                                    const AddOptions& options) {
+  return AddImpl(collection, objects, options, nullptr);
+}
+
+Result<AddResult> SqliteStore::AddWithAudit(std::string_view collection,
+                                            std::span<const stix::Object> objects,
+                                            const AddOptions& options,
+                                            std::vector<AuditRecord> audit,
+                                            const AuditChainFn& chain) {
+  if (audit.empty()) return AddImpl(collection, objects, options, nullptr);
+  if (!chain) return absl::InvalidArgumentError("audit entries without a chain function");
+  RememberChain(chain);
+  return AddImpl(collection, objects, options, &audit);
+}
+
+Result<AddResult> SqliteStore::AddImpl(std::string_view collection,
+                                       std::span<const stix::Object> objects,
+                                       const AddOptions& options,
+                                       const std::vector<AuditRecord>* audit) {
   if (options.status && options.status->id.empty()) {
     return absl::InvalidArgumentError("status: empty id");
   }
@@ -699,6 +818,7 @@ Result<AddResult> SqliteStore::Add(std::string_view collection,
   sqlite_internal::ReleaseFactsBatch facts;
   for (const stix::Object& object : objects) facts.Append(object.json);
   AddJob job{collection, objects, &options, &facts};
+  job.pending_audit = audit;
   // So is the status resource of the common case, every object new (its text is ~110 bytes an
   // object, 8 % of the serial section when built there).
   std::optional<PrebuiltStatus> prebuilt;
@@ -752,6 +872,15 @@ std::vector<Result<AddResult>> SqliteStore::CommitObjects(const std::vector<AddJ
   };
   auto tx = Transaction::Begin(c, Transaction::Mode::kWrite);
   if (!tx.ok()) return fail_all(tx.status());
+  // Pending audit entries the audit file now holds (see AuditMover) go with this commit.
+  const int64_t moved = moved_durable_.load();
+  if (moved > pending_deleted_) {
+    auto del = c.Prepare("DELETE FROM audit_pending WHERE pid <= ?1");
+    if (!del.ok()) return fail_all(del.status());
+    del->Bind(1, moved);
+    if (Status s = del->Run(); !s.ok()) return fail_all(s);
+  }
+  int64_t last_pid = 0;
   std::vector<Result<AddResult>> results;
   results.reserve(group.size());
   for (AddJob* job : group) {
@@ -764,6 +893,14 @@ std::vector<Result<AddResult>> SqliteStore::CommitObjects(const std::vector<AddJ
     if (Status s = c.Run("SAVEPOINT add_job"); !s.ok()) return fail_all(s);
     Result<AddResult> r = AddInTransaction(c, job->collection, job->objects, *job->facts,
                                            *job->options, job->prebuilt);
+    if (r.ok() && job->pending_audit != nullptr) {
+      auto pid = InsertPendingAudit(c, *job->pending_audit);
+      if (pid.ok()) {
+        last_pid = *pid;
+      } else {
+        r = pid.status();
+      }
+    }
     if (!r.ok()) {
       if (Status s = c.Run("ROLLBACK TO add_job"); !s.ok()) return fail_all(s);
     }
@@ -775,6 +912,14 @@ std::vector<Result<AddResult>> SqliteStore::CommitObjects(const std::vector<AddJ
     for (Result<AddResult>& r : results) {
       if (r.ok()) r = s;
     }
+    return results;
+  }
+  pending_deleted_ = std::max(pending_deleted_, moved);
+  if (last_pid > 0) {
+    int64_t seen = pending_max_.load();
+    while (seen < last_pid && !pending_max_.compare_exchange_weak(seen, last_pid)) {
+    }
+    if (mover_) mover_->Notify();
   }
   return results;
 }
@@ -1520,7 +1665,12 @@ Result<std::vector<std::pair<Principal, Permission>>> SqliteStore::ListPermissio
 
 Result<std::vector<AuditRecord>> SqliteStore::AppendAudit(std::vector<AuditRecord> entries,
                                                           const AuditChainFn& chain) {
-  if (entries.empty()) return entries;
+  if (chain) RememberChain(chain);
+  if (entries.empty()) {
+    // Nothing to append: still chain what is pending (ReleaseLog's reads call this first).
+    LIAISON_RETURN_IF_ERROR(MoveAllPendingAudit());
+    return entries;
+  }
   AddJob job{"", {}, nullptr, nullptr, nullptr, &entries, &chain};
   LIAISON_RETURN_IF_ERROR(RunInGroup(job).status());
   return entries;
@@ -1530,10 +1680,43 @@ Result<std::vector<AuditRecord>> SqliteStore::AppendAudit(std::vector<AuditRecor
 // appends run after its objects committed, outside the writer lock, in one transaction of that
 // file: one fsync per group for the receipts of many POSTs, and no write to the object file
 // that would make its readers drop their page cache.
+void SqliteStore::RememberChain(const AuditChainFn& chain) {
+  absl::MutexLock lock(&chain_mu_);
+  if (!pending_chain_) pending_chain_ = chain;
+}
+
+Status SqliteStore::MoveAllPendingAudit() {
+  LIAISON_ASSIGN_OR_RETURN(int64_t max_pid, Read([](Connection& c) -> Result<int64_t> {
+                             LIAISON_ASSIGN_OR_RETURN(
+                                 Statement st, c.Prepare("SELECT max(pid) FROM audit_pending"));
+                             LIAISON_ASSIGN_OR_RETURN(bool row, st.Step());
+                             return row && !st.IsNull(0) ? st.Int(0) : int64_t{0};
+                           }));
+  int64_t seen = pending_max_.load();
+  while (seen < max_pid && !pending_max_.compare_exchange_weak(seen, max_pid)) {
+  }
+  return MovePendingAudit();
+}
+
+Status SqliteStore::MovePendingAudit() {
+  if (!AuditPending()) return absl::OkStatus();
+  {
+    absl::MutexLock lock(&chain_mu_);
+    if (!pending_chain_) return absl::OkStatus();  // left by a crash: wait for the chain
+  }
+  return AppendAuditGroup({});
+}
+
 Status SqliteStore::AppendAuditGroup(const std::vector<AddJob*>& jobs) {
+  AuditChainFn pending_chain;
+  if (AuditPending()) {
+    absl::MutexLock lock(&chain_mu_);
+    pending_chain = pending_chain_;
+  }
   absl::MutexLock lock(&audit_mu_);
   LIAISON_ASSIGN_OR_RETURN(Connection * audit, AuditConnection());
   LIAISON_ASSIGN_OR_RETURN(Transaction tx, Transaction::Begin(*audit, Transaction::Mode::kWrite));
+  int64_t moved = -1;  // the pending entries the audit file holds once this commits
   Status appended = [&](Connection& c) -> Status {
     // In a write transaction: the head read here is still the head when we insert, so two
     // concurrent appends (from another process on the same files) cannot both chain onto the
@@ -1553,29 +1736,85 @@ Status SqliteStore::AppendAuditGroup(const std::vector<AddJob*>& jobs) {
         Statement ins,
         c.Prepare("INSERT INTO audit_log(seq, time, kind, partner, policy_version, details, "
                   "prev_hash, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"));
-    for (AddJob* job : jobs) {
-      for (AuditRecord& e : *job->audit) {
-        e.seq = ++seq;
-        e.prev_hash = prev;
-        e.hash = (*job->chain)(e);
-        const std::string time = TimestampText(e.time);
-        ins.Bind(1, e.seq);
-        ins.Bind(2, time);
-        ins.Bind(3, e.kind);
-        ins.Bind(4, e.partner);
-        ins.Bind(5, e.policy_version);
-        ins.Bind(6, e.details);
-        ins.Bind(7, e.prev_hash);
-        ins.Bind(8, e.hash);
-        LIAISON_RETURN_IF_ERROR(ins.Run());
-        ins.Reset();
-        prev = e.hash;
+    auto append = [&](AuditRecord& e, const AuditChainFn& chain) -> Status {
+      e.seq = ++seq;
+      e.prev_hash = prev;
+      e.hash = chain(e);
+      const std::string time = TimestampText(e.time);
+      ins.Bind(1, e.seq);
+      ins.Bind(2, time);
+      ins.Bind(3, e.kind);
+      ins.Bind(4, e.partner);
+      ins.Bind(5, e.policy_version);
+      ins.Bind(6, e.details);
+      ins.Bind(7, e.prev_hash);
+      ins.Bind(8, e.hash);
+      LIAISON_RETURN_IF_ERROR(ins.Run());
+      ins.Reset();
+      prev = e.hash;
+      return absl::OkStatus();
+    };
+    // Pending entries first: each was acknowledged (its POST answered) before this append began
+    // if its commit was, so the chain keeps the order in which things were acknowledged.
+    if (pending_chain) {
+      LIAISON_ASSIGN_OR_RETURN(
+          Statement upto,
+          c.Prepare("SELECT value FROM audit_meta WHERE key = 'pending_moved_upto'"));
+      LIAISON_ASSIGN_OR_RETURN(bool row, upto.Step());
+      moved = row ? upto.Int(0) : 0;
+      upto.Reset();
+      // Read in a snapshot of the object file taken now, inside this write transaction: a
+      // pid is committed before any larger one (AUTOINCREMENT under the object file's write
+      // lock), so every pid <= the largest read here has been read.
+      LIAISON_ASSIGN_OR_RETURN(
+          std::vector<AuditRecord> pending,
+          Read([&](Connection& objects) -> Result<std::vector<AuditRecord>> {
+            LIAISON_ASSIGN_OR_RETURN(
+                Statement st,
+                objects.Prepare("SELECT pid, time, kind, partner, policy_version, details "
+                                "FROM audit_pending WHERE pid > ?1 ORDER BY pid"));
+            st.Bind(1, moved);
+            std::vector<AuditRecord> out;
+            for (;;) {
+              LIAISON_ASSIGN_OR_RETURN(bool row, st.Step());
+              if (!row) break;
+              AuditRecord r;
+              r.seq = st.Int(0);  // the pid, until append assigns the seq
+              LIAISON_ASSIGN_OR_RETURN(r.time, ParseStoredTimestamp(st.Text(1)));
+              r.kind = std::string(st.Text(2));
+              r.partner = std::string(st.Text(3));
+              r.policy_version = std::string(st.Text(4));
+              r.details = std::string(st.Text(5));
+              out.push_back(std::move(r));
+            }
+            return out;
+          }));
+      if (!pending.empty()) {
+        for (AuditRecord& e : pending) {
+          moved = e.seq;
+          LIAISON_RETURN_IF_ERROR(append(e, pending_chain));
+        }
+        LIAISON_ASSIGN_OR_RETURN(
+            Statement set,
+            c.Prepare("INSERT INTO audit_meta(key, value) VALUES ('pending_moved_upto', ?1) "
+                      "ON CONFLICT(key) DO UPDATE SET value = excluded.value"));
+        set.Bind(1, moved);
+        LIAISON_RETURN_IF_ERROR(set.Run());
       }
+    }
+    for (AddJob* job : jobs) {
+      for (AuditRecord& e : *job->audit) LIAISON_RETURN_IF_ERROR(append(e, *job->chain));
     }
     return absl::OkStatus();
   }(*audit);
   LIAISON_RETURN_IF_ERROR(appended);  // ~Transaction rolls back
-  return tx.Commit();
+  LIAISON_RETURN_IF_ERROR(tx.Commit());
+  if (moved >= 0) {
+    int64_t seen = moved_durable_.load();
+    while (seen < moved && !moved_durable_.compare_exchange_weak(seen, moved)) {
+    }
+  }
+  return absl::OkStatus();
 }
 
 Result<Connection*> SqliteStore::AuditConnection() {
@@ -1593,7 +1832,10 @@ Result<Connection*> SqliteStore::AuditConnection() {
       conn->Exec("CREATE TABLE IF NOT EXISTS audit_log(seq INTEGER PRIMARY KEY, time TEXT NOT "
                  "NULL, kind TEXT NOT NULL, partner TEXT NOT NULL, policy_version TEXT NOT NULL, "
                  "details TEXT NOT NULL, prev_hash TEXT NOT NULL, hash TEXT NOT NULL);"
-                 "CREATE INDEX IF NOT EXISTS audit_by_partner ON audit_log(partner, seq);"));
+                 "CREATE INDEX IF NOT EXISTS audit_by_partner ON audit_log(partner, seq);"
+                 // audit_meta('pending_moved_upto'): see SqliteStore::AuditMover.
+                 "CREATE TABLE IF NOT EXISTS audit_meta(key TEXT PRIMARY KEY, value ANY) "
+                 "WITHOUT ROWID;"));
   // A store written before the move keeps its entries in the main file: copy them over once
   // (when the audit file is still empty), then remove them there. A crash between the two
   // leaves copies in the main file that nothing reads.
@@ -1645,6 +1887,8 @@ Result<Connection*> SqliteStore::AuditConnection() {
 }
 
 Result<std::vector<AuditRecord>> SqliteStore::ReadAudit(const AuditQuery& query) {
+  // Entries of Adds that returned before this call (in any process) are in the chain it reads.
+  LIAISON_RETURN_IF_ERROR(MoveAllPendingAudit());
   absl::MutexLock lock(&audit_mu_);
   LIAISON_ASSIGN_OR_RETURN(Connection * audit, AuditConnection());
   LIAISON_ASSIGN_OR_RETURN(Transaction tx, Transaction::Begin(*audit, Transaction::Mode::kRead));

@@ -1046,14 +1046,22 @@ HttpResponse Handler::AddObjects(const HttpRequest& request, const Route& route,
   } else {
     store::AddOptions add_options;
     add_options.status = status;
-    auto added = store_.Add(c->id, valid, add_options);
+    // Sync: a signed receipt for the sender, logged with the objects (one commit), and where
+    // these versions came from.
+    const PostObserver::Incoming incoming{caller.user, request.sender_key, c->id, status.id, valid};
+    PostObserver::Prepared prepared;
+    if (options_.post_observer) prepared = options_.post_observer->BeforeAdd(incoming);
+    auto added = prepared.audit.empty()
+                     ? store_.Add(c->id, valid, add_options)
+                     : store_.AddWithAudit(c->id, valid, add_options, std::move(prepared.audit),
+                                           prepared.chain);
     if (!added.ok()) return StoreError(added.status());
     written = added->status ? *added->status : status;
     if (options_.post_observer) {
-      // Sync: a signed receipt for the sender, and where these versions came from.
+      if (prepared.after_add) prepared.after_add();
+      options_.post_observer->OnObjectsAdded(incoming, *added);
       HttpResponse r = StatusResponse(202, written);
-      r.headers = options_.post_observer->OnObjectsAdded(
-          {caller.user, request.sender_key, c->id, written.id, valid, *added});
+      r.headers = std::move(prepared.headers);
       return r;
     }
   }

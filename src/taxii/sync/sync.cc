@@ -161,55 +161,78 @@ std::optional<std::pair<Timestamp, Timestamp>> AddedRange(const store::AddResult
 
 class ReceiptObserver final : public PostObserver {
  public:
-  ReceiptObserver(store::Store& store, const Signer* signer, std::string server_name,
-                  std::vector<PeerConfig> peers, std::function<Status(const ReceiptRecord&)> record)
+  ReceiptObserver(store::Store& store, const EngineOptions& options, std::vector<PeerConfig> peers,
+                  std::function<Status(const ReceiptRecord&)> record)
       : store_(store),
-        signer_(signer),
-        server_name_(std::move(server_name)),
+        signer_(options.signer),
+        server_name_(options.server_name),
+        entry_(options.receipt_entry),
+        chain_(options.receipt_chain),
         peers_(std::move(peers)),
         record_(std::move(record)) {}
 
-  std::vector<std::pair<std::string, std::string>> OnObjectsAdded(const Posted& posted) override {
-    std::string peer;
-    for (const PeerConfig& p : peers_) {
-      if (!p.inbound_user.empty() && p.inbound_user == posted.user) peer = p.name;
-    }
-    if (!peer.empty()) {
-      if (auto range = AddedRange(posted.result)) {
-        // Failing to record only means these versions may be offered back to the peer, which
-        // will report them as duplicates: not worth failing the POST, whose objects are stored.
-        (void)store_.AddReceivedRange(posted.collection, peer, range->first, range->second);
-      }
-    }
-    if (signer_ == nullptr) return {};
+  Prepared BeforeAdd(const Incoming& incoming) override {
+    Prepared prepared;
+    if (signer_ == nullptr) return prepared;
     Receipt r;
     r.receiver_name = server_name_;
-    r.sender = std::string(posted.user);
-    r.sender_key = std::string(posted.sender_key.substr(0, 100));
-    r.collection = std::string(posted.collection);
-    r.status_id = std::string(posted.status_id);
+    r.sender = std::string(incoming.user);
+    r.sender_key = std::string(incoming.sender_key.substr(0, 100));
+    r.collection = std::string(incoming.collection);
+    r.status_id = std::string(incoming.status_id);
     r.time = Timestamp::Now();
     // Views of the posted ids (no copies); the version strings live in `versions`.
     std::vector<std::string> versions;
-    versions.reserve(posted.objects.size());
+    versions.reserve(incoming.objects.size());
     std::vector<std::pair<std::string_view, std::string_view>> keys;
-    keys.reserve(posted.objects.size());
-    for (const stix::Object& o : posted.objects) versions.push_back(DigestVersion(o.version()));
-    for (size_t i = 0; i < posted.objects.size(); ++i) {
-      keys.emplace_back(posted.objects[i].id, versions[i]);
+    keys.reserve(incoming.objects.size());
+    for (const stix::Object& o : incoming.objects) versions.push_back(DigestVersion(o.version()));
+    for (size_t i = 0; i < incoming.objects.size(); ++i) {
+      keys.emplace_back(incoming.objects[i].id, versions[i]);
     }
-    r.count = static_cast<int64_t>(posted.objects.size());
+    r.count = static_cast<int64_t>(incoming.objects.size());
     r.digest = ReceiptDigestViews(std::move(keys));
     r.SignWith(*signer_);
-    ReceiptRecord rec{ReceiptRecord::Kind::kReceived, peer, r, true};
-    (void)record_(rec);
-    return {{"X-Liaison-Receipt", r.ToHeader()}};
+    prepared.headers.emplace_back("X-Liaison-Receipt", r.ToHeader());
+    ReceiptRecord rec{ReceiptRecord::Kind::kReceived, PeerOf(incoming.user), std::move(r), true};
+    if (entry_ && chain_) {
+      // An entry that cannot be made (it never fails for a receipt we signed) is not worth
+      // failing the POST for: the receipt went out in the header either way.
+      if (auto entry = entry_(rec); entry.ok()) {
+        prepared.audit.push_back(*std::move(entry));
+        prepared.chain = chain_;
+      }
+    } else {
+      prepared.after_add = [this, rec = std::move(rec)] { (void)record_(rec); };
+    }
+    return prepared;
+  }
+
+  void OnObjectsAdded(const Incoming& incoming, const store::AddResult& result) override {
+    const std::string peer = PeerOf(incoming.user);
+    if (peer.empty()) return;
+    if (auto range = AddedRange(result)) {
+      // Failing to record only means these versions may be offered back to the peer, which
+      // will report them as duplicates: not worth failing the POST, whose objects are stored.
+      (void)store_.AddReceivedRange(incoming.collection, peer, range->first, range->second);
+    }
   }
 
  private:
+  // The configured peer whose inbound_user posted ("" for none).
+  std::string PeerOf(std::string_view user) const {
+    std::string peer;
+    for (const PeerConfig& p : peers_) {
+      if (!p.inbound_user.empty() && p.inbound_user == user) peer = p.name;
+    }
+    return peer;
+  }
+
   store::Store& store_;
   const Signer* signer_;
   const std::string server_name_;
+  const std::function<Result<store::AuditRecord>(const ReceiptRecord&)> entry_;
+  const store::AuditChainFn chain_;
   const std::vector<PeerConfig> peers_;
   std::function<Status(const ReceiptRecord&)> record_;
 };
@@ -255,8 +278,7 @@ Status Engine::Record(const ReceiptRecord& record) {
 }
 
 std::shared_ptr<PostObserver> Engine::MakePostObserver(std::vector<PeerConfig> peers) {
-  return std::make_shared<ReceiptObserver>(store_, options_.signer, options_.server_name,
-                                           std::move(peers),
+  return std::make_shared<ReceiptObserver>(store_, options_, std::move(peers),
                                            [this](const ReceiptRecord& r) { return Record(r); });
 }
 

@@ -97,6 +97,11 @@ using ReceiptRecorder = std::function<Status(const ReceiptRecord&)>;
 struct EngineOptions {
   ReleaseFilter release;     // null: allow all
   ReceiptRecorder recorder;  // null: keep receipts in the store (key "receipt/<peer>/...")
+  // A received receipt (a POST to this server) as an audit entry, logged in the same commit as
+  // the objects it acknowledges (Store::AddWithAudit, with `receipt_chain`). Null: `recorder`
+  // records it once the objects are stored.
+  std::function<Result<store::AuditRecord>(const ReceiptRecord&)> receipt_entry;
+  store::AuditChainFn receipt_chain;
   // This server's signing key (receipts it issues) and name; may be null (no receipts issued,
   // none announced).
   const Signer* signer = nullptr;
