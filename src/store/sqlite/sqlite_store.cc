@@ -1,6 +1,7 @@
 #include "store/sqlite/sqlite_store.h"
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <deque>
@@ -756,6 +757,73 @@ Status SqliteStore::DeleteCollection(std::string_view id) {
 
 namespace {
 
+// Rows per INSERT statement at most (11 parameters each).
+constexpr size_t kMaxRowsPerInsert = 64;
+
+// A version about to be inserted (AddInTransaction); the views point into the Add's objects.
+struct NewRow {
+  int64_t date_added = 0;
+  std::string_view id;
+  std::string version;
+  std::string_view type;
+  std::string spec_version;
+  bool is_first = false;
+  bool is_last = false;
+  bool spec_latest = false;
+  std::string_view json;
+  int64_t rkey = 0;
+};
+
+// "INSERT INTO objects ... VALUES (...), (...)" for `rows` rows, built once per size.
+const std::string& InsertRowsSql(size_t rows) {
+  static const auto* sql = [] {
+    auto* out = new std::array<std::string, kMaxRowsPerInsert + 1>();
+    for (size_t n = 1; n <= kMaxRowsPerInsert; ++n) {
+      std::string& s = (*out)[n];
+      s = "INSERT INTO objects(date_added, cid, id, version, type, spec_version, is_first, "
+          "is_last, spec_latest, json, rkey) VALUES ";
+      for (size_t r = 0; r < n; ++r) {
+        absl::StrAppend(&s, r == 0 ? "(" : ", (", Placeholders(static_cast<int>(r * 11 + 1), 11),
+                        ")");
+      }
+    }
+    return out;
+  }();
+  return (*sql)[rows];
+}
+
+// Inserts `rows` (of collection `cid`) with multi-row INSERTs of 64, 32, ... 1 rows. One
+// statement keeps its B-tree cursors open from row to row, and SQLite does not seek an index
+// from its root for a key that goes after the cursor's last entry: the rows' date_added (the
+// rowid), and the (cid, date_added...) and (cid, is_last) indexes, always append; a statement
+// per row re-opened every cursor and descended every tree for each row.
+Status InsertRows(Connection& c, int64_t cid, std::vector<NewRow>& rows) {
+  for (size_t done = 0; done < rows.size();) {
+    size_t n = kMaxRowsPerInsert;
+    while (n > rows.size() - done) n /= 2;
+    LIAISON_ASSIGN_OR_RETURN(Statement st, c.Prepare(InsertRowsSql(n)));
+    for (size_t r = 0; r < n; ++r) {
+      const NewRow& row = rows[done + r];
+      const int p = static_cast<int>(r * 11);
+      st.Bind(p + 1, row.date_added);
+      st.Bind(p + 2, cid);
+      st.Bind(p + 3, row.id);
+      st.Bind(p + 4, row.version);
+      st.Bind(p + 5, row.type);
+      st.Bind(p + 6, row.spec_version);
+      st.Bind(p + 7, int64_t{row.is_first});
+      st.Bind(p + 8, int64_t{row.is_last});
+      st.Bind(p + 9, int64_t{row.spec_latest});
+      st.Bind(p + 10, row.json);
+      st.Bind(p + 11, row.rkey);
+    }
+    LIAISON_RETURN_IF_ERROR(st.Run());
+    done += n;
+  }
+  rows.clear();
+  return absl::OkStatus();
+}
+
 // Stores `entries` in audit_pending (AddWithAudit); returns the last pid.
 Result<int64_t> InsertPendingAudit(Connection& c, const std::vector<AuditRecord>& entries) {
   LIAISON_ASSIGN_OR_RETURN(
@@ -951,12 +1019,17 @@ Result<AddResult> SqliteStore::AddInTransaction(Connection& c, std::string_view 
     // Ids stored before this Add (read in this transaction, after the group's earlier Adds), and
     // below, those this Add stores: any other plain id has no versions yet.
     LIAISON_ASSIGN_OR_RETURN(absl::flat_hash_set<std::string> known, KnownIds(c, cid, objects));
+    // Versions of ids without earlier versions wait here and go in with multi-row INSERTs
+    // (InsertRows); anything that reads or rewrites stored versions inserts them first.
+    std::vector<NewRow> batch;
+    batch.reserve(std::min(objects.size(), kMaxRowsPerInsert));
     for (size_t i = 0; i < objects.size(); ++i) {
       const stix::Object& object = objects[i];
       LIAISON_RETURN_IF_ERROR(CheckObject(object, i));
-      const std::string version = VersionKey(object.version());
+      std::string version = VersionKey(object.version());
       std::vector<Row> versions;
       if (!PlainId(object.id) || known.contains(ToAbsl(object.id))) {
+        LIAISON_RETURN_IF_ERROR(InsertRows(c, cid, batch));
         LIAISON_ASSIGN_OR_RETURN(versions, LoadVersions(c, cid, object.id));
       }
       auto same = std::find_if(versions.begin(), versions.end(),
@@ -964,6 +1037,24 @@ Result<AddResult> SqliteStore::AddInTransaction(Connection& c, std::string_view 
       if (same != versions.end()) {
         result.outcomes.push_back({AddOutcome::Kind::kDuplicate, FromUnixMicros(same->date_added)});
         ++result.duplicates;
+        continue;
+      }
+      if (versions.empty()) {
+        // The first version of its id: first, last and the highest spec_version by itself.
+        LIAISON_ASSIGN_OR_RETURN(int64_t release_key, coder.KeyOf(facts.Get(i)));
+        NewRow& row = batch.emplace_back();
+        row.date_added = next++;
+        row.id = object.id;
+        row.version = std::move(version);
+        row.type = object.type;
+        row.spec_version = EffectiveSpecVersion(object);
+        row.is_first = row.is_last = row.spec_latest = true;
+        row.json = object.json;
+        row.rkey = release_key;
+        result.outcomes.push_back({AddOutcome::Kind::kAdded, FromUnixMicros(row.date_added)});
+        ++result.added;
+        known.insert(object.id);
+        if (batch.size() == kMaxRowsPerInsert) LIAISON_RETURN_IF_ERROR(InsertRows(c, cid, batch));
         continue;
       }
       Row row;
@@ -1004,6 +1095,7 @@ Result<AddResult> SqliteStore::AddInTransaction(Connection& c, std::string_view 
       ++result.added;
       known.insert(object.id);
     }
+    LIAISON_RETURN_IF_ERROR(InsertRows(c, cid, batch));
     if (result.added > 0) {
       LIAISON_ASSIGN_OR_RETURN(
           Statement st, c.Prepare("UPDATE meta SET value = ?1 WHERE key = 'last_date_added'"));
