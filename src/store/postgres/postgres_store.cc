@@ -7,6 +7,7 @@
 #include <functional>
 #include <limits>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -592,8 +593,27 @@ class PostgresStore final : public Store {
     std::optional<Result<AddResult>> result;  // set by the group's commit
     bool done = false;                        // internal::GroupCommit
   };
-  // Commits `group` in one transaction and sets each member's result.
-  void CommitGroup(const std::vector<PendingAdd*>& group);
+  // One caller of AppendAudit waiting for its group commit.
+  struct PendingAudit {
+    std::vector<AuditRecord>* entries;
+    const AuditChainFn* chain;
+    std::optional<Status> result;  // set by the group's commit
+    bool done = false;             // internal::GroupCommit
+  };
+  // A queued write of either kind: Adds and audit appends share one queue (write_group_), so
+  // that a leader commits both in ONE transaction with one WAL flush (see CommitWrites).
+  struct PendingWrite {
+    PendingAdd* add = nullptr;
+    PendingAudit* audit = nullptr;
+    bool done = false;  // internal::GroupCommit
+  };
+  // The leader's commit of a queued group: its Adds, and with them (in the same transaction
+  // whenever the one-trip paths apply) its audit appends.
+  void CommitWrites(const std::vector<PendingWrite*>& group);
+  // Commits the Adds of `group` in one transaction and sets each member's result. The audit
+  // appends `audits` (may be empty) join the one-trip transaction when they can; whatever did
+  // not is committed after it by CommitAudits, on the same connection.
+  void CommitGroup(const std::vector<PendingAdd*>& group, const std::vector<PendingAudit*>& audits);
   // The fast way to commit a group: two round trips in all (see the definition). Returns true
   // when every member's result is set; false when a statement failed before COMMIT was sent
   // (the transaction is rolled back and the caller commits the group one Add at a time, which
@@ -602,14 +622,34 @@ class PostgresStore final : public Store {
   // The fastest way, for the common case of objects whose ids the collection does not hold yet:
   // ONE round trip, with no client round trip while the lock is held (see the definition).
   // Returns false (rolled back) when its assumption fails; the caller then runs the above.
-  bool CommitGroupOneTrip(Connection& c, const std::vector<PendingAdd*>& group);
-  // One caller of AppendAudit waiting for its group commit.
-  struct PendingAudit {
-    std::vector<AuditRecord>* entries;
-    const AuditChainFn* chain;
-    std::optional<Status> result;  // set by the group's commit
-    bool done = false;             // internal::GroupCommit
+  // With `tail`, its statements run after the objects' and before COMMIT, in the same
+  // transaction (an audit append, AuditOneTripSteps); `tail_failed` tells whether a failure
+  // before COMMIT was one of them.
+  bool CommitGroupOneTrip(Connection& c, const std::vector<PendingAdd*>& group,
+                          const std::vector<Connection::Step>* tail = nullptr,
+                          bool* tail_failed = nullptr);
+  // The statements that append the entries of `group` onto the chain head this node committed
+  // last (audit_head_), to run in a pipeline without a round trip in between: the chain lock,
+  // a guard that fails the transaction (division by zero) unless the head is still that one,
+  // the INSERTs. Chains the entries (seq, prev_hash, hash) and sets `head` to the new head.
+  // nullopt when this node knows no head (first append, or another node may have appended
+  // since a failure) or when an entry holds text PostgreSQL cannot (the two-trip path then
+  // tells the failing member apart).
+  struct AuditHead {
+    int64_t seq = 0;
+    std::string hash;
   };
+  std::optional<std::vector<Connection::Step>> AuditOneTripSteps(
+      const std::vector<PendingAudit*>& group, AuditHead& head);
+  // Commits `group` (audit appends alone): one trip when the head is known (above), else the
+  // two-trip CommitAuditGroup, members one by one when the group fails. Sets every result.
+  void CommitAudits(Connection& c, const std::vector<PendingAudit*>& group);
+  // The multi-row INSERTs of chained entries (bounded rows and bytes each).
+  static std::vector<Connection::Step> AuditInsertSteps(const std::vector<const AuditRecord*>& all);
+  void SetAuditHead(std::optional<AuditHead> head) {
+    std::lock_guard<std::mutex> lock(audit_head_mu_);
+    audit_head_ = std::move(head);
+  }
   // Appends the entries of every member of `group` in ONE transaction (see AppendAudit). Sets
   // `retry` when nothing was committed and the members may be tried again one by one (a
   // statement before COMMIT failed); not when the outcome of COMMIT is unknown.
@@ -619,6 +659,9 @@ class PostgresStore final : public Store {
   // The pruning statement to run in a write transaction, when one is due (at most once a
   // minute per store).
   std::optional<Connection::Step> PruneStatusesStep();
+
+  // Queues `write` on write_group_ and returns once it is committed.
+  void RunWriteGroup(PendingWrite& write);
 
   Result<AddResult> AddInTransaction(Connection& c, std::string_view collection,
                                      std::span<const stix::Object> objects,
@@ -691,8 +734,11 @@ class PostgresStore final : public Store {
   CacheMap<Collection> collections_ ABSL_GUARDED_BY(cache_mu_);
   CacheMap<std::vector<std::pair<Principal, Permission>>> grants_ ABSL_GUARDED_BY(cache_mu_);
 
-  internal::GroupCommit<PendingAdd> add_group_;      // see Add
-  internal::GroupCommit<PendingAudit> audit_group_;  // see AppendAudit
+  internal::GroupCommit<PendingWrite> write_group_;  // see Add, AppendAudit, CommitWrites
+  // The audit chain's head as this node last committed it (seq, hash), or nullopt when unknown:
+  // lets an append travel in one trip, its guard checking the head under the chain lock.
+  std::mutex audit_head_mu_;
+  std::optional<AuditHead> audit_head_ ABSL_GUARDED_BY(audit_head_mu_);
 
   std::atomic<int64_t> last_prune_micros_{0};
 
@@ -936,28 +982,98 @@ Result<AddResult> PostgresStore::Add(std::string_view collection,
   // commit is durable. Object writers are serialised across nodes anyway, so this is what lets
   // concurrent POSTs on one node share the lock hold and the flush instead of queueing for both.
   PendingAdd me{collection, objects, &options};
-  add_group_.Run(
-      me, kGroupObjects, [](const PendingAdd& p) { return p.objects.size(); },
-      [this](const std::vector<PendingAdd*>& group) { CommitGroup(group); });
+  PendingWrite write{&me, nullptr};
+  RunWriteGroup(write);
   return *std::move(me.result);
 }
 
-void PostgresStore::CommitGroup(const std::vector<PendingAdd*>& group) {
+void PostgresStore::RunWriteGroup(PendingWrite& write) {
+  write_group_.Run(
+      write, kGroupObjects,
+      [](const PendingWrite& w) {
+        return w.add ? w.add->objects.size() : w.audit->entries->size();
+      },
+      [this](const std::vector<PendingWrite*>& group) { CommitWrites(group); });
+}
+
+// Adds and audit appends queue together: every POST from a sync peer is an Add followed by the
+// receipt's append, so on a busy node the queue holds both kinds, and one transaction can carry
+// them with one WAL flush and, when the node knows the chain's head, in one round trip (measured
+// before, in session 7: a POST cost three round trips and two flushes, the audit append two of
+// the trips and one of the flushes). Lock order, the same on every node: the date_added mark,
+// then the chain lock (audit-only transactions take the chain lock alone, object-only ones the
+// mark alone), so no two transactions wait on each other in a cycle.
+void PostgresStore::CommitWrites(const std::vector<PendingWrite*>& group) {
+  std::vector<PendingAdd*> adds;
+  std::vector<PendingAudit*> audits;
+  for (PendingWrite* w : group) {
+    if (w->add) adds.push_back(w->add);
+    if (w->audit) audits.push_back(w->audit);
+  }
+  if (!adds.empty()) return CommitGroup(adds, audits);
+  auto lease = Acquire();
+  if (!lease.ok()) {
+    for (PendingAudit* p : audits) p->result = lease.status();
+    return;
+  }
+  CommitAudits(**lease, audits);
+}
+
+void PostgresStore::CommitGroup(const std::vector<PendingAdd*>& group,
+                                const std::vector<PendingAudit*>& audits) {
   auto fail_all = [&](const Status& s) {
     for (PendingAdd* p : group) {
       if (!p->result || p->result->ok()) p->result = s;
     }
   };
   auto lease = Acquire();
-  if (!lease.ok()) return fail_all(lease.status());
+  if (!lease.ok()) {
+    for (PendingAudit* p : audits) p->result = lease.status();
+    return fail_all(lease.status());
+  }
   Connection& c = **lease;
+  // Whatever audit appends did not join the objects' transaction go after it, in their own.
+  bool audits_done = audits.empty();
+  struct FinishAudits {
+    PostgresStore* store;
+    Connection& c;
+    const std::vector<PendingAudit*>& audits;
+    bool& done;
+    ~FinishAudits() {
+      if (!done) store->CommitAudits(c, audits);
+    }
+  } finish_audits{this, c, audits, audits_done};
   size_t total = 0;
   for (const PendingAdd* p : group) total += p->objects.size();
   // Larger Adds (they go alone) take the one-by-one path, which builds one bounded INSERT at a
   // time instead of the whole batch's statements at once.
   if (!options_.naive_date_added_for_testing && !options_.before_commit_for_testing &&
-      total <= kGroupObjects && CommitGroupOneTrip(c, group)) {
-    return;
+      total <= kGroupObjects) {
+    AuditHead head;
+    std::optional<std::vector<Connection::Step>> tail;
+    if (!audits_done) tail = AuditOneTripSteps(audits, head);
+    bool tail_failed = false;
+    if (CommitGroupOneTrip(c, group, tail ? &*tail : nullptr, &tail_failed)) {
+      if (tail) {
+        // One transaction: the appends share the objects' outcome (all committed, or the
+        // COMMIT's error for everyone).
+        const Status s =
+            group.front()->result->ok() ? absl::OkStatus() : group.front()->result->status();
+        for (PendingAudit* p : audits) p->result = s;
+        SetAuditHead(s.ok() ? std::optional<AuditHead>(std::move(head)) : std::nullopt);
+        audits_done = true;
+      }
+      return;
+    }
+    if (tail) {
+      // Rolled back. When the appends' statements failed (another node moved the head), the
+      // objects go again in one trip alone; the appends take CommitAudits' way afterwards.
+      for (PendingAdd* p : group) p->result.reset();
+      if (tail_failed) {
+        SetAuditHead(std::nullopt);
+        if (CommitGroupOneTrip(c, group)) return;
+      }
+    }
   }
   for (PendingAdd* p : group) p->result.reset();
   if (!options_.naive_date_added_for_testing && total <= kGroupObjects &&
@@ -999,7 +1115,10 @@ void PostgresStore::CommitGroup(const std::vector<PendingAdd*>& group) {
 // unknown collection) or anything else does, the transaction is rolled back and the group goes
 // the two-round-trip way. Objects without a version are left to that way too: their status
 // entries name them by date_added, known only once the lock is held.
-bool PostgresStore::CommitGroupOneTrip(Connection& c, const std::vector<PendingAdd*>& group) {
+bool PostgresStore::CommitGroupOneTrip(Connection& c, const std::vector<PendingAdd*>& group,
+                                       const std::vector<Connection::Step>* tail,
+                                       bool* tail_failed) {
+  if (tail_failed) *tail_failed = false;
   using Step = Connection::Step;
   std::vector<std::string_view> collections;
   absl::flat_hash_map<std::string_view, size_t> collection_index;
@@ -1122,12 +1241,15 @@ bool PostgresStore::CommitGroupOneTrip(Connection& c, const std::vector<PendingA
          "$10::boolean[], $11::text[]) AS u(o, i, v, t, s, f, l, sl, j)",
          std::move(params)});
   }
+  const size_t tail_step = steps.size();
+  if (tail) steps.insert(steps.end(), tail->begin(), tail->end());
   const size_t commit_step = steps.size();
   steps.push_back({"COMMIT", Params()});
   size_t failed = 0;
   auto done = c.Pipeline(steps, &failed);
   if (!done.ok() && failed < commit_step) {
     (void)c.ExecScript("ROLLBACK");
+    if (tail_failed) *tail_failed = failed >= tail_step;
     return false;
   }
   if (!done.ok() || (*done)[mark_step].rows() != 1) {
@@ -2257,34 +2379,135 @@ Result<std::vector<AuditRecord>> PostgresStore::AppendAudit(std::vector<AuditRec
   // (three of them holding the chain lock that serialises every appender of every node) and one
   // flush per POST.
   PendingAudit me{&entries, &chain};
-  audit_group_.Run(
-      me, kGroupObjects, [](const PendingAudit& p) { return p.entries->size(); },
-      [this](const std::vector<PendingAudit*>& group) {
-        auto lease = Acquire();
-        if (!lease.ok()) {
-          for (PendingAudit* p : group) p->result = lease.status();
-          return;
-        }
-        bool retry = false;
-        Status s = CommitAuditGroup(**lease, group, retry);
-        if (!s.ok() && retry && group.size() > 1) {
-          // Tell the failing member apart: each alone (entries are re-chained from scratch).
-          for (PendingAudit* p : group) {
-            bool unused = false;
-            p->result = CommitAuditGroup(**lease, {p}, unused);
-          }
-        } else {
-          for (PendingAudit* p : group) p->result = s;
-        }
-      });
+  PendingWrite write{nullptr, &me};
+  RunWriteGroup(write);
   if (!me.result->ok()) return *me.result;
   return entries;
+}
+
+void PostgresStore::CommitAudits(Connection& c, const std::vector<PendingAudit*>& group) {
+  AuditHead head;
+  if (std::optional<std::vector<Connection::Step>> steps = AuditOneTripSteps(group, head)) {
+    // One trip: BEGIN, the lock, the guard, the INSERTs, COMMIT.
+    steps->insert(steps->begin(), {"BEGIN", Params()});
+    const size_t commit_step = steps->size();
+    steps->push_back({"COMMIT", Params()});
+    size_t failed = 0;
+    auto done = c.Pipeline(*steps, &failed);
+    if (done.ok()) {
+      for (PendingAudit* p : group) p->result = absl::OkStatus();
+      SetAuditHead(std::move(head));
+      return;
+    }
+    SetAuditHead(std::nullopt);
+    if (failed >= commit_step) {
+      // The COMMIT's outcome is unknown (e.g. the connection was lost): tell every caller.
+      for (PendingAudit* p : group) p->result = done.status();
+      return;
+    }
+    // The head moved (another node appended) or a statement failed: rolled back; the two-trip
+    // way below reads the head under the lock and chains the entries anew.
+    (void)c.ExecScript("ROLLBACK");
+  }
+  bool retry = false;
+  Status s = CommitAuditGroup(c, group, retry);
+  if (!s.ok() && retry && group.size() > 1) {
+    // Tell the failing member apart: each alone (entries are re-chained from scratch).
+    for (PendingAudit* p : group) {
+      bool unused = false;
+      p->result = CommitAuditGroup(c, {p}, unused);
+    }
+  } else {
+    for (PendingAudit* p : group) p->result = s;
+  }
+}
+
+std::optional<std::vector<Connection::Step>> PostgresStore::AuditOneTripSteps(
+    const std::vector<PendingAudit*>& group, AuditHead& head) {
+  {
+    std::lock_guard<std::mutex> lock(audit_head_mu_);
+    if (!audit_head_) return std::nullopt;
+    head = *audit_head_;
+  }
+  // The guard's expected head: "seq hash" (seq is digits, so the text is unambiguous), or ""
+  // for an empty log.
+  const std::string expected = head.seq == 0 ? std::string() : StrCat(head.seq, " ", head.hash);
+  std::vector<const AuditRecord*> all;
+  for (PendingAudit* p : group) {
+    for (AuditRecord& e : *p->entries) {
+      e.seq = ++head.seq;
+      e.prev_hash = head.hash;
+      e.hash = (*p->chain)(e);
+      head.hash = e.hash;
+      all.push_back(&e);
+    }
+  }
+  std::vector<Connection::Step> steps;
+  // The chain lock first, as on the two-trip path; the guard is a statement of its own, run
+  // after the lock is granted with a snapshot of its own (READ COMMITTED), so it sees the last
+  // holder's entries: it fails (1 / 0) unless the newest entry is still the head the entries
+  // were chained onto, and the whole transaction is rolled back. So the chain never forks: two
+  // nodes that both believe they hold the head cannot both pass the guard, since the first to
+  // commit changes the head the second checks under the lock (and seq is the primary key).
+  steps.push_back({"SELECT value FROM meta WHERE key = 'audit_chain' FOR UPDATE", Params()});
+  steps.push_back(
+      {"SELECT 1 / (EXISTS (SELECT 1 FROM meta WHERE key = 'audit_chain') AND "
+       "coalesce((SELECT seq::text || ' ' || hash FROM audit_log ORDER BY seq DESC LIMIT 1), "
+       "'') = $1)::int",
+       Params().Add(expected)});
+  std::vector<Connection::Step> inserts = AuditInsertSteps(all);
+  for (const Connection::Step& step : inserts) {
+    // Text PostgreSQL cannot hold (a NUL byte): the two-trip way tells the member apart.
+    if (!step.params.Check().ok()) return std::nullopt;
+  }
+  for (Connection::Step& step : inserts) steps.push_back(std::move(step));
+  return steps;
+}
+
+std::vector<Connection::Step> PostgresStore::AuditInsertSteps(
+    const std::vector<const AuditRecord*>& all) {
+  static constexpr char kInsert[] =
+      "INSERT INTO audit_log(seq, time, kind, partner, policy_version, details, prev_hash, hash) "
+      "SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], "
+      "$6::text[], $7::text[], $8::text[])";
+  std::vector<Connection::Step> steps;
+  size_t pos = 0;
+  while (pos < all.size()) {
+    std::vector<int64_t> seqs;
+    std::vector<std::string> times;
+    std::vector<std::string_view> kinds, partners, policies, details, prevs, hashes;
+    size_t bytes = 0;
+    while (pos < all.size() && seqs.size() < kInsertRows &&
+           (seqs.empty() || bytes < kInsertBytes)) {
+      const AuditRecord& e = *all[pos++];
+      seqs.push_back(e.seq);
+      times.push_back(TimestampText(e.time));
+      kinds.push_back(e.kind);
+      partners.push_back(e.partner);
+      policies.push_back(e.policy_version);
+      details.push_back(e.details);
+      prevs.push_back(e.prev_hash);
+      hashes.push_back(e.hash);
+      bytes += e.details.size();
+    }
+    steps.push_back({kInsert, Params()
+                                  .AddIntArray(seqs)
+                                  .AddTextArray(times)
+                                  .AddTextArray(kinds)
+                                  .AddTextArray(partners)
+                                  .AddTextArray(policies)
+                                  .AddTextArray(details)
+                                  .AddTextArray(prevs)
+                                  .AddTextArray(hashes)});
+  }
+  return steps;
 }
 
 Status PostgresStore::CommitAuditGroup(Connection& c, const std::vector<PendingAudit*>& group,
                                        bool& retry) {
   using Step = Connection::Step;
   retry = false;
+  SetAuditHead(std::nullopt);  // known again only once this commit succeeds
   auto rollback = [&] { (void)c.ExecScript("ROLLBACK"); };
   // Round trip 1: BEGIN, the chain lock, the head. The lock is taken by every node before it
   // reads the head and held to COMMIT. A waiting appender is granted it only after the previous
@@ -2323,40 +2546,7 @@ Status PostgresStore::CommitAuditGroup(Connection& c, const std::vector<PendingA
   }
   // Round trip 2: multi-row INSERTs from arrays (bounded rows and bytes each, as for objects)
   // and COMMIT.
-  static constexpr char kInsert[] =
-      "INSERT INTO audit_log(seq, time, kind, partner, policy_version, details, prev_hash, hash) "
-      "SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], "
-      "$6::text[], $7::text[], $8::text[])";
-  std::vector<Step> steps;
-  size_t pos = 0;
-  while (pos < all.size()) {
-    std::vector<int64_t> seqs;
-    std::vector<std::string> times;
-    std::vector<std::string_view> kinds, partners, policies, details, prevs, hashes;
-    size_t bytes = 0;
-    while (pos < all.size() && seqs.size() < kInsertRows &&
-           (seqs.empty() || bytes < kInsertBytes)) {
-      const AuditRecord& e = *all[pos++];
-      seqs.push_back(e.seq);
-      times.push_back(TimestampText(e.time));
-      kinds.push_back(e.kind);
-      partners.push_back(e.partner);
-      policies.push_back(e.policy_version);
-      details.push_back(e.details);
-      prevs.push_back(e.prev_hash);
-      hashes.push_back(e.hash);
-      bytes += e.details.size();
-    }
-    steps.push_back({kInsert, Params()
-                                  .AddIntArray(seqs)
-                                  .AddTextArray(times)
-                                  .AddTextArray(kinds)
-                                  .AddTextArray(partners)
-                                  .AddTextArray(policies)
-                                  .AddTextArray(details)
-                                  .AddTextArray(prevs)
-                                  .AddTextArray(hashes)});
-  }
+  std::vector<Step> steps = AuditInsertSteps(all);
   // Text PostgreSQL cannot hold (a NUL byte) fails here, before anything is sent: end the
   // transaction, and let the members be told apart.
   for (const Step& step : steps) {
@@ -2377,6 +2567,8 @@ Status PostgresStore::CommitAuditGroup(Connection& c, const std::vector<PendingA
     }
     return done.status();
   }
+  // Committed: the head this node knows for its next append's one trip.
+  SetAuditHead(AuditHead{seq, std::move(prev)});
   return absl::OkStatus();
 }
 
