@@ -593,27 +593,8 @@ class PostgresStore final : public Store {
     std::optional<Result<AddResult>> result;  // set by the group's commit
     bool done = false;                        // internal::GroupCommit
   };
-  // One caller of AppendAudit waiting for its group commit.
-  struct PendingAudit {
-    std::vector<AuditRecord>* entries;
-    const AuditChainFn* chain;
-    std::optional<Status> result;  // set by the group's commit
-    bool done = false;             // internal::GroupCommit
-  };
-  // A queued write of either kind: Adds and audit appends share one queue (write_group_), so
-  // that a leader commits both in ONE transaction with one WAL flush (see CommitWrites).
-  struct PendingWrite {
-    PendingAdd* add = nullptr;
-    PendingAudit* audit = nullptr;
-    bool done = false;  // internal::GroupCommit
-  };
-  // The leader's commit of a queued group: its Adds, and with them (in the same transaction
-  // whenever the one-trip paths apply) its audit appends.
-  void CommitWrites(const std::vector<PendingWrite*>& group);
-  // Commits the Adds of `group` in one transaction and sets each member's result. The audit
-  // appends `audits` (may be empty) join the one-trip transaction when they can; whatever did
-  // not is committed after it by CommitAudits, on the same connection.
-  void CommitGroup(const std::vector<PendingAdd*>& group, const std::vector<PendingAudit*>& audits);
+  // Commits `group` in one transaction and sets each member's result.
+  void CommitGroup(const std::vector<PendingAdd*>& group);
   // The fast way to commit a group: two round trips in all (see the definition). Returns true
   // when every member's result is set; false when a statement failed before COMMIT was sent
   // (the transaction is rolled back and the caller commits the group one Add at a time, which
@@ -622,12 +603,14 @@ class PostgresStore final : public Store {
   // The fastest way, for the common case of objects whose ids the collection does not hold yet:
   // ONE round trip, with no client round trip while the lock is held (see the definition).
   // Returns false (rolled back) when its assumption fails; the caller then runs the above.
-  // With `tail`, its statements run after the objects' and before COMMIT, in the same
-  // transaction (an audit append, AuditOneTripSteps); `tail_failed` tells whether a failure
-  // before COMMIT was one of them.
-  bool CommitGroupOneTrip(Connection& c, const std::vector<PendingAdd*>& group,
-                          const std::vector<Connection::Step>* tail = nullptr,
-                          bool* tail_failed = nullptr);
+  bool CommitGroupOneTrip(Connection& c, const std::vector<PendingAdd*>& group);
+  // One caller of AppendAudit waiting for its group commit.
+  struct PendingAudit {
+    std::vector<AuditRecord>* entries;
+    const AuditChainFn* chain;
+    std::optional<Status> result;  // set by the group's commit
+    bool done = false;             // internal::GroupCommit
+  };
   // The statements that append the entries of `group` onto the chain head this node committed
   // last (audit_head_), to run in a pipeline without a round trip in between: the chain lock,
   // a guard that fails the transaction (division by zero) unless the head is still that one,
@@ -659,9 +642,6 @@ class PostgresStore final : public Store {
   // The pruning statement to run in a write transaction, when one is due (at most once a
   // minute per store).
   std::optional<Connection::Step> PruneStatusesStep();
-
-  // Queues `write` on write_group_ and returns once it is committed.
-  void RunWriteGroup(PendingWrite& write);
 
   Result<AddResult> AddInTransaction(Connection& c, std::string_view collection,
                                      std::span<const stix::Object> objects,
@@ -734,7 +714,8 @@ class PostgresStore final : public Store {
   CacheMap<Collection> collections_ ABSL_GUARDED_BY(cache_mu_);
   CacheMap<std::vector<std::pair<Principal, Permission>>> grants_ ABSL_GUARDED_BY(cache_mu_);
 
-  internal::GroupCommit<PendingWrite> write_group_;  // see Add, AppendAudit, CommitWrites
+  internal::GroupCommit<PendingAdd> add_group_;      // see Add
+  internal::GroupCommit<PendingAudit> audit_group_;  // see AppendAudit
   // The audit chain's head as this node last committed it (seq, hash), or nullopt when unknown:
   // lets an append travel in one trip, its guard checking the head under the chain lock.
   std::mutex audit_head_mu_;
@@ -982,98 +963,28 @@ Result<AddResult> PostgresStore::Add(std::string_view collection,
   // commit is durable. Object writers are serialised across nodes anyway, so this is what lets
   // concurrent POSTs on one node share the lock hold and the flush instead of queueing for both.
   PendingAdd me{collection, objects, &options};
-  PendingWrite write{&me, nullptr};
-  RunWriteGroup(write);
+  add_group_.Run(
+      me, kGroupObjects, [](const PendingAdd& p) { return p.objects.size(); },
+      [this](const std::vector<PendingAdd*>& group) { CommitGroup(group); });
   return *std::move(me.result);
 }
 
-void PostgresStore::RunWriteGroup(PendingWrite& write) {
-  write_group_.Run(
-      write, kGroupObjects,
-      [](const PendingWrite& w) {
-        return w.add ? w.add->objects.size() : w.audit->entries->size();
-      },
-      [this](const std::vector<PendingWrite*>& group) { CommitWrites(group); });
-}
-
-// Adds and audit appends queue together: every POST from a sync peer is an Add followed by the
-// receipt's append, so on a busy node the queue holds both kinds, and one transaction can carry
-// them with one WAL flush and, when the node knows the chain's head, in one round trip (measured
-// before, in session 7: a POST cost three round trips and two flushes, the audit append two of
-// the trips and one of the flushes). Lock order, the same on every node: the date_added mark,
-// then the chain lock (audit-only transactions take the chain lock alone, object-only ones the
-// mark alone), so no two transactions wait on each other in a cycle.
-void PostgresStore::CommitWrites(const std::vector<PendingWrite*>& group) {
-  std::vector<PendingAdd*> adds;
-  std::vector<PendingAudit*> audits;
-  for (PendingWrite* w : group) {
-    if (w->add) adds.push_back(w->add);
-    if (w->audit) audits.push_back(w->audit);
-  }
-  if (!adds.empty()) return CommitGroup(adds, audits);
-  auto lease = Acquire();
-  if (!lease.ok()) {
-    for (PendingAudit* p : audits) p->result = lease.status();
-    return;
-  }
-  CommitAudits(**lease, audits);
-}
-
-void PostgresStore::CommitGroup(const std::vector<PendingAdd*>& group,
-                                const std::vector<PendingAudit*>& audits) {
+void PostgresStore::CommitGroup(const std::vector<PendingAdd*>& group) {
   auto fail_all = [&](const Status& s) {
     for (PendingAdd* p : group) {
       if (!p->result || p->result->ok()) p->result = s;
     }
   };
   auto lease = Acquire();
-  if (!lease.ok()) {
-    for (PendingAudit* p : audits) p->result = lease.status();
-    return fail_all(lease.status());
-  }
+  if (!lease.ok()) return fail_all(lease.status());
   Connection& c = **lease;
-  // Whatever audit appends did not join the objects' transaction go after it, in their own.
-  bool audits_done = audits.empty();
-  struct FinishAudits {
-    PostgresStore* store;
-    Connection& c;
-    const std::vector<PendingAudit*>& audits;
-    bool& done;
-    ~FinishAudits() {
-      if (!done) store->CommitAudits(c, audits);
-    }
-  } finish_audits{this, c, audits, audits_done};
   size_t total = 0;
   for (const PendingAdd* p : group) total += p->objects.size();
   // Larger Adds (they go alone) take the one-by-one path, which builds one bounded INSERT at a
   // time instead of the whole batch's statements at once.
   if (!options_.naive_date_added_for_testing && !options_.before_commit_for_testing &&
-      total <= kGroupObjects) {
-    AuditHead head;
-    std::optional<std::vector<Connection::Step>> tail;
-    if (!audits_done) tail = AuditOneTripSteps(audits, head);
-    bool tail_failed = false;
-    if (CommitGroupOneTrip(c, group, tail ? &*tail : nullptr, &tail_failed)) {
-      if (tail) {
-        // One transaction: the appends share the objects' outcome (all committed, or the
-        // COMMIT's error for everyone).
-        const Status s =
-            group.front()->result->ok() ? absl::OkStatus() : group.front()->result->status();
-        for (PendingAudit* p : audits) p->result = s;
-        SetAuditHead(s.ok() ? std::optional<AuditHead>(std::move(head)) : std::nullopt);
-        audits_done = true;
-      }
-      return;
-    }
-    if (tail) {
-      // Rolled back. When the appends' statements failed (another node moved the head), the
-      // objects go again in one trip alone; the appends take CommitAudits' way afterwards.
-      for (PendingAdd* p : group) p->result.reset();
-      if (tail_failed) {
-        SetAuditHead(std::nullopt);
-        if (CommitGroupOneTrip(c, group)) return;
-      }
-    }
+      total <= kGroupObjects && CommitGroupOneTrip(c, group)) {
+    return;
   }
   for (PendingAdd* p : group) p->result.reset();
   if (!options_.naive_date_added_for_testing && total <= kGroupObjects &&
@@ -1115,10 +1026,7 @@ void PostgresStore::CommitGroup(const std::vector<PendingAdd*>& group,
 // unknown collection) or anything else does, the transaction is rolled back and the group goes
 // the two-round-trip way. Objects without a version are left to that way too: their status
 // entries name them by date_added, known only once the lock is held.
-bool PostgresStore::CommitGroupOneTrip(Connection& c, const std::vector<PendingAdd*>& group,
-                                       const std::vector<Connection::Step>* tail,
-                                       bool* tail_failed) {
-  if (tail_failed) *tail_failed = false;
+bool PostgresStore::CommitGroupOneTrip(Connection& c, const std::vector<PendingAdd*>& group) {
   using Step = Connection::Step;
   std::vector<std::string_view> collections;
   absl::flat_hash_map<std::string_view, size_t> collection_index;
@@ -1241,15 +1149,12 @@ bool PostgresStore::CommitGroupOneTrip(Connection& c, const std::vector<PendingA
          "$10::boolean[], $11::text[]) AS u(o, i, v, t, s, f, l, sl, j)",
          std::move(params)});
   }
-  const size_t tail_step = steps.size();
-  if (tail) steps.insert(steps.end(), tail->begin(), tail->end());
   const size_t commit_step = steps.size();
   steps.push_back({"COMMIT", Params()});
   size_t failed = 0;
   auto done = c.Pipeline(steps, &failed);
   if (!done.ok() && failed < commit_step) {
     (void)c.ExecScript("ROLLBACK");
-    if (tail_failed) *tail_failed = failed >= tail_step;
     return false;
   }
   if (!done.ok() || (*done)[mark_step].rows() != 1) {
@@ -2379,8 +2284,16 @@ Result<std::vector<AuditRecord>> PostgresStore::AppendAudit(std::vector<AuditRec
   // (three of them holding the chain lock that serialises every appender of every node) and one
   // flush per POST.
   PendingAudit me{&entries, &chain};
-  PendingWrite write{nullptr, &me};
-  RunWriteGroup(write);
+  audit_group_.Run(
+      me, kGroupObjects, [](const PendingAudit& p) { return p.entries->size(); },
+      [this](const std::vector<PendingAudit*>& group) {
+        auto lease = Acquire();
+        if (!lease.ok()) {
+          for (PendingAudit* p : group) p->result = lease.status();
+          return;
+        }
+        CommitAudits(**lease, group);
+      });
   if (!me.result->ok()) return *me.result;
   return entries;
 }
