@@ -1119,6 +1119,61 @@ class PostgresTextCacheTest : public PostgresStoreTest {
   }
 };
 
+// Streamed pages read by many threads at once: their keys statements travel in batches (one
+// pipeline per batch, BatchedRead), and every page is still its own: byte-identical to the
+// same walk done alone. A read that the server refuses (a collection id that is not UTF-8)
+// fails alone; the reads batched with it are run again one by one.
+TEST_F(PostgresTextCacheTest, BatchedReadsAreEachTheirOwnAndFailAlone) {
+  auto plain = OpenWithCache(0);
+  ASSERT_TRUE(plain.ok()) << plain.status();
+  std::atomic<size_t> batched{0}, largest{0};
+  PostgresOptions o;
+  o.conninfo = Dsn();
+  o.schema = schema_;
+  o.max_connections = 4;
+  o.text_cache_bytes = size_t{8} << 20;
+  o.read_batch_for_testing = [&](size_t n) {
+    if (n > 1) ++batched;
+    size_t seen = largest.load();
+    while (n > seen && !largest.compare_exchange_weak(seen, n)) {
+    }
+  };
+  auto cached = OpenPostgresStore(o);
+  ASSERT_TRUE(cached.ok()) << cached.status();
+  Fill(**plain);
+  std::vector<Filter> shapes(4);
+  shapes[1].limit = 7;
+  shapes[2].types = {"malware", "tool"}, shapes[2].limit = 5;
+  shapes[3].limit = 1;
+  std::vector<std::string> want;
+  for (const Filter& f : shapes) {
+    want.push_back(WalkEach(**plain, f));
+    ASSERT_EQ(want.back().find("error"), std::string::npos) << want.back();
+  }
+  constexpr int kThreads = 8, kWalks = 6;
+  std::atomic<int> wrong{0}, bad_ok{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int w = 0; w < kWalks; ++w) {
+        if (WalkEach(**cached, shapes[t % shapes.size()]) != want[t % shapes.size()]) ++wrong;
+      }
+    });
+  }
+  std::thread bad([&] {
+    for (int i = 0; i < 40; ++i) {
+      auto page = (*cached)->QueryEach("no-such-\xff", Filter{}, [](std::string_view) {});
+      if (page.ok()) ++bad_ok;
+    }
+  });
+  for (auto& th : threads) th.join();
+  bad.join();
+  EXPECT_EQ(wrong.load(), 0);
+  EXPECT_EQ(bad_ok.load(), 0);
+  EXPECT_GT(batched.load(), 0u) << "no two reads ever shared a pipeline";
+  EXPECT_LE(largest.load(), size_t{16});
+}
+
 // Pages served with the cache (cold, then warm) are byte-identical, texts and page fields, to
 // the pages of a node without it, across the shapes the conformance suite pages through.
 TEST_F(PostgresTextCacheTest, PagesAreByteIdenticalWithAndWithoutTheCache) {

@@ -132,9 +132,11 @@ class Connection {
     Params params;
   };
   // `failed_step`, when given, receives the index of the step that failed (steps.size() when
-  // the failure was not a statement's: sending, or the connection).
+  // the failure was not a statement's: sending, or the connection). `binary_results`: every
+  // result in binary format, as ExecBinary's.
   Result<std::vector<QueryResult>> Pipeline(const std::vector<Step>& steps,
-                                            size_t* failed_step = nullptr);
+                                            size_t* failed_step = nullptr,
+                                            bool binary_results = false);
   // Runs SQL text that may hold several statements, without parameters (migrations, BEGIN).
   Status ExecScript(std::string_view sql);
   // Like ExecScript, in one round trip, and returns the last statement's result.

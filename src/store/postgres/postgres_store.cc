@@ -678,7 +678,26 @@ class PostgresStore final : public Store {
     kRowGone,    // a row was deleted between the keys and its text: nothing went to `each`
     kUndecided,  // the keys alone do not decide the page: nothing went to `each`
   };
-  Result<CacheOutcome> StreamFromCache(Connection& c, const std::string& keys_sql,
+  // One caller of BatchedRead waiting for its batch.
+  struct PendingRead {
+    const std::string* sql;
+    const Params* params;
+    std::optional<Result<QueryResult>> result;  // set by the batch's leader
+    bool done = false;                          // internal::GroupCommit
+  };
+  // Runs ONE read-only statement outside any explicit transaction (it sees one snapshot of its
+  // own), binary results. Reads that queue up on the node while another batch is out are sent
+  // by the next leader in one pipeline on one connection: one send and one wake-up of a
+  // backend, and of the node, for the whole batch instead of one pair per read (see the
+  // definition for why that matters).
+  Result<QueryResult> BatchedRead(const std::string& sql, const Params& params);
+  void RunReadBatch(const std::vector<PendingRead*>& batch);
+  // Reads per batch: bounds how long the first member waits for the last one's answer.
+  static constexpr size_t kReadBatch = 16;
+  internal::GroupCommit<PendingRead> read_batch_;
+
+  using ConnectionFn = std::function<Result<Connection*>()>;
+  Result<CacheOutcome> StreamFromCache(const ConnectionFn& conn, const std::string& keys_sql,
                                        const Params& params, size_t limit, const VersionPlan& plan,
                                        const std::function<void(std::string_view)>& each,
                                        Page& page);
@@ -1670,12 +1689,53 @@ Result<bool> PostgresStore::Selected(Connection& c, int64_t cid, const Row& row,
   return false;
 }
 
+Result<QueryResult> PostgresStore::BatchedRead(const std::string& sql, const Params& params) {
+  PendingRead me{&sql, &params};
+  read_batch_.Run(
+      me, kReadBatch, [](const PendingRead&) { return size_t{1}; },
+      [this](const std::vector<PendingRead*>& batch) { RunReadBatch(batch); });
+  return *std::move(me.result);
+}
+
+// Why batch: profiled in session 8 (perf, the repeated page of 100 on a node with the text
+// cache warm), a GET's CPU on the node and in the backend went mostly to the kernel: the node's
+// send of the statement waking a backend, the backend's send of the answer waking the node's
+// thread, the polls and receives around them (sendto, poll, recvfrom, epoll_wait: about a fifth
+// of the node's samples and two fifths of the backends'), with the statement's own execution
+// a small part. A pipeline of the statements of the GETs that queued up meanwhile pays those
+// once per batch. Each statement still runs alone with its own snapshot: between the pipeline's
+// statements there is no explicit transaction, and under READ COMMITTED (the store's sessions
+// run no other) each statement of the implicit one takes a new snapshot. Only one batch is out
+// at a time per node (the next leader collects what queued meanwhile), as for group commit.
+void PostgresStore::RunReadBatch(const std::vector<PendingRead*>& batch) {
+  auto lease = Acquire();
+  if (!lease.ok()) {
+    for (PendingRead* r : batch) r->result = lease.status();
+    return;
+  }
+  Connection& c = **lease;
+  if (options_.read_batch_for_testing) options_.read_batch_for_testing(batch.size());
+  if (batch.size() > 1) {
+    std::vector<Connection::Step> steps;
+    steps.reserve(batch.size());
+    for (const PendingRead* r : batch) steps.push_back({*r->sql, *r->params});
+    auto results = c.Pipeline(steps, nullptr, /*binary_results=*/true);
+    if (results.ok()) {
+      for (size_t i = 0; i < batch.size(); ++i) batch[i]->result = std::move((*results)[i]);
+      return;
+    }
+    // A statement failed, and the rest of the pipeline with it: each alone, so that only the
+    // failing read reports its error (on a lost connection they all do).
+  }
+  for (PendingRead* r : batch) r->result = c.ExecBinary(*r->sql, *r->params);
+}
+
 Result<PostgresStore::CacheOutcome> PostgresStore::StreamFromCache(
-    Connection& c, const std::string& keys_sql, const Params& params, size_t limit,
+    const ConnectionFn& conn, const std::string& keys_sql, const Params& params, size_t limit,
     const VersionPlan& plan, const std::function<void(std::string_view)>& each, Page& page) {
   // (1) The keys and flags of the page: what exists, in which order, and what version selection
   // needs, all from the database (one snapshot); ~6 KB for a page of 100 instead of ~60 KB.
-  LIAISON_ASSIGN_OR_RETURN(QueryResult r, c.ExecBinary(keys_sql, params));
+  LIAISON_ASSIGN_OR_RETURN(QueryResult r, BatchedRead(keys_sql, params));
   std::optional<std::vector<int>> accepted = AcceptFromFlags(r, limit, plan);
   if (!accepted) return CacheOutcome::kUndecided;
   const bool more = accepted->size() > limit;
@@ -1700,10 +1760,11 @@ Result<PostgresStore::CacheOutcome> PostgresStore::StreamFromCache(
   QueryResult fetched;
   if (!missing.empty()) {
     if (options_.before_text_fetch_for_testing) options_.before_text_fetch_for_testing();
+    LIAISON_ASSIGN_OR_RETURN(Connection * c, conn());
     LIAISON_ASSIGN_OR_RETURN(
         fetched,
-        c.ExecBinary("SELECT date_added, json FROM objects WHERE date_added = ANY($1::bigint[])",
-                     Params().AddBinaryIntArray(missing)));
+        c->ExecBinary("SELECT date_added, json FROM objects WHERE date_added = ANY($1::bigint[])",
+                      Params().AddBinaryIntArray(missing)));
     if (static_cast<size_t>(fetched.rows()) != missing.size()) return CacheOutcome::kRowGone;
     absl::flat_hash_map<int64_t, int> row_of;
     row_of.reserve(missing.size());
@@ -1785,8 +1846,16 @@ Result<Page> PostgresStore::QueryImpl(std::string_view collection, const Filter&
     sql = page_sql(columns);
   }
 
-  LIAISON_ASSIGN_OR_RETURN(Lease lease, Acquire());
-  Connection& c = *lease;
+  // The connection, taken from the pool only when a statement needs one of its own (the keys
+  // statement of a cached page travels in a batch, BatchedRead).
+  std::optional<Lease> lease;
+  const ConnectionFn conn = [&]() -> Result<Connection*> {
+    if (!lease) {
+      LIAISON_ASSIGN_OR_RETURN(Lease l, Acquire());
+      lease.emplace(std::move(l));
+    }
+    return &**lease;
+  };
 
   // Fast path: ONE statement outside any explicit transaction (a single statement sees one
   // snapshot), the collection resolved inside it. It stands when the first keyset batch decides
@@ -1810,7 +1879,7 @@ Result<Page> PostgresStore::QueryImpl(std::string_view collection, const Filter&
         hit_permille_.load(std::memory_order_relaxed) >= kKeysPathPermille) {
       Page page;
       LIAISON_ASSIGN_OR_RETURN(CacheOutcome outcome,
-                               StreamFromCache(c, with_cid_subquery(page_sql(kKeyColumns)), p,
+                               StreamFromCache(conn, with_cid_subquery(page_sql(kKeyColumns)), p,
                                                limit, plan, *each, page));
       if (outcome == CacheOutcome::kServed) return page;
       // kRowGone: the one statement below reads the page again, keys and texts in one snapshot.
@@ -1818,6 +1887,8 @@ Result<Page> PostgresStore::QueryImpl(std::string_view collection, const Filter&
       try_one_statement = outcome == CacheOutcome::kRowGone;
     }
     const std::string fast_sql = with_cid_subquery(stream ? page_sql(kStreamColumns) : sql);
+    LIAISON_ASSIGN_OR_RETURN(Connection * cp, conn());
+    Connection& c = *cp;
     if (try_one_statement) {
       // Binary results: the JSON texts arrive without textout's copy and strlen.
       LIAISON_ASSIGN_OR_RETURN(QueryResult r, c.ExecBinary(fast_sql, p));
@@ -1884,6 +1955,8 @@ Result<Page> PostgresStore::QueryImpl(std::string_view collection, const Filter&
     }
   }
 
+  LIAISON_ASSIGN_OR_RETURN(Connection * cp, conn());
+  Connection& c = *cp;
   // BEGIN and the collection lookup in one round trip (a simple query of two statements; the id
   // travels as a quoted literal): a page is then BEGIN+lookup, the page, and an asynchronous
   // ROLLBACK, the fewest waits a consistent snapshot allows.
