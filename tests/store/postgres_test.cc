@@ -770,6 +770,123 @@ TEST_F(PostgresStoreTest, AuditGroupCommitIsolatesAFailingAppend) {
   }
 }
 
+// Reads the whole audit log and checks that it is ONE chain: seq 1..n without a gap, each
+// prev_hash the hash of the entry before, each hash `chain` of its entry. Returns the entries.
+std::vector<AuditRecord> CheckOneChain(Store& store, const AuditChainFn& chain, size_t expected) {
+  AuditQuery q;
+  q.limit = 100000;
+  auto log = store.ReadAudit(q);
+  EXPECT_TRUE(log.ok()) << log.status();
+  if (!log.ok()) return {};
+  EXPECT_EQ(log->size(), expected);
+  std::string prev;
+  for (size_t i = 0; i < log->size(); ++i) {
+    const AuditRecord& e = (*log)[i];
+    EXPECT_EQ(e.seq, static_cast<int64_t>(i + 1));
+    EXPECT_EQ(e.prev_hash, prev) << "the chain forks at seq " << e.seq;
+    EXPECT_EQ(e.hash, chain(e));
+    prev = e.hash;
+  }
+  return *std::move(log);
+}
+
+// A node remembers the chain head it committed last and appends onto it in one round trip,
+// guarded under the chain lock. When another node appended in between, the guard must send
+// the append the two-trip way (head read under the lock): the entries chain onto the other
+// node's, never onto the stale head. Fails if a stale head is trusted: the append then fails
+// (seq is the primary key) or forks the chain (checked by hand: an append that fails instead of
+// taking the two-trip way fails this test).
+TEST_F(PostgresStoreTest, AStaleRememberedAuditHeadNeverForksTheChain) {
+  auto node_a = Open(2);
+  ASSERT_TRUE(node_a.ok()) << node_a.status();
+  auto node_b = Open(2);
+  ASSERT_TRUE(node_b.ok()) << node_b.status();
+  auto chain = [](const AuditRecord& r) {
+    return absl::StrCat(r.prev_hash.size(), ":", r.seq, ":", r.details, ":",
+                        r.prev_hash.substr(0, 8));
+  };
+  auto append = [&](Store& s, const std::string& details) {
+    AuditRecord r;
+    r.time = Timestamp::Now();
+    r.kind = "receipt";
+    r.details = details;
+    auto w = s.AppendAudit({r, r}, chain);  // two entries per append
+    ASSERT_TRUE(w.ok()) << w.status();
+    ASSERT_EQ(w->size(), 2u);
+  };
+  append(**node_a, "a1");  // A learns the head
+  append(**node_a, "a2");  // one trip onto it
+  append(**node_b, "b1");  // B moves the head: A's is stale now
+  append(**node_b, "b2");
+  append(**node_a, "a3");  // stale: the guard fails, the two-trip way chains onto b2
+  append(**node_a, "a4");  // one trip again
+  append(**node_b, "b3");
+  std::vector<AuditRecord> log = CheckOneChain(**node_a, chain, 14);
+  ASSERT_EQ(log.size(), 14u);
+  EXPECT_EQ(log[8].details, "a3");
+  EXPECT_EQ(log[12].details, "b3");
+}
+
+// POSTs on one node (Adds, then a receipt each) while another node appends too: node A's
+// remembered head goes stale again and again (guards failing, the two-trip way taking over),
+// and a failing append (NUL byte) must fail alone. Every object and every other entry is
+// stored, in one chain.
+TEST_F(PostgresStoreTest, AuditAppendsOfTwoNodesBesideAddsKeepOneChain) {
+  auto node_a = Open(8);
+  ASSERT_TRUE(node_a.ok()) << node_a.status();
+  auto node_b = Open(2);
+  ASSERT_TRUE(node_b.ok()) << node_b.status();
+  ASSERT_TRUE((*node_a)->CreateCollection({kCollection, "api", "t", "", "", {}}).ok());
+  auto chain = [](const AuditRecord& r) {
+    return absl::StrCat(r.prev_hash.size(), ":", r.seq, ":", r.details);
+  };
+  constexpr int kThreads = 8, kPosts = 15, kObjects = 10;
+  std::atomic<int> failed{0}, rejected{0}, appended{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kPosts; ++i) {
+        // A POST: the objects, then the receipt.
+        std::vector<stix::Object> batch;
+        for (int n = 0; n < kObjects; ++n) batch.push_back(MakeObject(t, i * kObjects + n));
+        auto added = (*node_a)->Add(kCollection, batch);
+        if (!added.ok() || added->added != static_cast<size_t>(kObjects)) ++failed;
+        const bool bad = t == 1 && i == 5;
+        AuditRecord r;
+        r.time = Timestamp::Now();
+        r.kind = "receipt";
+        r.details = bad ? std::string("{\"nul\":\"\0\"}", 11)
+                        : absl::StrCat("{\"t\":", t, ",\"i\":", i, "}");
+        auto w = (*node_a)->AppendAudit({r}, chain);
+        if (bad) {
+          if (w.status().code() == absl::StatusCode::kInvalidArgument) ++rejected;
+        } else if (!w.ok() || w->size() != 1) {
+          ++failed;
+        } else {
+          ++appended;
+        }
+      }
+    });
+  }
+  std::thread other([&] {  // node B: appends alone, moving the head under node A
+    for (int i = 0; i < 20; ++i) {
+      AuditRecord r;
+      r.time = Timestamp::Now();
+      r.kind = "psi";
+      r.details = absl::StrCat("{\"b\":", i, "}");
+      auto w = (*node_b)->AppendAudit({r}, chain);
+      if (!w.ok()) ++failed;
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+  });
+  for (auto& th : threads) th.join();
+  other.join();
+  EXPECT_EQ(failed.load(), 0);
+  EXPECT_EQ(rejected.load(), 1);
+  CheckOneChain(**node_b, chain, static_cast<size_t>(appended.load()) + 20);
+  EXPECT_EQ(RawSql("SELECT count(*) FROM objects"), std::to_string(kThreads * kPosts * kObjects));
+}
+
 // The node cache of users, tokens, collections and grants (PostgresOptions::cache_ttl): a node
 // sees its own writes at once, and serves another node's from its cache until the entry
 // expires (which shows the cache is used: no round trip for those reads).
@@ -1001,6 +1118,61 @@ class PostgresTextCacheTest : public PostgresStoreTest {
     }
   }
 };
+
+// Streamed pages read by many threads at once: their keys statements travel in batches (one
+// pipeline per batch, BatchedRead), and every page is still its own: byte-identical to the
+// same walk done alone. A read that the server refuses (a collection id that is not UTF-8)
+// fails alone; the reads batched with it are run again one by one.
+TEST_F(PostgresTextCacheTest, BatchedReadsAreEachTheirOwnAndFailAlone) {
+  auto plain = OpenWithCache(0);
+  ASSERT_TRUE(plain.ok()) << plain.status();
+  std::atomic<size_t> batched{0}, largest{0};
+  PostgresOptions o;
+  o.conninfo = Dsn();
+  o.schema = schema_;
+  o.max_connections = 4;
+  o.text_cache_bytes = size_t{8} << 20;
+  o.read_batch_for_testing = [&](size_t n) {
+    if (n > 1) ++batched;
+    size_t seen = largest.load();
+    while (n > seen && !largest.compare_exchange_weak(seen, n)) {
+    }
+  };
+  auto cached = OpenPostgresStore(o);
+  ASSERT_TRUE(cached.ok()) << cached.status();
+  Fill(**plain);
+  std::vector<Filter> shapes(4);
+  shapes[1].limit = 7;
+  shapes[2].types = {"malware", "tool"}, shapes[2].limit = 5;
+  shapes[3].limit = 1;
+  std::vector<std::string> want;
+  for (const Filter& f : shapes) {
+    want.push_back(WalkEach(**plain, f));
+    ASSERT_EQ(want.back().find("error"), std::string::npos) << want.back();
+  }
+  constexpr int kThreads = 8, kWalks = 6;
+  std::atomic<int> wrong{0}, bad_ok{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int w = 0; w < kWalks; ++w) {
+        if (WalkEach(**cached, shapes[t % shapes.size()]) != want[t % shapes.size()]) ++wrong;
+      }
+    });
+  }
+  std::thread bad([&] {
+    for (int i = 0; i < 40; ++i) {
+      auto page = (*cached)->QueryEach("no-such-\xff", Filter{}, [](std::string_view) {});
+      if (page.ok()) ++bad_ok;
+    }
+  });
+  for (auto& th : threads) th.join();
+  bad.join();
+  EXPECT_EQ(wrong.load(), 0);
+  EXPECT_EQ(bad_ok.load(), 0);
+  EXPECT_GT(batched.load(), 0u) << "no two reads ever shared a pipeline";
+  EXPECT_LE(largest.load(), size_t{16});
+}
 
 // Pages served with the cache (cold, then warm) are byte-identical, texts and page fields, to
 // the pages of a node without it, across the shapes the conformance suite pages through.

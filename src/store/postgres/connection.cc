@@ -363,7 +363,7 @@ Result<QueryResult> Connection::ExecFormat(std::string_view sql, const Params& p
 }
 
 Result<std::vector<QueryResult>> Connection::Pipeline(const std::vector<Step>& steps,
-                                                      size_t* failed_step) {
+                                                      size_t* failed_step, bool binary_results) {
   if (failed_step != nullptr) *failed_step = steps.size();
   for (const Step& step : steps) {
     if (Status s = step.params.Check(); !s.ok()) return s;
@@ -407,7 +407,7 @@ Result<std::vector<QueryResult>> Connection::Pipeline(const std::vector<Step>& s
     }
     sent = sent && PQsendQueryPrepared(conn_, name.c_str(), static_cast<int>(values.size()),
                                        values.data(), lengths.data(), step.params.binary_.data(),
-                                       /*resultFormat=*/0) == 1;
+                                       /*resultFormat=*/binary_results ? 1 : 0) == 1;
     expected.push_back({nullptr, std::string(), i});
   }
   if (!sent || PQpipelineSync(conn_) != 1) {

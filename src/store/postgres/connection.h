@@ -38,7 +38,11 @@ namespace liaison::store::postgres_internal {
 // every execution (measured: 143 ms for a scan of an empty table, 0.02 ms without JIT).
 inline constexpr char kSessionSettings[] =
     "SET enable_sort = off; SET enable_seqscan = off; SET max_parallel_workers_per_gather = 0; "
-    "SET plan_cache_mode = force_generic_plan; SET jit = off";
+    "SET plan_cache_mode = force_generic_plan; SET jit = off; "
+    // The write paths (the locks, then statements that must see the previous holder's commits)
+    // and the batched reads (one snapshot per statement) rely on READ COMMITTED; a database
+    // whose default was changed must not change them. Reads that need one snapshot say so.
+    "SET default_transaction_isolation = 'read committed'";
 
 // Query parameters, in text format (PostgreSQL casts them to the column types) except the
 // binary arrays below.
@@ -132,9 +136,11 @@ class Connection {
     Params params;
   };
   // `failed_step`, when given, receives the index of the step that failed (steps.size() when
-  // the failure was not a statement's: sending, or the connection).
+  // the failure was not a statement's: sending, or the connection). `binary_results`: every
+  // result in binary format, as ExecBinary's.
   Result<std::vector<QueryResult>> Pipeline(const std::vector<Step>& steps,
-                                            size_t* failed_step = nullptr);
+                                            size_t* failed_step = nullptr,
+                                            bool binary_results = false);
   // Runs SQL text that may hold several statements, without parameters (migrations, BEGIN).
   Status ExecScript(std::string_view sql);
   // Like ExecScript, in one round trip, and returns the last statement's result.

@@ -7,6 +7,7 @@
 #include <functional>
 #include <limits>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -610,6 +611,28 @@ class PostgresStore final : public Store {
     std::optional<Status> result;  // set by the group's commit
     bool done = false;             // internal::GroupCommit
   };
+  // The statements that append the entries of `group` onto the chain head this node committed
+  // last (audit_head_), to run in a pipeline without a round trip in between: the chain lock,
+  // a guard that fails the transaction (division by zero) unless the head is still that one,
+  // the INSERTs. Chains the entries (seq, prev_hash, hash) and sets `head` to the new head.
+  // nullopt when this node knows no head (first append, or another node may have appended
+  // since a failure) or when an entry holds text PostgreSQL cannot (the two-trip path then
+  // tells the failing member apart).
+  struct AuditHead {
+    int64_t seq = 0;
+    std::string hash;
+  };
+  std::optional<std::vector<Connection::Step>> AuditOneTripSteps(
+      const std::vector<PendingAudit*>& group, AuditHead& head);
+  // Commits `group` (audit appends alone): one trip when the head is known (above), else the
+  // two-trip CommitAuditGroup, members one by one when the group fails. Sets every result.
+  void CommitAudits(Connection& c, const std::vector<PendingAudit*>& group);
+  // The multi-row INSERTs of chained entries (bounded rows and bytes each).
+  static std::vector<Connection::Step> AuditInsertSteps(const std::vector<const AuditRecord*>& all);
+  void SetAuditHead(std::optional<AuditHead> head) {
+    std::lock_guard<std::mutex> lock(audit_head_mu_);
+    audit_head_ = std::move(head);
+  }
   // Appends the entries of every member of `group` in ONE transaction (see AppendAudit). Sets
   // `retry` when nothing was committed and the members may be tried again one by one (a
   // statement before COMMIT failed); not when the outcome of COMMIT is unknown.
@@ -655,7 +678,26 @@ class PostgresStore final : public Store {
     kRowGone,    // a row was deleted between the keys and its text: nothing went to `each`
     kUndecided,  // the keys alone do not decide the page: nothing went to `each`
   };
-  Result<CacheOutcome> StreamFromCache(Connection& c, const std::string& keys_sql,
+  // One caller of BatchedRead waiting for its batch.
+  struct PendingRead {
+    const std::string* sql;
+    const Params* params;
+    std::optional<Result<QueryResult>> result;  // set by the batch's leader
+    bool done = false;                          // internal::GroupCommit
+  };
+  // Runs ONE read-only statement outside any explicit transaction (it sees one snapshot of its
+  // own), binary results. Reads that queue up on the node while another batch is out are sent
+  // by the next leader in one pipeline on one connection: one send and one wake-up of a
+  // backend, and of the node, for the whole batch instead of one pair per read (see the
+  // definition for why that matters).
+  Result<QueryResult> BatchedRead(const std::string& sql, const Params& params);
+  void RunReadBatch(const std::vector<PendingRead*>& batch);
+  // Reads per batch: bounds how long the first member waits for the last one's answer.
+  static constexpr size_t kReadBatch = 16;
+  internal::GroupCommit<PendingRead> read_batch_;
+
+  using ConnectionFn = std::function<Result<Connection*>()>;
+  Result<CacheOutcome> StreamFromCache(const ConnectionFn& conn, const std::string& keys_sql,
                                        const Params& params, size_t limit, const VersionPlan& plan,
                                        const std::function<void(std::string_view)>& each,
                                        Page& page);
@@ -693,6 +735,10 @@ class PostgresStore final : public Store {
 
   internal::GroupCommit<PendingAdd> add_group_;      // see Add
   internal::GroupCommit<PendingAudit> audit_group_;  // see AppendAudit
+  // The audit chain's head as this node last committed it (seq, hash), or nullopt when unknown:
+  // lets an append travel in one trip, its guard checking the head under the chain lock.
+  std::mutex audit_head_mu_;
+  std::optional<AuditHead> audit_head_ ABSL_GUARDED_BY(audit_head_mu_);
 
   std::atomic<int64_t> last_prune_micros_{0};
 
@@ -1643,12 +1689,53 @@ Result<bool> PostgresStore::Selected(Connection& c, int64_t cid, const Row& row,
   return false;
 }
 
+Result<QueryResult> PostgresStore::BatchedRead(const std::string& sql, const Params& params) {
+  PendingRead me{&sql, &params};
+  read_batch_.Run(
+      me, kReadBatch, [](const PendingRead&) { return size_t{1}; },
+      [this](const std::vector<PendingRead*>& batch) { RunReadBatch(batch); });
+  return *std::move(me.result);
+}
+
+// Why batch: profiled in session 8 (perf, the repeated page of 100 on a node with the text
+// cache warm), a GET's CPU on the node and in the backend went mostly to the kernel: the node's
+// send of the statement waking a backend, the backend's send of the answer waking the node's
+// thread, the polls and receives around them (sendto, poll, recvfrom, epoll_wait: about a fifth
+// of the node's samples and two fifths of the backends'), with the statement's own execution
+// a small part. A pipeline of the statements of the GETs that queued up meanwhile pays those
+// once per batch. Each statement still runs alone with its own snapshot: between the pipeline's
+// statements there is no explicit transaction, and under READ COMMITTED (the store's sessions
+// run no other) each statement of the implicit one takes a new snapshot. Only one batch is out
+// at a time per node (the next leader collects what queued meanwhile), as for group commit.
+void PostgresStore::RunReadBatch(const std::vector<PendingRead*>& batch) {
+  auto lease = Acquire();
+  if (!lease.ok()) {
+    for (PendingRead* r : batch) r->result = lease.status();
+    return;
+  }
+  Connection& c = **lease;
+  if (options_.read_batch_for_testing) options_.read_batch_for_testing(batch.size());
+  if (batch.size() > 1) {
+    std::vector<Connection::Step> steps;
+    steps.reserve(batch.size());
+    for (const PendingRead* r : batch) steps.push_back({*r->sql, *r->params});
+    auto results = c.Pipeline(steps, nullptr, /*binary_results=*/true);
+    if (results.ok()) {
+      for (size_t i = 0; i < batch.size(); ++i) batch[i]->result = std::move((*results)[i]);
+      return;
+    }
+    // A statement failed, and the rest of the pipeline with it: each alone, so that only the
+    // failing read reports its error (on a lost connection they all do).
+  }
+  for (PendingRead* r : batch) r->result = c.ExecBinary(*r->sql, *r->params);
+}
+
 Result<PostgresStore::CacheOutcome> PostgresStore::StreamFromCache(
-    Connection& c, const std::string& keys_sql, const Params& params, size_t limit,
+    const ConnectionFn& conn, const std::string& keys_sql, const Params& params, size_t limit,
     const VersionPlan& plan, const std::function<void(std::string_view)>& each, Page& page) {
   // (1) The keys and flags of the page: what exists, in which order, and what version selection
   // needs, all from the database (one snapshot); ~6 KB for a page of 100 instead of ~60 KB.
-  LIAISON_ASSIGN_OR_RETURN(QueryResult r, c.ExecBinary(keys_sql, params));
+  LIAISON_ASSIGN_OR_RETURN(QueryResult r, BatchedRead(keys_sql, params));
   std::optional<std::vector<int>> accepted = AcceptFromFlags(r, limit, plan);
   if (!accepted) return CacheOutcome::kUndecided;
   const bool more = accepted->size() > limit;
@@ -1673,10 +1760,11 @@ Result<PostgresStore::CacheOutcome> PostgresStore::StreamFromCache(
   QueryResult fetched;
   if (!missing.empty()) {
     if (options_.before_text_fetch_for_testing) options_.before_text_fetch_for_testing();
+    LIAISON_ASSIGN_OR_RETURN(Connection * c, conn());
     LIAISON_ASSIGN_OR_RETURN(
         fetched,
-        c.ExecBinary("SELECT date_added, json FROM objects WHERE date_added = ANY($1::bigint[])",
-                     Params().AddBinaryIntArray(missing)));
+        c->ExecBinary("SELECT date_added, json FROM objects WHERE date_added = ANY($1::bigint[])",
+                      Params().AddBinaryIntArray(missing)));
     if (static_cast<size_t>(fetched.rows()) != missing.size()) return CacheOutcome::kRowGone;
     absl::flat_hash_map<int64_t, int> row_of;
     row_of.reserve(missing.size());
@@ -1758,8 +1846,16 @@ Result<Page> PostgresStore::QueryImpl(std::string_view collection, const Filter&
     sql = page_sql(columns);
   }
 
-  LIAISON_ASSIGN_OR_RETURN(Lease lease, Acquire());
-  Connection& c = *lease;
+  // The connection, taken from the pool only when a statement needs one of its own (the keys
+  // statement of a cached page travels in a batch, BatchedRead).
+  std::optional<Lease> lease;
+  const ConnectionFn conn = [&]() -> Result<Connection*> {
+    if (!lease) {
+      LIAISON_ASSIGN_OR_RETURN(Lease l, Acquire());
+      lease.emplace(std::move(l));
+    }
+    return &**lease;
+  };
 
   // Fast path: ONE statement outside any explicit transaction (a single statement sees one
   // snapshot), the collection resolved inside it. It stands when the first keyset batch decides
@@ -1783,7 +1879,7 @@ Result<Page> PostgresStore::QueryImpl(std::string_view collection, const Filter&
         hit_permille_.load(std::memory_order_relaxed) >= kKeysPathPermille) {
       Page page;
       LIAISON_ASSIGN_OR_RETURN(CacheOutcome outcome,
-                               StreamFromCache(c, with_cid_subquery(page_sql(kKeyColumns)), p,
+                               StreamFromCache(conn, with_cid_subquery(page_sql(kKeyColumns)), p,
                                                limit, plan, *each, page));
       if (outcome == CacheOutcome::kServed) return page;
       // kRowGone: the one statement below reads the page again, keys and texts in one snapshot.
@@ -1791,6 +1887,8 @@ Result<Page> PostgresStore::QueryImpl(std::string_view collection, const Filter&
       try_one_statement = outcome == CacheOutcome::kRowGone;
     }
     const std::string fast_sql = with_cid_subquery(stream ? page_sql(kStreamColumns) : sql);
+    LIAISON_ASSIGN_OR_RETURN(Connection * cp, conn());
+    Connection& c = *cp;
     if (try_one_statement) {
       // Binary results: the JSON texts arrive without textout's copy and strlen.
       LIAISON_ASSIGN_OR_RETURN(QueryResult r, c.ExecBinary(fast_sql, p));
@@ -1857,6 +1955,8 @@ Result<Page> PostgresStore::QueryImpl(std::string_view collection, const Filter&
     }
   }
 
+  LIAISON_ASSIGN_OR_RETURN(Connection * cp, conn());
+  Connection& c = *cp;
   // BEGIN and the collection lookup in one round trip (a simple query of two statements; the id
   // travels as a quoted literal): a page is then BEGIN+lookup, the page, and an asynchronous
   // ROLLBACK, the fewest waits a consistent snapshot allows.
@@ -2265,26 +2365,135 @@ Result<std::vector<AuditRecord>> PostgresStore::AppendAudit(std::vector<AuditRec
           for (PendingAudit* p : group) p->result = lease.status();
           return;
         }
-        bool retry = false;
-        Status s = CommitAuditGroup(**lease, group, retry);
-        if (!s.ok() && retry && group.size() > 1) {
-          // Tell the failing member apart: each alone (entries are re-chained from scratch).
-          for (PendingAudit* p : group) {
-            bool unused = false;
-            p->result = CommitAuditGroup(**lease, {p}, unused);
-          }
-        } else {
-          for (PendingAudit* p : group) p->result = s;
-        }
+        CommitAudits(**lease, group);
       });
   if (!me.result->ok()) return *me.result;
   return entries;
+}
+
+void PostgresStore::CommitAudits(Connection& c, const std::vector<PendingAudit*>& group) {
+  AuditHead head;
+  if (std::optional<std::vector<Connection::Step>> steps = AuditOneTripSteps(group, head)) {
+    // One trip: BEGIN, the lock, the guard, the INSERTs, COMMIT.
+    steps->insert(steps->begin(), {"BEGIN", Params()});
+    const size_t commit_step = steps->size();
+    steps->push_back({"COMMIT", Params()});
+    size_t failed = 0;
+    auto done = c.Pipeline(*steps, &failed);
+    if (done.ok()) {
+      for (PendingAudit* p : group) p->result = absl::OkStatus();
+      SetAuditHead(std::move(head));
+      return;
+    }
+    SetAuditHead(std::nullopt);
+    if (failed >= commit_step) {
+      // The COMMIT's outcome is unknown (e.g. the connection was lost): tell every caller.
+      for (PendingAudit* p : group) p->result = done.status();
+      return;
+    }
+    // The head moved (another node appended) or a statement failed: rolled back; the two-trip
+    // way below reads the head under the lock and chains the entries anew.
+    (void)c.ExecScript("ROLLBACK");
+  }
+  bool retry = false;
+  Status s = CommitAuditGroup(c, group, retry);
+  if (!s.ok() && retry && group.size() > 1) {
+    // Tell the failing member apart: each alone (entries are re-chained from scratch).
+    for (PendingAudit* p : group) {
+      bool unused = false;
+      p->result = CommitAuditGroup(c, {p}, unused);
+    }
+  } else {
+    for (PendingAudit* p : group) p->result = s;
+  }
+}
+
+std::optional<std::vector<Connection::Step>> PostgresStore::AuditOneTripSteps(
+    const std::vector<PendingAudit*>& group, AuditHead& head) {
+  {
+    std::lock_guard<std::mutex> lock(audit_head_mu_);
+    if (!audit_head_) return std::nullopt;
+    head = *audit_head_;
+  }
+  // The guard's expected head: "seq hash" (seq is digits, so the text is unambiguous), or ""
+  // for an empty log.
+  const std::string expected = head.seq == 0 ? std::string() : StrCat(head.seq, " ", head.hash);
+  std::vector<const AuditRecord*> all;
+  for (PendingAudit* p : group) {
+    for (AuditRecord& e : *p->entries) {
+      e.seq = ++head.seq;
+      e.prev_hash = head.hash;
+      e.hash = (*p->chain)(e);
+      head.hash = e.hash;
+      all.push_back(&e);
+    }
+  }
+  std::vector<Connection::Step> steps;
+  // The chain lock first, as on the two-trip path; the guard is a statement of its own, run
+  // after the lock is granted with a snapshot of its own (READ COMMITTED), so it sees the last
+  // holder's entries: it fails (1 / 0) unless the newest entry is still the head the entries
+  // were chained onto, and the whole transaction is rolled back. So the chain never forks: two
+  // nodes that both believe they hold the head cannot both pass the guard, since the first to
+  // commit changes the head the second checks under the lock (and seq is the primary key).
+  steps.push_back({"SELECT value FROM meta WHERE key = 'audit_chain' FOR UPDATE", Params()});
+  steps.push_back(
+      {"SELECT 1 / (EXISTS (SELECT 1 FROM meta WHERE key = 'audit_chain') AND "
+       "coalesce((SELECT seq::text || ' ' || hash FROM audit_log ORDER BY seq DESC LIMIT 1), "
+       "'') = $1)::int",
+       Params().Add(expected)});
+  std::vector<Connection::Step> inserts = AuditInsertSteps(all);
+  for (const Connection::Step& step : inserts) {
+    // Text PostgreSQL cannot hold (a NUL byte): the two-trip way tells the member apart.
+    if (!step.params.Check().ok()) return std::nullopt;
+  }
+  for (Connection::Step& step : inserts) steps.push_back(std::move(step));
+  return steps;
+}
+
+std::vector<Connection::Step> PostgresStore::AuditInsertSteps(
+    const std::vector<const AuditRecord*>& all) {
+  static constexpr char kInsert[] =
+      "INSERT INTO audit_log(seq, time, kind, partner, policy_version, details, prev_hash, hash) "
+      "SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], "
+      "$6::text[], $7::text[], $8::text[])";
+  std::vector<Connection::Step> steps;
+  size_t pos = 0;
+  while (pos < all.size()) {
+    std::vector<int64_t> seqs;
+    std::vector<std::string> times;
+    std::vector<std::string_view> kinds, partners, policies, details, prevs, hashes;
+    size_t bytes = 0;
+    while (pos < all.size() && seqs.size() < kInsertRows &&
+           (seqs.empty() || bytes < kInsertBytes)) {
+      const AuditRecord& e = *all[pos++];
+      seqs.push_back(e.seq);
+      times.push_back(TimestampText(e.time));
+      kinds.push_back(e.kind);
+      partners.push_back(e.partner);
+      policies.push_back(e.policy_version);
+      details.push_back(e.details);
+      prevs.push_back(e.prev_hash);
+      hashes.push_back(e.hash);
+      bytes += e.details.size();
+    }
+    steps.push_back({kInsert, Params()
+                                  .AddIntArray(seqs)
+                                  .AddTextArray(times)
+                                  .AddTextArray(kinds)
+                                  .AddTextArray(partners)
+                                  .AddTextArray(policies)
+                                  .AddTextArray(details)
+                                  .AddTextArray(prevs)
+                                  .AddTextArray(hashes)});
+  }
+  return steps;
 }
 
 Status PostgresStore::CommitAuditGroup(Connection& c, const std::vector<PendingAudit*>& group,
                                        bool& retry) {
   using Step = Connection::Step;
   retry = false;
+  SetAuditHead(std::nullopt);  // known again only once this commit succeeds
   auto rollback = [&] { (void)c.ExecScript("ROLLBACK"); };
   // Round trip 1: BEGIN, the chain lock, the head. The lock is taken by every node before it
   // reads the head and held to COMMIT. A waiting appender is granted it only after the previous
@@ -2323,40 +2532,7 @@ Status PostgresStore::CommitAuditGroup(Connection& c, const std::vector<PendingA
   }
   // Round trip 2: multi-row INSERTs from arrays (bounded rows and bytes each, as for objects)
   // and COMMIT.
-  static constexpr char kInsert[] =
-      "INSERT INTO audit_log(seq, time, kind, partner, policy_version, details, prev_hash, hash) "
-      "SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], "
-      "$6::text[], $7::text[], $8::text[])";
-  std::vector<Step> steps;
-  size_t pos = 0;
-  while (pos < all.size()) {
-    std::vector<int64_t> seqs;
-    std::vector<std::string> times;
-    std::vector<std::string_view> kinds, partners, policies, details, prevs, hashes;
-    size_t bytes = 0;
-    while (pos < all.size() && seqs.size() < kInsertRows &&
-           (seqs.empty() || bytes < kInsertBytes)) {
-      const AuditRecord& e = *all[pos++];
-      seqs.push_back(e.seq);
-      times.push_back(TimestampText(e.time));
-      kinds.push_back(e.kind);
-      partners.push_back(e.partner);
-      policies.push_back(e.policy_version);
-      details.push_back(e.details);
-      prevs.push_back(e.prev_hash);
-      hashes.push_back(e.hash);
-      bytes += e.details.size();
-    }
-    steps.push_back({kInsert, Params()
-                                  .AddIntArray(seqs)
-                                  .AddTextArray(times)
-                                  .AddTextArray(kinds)
-                                  .AddTextArray(partners)
-                                  .AddTextArray(policies)
-                                  .AddTextArray(details)
-                                  .AddTextArray(prevs)
-                                  .AddTextArray(hashes)});
-  }
+  std::vector<Step> steps = AuditInsertSteps(all);
   // Text PostgreSQL cannot hold (a NUL byte) fails here, before anything is sent: end the
   // transaction, and let the members be told apart.
   for (const Step& step : steps) {
@@ -2377,6 +2553,8 @@ Status PostgresStore::CommitAuditGroup(Connection& c, const std::vector<PendingA
     }
     return done.status();
   }
+  // Committed: the head this node knows for its next append's one trip.
+  SetAuditHead(AuditHead{seq, std::move(prev)});
   return absl::OkStatus();
 }
 

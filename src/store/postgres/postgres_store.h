@@ -66,6 +66,8 @@ struct PostgresOptions {
   // Test only: called by a streamed page between the statement that reads its keys and the one
   // that fetches the texts missing from the cache (when some are missing).
   std::function<void()> before_text_fetch_for_testing;
+  // Test only: called with the size of every batch of reads sent in one pipeline (BatchedRead).
+  std::function<void(size_t)> read_batch_for_testing;
 };
 
 // Connects, creates the schema when missing and applies the migrations this liaison knows.
