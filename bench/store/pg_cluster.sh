@@ -2,7 +2,7 @@
 # (scripts/pg-test-cluster.sh), creates the database `bench` in it, and stops the cluster and
 # every pid in `pids` on exit. Sets cluster_dir, dsn, host, port and url (the libpq URL of
 # `bench` over the cluster's Unix socket), auth and accept (wrk/curl headers) and hz; defines
-# serve, cluster_ticks and fill_sqlite (below).
+# serve, ticks, cluster_ticks and fill_sqlite (below).
 cluster=$(scripts/pg-test-cluster.sh start)
 cluster_dir=${cluster%%$'\t'*}
 dsn=${cluster#*$'\t'}
@@ -30,6 +30,13 @@ serve() {  # serve BINARY DIR CONFIG: starts a node (not in a subshell: its pid,
   pids+=($!)
   for _ in $(seq 1 300); do [[ -s "$2/port" ]] && break; sleep 0.1; done
   [[ -s "$2/port" ]] || { echo "bench: server in $2 did not start" >&2; cat "$2/server.log" >&2; exit 3; }
+}
+
+# ticks PID: clock ticks (utime + stime) used so far by one process (a node).
+ticks() {
+  local f
+  read -r -a f < <(sed 's/.*) //' "/proc/$1/stat")
+  echo $(( f[11] + f[12] ))
 }
 
 # Clock ticks (hz a second) used so far by the cluster's processes: the postmaster, its live

@@ -33,11 +33,6 @@ mkdir -p "$work"
 # The cluster, the database `bench`, cleanup on exit, and $url (bench/store/pg_cluster.sh).
 source bench/store/pg_cluster.sh
 
-ticks() {  # ticks PID: utime + stime of one process
-  local f
-  read -r -a f < <(sed 's/.*) //' "/proc/$1/stat")
-  echo $(( f[11] + f[12] ))
-}
 
 collection=$("$pg_load" fill "$url" "$objects")
 psql "$url" -q -c "VACUUM (ANALYZE) objects" >&2

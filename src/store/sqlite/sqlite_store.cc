@@ -825,6 +825,19 @@ Status InsertRows(Connection& c, int64_t cid, std::vector<NewRow>& rows) {
   return absl::OkStatus();
 }
 
+// An audit entry from columns 0-5 of `st`: seq (or pid), time, kind, partner, policy_version,
+// details, as audit_log and audit_pending both list them.
+Result<AuditRecord> ReadAuditEntry(const Statement& st) {
+  AuditRecord r;
+  r.seq = st.Int(0);
+  LIAISON_ASSIGN_OR_RETURN(r.time, ParseStoredTimestamp(st.Text(1)));
+  r.kind = std::string(st.Text(2));
+  r.partner = std::string(st.Text(3));
+  r.policy_version = std::string(st.Text(4));
+  r.details = std::string(st.Text(5));
+  return r;
+}
+
 // Stores `entries` in audit_pending (AddWithAudit); returns the last pid.
 Result<int64_t> InsertPendingAudit(Connection& c, const std::vector<AuditRecord>& entries) {
   LIAISON_ASSIGN_OR_RETURN(
@@ -1871,13 +1884,8 @@ Status SqliteStore::AppendAuditGroup(const std::vector<AddJob*>& jobs) {
             for (;;) {
               LIAISON_ASSIGN_OR_RETURN(bool row, st.Step());
               if (!row) break;
-              AuditRecord r;
-              r.seq = st.Int(0);  // the pid, until append assigns the seq
-              LIAISON_ASSIGN_OR_RETURN(r.time, ParseStoredTimestamp(st.Text(1)));
-              r.kind = std::string(st.Text(2));
-              r.partner = std::string(st.Text(3));
-              r.policy_version = std::string(st.Text(4));
-              r.details = std::string(st.Text(5));
+              // seq holds the pid until append assigns the seq.
+              LIAISON_ASSIGN_OR_RETURN(AuditRecord r, ReadAuditEntry(st));
               out.push_back(std::move(r));
             }
             return out;
@@ -2004,13 +2012,7 @@ Result<std::vector<AuditRecord>> SqliteStore::ReadAudit(const AuditQuery& query)
     for (;;) {
       LIAISON_ASSIGN_OR_RETURN(bool row, st.Step());
       if (!row) break;
-      AuditRecord r;
-      r.seq = st.Int(0);
-      LIAISON_ASSIGN_OR_RETURN(r.time, ParseStoredTimestamp(st.Text(1)));
-      r.kind = std::string(st.Text(2));
-      r.partner = std::string(st.Text(3));
-      r.policy_version = std::string(st.Text(4));
-      r.details = std::string(st.Text(5));
+      LIAISON_ASSIGN_OR_RETURN(AuditRecord r, ReadAuditEntry(st));
       r.prev_hash = std::string(st.Text(6));
       r.hash = std::string(st.Text(7));
       out.push_back(std::move(r));
