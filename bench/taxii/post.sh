@@ -21,18 +21,24 @@
 # request's latency (two fsync'd commits: objects, then the receipt's audit entry), not by the
 # server's capacity (docs/taxii.md, "Fifth pass").
 #
-# Settings: POST_ROUNDS (7), POST_ROUND_ENVELOPES (300 per round and side), POST_CONNECTIONS (16),
+# Each round posts POST_ROUND_ENVELOPES (1,000) envelopes per side: a throughput taken over
+# ~1.5 s, not over the ~0.4 s of 300 envelopes (session 7's rounds), where the start of 16 client
+# connections and the filling of the server's group commit were a measurable share of the round
+# (session 8, quiet machine: 300-envelope rounds 63-69 k objects/s, 1,000-envelope rounds
+# 71-78 k, the same build minutes apart).
+# Settings: POST_ROUNDS (7), POST_ROUND_ENVELOPES (1000 per round and side), POST_CONNECTIONS (16),
 # POST_FEW_CONNECTIONS (4; 0 leaves that line out),
 # LIAISON (the server binary, default build/release/src/app/liaison; taxii_load is built by the
-# caller or by run.sh). Ids are new on every round and every run: the next free index is kept in
-# WORK/store/next_first, so no envelope is acknowledged as a duplicate without a write.
+# caller or by run.sh). Every run starts from a fresh store of 1,000 objects (a run adds ~1.5 M
+# objects, ~1.3 GB; a store kept across runs grew without bound and made runs differ by its size),
+# and ids are new on every round, so no envelope is acknowledged as a duplicate without a write.
 # Prints "post_median bare_median ratio_median ratio_min ratio_max schema_median
 # schema_ratio_median few_median few_ratio_median" on the last line.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 work=${1:-${WORK:-/tmp/liaison-taxii-post}}
 rounds=${POST_ROUNDS:-7}
-envelopes=${POST_ROUND_ENVELOPES:-300}
+envelopes=${POST_ROUND_ENVELOPES:-1000}
 connections=${POST_CONNECTIONS:-16}
 few=${POST_FEW_CONNECTIONS:-4}
 liaison=${LIAISON:-build/release/src/app/liaison}
@@ -40,13 +46,9 @@ load=build/release/bench/taxii/taxii_load
 store=$work/store
 mkdir -p "$work"
 
-if [[ ! -s $store/collection ]]; then
-  rm -rf "$store"
-  mkdir -p "$store"
-  "$load" fill "$store" 1000 >"$store/collection.tmp"
-  mv "$store/collection.tmp" "$store/collection"
-fi
-collection=$(cat "$store/collection")
+rm -rf "$store"
+mkdir -p "$store"
+collection=$("$load" fill "$store" 1000)
 
 rm -f "$store/port"
 LIAISON_ADMIN_PASSWORD=bench-pw "$liaison" serve --data "$store" --listen 127.0.0.1:0 \
@@ -56,9 +58,7 @@ trap 'kill $server 2>/dev/null || true; wait $server 2>/dev/null || true' EXIT
 for _ in $(seq 1 300); do [[ -s $store/port ]] && break; sleep 0.1; done
 port=$(cat "$store/port")
 
-# Reserve the ids of all rounds at once (a run that stops half-way leaves a gap, never a reuse).
-first=$(cat "$store/next_first" 2>/dev/null || echo 10000000)
-echo $((first + (2 * rounds + 1) * envelopes * 100)) >"$store/next_first"
+first=10000000
 # Warm-up, one round's worth: the login cache (one Argon2id verification), the connections, and
 # the server's caches (SQLite pages, allocator arenas). A serving server is warm; with only a
 # few warm-up envelopes the first rounds' POST rate was ~30 % below the later rounds'.

@@ -15,7 +15,7 @@
 #
 # Stores are loaded through the store's bulk path (taxii_load fill), not over HTTP. Installs wrk
 # and nginx-light from Debian when missing (root needed then). Settings: WRK_THREADS (2),
-# WRK_CONNECTIONS (16), WRK_SECONDS (10), GET_ROUNDS (3), POST_ROUNDS (7), POST_ROUND_ENVELOPES (300),
+# WRK_CONNECTIONS (16), WRK_SECONDS (10), GET_ROUNDS (3), POST_ROUNDS (7), POST_ROUND_ENVELOPES (1000),
 # POST_CONNECTIONS (16), POST_FEW_CONNECTIONS (4), WORK
 # (a scratch directory, default /tmp/liaison-taxii-bench; the 1M store takes ~1 GB).
 set -euo pipefail
@@ -142,7 +142,7 @@ echo "== POST envelopes of 100 objects, interleaved with the bare insert (post.s
 # The GET servers and nginx stop first, so the POST rounds get the machine as the bare insert does.
 cleanup
 pids=()
-# New objects on every run (post.sh keeps the next free id in its store).
+# A fresh store and new objects on every run (post.sh).
 read -r post_rate bare_rate post_ratio ratio_min ratio_max schema_rate schema_ratio few_rate \
   few_ratio < <(bash bench/taxii/post.sh "$work/post")
 
