@@ -24,6 +24,10 @@ rows=()
 row() { rows+=("$(printf '| %-34s | %-44s | %-9s | %s |' "$1" "$2" "$3" "$4")"); }
 load() { cut -d' ' -f1 /proc/loadavg; }
 wanted() { [[ $skip != *" $1 "* ]]; }
+# Before each bench: the previous one's dirty pages written out (the TAXII POST rounds leave
+# ~1.3 GB behind, whose writeback ran into the policy bench right after: session 8, policy GET
+# 1.28 / 1.37 in all.sh against 1.03-1.08 / 1.17-1.18 alone minutes later).
+settle() { sync; sleep 2; }
 
 # Google Benchmark console lines: NAME TIME UNIT CPU UNIT ITERATIONS COUNTERS...
 gb_field() {  # gb_field LOG NAME_REGEX FIELD -> the first matching line's field (time=2, cpu=4)
@@ -43,6 +47,7 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (b > 0) printf "%.2f", a / b; else 
 
 if wanted stix; then
   log=$logs/stix.log
+  settle
   echo "== stix validation (load $(load))" >&2
   LIAISON_SHARED_DIR=$shared taskset -c 1 "$bin/stix/stix_validate_bench" \
     --benchmark_min_time=1 --benchmark_color=false >"$log" 2>&1
@@ -54,6 +59,7 @@ fi
 
 if wanted taxii; then
   log=$logs/taxii.log
+  settle
   echo "== TAXII GET/POST (load $(load))" >&2
   bash bench/taxii/run.sh "${TAXII_OBJECTS:-1000000}" >"$log" 2>"$logs/taxii.err"
   row "#3 GET liaison/nginx" "$(awk -F: '/^GET ratio/ {print $2+0}' "$log")" ">= 0.50" taxii.log
@@ -68,6 +74,7 @@ fi
 
 if wanted policy; then
   log=$logs/policy.log
+  settle
   echo "== policy GET overhead (load $(load))" >&2
   "$bin/policy/policy_release_bench" --benchmark_min_time=2 \
     --benchmark_filter='GetPage' --benchmark_color=false >"$log" 2>&1
@@ -80,6 +87,7 @@ fi
 
 if wanted match; then
   log=$logs/match.log
+  settle
   echo "== match (load $(load))" >&2
   LIAISON_BENCH_LOG_MB=${MATCH_LOG_MB:-200} taskset -c 1 "$bin/match/match_match_bench" \
     --benchmark_filter='Load|Extract|threads:1' --benchmark_min_time=1 --benchmark_color=false >"$log" 2>&1
@@ -105,6 +113,7 @@ fi
 
 if wanted sync; then
   log=$logs/sync.log
+  settle
   echo "== sync 1M (load $(load))" >&2
   LIAISON_SYNC_BENCH_OBJECTS=${SYNC_OBJECTS:-1000000} "$bin/sync/sync_sync_bench" --benchmark_color=false >"$log" 2>&1
   plain "$log"
@@ -114,6 +123,7 @@ fi
 
 if wanted pg; then
   log=$logs/pg.log
+  settle
   echo "== PostgreSQL (load $(load))" >&2
   WRK_SECONDS=${WRK_SECONDS:-5} ROUNDS=${ROUNDS:-2} bash bench/store/pg_run.sh \
     "${PG_OBJECTS:-100000}" >"$log" 2>"$logs/pg.err"
