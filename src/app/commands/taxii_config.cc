@@ -209,6 +209,10 @@ Result<std::unique_ptr<store::Store>> OpenConfiguredStore(const TaxiiConfig& con
   store::SqliteOptions options;
   options.path = std::filesystem::path(config.data_dir) / "liaison.db";
   options.max_page_size = config.max_page_size;
+  // One reader connection per serving thread stays open: with fewer, the reads beyond them
+  // opened and closed a connection each time (strace of 8 threads over 4 idle readers: 361 file
+  // opens in 4 s of GETs; docs/store.md).
+  options.idle_readers = std::max(options.idle_readers, config.server.threads);
   options.status_ttl = std::chrono::hours(std::max<int64_t>(0, config.status_ttl_hours));
   return store::OpenSqliteStore(options);
 }
