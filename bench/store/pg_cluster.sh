@@ -1,8 +1,19 @@
-# Sourced by bench/store/pg_run.sh and pg_ab.sh: starts a throwaway PostgreSQL cluster
+# Sourced by bench/store/pg_run.sh, pg_ab.sh and pg_post_ab.sh (with $work set): builds what they
+# run (below), starts a throwaway PostgreSQL cluster
 # (scripts/pg-test-cluster.sh), creates the database `bench` in it, and stops the cluster and
 # every pid in `pids` on exit. Sets cluster_dir, dsn, host, port and url (the libpq URL of
 # `bench` over the cluster's Unix socket), auth and accept (wrk/curl headers) and hz; defines
 # serve, ticks, cluster_ticks and fill_sqlite (below).
+# The release build of the node and the loaders (liaison, taxii_load, pg_load; main_liaison is
+# MAIN_LIAISON for the A/B scripts, else this build), and the scratch directory $work.
+cmake --preset release >/dev/null
+cmake --build build/release --target liaison taxii_load pg_load -j2 >&2
+liaison=$PWD/build/release/src/app/liaison
+main_liaison=${MAIN_LIAISON:-$liaison}
+taxii_load=build/release/bench/taxii/taxii_load
+pg_load=build/release/bench/store/pg_load
+mkdir -p "$work"
+
 cluster=$(scripts/pg-test-cluster.sh start)
 cluster_dir=${cluster%%$'\t'*}
 dsn=${cluster#*$'\t'}

@@ -22,15 +22,8 @@ connections=${CONNECTIONS:-16}
 server_threads=${SERVER_THREADS:-8}
 work=${WORK:-/tmp/liaison-pg-post-ab}
 
-cmake --preset release >/dev/null
-cmake --build build/release --target liaison taxii_load pg_load -j2 >&2
-liaison=$PWD/build/release/src/app/liaison
-main_liaison=${MAIN_LIAISON:-$liaison}
-taxii_load=build/release/bench/taxii/taxii_load
-pg_load=build/release/bench/store/pg_load
-mkdir -p "$work"
-
-# The cluster, the database `bench`, cleanup on exit, and $url (bench/store/pg_cluster.sh).
+# The build, the cluster, the database `bench`, cleanup on exit, and $url
+# (bench/store/pg_cluster.sh).
 source bench/store/pg_cluster.sh
 
 

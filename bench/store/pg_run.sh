@@ -44,14 +44,8 @@ if ! command -v wrk >/dev/null; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends wrk >&2
 fi
 
-cmake --preset release >/dev/null
-cmake --build build/release --target liaison taxii_load pg_load -j2 >&2
-liaison=build/release/src/app/liaison
-taxii_load=build/release/bench/taxii/taxii_load
-pg_load=build/release/bench/store/pg_load
-mkdir -p "$work"
-
-# The cluster, the database `bench`, cleanup on exit, and $url (bench/store/pg_cluster.sh).
+# The build, the cluster, the database `bench`, cleanup on exit, and $url
+# (bench/store/pg_cluster.sh).
 source bench/store/pg_cluster.sh
 
 # CPU seconds used so far by the cluster's processes (cluster_ticks, bench/store/pg_cluster.sh).

@@ -66,6 +66,10 @@ Result<store::AuditRecord> ReleaseLog::Append(std::string_view kind, std::string
                                               std::string_view details_json, Timestamp time) {
   LIAISON_ASSIGN_OR_RETURN(store::AuditRecord r,
                            Entry(kind, partner, policy_version, details_json, time));
+  return Append(std::move(r));
+}
+
+Result<store::AuditRecord> ReleaseLog::Append(store::AuditRecord r) {
   std::vector<store::AuditRecord> batch;
   batch.push_back(std::move(r));
   LIAISON_ASSIGN_OR_RETURN(std::vector<store::AuditRecord> written,

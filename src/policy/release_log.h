@@ -67,6 +67,8 @@ class ReleaseLog {
                                           std::string_view policy_version,
                                           std::string_view details_json,
                                           Timestamp time = Timestamp::Now());
+  // Appends an entry made by Entry.
+  Result<store::AuditRecord> Append(store::AuditRecord entry);
   // Has the store chain any entries it holds pending (AddWithAudit's, e.g. left by a crash);
   // Verify and Read do this first.
   Status Flush();

@@ -109,8 +109,7 @@ taxii::sync::ReceiptRecorder MakeReceiptRecorder(
   auto log = std::make_shared<policy::ReleaseLog>(store);
   return [log, partners = std::move(partners)](const taxii::sync::ReceiptRecord& r) -> Status {
     LIAISON_ASSIGN_OR_RETURN(store::AuditRecord e, ReceiptEntry(partners.get(), r));
-    auto entry = log->Append(e.kind, e.partner, e.policy_version, e.details, e.time);
-    return entry.ok() ? absl::OkStatus() : entry.status();
+    return log->Append(std::move(e)).status();
   };
 }
 

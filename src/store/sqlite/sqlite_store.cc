@@ -191,6 +191,20 @@ std::string_view FlagSql(FlagFilter f) {
   return "";
 }
 
+// Raises `value` to at least `to` (several threads may raise it at once).
+void RaiseTo(std::atomic<int64_t>& value, int64_t to) {
+  int64_t seen = value.load();
+  while (seen < to && !value.compare_exchange_weak(seen, to)) {
+  }
+}
+
+// The highest pid in audit_pending (0 when empty).
+Result<int64_t> MaxPendingPid(Connection& c) {
+  LIAISON_ASSIGN_OR_RETURN(Statement st, c.Prepare("SELECT max(pid) FROM audit_pending"));
+  LIAISON_ASSIGN_OR_RETURN(bool row, st.Step());
+  return row && !st.IsNull(0) ? st.Int(0) : int64_t{0};
+}
+
 // "?a, ?a+1, ..." for n parameters starting at `first`.
 std::string Placeholders(int first, size_t n) {
   std::string out;
@@ -378,10 +392,10 @@ class SqliteStore final : public Store {
   // inserted into audit_pending in the objects' transaction, so the POST waits for one fsync,
   // not two. The mover chains pending entries into the audit file (in pid order, recording the
   // highest pid moved in the same transaction, so a move is never repeated, by this process or
-  // another) at most once per kMoveWindow (so ~10 audit fsyncs a second under any POST load), and
-  // before any audit read or append; the writer deletes moved rows in its next transaction. Entries
-  // left pending by a crash are moved by the first call that brings the chain function (ReleaseLog
-  // passes it on every read).
+  // another) at most once per kMoveWindow (which bounds the audit file's fsyncs under POST load),
+  // and before any audit read or append; the writer deletes moved rows in its next transaction.
+  // Entries left pending by a crash are moved by the first call that brings the chain function
+  // (ReleaseLog passes it on every read).
   class AuditMover;
   static constexpr absl::Duration kMoveWindow = absl::Milliseconds(100);
   Status MovePendingAudit() ABSL_LOCKS_EXCLUDED(audit_mu_);
@@ -642,10 +656,8 @@ Result<std::unique_ptr<Store>> SqliteStore::Open(const SqliteOptions& options) {
     store->checkpointer_ =
         std::make_unique<sqlite_internal::Checkpointer>(options.path, writer->db());
     // Entries a previous process left pending (a crash): moved once a chain function is known.
-    LIAISON_ASSIGN_OR_RETURN(Statement st, writer->Prepare("SELECT max(pid) FROM audit_pending"));
-    LIAISON_ASSIGN_OR_RETURN(bool row, st.Step());
-    if (row && !st.IsNull(0)) store->pending_max_.store(st.Int(0));
-    st.Reset();
+    LIAISON_ASSIGN_OR_RETURN(int64_t max_pid, MaxPendingPid(*writer));
+    store->pending_max_.store(max_pid);
     store->writer_ = std::move(writer);
   }
   store->mover_ = std::make_unique<AuditMover>(store.get());
@@ -998,9 +1010,7 @@ std::vector<Result<AddResult>> SqliteStore::CommitObjects(const std::vector<AddJ
   }
   pending_deleted_ = std::max(pending_deleted_, moved);
   if (last_pid > 0) {
-    int64_t seen = pending_max_.load();
-    while (seen < last_pid && !pending_max_.compare_exchange_weak(seen, last_pid)) {
-    }
+    RaiseTo(pending_max_, last_pid);
     if (mover_) mover_->Notify();
   }
   return results;
@@ -1053,61 +1063,41 @@ Result<AddResult> SqliteStore::AddInTransaction(Connection& c, std::string_view 
         ++result.duplicates;
         continue;
       }
-      if (versions.empty()) {
-        // The first version of its id: first, last and the highest spec_version by itself.
-        LIAISON_ASSIGN_OR_RETURN(int64_t release_key, coder.KeyOf(facts.Get(i)));
-        NewRow& row = batch.emplace_back();
-        row.date_added = next++;
-        row.id = object.id;
-        row.version = std::move(version);
-        row.type = object.type;
-        row.spec_version = EffectiveSpecVersion(object);
-        row.is_first = row.is_last = row.spec_latest = true;
-        row.json = object.json;
-        row.rkey = release_key;
-        result.outcomes.push_back({AddOutcome::Kind::kAdded, FromUnixMicros(row.date_added)});
-        ++result.added;
-        known.insert(object.id);
-        if (batch.size() == kMaxRowsPerInsert) LIAISON_RETURN_IF_ERROR(InsertRows(c, cid, batch));
-        continue;
-      }
-      Row row;
-      row.date_added = next++;
+      LIAISON_ASSIGN_OR_RETURN(int64_t release_key, coder.KeyOf(facts.Get(i)));
+      NewRow& row = batch.emplace_back();
+      const int64_t date_added = next++;
+      row.date_added = date_added;
       row.id = object.id;
-      row.version = version;
-      row.spec_version = EffectiveSpecVersion(object);
       row.type = object.type;
-      versions.push_back(row);
-      const std::vector<Flags> flags = ComputeFlags(versions);
-      Row& added = versions.back();
-      added.is_first = flags.back().is_first;
-      added.is_last = flags.back().is_last;
-      added.spec_latest = flags.back().spec_latest;
-      {
-        LIAISON_ASSIGN_OR_RETURN(int64_t release_key, coder.KeyOf(facts.Get(i)));
-        LIAISON_ASSIGN_OR_RETURN(
-            Statement st,
-            c.Prepare("INSERT INTO objects(date_added, cid, id, version, type, spec_version, "
-                      "is_first, is_last, spec_latest, json, rkey) "
-                      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"));
-        st.Bind(1, added.date_added);
-        st.Bind(2, cid);
-        st.Bind(3, object.id);
-        st.Bind(4, added.version);
-        st.Bind(5, object.type);
-        st.Bind(6, added.spec_version);
-        st.Bind(7, int64_t{added.is_first});
-        st.Bind(8, int64_t{added.is_last});
-        st.Bind(9, int64_t{added.spec_latest});
-        st.Bind(10, object.json);
-        st.Bind(11, release_key);
-        LIAISON_RETURN_IF_ERROR(st.Run());
+      row.spec_version = EffectiveSpecVersion(object);
+      row.json = object.json;
+      row.rkey = release_key;
+      // The first version of its id is first, last and the highest spec_version by itself; a
+      // further one takes its flags from its siblings', and may change theirs (RefreshFlags).
+      row.is_first = row.is_last = row.spec_latest = true;
+      if (!versions.empty()) {
+        Row added;
+        added.date_added = date_added;
+        added.id = object.id;
+        added.version = version;
+        added.spec_version = row.spec_version;
+        added.type = object.type;
+        versions.push_back(std::move(added));
+        const Flags flags = ComputeFlags(versions).back();
+        row.is_first = flags.is_first;
+        row.is_last = flags.is_last;
+        row.spec_latest = flags.spec_latest;
       }
-      // A new version can take is_first/is_last/spec_latest from older ones.
-      if (versions.size() > 1) LIAISON_RETURN_IF_ERROR(RefreshFlags(c, versions));
-      result.outcomes.push_back({AddOutcome::Kind::kAdded, FromUnixMicros(row.date_added)});
+      row.version = std::move(version);
+      result.outcomes.push_back({AddOutcome::Kind::kAdded, FromUnixMicros(date_added)});
       ++result.added;
       known.insert(object.id);
+      if (!versions.empty()) {
+        LIAISON_RETURN_IF_ERROR(InsertRows(c, cid, batch));  // this row alone (flushed above)
+        LIAISON_RETURN_IF_ERROR(RefreshFlags(c, versions));
+      } else if (batch.size() == kMaxRowsPerInsert) {
+        LIAISON_RETURN_IF_ERROR(InsertRows(c, cid, batch));
+      }
     }
     LIAISON_RETURN_IF_ERROR(InsertRows(c, cid, batch));
     if (result.added > 0) {
@@ -1782,25 +1772,14 @@ Result<std::vector<AuditRecord>> SqliteStore::AppendAudit(std::vector<AuditRecor
   return entries;
 }
 
-// The release log lives in its own file, `<store>.audit` (see AuditConnection). A group's
-// appends run after its objects committed, outside the writer lock, in one transaction of that
-// file: one fsync per group for the receipts of many POSTs, and no write to the object file
-// that would make its readers drop their page cache.
 void SqliteStore::RememberChain(const AuditChainFn& chain) {
   absl::MutexLock lock(&chain_mu_);
   if (!pending_chain_) pending_chain_ = chain;
 }
 
 Status SqliteStore::MoveAllPendingAudit() {
-  LIAISON_ASSIGN_OR_RETURN(int64_t max_pid, Read([](Connection& c) -> Result<int64_t> {
-                             LIAISON_ASSIGN_OR_RETURN(
-                                 Statement st, c.Prepare("SELECT max(pid) FROM audit_pending"));
-                             LIAISON_ASSIGN_OR_RETURN(bool row, st.Step());
-                             return row && !st.IsNull(0) ? st.Int(0) : int64_t{0};
-                           }));
-  int64_t seen = pending_max_.load();
-  while (seen < max_pid && !pending_max_.compare_exchange_weak(seen, max_pid)) {
-  }
+  LIAISON_ASSIGN_OR_RETURN(int64_t max_pid, Read([](Connection& c) { return MaxPendingPid(c); }));
+  RaiseTo(pending_max_, max_pid);
   return MovePendingAudit();
 }
 
@@ -1813,6 +1792,10 @@ Status SqliteStore::MovePendingAudit() {
   return AppendAuditGroup({});
 }
 
+// The release log lives in its own file, `<store>.audit` (see AuditConnection). A group's
+// appends run after its objects committed, outside the writer lock, in one transaction of that
+// file: one fsync per group for the receipts of many POSTs, and no write to the object file
+// that would make its readers drop their page cache.
 Status SqliteStore::AppendAuditGroup(const std::vector<AddJob*>& jobs) {
   AuditChainFn pending_chain;
   if (AuditPending()) {
@@ -1910,11 +1893,7 @@ Status SqliteStore::AppendAuditGroup(const std::vector<AddJob*>& jobs) {
   }(*audit);
   LIAISON_RETURN_IF_ERROR(appended);  // ~Transaction rolls back
   LIAISON_RETURN_IF_ERROR(tx.Commit());
-  if (moved >= 0) {
-    int64_t seen = moved_durable_.load();
-    while (seen < moved && !moved_durable_.compare_exchange_weak(seen, moved)) {
-    }
-  }
+  if (moved >= 0) RaiseTo(moved_durable_, moved);
   return absl::OkStatus();
 }
 
