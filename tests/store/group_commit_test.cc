@@ -177,5 +177,39 @@ TEST(GroupCommit, EveryJobCommitsExactlyOnceUnderContention) {
   }
 }
 
+// With two leaders allowed, two groups commit at the same time (a second caller leads while the
+// first group is still inside its commit), never three, and every job is committed exactly once.
+TEST(GroupCommit, AtMostMaxLeadersCommitAtOnceAndEveryJobOnce) {
+  GroupCommit<Job> gc(2);
+  std::atomic<int> inside{0}, most{0};
+  auto commit = [&](std::vector<Job*>& group) {
+    const int now = ++inside;
+    for (int seen = most.load(); now > seen && !most.compare_exchange_weak(seen, now);) {
+    }
+    std::this_thread::sleep_for(milliseconds(5));
+    for (Job* job : group) {
+      ++job->commits;
+      job->durable = true;
+    }
+    --inside;
+  };
+  constexpr int kThreads = 8, kJobsEach = 20;
+  std::vector<std::vector<Job>> jobs(kThreads, std::vector<Job>(kJobsEach));
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (Job& job : jobs[t]) {
+        gc.Run(job, 3, [](const Job& j) { return j.weight; }, commit);
+        EXPECT_TRUE(job.durable);
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(most.load(), 2);
+  for (const auto& each : jobs) {
+    for (const Job& job : each) EXPECT_EQ(job.commits, 1);
+  }
+}
+
 }  // namespace
 }  // namespace liaison::store::internal

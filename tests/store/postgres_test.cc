@@ -6,6 +6,7 @@
 #include <libpq-fe.h>
 
 #include <atomic>
+#include <barrier>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
@@ -142,10 +143,10 @@ TEST_F(PostgresStoreTest, MigrationsAreRecordedAndRunOnce) {
     auto store = Open();
     ASSERT_TRUE(store.ok()) << store.status();
   }
-  EXPECT_EQ(RawSql("SELECT max(version) FROM schema_migrations"), "5");
+  EXPECT_EQ(RawSql("SELECT max(version) FROM schema_migrations"), "6");
   auto again = Open();
   ASSERT_TRUE(again.ok()) << again.status();
-  EXPECT_EQ(RawSql("SELECT count(*) FROM schema_migrations"), "5");
+  EXPECT_EQ(RawSql("SELECT count(*) FROM schema_migrations"), "6");
 }
 
 TEST_F(PostgresStoreTest, RefusesASchemaFromANewerLiaison) {
@@ -686,6 +687,111 @@ TEST_F(PostgresStoreTest, ConcurrentNodesNeverLetAPollingReaderMissAnObject) {
   ASSERT_FALSE(out.writes_failed);
   EXPECT_EQ(out.unique, out.seen) << "an object was seen twice";
   EXPECT_EQ(out.seen, out.expected);
+}
+
+// Writers on two nodes that each add a different version of the same NEW ids at the same moment
+// all take the one-trip path (none sees another's uncommitted rows), so each believes its
+// version the id's first and last. objects_first lets only one of them store a first version;
+// the others wait for it, fail, and retry on a path that sees it. Every id must end with one
+// first and one last version, the last being the newest, and no Add may fail.
+TEST_F(PostgresStoreTest, ConcurrentFirstVersionsOfNewIdsKeepOneFirstAndOneLast) {
+  auto node_a = Open(4);
+  ASSERT_TRUE(node_a.ok()) << node_a.status();
+  auto node_b = Open(4);
+  ASSERT_TRUE(node_b.ok()) << node_b.status();
+  ASSERT_TRUE((*node_a)->CreateCollection({kCollection, "api", "t", "", "", {}}).ok());
+  constexpr int kWriters = 4, kRounds = 6, kIds = 30;
+  std::barrier start(kWriters);
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int w = 0; w < kWriters; ++w) {
+    Store* node = (w % 2 == 0 ? *node_a : *node_b).get();
+    threads.emplace_back([&, node, w] {
+      for (int round = 0; round < kRounds; ++round) {
+        std::vector<stix::Object> batch;
+        for (int i = 0; i < kIds; ++i) batch.push_back(MakeVersion(round * kIds + i, w));
+        start.arrive_and_wait();
+        auto r = node->Add(kCollection, batch);
+        if (!r.ok() || r->added != batch.size()) {
+          ADD_FAILURE() << (r.ok() ? "not all added" : r.status().ToString());
+          ++failures;
+        }
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(failures, 0);
+  EXPECT_EQ(RawSql("SELECT count(*) FROM objects"), std::to_string(kWriters * kRounds * kIds));
+  EXPECT_EQ(RawSql("SELECT count(*) FROM (SELECT id FROM objects GROUP BY id HAVING "
+                   "count(*) FILTER (WHERE is_first) <> 1 OR count(*) FILTER (WHERE is_last) "
+                   "<> 1) AS bad"),
+            "0");
+  // The last version is the newest (writer kWriters - 1's), the first the oldest (writer 0's).
+  Filter last;
+  last.limit = 1000;
+  auto page = (*node_b)->Query(kCollection, last);
+  ASSERT_TRUE(page.ok()) << page.status();
+  ASSERT_EQ(page->records.size(), size_t{kRounds * kIds});
+  for (const ObjectRecord& r : page->records) {
+    EXPECT_TRUE(r.version == MakeVersion(0, kWriters - 1).modified) << r.id;
+  }
+  Filter first;
+  first.limit = 1000;
+  first.versions = {VersionMatch::First()};
+  page = (*node_a)->Query(kCollection, first);
+  ASSERT_TRUE(page.ok()) << page.status();
+  ASSERT_EQ(page->records.size(), size_t{kRounds * kIds});
+  for (const ObjectRecord& r : page->records) {
+    EXPECT_TRUE(r.version == MakeVersion(0, 0).modified) << r.id;
+  }
+}
+
+// A writer that has reserved date_added values and not committed holds every reader below them:
+// objects committed above the reservation are not shown, and the stamp does not move. Once the
+// writer's backend is gone (a node killed between reserving and committing), the sweep deletes
+// its reservation and they come into view.
+TEST_F(PostgresStoreTest, AnOpenReservationHoldsReadersBelowItUntilItsBackendIsGone) {
+  PostgresOptions o;
+  o.conninfo = Dsn();
+  o.schema = schema_;
+  o.reservation_sweep = std::chrono::milliseconds(100);
+  auto store = OpenPostgresStore(o);
+  ASSERT_TRUE(store.ok()) << store.status();
+  ASSERT_TRUE((*store)->CreateCollection({kCollection, "api", "t", "", "", {}}).ok());
+  std::vector<stix::Object> a = {MakeObject(0, 1)}, b = {MakeObject(0, 2)};
+  ASSERT_TRUE((*store)->Add(kCollection, a).ok());
+  const std::string stamp = *(*store)->ObjectsStamp(kCollection);
+  auto ids = [&] {
+    std::vector<std::string> out;
+    Filter f;
+    auto page = (*store)->Query(kCollection, f);
+    EXPECT_TRUE(page.ok()) << page.status();
+    if (page.ok()) {
+      for (const ObjectRecord& r : page->records) out.push_back(r.id);
+    }
+    return out;
+  };
+  {
+    // Reserves the next value the way a writer does, and stays connected.
+    Conn writer = SessionConnection();
+    PGresult* r = PQexec(
+        writer.get(),
+        "WITH m AS (UPDATE meta SET value = value + 1 WHERE key = 'last_date_added' RETURNING "
+        "value) INSERT INTO reservations(pid, started, lo, hi) SELECT pg_backend_pid(), (SELECT "
+        "backend_start FROM pg_stat_get_activity(pg_backend_pid())), value, value FROM m");
+    ASSERT_EQ(PQresultStatus(r), PGRES_COMMAND_OK) << PQresultErrorMessage(r);
+    PQclear(r);
+    ASSERT_TRUE((*store)->Add(kCollection, b).ok());
+    std::this_thread::sleep_for(std::chrono::milliseconds(400));  // several sweeps
+    EXPECT_EQ(ids(), std::vector<std::string>{a[0].id});
+    EXPECT_EQ(*(*store)->ObjectsStamp(kCollection), stamp);
+  }
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (ids().size() < 2 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_EQ(ids(), (std::vector<std::string>{a[0].id, b[0].id}));
+  EXPECT_NE(*(*store)->ObjectsStamp(kCollection), stamp);
 }
 
 // The same race against the naive scheme (date_added read and incremented without the lock, a

@@ -22,6 +22,9 @@ namespace liaison::store::internal {
 template <class Job>
 class GroupCommit {
  public:
+  // At most `max_leaders` groups commit at once (1: one after the other).
+  explicit GroupCommit(int max_leaders = 1) : max_leaders_(max_leaders) {}
+
   // Queues `job` and returns once a group holding it has been committed. The leader takes the
   // oldest queued jobs, at least one and otherwise at most `max_weight` of `weight(job)` in all
   // (this caller's job may not be among them when the queue is long: then it leads again, or a
@@ -30,15 +33,20 @@ class GroupCommit {
   void Run(Job& job, size_t max_weight, Weight weight, Commit commit) ABSL_LOCKS_EXCLUDED(mu_) {
     absl::MutexLock lock(&mu_);
     queue_.push_back(&job);
+    // A caller leads when its job is done or when a leader may start and there is work queued
+    // (its own job, or others' while its own commits in another leader's group).
     struct Ready {
+      GroupCommit* self;
       const Job* job;
-      const bool* busy;
-      static bool Eval(Ready* r) { return r->job->done || !*r->busy; }
-    } ready{&job, &busy_};
+      static bool Eval(Ready* r) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+        return r->job->done ||
+               (r->self->leaders_ < r->self->max_leaders_ && !r->self->queue_.empty());
+      }
+    } ready{this, &job};
     while (true) {
       mu_.Await(absl::Condition(&Ready::Eval, &ready));
       if (job.done) return;
-      busy_ = true;
+      ++leaders_;
       std::vector<Job*> group;
       size_t total = 0;
       while (!queue_.empty() && (group.empty() || total + weight(*queue_.front()) <= max_weight)) {
@@ -50,7 +58,7 @@ class GroupCommit {
       commit(group);
       mu_.Lock();
       for (Job* member : group) member->done = true;
-      busy_ = false;
+      --leaders_;
     }
   }
 
@@ -63,7 +71,8 @@ class GroupCommit {
  private:
   mutable absl::Mutex mu_;
   std::deque<Job*> queue_ ABSL_GUARDED_BY(mu_);
-  bool busy_ ABSL_GUARDED_BY(mu_) = false;  // a leader is committing
+  const int max_leaders_;
+  int leaders_ ABSL_GUARDED_BY(mu_) = 0;  // groups committing now
 };
 
 }  // namespace liaison::store::internal

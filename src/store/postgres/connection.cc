@@ -263,10 +263,18 @@ Result<std::unique_ptr<Connection>> Connection::Open(const std::string& conninfo
   return conn;
 }
 
-Connection::~Connection() { PQfinish(conn_); }
+Connection::~Connection() {
+  if (conn_ != nullptr) PQfinish(conn_);
+}
+
+void Connection::Close() {
+  if (conn_ != nullptr) PQfinish(conn_);
+  conn_ = nullptr;
+}
 
 bool Connection::Healthy() const {
-  return PQstatus(conn_) == CONNECTION_OK && PQpipelineStatus(conn_) == PQ_PIPELINE_OFF &&
+  return conn_ != nullptr && PQstatus(conn_) == CONNECTION_OK &&
+         PQpipelineStatus(conn_) == PQ_PIPELINE_OFF &&
          (rollback_in_flight_ || PQtransactionStatus(conn_) == PQTRANS_IDLE);
 }
 

@@ -153,6 +153,8 @@ class Connection {
   // it instead of handing it out again. A connection with a ROLLBACK in flight (SendRollback)
   // counts as healthy; Drain tells.
   bool Healthy() const;
+  // Closes the connection now (the server's backend exits); Healthy() is false from then on.
+  void Close();
 
   // Sends ROLLBACK without waiting for the answer: ending a read-only transaction then costs the
   // caller no round trip (the server finishes it while the connection sits in the pool). The

@@ -11,6 +11,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -23,6 +24,7 @@
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "core/absl_compat.h"
 #include "core/json.h"
 #include "core/status_macros.h"
@@ -240,6 +242,22 @@ CREATE INDEX statuses_by_time ON statuses((request_timestamp COLLATE "C"));
     R"sql(
 ALTER TABLE objects ALTER COLUMN cid SET (n_distinct = 1000);
 )sql",
+    // 6 (issue #8, session 9): concurrent object writers. `reservations` holds the date_added
+    // range each backend has taken and not yet committed (lo/hi NULL when none; rows of backends
+    // that are gone are swept); readers stop below min(lo). Updated in place (HOT, so the small
+    // table stays a page or two however often it changes). objects_first lets at most one
+    // version of an id be its first: two writers that each believe they add the first version
+    // of a new id (neither sees the other's uncommitted row) collide here, the later one waits
+    // for the earlier's commit and fails, and its Add is retried by a path that sees the row.
+    R"sql(
+CREATE TABLE reservations(
+  pid integer PRIMARY KEY,
+  started timestamptz,
+  lo bigint,
+  hi bigint
+) WITH (fillfactor = 50);
+CREATE UNIQUE INDEX objects_first ON objects(id, cid) WHERE is_first;
+)sql",
 };
 constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
 
@@ -291,8 +309,26 @@ Result<bool> UserExists(Connection& c, std::string_view name) {
   return r.rows() > 0;
 }
 
-// Takes the high-water mark's row lock: from here to COMMIT this transaction is the only object
-// writer in the whole database (all nodes). Returns the last date_added issued.
+// The horizon of readers: the smallest date_added a writer has reserved and not yet committed
+// (the largest bigint when none is open). Every page statement stops below it; a subquery, so
+// it is read in the statement's own snapshot (docs/store.md, "date_added under concurrent
+// writers").
+constexpr char kHorizonSql[] = "(SELECT coalesce(min(lo), 9223372036854775807) FROM reservations)";
+// Ends this backend's reservation (in the transaction that commits its objects, or after a
+// rollback).
+constexpr char kClearReservationSql[] =
+    "UPDATE reservations SET lo = NULL, hi = NULL WHERE pid = pg_backend_pid()";
+// Rows of backends that no longer exist: such a backend's object transaction can never commit
+// (only its own backend could), so its range will never fill. A backend is identified by pid
+// and start time (pids are reused); when the start time cannot be read (a session of another
+// role, without pg_read_all_stats) the backend counts as alive. A row whose objects committed
+// meanwhile was already cleared by that commit, and DELETE re-checks the row it deletes.
+constexpr char kSweepReservationsSql[] =
+    "DELETE FROM reservations r WHERE NOT EXISTS (SELECT 1 FROM pg_stat_get_activity(r.pid) a "
+    "WHERE a.backend_start IS NULL OR a.backend_start = r.started)";
+
+// Takes the high-water mark's row lock: from here to COMMIT no other transaction takes
+// date_added values (all nodes). Returns the last date_added issued.
 Result<int64_t> LockObjectWrites(Connection& c) {
   LIAISON_ASSIGN_OR_RETURN(
       QueryResult r, c.Exec("SELECT value FROM meta WHERE key = 'last_date_added' FOR UPDATE"));
@@ -470,6 +506,8 @@ struct InsertColumns {
         .AddBinaryTextArray(jsons);
   }
 };
+// Attempts of one Add on the one-by-one path when a unique key is violated (see CommitGroup).
+constexpr int kUniqueRetries = 3;
 // Ids per lookup of existing versions.
 constexpr size_t kLookupIds = 1000;
 // Objects per group-committed transaction (a single larger Add still goes alone): bounds the
@@ -549,7 +587,24 @@ class PostgresStore final : public Store {
 
  private:
   explicit PostgresStore(const PostgresOptions& options)
-      : options_(options), texts_(options.text_cache_bytes) {}
+      : options_(options),
+        texts_(options.text_cache_bytes),
+        add_group_(static_cast<int>(std::max<size_t>(options.object_writers, 1))) {}
+
+ public:
+  ~PostgresStore() override {
+    {
+      absl::MutexLock lock(&sweep_mu_);
+      stopping_ = true;
+    }
+    if (sweeper_.joinable()) sweeper_.join();
+  }
+
+ private:
+  // Deletes the reservations of backends that are gone (see kSweepReservationsSql); the sweeper
+  // thread runs it every options_.reservation_sweep until the store is destroyed.
+  Status SweepReservations();
+  void SweepLoop();
 
   // A pooled connection; returned to the pool (or closed when broken) when destroyed.
   class Lease {
@@ -742,6 +797,10 @@ class PostgresStore final : public Store {
 
   std::atomic<int64_t> last_prune_micros_{0};
 
+  absl::Mutex sweep_mu_;
+  bool stopping_ ABSL_GUARDED_BY(sweep_mu_) = false;
+  std::thread sweeper_;
+
   absl::Mutex pool_mu_;
   std::vector<std::unique_ptr<Connection>> idle_ ABSL_GUARDED_BY(pool_mu_);
   size_t open_ ABSL_GUARDED_BY(pool_mu_) = 0;
@@ -881,7 +940,27 @@ Result<std::unique_ptr<Store>> PostgresStore::Open(const PostgresOptions& option
     LIAISON_ASSIGN_OR_RETURN(Lease lease, store->Acquire());
     LIAISON_RETURN_IF_ERROR(Migrate(*lease, options.schema));
   }
+  // Reservations a crashed node left behind are swept at once, then every reservation_sweep.
+  LIAISON_RETURN_IF_ERROR(store->SweepReservations());
+  if (options.reservation_sweep.count() > 0) {
+    store->sweeper_ = std::thread([s = store.get()] { s->SweepLoop(); });
+  }
   return std::unique_ptr<Store>(std::move(store));
+}
+
+Status PostgresStore::SweepReservations() {
+  LIAISON_ASSIGN_OR_RETURN(Lease lease, Acquire());
+  return StatusOf((*lease).Exec(kSweepReservationsSql));
+}
+
+void PostgresStore::SweepLoop() {
+  absl::MutexLock lock(&sweep_mu_);
+  while (!sweep_mu_.AwaitWithTimeout(absl::Condition(&stopping_),
+                                     absl::FromChrono(options_.reservation_sweep))) {
+    sweep_mu_.Unlock();
+    (void)SweepReservations();  // a failure is retried at the next tick
+    sweep_mu_.Lock();
+  }
 }
 
 // --- Collections --------------------------------------------------------------------------------
@@ -954,7 +1033,16 @@ Result<std::vector<Collection>> PostgresStore::ListCollections() {
 Status PostgresStore::DeleteCollection(std::string_view id) {
   return WriteAndInvalidate([&](Connection& c) -> Status {
     LIAISON_RETURN_IF_ERROR(StatusOf(LockObjectWrites(c)));
-    LIAISON_ASSIGN_OR_RETURN(int64_t cid, CollectionKey(c, id));
+    // The collection's row lock waits for the Adds into it that are still committing (they hold
+    // a key-share lock on it: the one-trip guard) and turns later ones away, so the DELETE below
+    // sees every object the collection will ever hold.
+    LIAISON_ASSIGN_OR_RETURN(
+        QueryResult found,
+        c.Exec("SELECT cid FROM collections WHERE id = $1 FOR UPDATE", Params().Add(id)));
+    if (found.rows() == 0) {
+      return absl::NotFoundError(absl::StrCat("collection ", ToAbsl(id), " not found"));
+    }
+    const int64_t cid = found.Int(0, 0);
     for (const char* sql :
          {"DELETE FROM objects WHERE cid = $1", "DELETE FROM permissions WHERE cid = $1",
           "DELETE FROM received_ranges WHERE cid = $1", "DELETE FROM collections WHERE cid = $1"}) {
@@ -1013,23 +1101,30 @@ void PostgresStore::CommitGroup(const std::vector<PendingAdd*>& group) {
   for (PendingAdd* p : group) p->result.reset();
   auto tx = Transaction::Begin(c, kBeginWrite);
   if (!tx.ok()) return fail_all(tx.status());
-  if (group.size() == 1) {
-    PendingAdd& p = *group.front();
-    p.result = AddInTransaction(c, p.collection, p.objects, *p.options);
-    if (!p.result->ok()) return;  // ~Transaction rolls back
-  } else {
-    for (PendingAdd* p : group) {
+  for (PendingAdd* p : group) {
+    // A unique key can only be violated here by an Add of another writer that took the one-trip
+    // path for the same new id (which holds no lock this path takes) and has committed since
+    // this Add read the stored versions: the next attempt sees that version (a duplicate, or a
+    // first version that is no longer first).
+    for (int attempt = 0; attempt < kUniqueRetries; ++attempt) {
       if (Status s = c.ExecScript("SAVEPOINT add"); !s.ok()) return fail_all(s);
       p->result = AddInTransaction(c, p->collection, p->objects, *p->options);
-      if (!p->result->ok()) {
-        // Undoes this Add only (and leaves an aborted statement behind); the savepoint name is
-        // reused, each SAVEPOINT shadowing the previous one.
-        if (Status s = c.ExecScript("ROLLBACK TO SAVEPOINT add"); !s.ok()) return fail_all(s);
-      }
+      if (p->result->ok()) break;
+      // Undoes this Add only (and leaves an aborted statement behind); the savepoint name is
+      // reused, each SAVEPOINT shadowing the previous one.
+      if (Status s = c.ExecScript("ROLLBACK TO SAVEPOINT add"); !s.ok()) return fail_all(s);
+      if (!absl::IsAlreadyExists(p->result->status())) break;
     }
   }
   if (options_.before_commit_for_testing) options_.before_commit_for_testing();
   if (Status s = tx->Commit(); !s.ok()) fail_all(s);
+}
+
+// Clears this connection's reservation after its object transaction failed. When that fails
+// too, the connection is closed: its backend exits and the sweeper deletes the row (a
+// reservation left open would hold every reader's horizon below it).
+void EndReservation(Connection& c) {
+  if (!c.Healthy() || !c.ExecScript(kClearReservationSql).ok()) c.Close();
 }
 
 // One round trip for a whole group, on the assumption that no version of its ids is stored yet
@@ -1125,11 +1220,23 @@ bool PostgresStore::CommitGroupOneTrip(Connection& c, const std::vector<PendingA
   if (any_status) {
     if (std::optional<Step> prune = PruneStatusesStep()) steps.push_back(*std::move(prune));
   }
-  const size_t mark_step = steps.size();
-  steps.push_back(
-      {"UPDATE meta SET value = greatest($1::bigint, value + 1) + $2::bigint - 1 "
-       "WHERE key = 'last_date_added' RETURNING value",
-       Params().Add(ToUnixMicros(Now())).Add(n)});
+  // The reservation, a transaction of its own ahead of the objects' (the pipeline runs it
+  // first): the mark's row lock is held only for this one statement, and the commit does not
+  // wait for the WAL flush (the objects' synchronous commit flushes it anyway, and a reservation
+  // lost in a crash reserved nothing anyone saw filled).
+  const std::vector<Step> reserve = {
+      {"BEGIN", Params()},
+      {"SET LOCAL synchronous_commit = off", Params()},
+      {"WITH m AS (UPDATE meta SET value = greatest($1::bigint, value + 1) + $2::bigint - 1 "
+       "WHERE key = 'last_date_added' RETURNING value) INSERT INTO reservations(pid, started, "
+       "lo, hi) SELECT pg_backend_pid(), (SELECT backend_start FROM "
+       "pg_stat_get_activity(pg_backend_pid())), value - $2::bigint + 1, value FROM m ON "
+       "CONFLICT (pid) DO UPDATE SET started = excluded.started, lo = excluded.lo, hi = "
+       "excluded.hi RETURNING hi",
+       Params().Add(ToUnixMicros(Now())).Add(n)},
+      {"COMMIT", Params()}};
+  steps.insert(steps.begin(), reserve.begin(), reserve.end());
+  const size_t mark_step = 2;
   for (size_t ci = 0; ci < collections.size(); ++ci) {
     std::vector<std::string_view> ids;
     absl::flat_hash_set<std::string_view> seen;
@@ -1142,8 +1249,8 @@ bool PostgresStore::CommitGroupOneTrip(Connection& c, const std::vector<PendingA
       // 1 / false raises division_by_zero at run time (the subqueries keep it from being folded
       // at plan time).
       steps.push_back(
-          {"SELECT 1 / ((SELECT count(*) FROM collections WHERE id = $1) = 1 AND EXISTS (SELECT "
-           "1 FROM meta WHERE key = 'last_date_added') AND NOT EXISTS "
+          {"SELECT 1 / (EXISTS (SELECT 1 FROM collections WHERE id = $1 FOR KEY SHARE) AND EXISTS "
+           "(SELECT 1 FROM meta WHERE key = 'last_date_added') AND NOT EXISTS "
            "(SELECT 1 FROM objects WHERE id = ANY($2) AND cid + 0 = (SELECT cid FROM collections "
            "WHERE id = $1)))::int",
            Params().Add(collections[ci]).AddTextArray(chunk)});
@@ -1162,22 +1269,27 @@ bool PostgresStore::CommitGroupOneTrip(Connection& c, const std::vector<PendingA
     steps.push_back(
         {"INSERT INTO objects(date_added, cid, id, version, type, spec_version, is_first, "
          "is_last, spec_latest, json) SELECT m.value - $2::bigint + u.o, c.cid, u.i, u.v, u.t, "
-         "u.s, u.f, u.l, u.sl, u.j FROM (SELECT value FROM meta WHERE key = 'last_date_added') "
-         "AS m, (SELECT cid FROM collections WHERE id = $1) AS c, unnest($3::bigint[], "
+         "u.s, u.f, u.l, u.sl, u.j FROM (SELECT hi AS value FROM reservations WHERE pid = "
+         "pg_backend_pid()) AS m, (SELECT cid FROM collections WHERE id = $1) AS c, "
+         "unnest($3::bigint[], "
          "$4::text[], $5::text[], $6::text[], $7::text[], $8::boolean[], $9::boolean[], "
          "$10::boolean[], $11::text[]) AS u(o, i, v, t, s, f, l, sl, j)",
          std::move(params)});
   }
+  // The reservation ends with the commit that fills it (readers' horizon moves past it).
+  steps.push_back({kClearReservationSql, Params()});
   const size_t commit_step = steps.size();
   steps.push_back({"COMMIT", Params()});
   size_t failed = 0;
   auto done = c.Pipeline(steps, &failed);
   if (!done.ok() && failed < commit_step) {
     (void)c.ExecScript("ROLLBACK");
+    EndReservation(c);
     return false;
   }
   if (!done.ok() || (*done)[mark_step].rows() != 1) {
     // COMMIT failed or its outcome is unknown (connection lost): tell every caller.
+    if (!done.ok()) EndReservation(c);
     const Status s = done.ok() ? absl::DataLossError(
                                      "postgres store: meta.last_date_added is "
                                      "missing")
@@ -1808,7 +1920,8 @@ Result<Page> PostgresStore::QueryImpl(std::string_view collection, const Filter&
   // given), then ids or one per type.
   const int spec_param = by_id ? 3 : 4;
   const int list_param = spec_param + (specs.empty() ? 0 : 1);
-  std::string extra;
+  // Below the readers' horizon (kHorizonSql): what a page shows never gains a row later.
+  std::string extra = absl::StrCat(" AND date_added < ", kHorizonSql);
   if (!specs.empty()) absl::StrAppend(&extra, " AND spec_version = ANY($", spec_param, ")");
   absl::StrAppend(&extra, ToAbsl(FlagSql(plan.sql_flag)));
   // The streamed page (QueryEach) reads only what DecideByFlags, the cursor and the envelope
@@ -2696,16 +2809,19 @@ Result<std::vector<std::pair<Timestamp, Timestamp>>> PostgresStore::ReceivedRang
 
 Result<std::string> PostgresStore::ObjectsStamp(std::string_view collection) {
   return ReadOne([&](Connection& c) -> Result<std::string> {
-    // As in SQLite: every Add gives its versions a date_added above all earlier ones (store-wide,
-    // all nodes), so the collection's max(date_added) moves with each Add; deletions are counted
-    // apart. One statement (one snapshot); the max is one step down objects_by_cid. cid is an
-    // identity column, never reused, so a collection deleted and created again gets new stamps.
-    LIAISON_ASSIGN_OR_RETURN(
-        QueryResult r,
-        c.Exec("SELECT c.cid, (SELECT max(o.date_added) FROM objects o WHERE o.cid = c.cid), "
-               "(SELECT value FROM meta WHERE key = 'object_deletions') "
-               "FROM collections c WHERE c.id = $1",
-               Params().Add(collection)));
+    // As in SQLite, the collection's max(date_added), taken below the readers' horizon: no
+    // version will ever be committed below that horizon, and each Add's versions come into view
+    // as the horizon passes them, above every version seen before, so the max moves with each
+    // Add readers can see; deletions are counted apart. One statement (one snapshot); the max is
+    // one step down objects_by_cid. cid is an identity column, never reused, so a collection
+    // deleted and created again gets new stamps.
+    static const std::string kSql = absl::StrCat(
+        "SELECT c.cid, (SELECT max(o.date_added) FROM objects o WHERE o.cid = c.cid AND "
+        "o.date_added < ",
+        kHorizonSql,
+        "), (SELECT value FROM meta WHERE key = 'object_deletions') FROM collections c WHERE "
+        "c.id = $1");
+    LIAISON_ASSIGN_OR_RETURN(QueryResult r, c.Exec(kSql, Params().Add(collection)));
     if (r.rows() == 0) {
       return absl::NotFoundError(absl::StrCat("collection ", ToAbsl(collection), " not found"));
     }

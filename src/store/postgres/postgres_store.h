@@ -3,12 +3,16 @@
 // The shared Store backend: one PostgreSQL database (libpq) that several stateless liaison
 // nodes may use at once (issue #8). docs/store.md, "PostgreSQL backend", has the design.
 //
-// Ordering: date_added is assigned while holding a row lock on a one-row high-water mark
-// (meta.last_date_added, SELECT ... FOR UPDATE), taken at the start of every transaction that
-// writes objects and released only after that transaction's commit is visible. Object writers
-// are therefore serialised across all nodes, and date_added follows commit order: a snapshot
-// that sees a version also sees every version with a smaller date_added, so a reader paging
-// with `next` or `added_after` never misses a version another node commits meanwhile.
+// Ordering: every Add takes its date_added values from a one-row high-water mark
+// (meta.last_date_added) in a short transaction of its own that also records them as a
+// reservation (table `reservations`, one row per backend); the objects are then written by a
+// second transaction, which clears the reservation as it commits, so several writers insert at
+// once (on one node and across nodes). Readers stop below the smallest reservation still open:
+// a snapshot that sees a version below that horizon sees every version that will ever have a
+// smaller date_added, so a reader paging with `next` or `added_after` never misses a version
+// another writer commits meanwhile. Writes that must see every earlier version (new versions of
+// stored ids, deletions) still hold the mark's row lock to COMMIT. docs/store.md, "PostgreSQL
+// backend", has the argument.
 //
 // Durability: an Add returns after COMMIT, which (synchronous_commit=on, PostgreSQL's default)
 // waits for the WAL flush.
@@ -56,6 +60,12 @@ struct PostgresOptions {
   // just the texts this node has not seen yet. Existence, flags and order always come from the
   // database. The bound counts each text plus ~150 bytes of bookkeeping. Zero disables it.
   size_t text_cache_bytes = size_t{64} << 20;
+  // Groups of Adds this node commits at once, each on its own connection (at least 1). On the
+  // 2-core benchmark machine 2 ingested fastest (docs/store.md, session 9).
+  size_t object_writers = 2;
+  // How often a node deletes the date_added reservations of backends that are gone (a node
+  // killed between reserving and committing): until then readers stop below them.
+  std::chrono::milliseconds reservation_sweep{1000};
 
   // Test only, never set in production: assign date_added WITHOUT the high-water mark's lock (the
   // naive scheme: read the last value, add one, insert, commit) and call `before_commit` (when
