@@ -1065,10 +1065,11 @@ Result<AddResult> PostgresStore::Add(std::string_view collection,
   }
   // Group commit (as in the SQLite store): Adds that queue up while another group is committing
   // are committed by the next leader in ONE transaction, each inside its own savepoint (a failing
-  // Add is rolled back to its savepoint and the others stay), under one acquisition of the
-  // high-water mark's lock and with one WAL flush. Each caller still returns only after the
-  // commit is durable. Object writers are serialised across nodes anyway, so this is what lets
-  // concurrent POSTs on one node share the lock hold and the flush instead of queueing for both.
+  // Add is rolled back to its savepoint and the others stay), with one date_added reservation
+  // (or one hold of the mark's lock) and one WAL flush. Each caller still returns only after the
+  // commit is durable. Up to options_.object_writers groups commit at once, each on its own
+  // connection: concurrent POSTs on one node share reservations and flushes instead of queueing
+  // for them one by one, and while one group's backend inserts or flushes, another's can.
   PendingAdd me{collection, objects, &options};
   add_group_.Run(
       me, kGroupObjects, [](const PendingAdd& p) { return p.objects.size(); },
@@ -1130,16 +1131,20 @@ void EndReservation(Connection& c) {
 // One round trip for a whole group, on the assumption that no version of its ids is stored yet
 // in their collections (new objects: the bulk of imports and POSTs). Then duplicates and flags
 // follow from the group alone, and the client needs nothing from the server before writing:
-//   BEGIN; UPDATE the high-water mark (this takes its row lock, held to COMMIT, and reserves n
-//   date_added values); a guard per collection that fails the transaction (division by zero)
-//   unless the collection exists and holds none of the ids, run after the lock so that it sees
-//   every earlier writer; the INSERTs, whose date_added the server computes from the new mark
-//   (mark - n + ordinal); the status resources; COMMIT.
-// The lock is held only while the server works and flushes, never across a client round trip,
-// which is what a loaded machine makes expensive. When the guard fails (an id already stored, an
-// unknown collection) or anything else does, the transaction is rolled back and the group goes
-// the two-round-trip way. Objects without a version are left to that way too: their status
-// entries name them by date_added, known only once the lock is held.
+//   the reservation, a transaction of its own (BEGIN; the high-water mark advanced by n under
+//   its row lock, for this statement only, and the range recorded as this backend's open
+//   reservation; COMMIT without waiting for the flush); then BEGIN; the status resources; a
+//   guard per collection that fails the transaction (division by zero) unless the collection
+//   exists (its row key-share locked against DeleteCollection) and holds none of the ids; the
+//   INSERTs, whose date_added the server computes from the reservation; the reservation
+//   cleared; COMMIT.
+// No lock is held across the insert or the flush: other writers of this and every node insert
+// at the same time, and readers stop below the open reservations (kHorizonSql). Two writers that
+// both add the first version of one new id collide on objects_first (the later one fails here).
+// When the guard fails (an id already stored, an unknown collection) or anything else does, the
+// transaction is rolled back and the group goes the two-round-trip way. Objects without a version
+// are left to that way too: their status entries name them by date_added, known only once the lock
+// is held.
 bool PostgresStore::CommitGroupOneTrip(Connection& c, const std::vector<PendingAdd*>& group) {
   using Step = Connection::Step;
   std::vector<std::string_view> collections;
