@@ -294,9 +294,11 @@ Status Migrate(Connection& c, const std::string& schema) {
   return tx.Commit();
 }
 
-Result<int64_t> CollectionKey(Connection& c, std::string_view id) {
-  LIAISON_ASSIGN_OR_RETURN(QueryResult r,
-                           c.Exec("SELECT cid FROM collections WHERE id = $1", Params().Add(id)));
+// The collection's key; `lock` is a locking clause for its row ("", " FOR SHARE", " FOR UPDATE").
+Result<int64_t> CollectionKey(Connection& c, std::string_view id, std::string_view lock = "") {
+  LIAISON_ASSIGN_OR_RETURN(
+      QueryResult r, c.Exec(absl::StrCat("SELECT cid FROM collections WHERE id = $1", ToAbsl(lock)),
+                            Params().Add(id)));
   if (r.rows() == 0) {
     return absl::NotFoundError(absl::StrCat("collection ", ToAbsl(id), " not found"));
   }
@@ -1036,13 +1038,7 @@ Status PostgresStore::DeleteCollection(std::string_view id) {
     // The collection's row lock waits for the Adds into it that are still committing (they hold
     // a key-share lock on it: the one-trip guard) and turns later ones away, so the DELETE below
     // sees every object the collection will ever hold.
-    LIAISON_ASSIGN_OR_RETURN(
-        QueryResult found,
-        c.Exec("SELECT cid FROM collections WHERE id = $1 FOR UPDATE", Params().Add(id)));
-    if (found.rows() == 0) {
-      return absl::NotFoundError(absl::StrCat("collection ", ToAbsl(id), " not found"));
-    }
-    const int64_t cid = found.Int(0, 0);
+    LIAISON_ASSIGN_OR_RETURN(int64_t cid, CollectionKey(c, id, " FOR UPDATE"));
     for (const char* sql :
          {"DELETE FROM objects WHERE cid = $1", "DELETE FROM permissions WHERE cid = $1",
           "DELETE FROM received_ranges WHERE cid = $1", "DELETE FROM collections WHERE cid = $1"}) {
@@ -2400,13 +2396,7 @@ Status PostgresStore::SetPermission(std::string_view collection, const Principal
   if (principal.name.empty()) return absl::InvalidArgumentError("permission: empty principal");
   const int64_t kind = principal.kind == Principal::Kind::kUser ? 0 : 1;
   return WriteAndInvalidate([&](Connection& c) -> Status {
-    LIAISON_ASSIGN_OR_RETURN(
-        QueryResult col,
-        c.Exec("SELECT cid FROM collections WHERE id = $1 FOR SHARE", Params().Add(collection)));
-    if (col.rows() == 0) {
-      return absl::NotFoundError(absl::StrCat("collection ", ToAbsl(collection), " not found"));
-    }
-    const int64_t cid = col.Int(0, 0);
+    LIAISON_ASSIGN_OR_RETURN(int64_t cid, CollectionKey(c, collection, " FOR SHARE"));
     if (principal.kind == Principal::Kind::kUser) {
       LIAISON_ASSIGN_OR_RETURN(
           QueryResult u,
