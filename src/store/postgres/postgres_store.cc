@@ -1248,10 +1248,12 @@ bool PostgresStore::CommitGroupOneTrip(Connection& c, const std::vector<PendingA
       std::vector<std::string_view> chunk(ids.begin() + start,
                                           ids.begin() + std::min(ids.size(), start + kLookupIds));
       // 1 / false raises division_by_zero at run time (the subqueries keep it from being folded
-      // at plan time).
+      // at plan time). The INSERTs take their date_added from this backend's reservation: were
+      // its row gone, they would insert nothing, so its presence is checked here too.
       steps.push_back(
           {"SELECT 1 / (EXISTS (SELECT 1 FROM collections WHERE id = $1 FOR KEY SHARE) AND EXISTS "
-           "(SELECT 1 FROM meta WHERE key = 'last_date_added') AND NOT EXISTS "
+           "(SELECT 1 FROM reservations WHERE pid = pg_backend_pid() AND hi IS NOT NULL) AND NOT "
+           "EXISTS "
            "(SELECT 1 FROM objects WHERE id = ANY($2) AND cid + 0 = (SELECT cid FROM collections "
            "WHERE id = $1)))::int",
            Params().Add(collections[ci]).AddTextArray(chunk)});
