@@ -284,6 +284,30 @@ TEST_F(PgNodesTest, ObjectsPostedToOneNodeAreServedByTheOtherWithTheSameCursors)
   EXPECT_EQ(std::set<std::string>(ids.begin(), ids.end()), posted);
 }
 
+// `store_writers` sets how many groups of Adds a node commits at once (1 to 64): out of range is
+// refused; a node committing one group at a time stores what it acknowledges, and the other node
+// serves it.
+TEST_F(PgNodesTest, StoreWritersIsCheckedAndOneWriterStoresWhatItAcknowledges) {
+  Node bad(dir_ / "bad-writers", StoreUrl(db_), "store_writers = 0\n");
+  EXPECT_EQ(bad.Start(), 0) << "store_writers = 0 must be refused";
+  Node one(dir_ / "one", StoreUrl(db_), "store_writers = 1\n");
+  ASSERT_NE(one.Start(), 0) << "the node did not start; see " << one.log();
+  std::set<std::string> posted;
+  for (size_t e = 0; e < 3; ++e) {
+    ClientResponse r =
+        ExchangeOnce(one.port(), auth_, http::verb::post, ObjectsPath(), EnvelopeBody(3, e, 10));
+    ASSERT_TRUE(AllStored(r, 10, nullptr)) << r.status << " " << r.body;
+    for (size_t i = 0; i < 10; ++i) posted.insert(ObjectId(3, e, i));
+  }
+  ClientResponse r =
+      ExchangeOnce(a_->port(), auth_, http::verb::get, absl::StrCat(ObjectsPath(), "?limit=100"));
+  ASSERT_EQ(r.status, 200) << r.body;
+  std::vector<std::string> ids;
+  std::string next;
+  ASSERT_NO_FATAL_FAILURE(ReadEnvelope(r.body, &ids, &next));
+  EXPECT_EQ(std::set<std::string>(ids.begin(), ids.end()), posted);
+}
+
 // `store_text_cache_mb` sizes the node's cache of JSON texts (docs/store.md, session 7); 0 turns
 // it off, a negative size is refused. Over HTTP, a node without it serves the same bodies as one
 // with it, read cold and warm (the store-level tests cover the shapes and deletions).

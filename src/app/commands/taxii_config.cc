@@ -118,6 +118,10 @@ Result<TaxiiConfig> LoadTaxiiConfig(const std::string& path) {
   if (config.store_cache_ms < 0) {
     return absl::InvalidArgumentError(StrCat(path, ": store_cache_ms: expected 0 or more"));
   }
+  config.store_writers = root["store_writers"].value_or(config.store_writers);
+  if (config.store_writers < 1 || config.store_writers > 64) {
+    return absl::InvalidArgumentError(StrCat(path, ": store_writers: expected 1 to 64"));
+  }
   config.store_text_cache_mb = root["store_text_cache_mb"].value_or(config.store_text_cache_mb);
   if (config.store_text_cache_mb < 0 || config.store_text_cache_mb > (int64_t{1} << 20)) {
     return absl::InvalidArgumentError(
@@ -204,6 +208,7 @@ Result<std::unique_ptr<store::Store>> OpenConfiguredStore(const TaxiiConfig& con
     options.status_ttl = std::chrono::hours(std::max<int64_t>(0, config.status_ttl_hours));
     options.cache_ttl = std::chrono::milliseconds(config.store_cache_ms);
     options.text_cache_bytes = static_cast<size_t>(config.store_text_cache_mb) << 20;
+    options.object_writers = static_cast<size_t>(config.store_writers);
     return store::OpenPostgresStore(options);
   }
   store::SqliteOptions options;

@@ -26,6 +26,9 @@ struct TaxiiConfig {
   // PostgreSQL only: MiB of stored JSON texts a node keeps (PostgresOptions::text_cache_bytes);
   // a page then asks the database only for its keys and flags. 0 turns it off.
   int64_t store_text_cache_mb = 64;
+  // PostgreSQL only: groups of Adds a node commits at once, each on its own connection
+  // (PostgresOptions::object_writers; docs/store.md, "Concurrent object writers").
+  int64_t store_writers = 2;
   size_t max_page_size = 1000;
   // Status resources are kept this long (SqliteOptions::status_ttl); 0 keeps them forever.
   int64_t status_ttl_hours = 7 * 24;
