@@ -199,7 +199,8 @@ TEST(GroupCommit, AtMostMaxLeadersCommitAtOnceAndEveryJobOnce) {
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&, t] {
       for (Job& job : jobs[t]) {
-        gc.Run(job, 3, [](const Job& j) { return j.weight; }, commit);
+        gc.Run(
+            job, 3, [](const Job& j) { return j.weight; }, commit);
         EXPECT_TRUE(job.durable);
       }
     });

@@ -1091,6 +1091,10 @@ void PostgresStore::CommitGroup(const std::vector<PendingAdd*>& group) {
     return;
   }
   for (PendingAdd* p : group) p->result.reset();
+  // The one-trip path closes a connection whose reservation it could not clear (EndReservation).
+  if (!c.Healthy()) {
+    return fail_all(absl::UnavailableError("postgres store: the connection was lost"));
+  }
   if (!options_.naive_date_added_for_testing && total <= kGroupObjects &&
       CommitGroupPipelined(c, group)) {
     return;

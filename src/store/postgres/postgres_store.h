@@ -3,9 +3,9 @@
 // The shared Store backend: one PostgreSQL database (libpq) that several stateless liaison
 // nodes may use at once (issue #8). docs/store.md, "PostgreSQL backend", has the design.
 //
-// Ordering: every Add takes its date_added values from a one-row high-water mark
-// (meta.last_date_added) in a short transaction of its own that also records them as a
-// reservation (table `reservations`, one row per backend); the objects are then written by a
+// Ordering: an Add of new objects (the common case) takes its date_added values from a one-row
+// high-water mark (meta.last_date_added) in a short transaction of its own that also records them
+// as a reservation (table `reservations`, one row per backend); the objects are then written by a
 // second transaction, which clears the reservation as it commits, so several writers insert at
 // once (on one node and across nodes). Readers stop below the smallest reservation still open:
 // a snapshot that sees a version below that horizon sees every version that will ever have a
