@@ -143,10 +143,10 @@ TEST_F(PostgresStoreTest, MigrationsAreRecordedAndRunOnce) {
     auto store = Open();
     ASSERT_TRUE(store.ok()) << store.status();
   }
-  EXPECT_EQ(RawSql("SELECT max(version) FROM schema_migrations"), "6");
+  EXPECT_EQ(RawSql("SELECT max(version) FROM schema_migrations"), "7");
   auto again = Open();
   ASSERT_TRUE(again.ok()) << again.status();
-  EXPECT_EQ(RawSql("SELECT count(*) FROM schema_migrations"), "6");
+  EXPECT_EQ(RawSql("SELECT count(*) FROM schema_migrations"), "7");
 }
 
 TEST_F(PostgresStoreTest, RefusesASchemaFromANewerLiaison) {
@@ -1381,6 +1381,60 @@ TEST_F(PostgresTextCacheTest, ARowDeletedBetweenKeysAndTextsFallsBackToOneSnapsh
   EXPECT_EQ(texts, want);
   EXPECT_EQ(page->next, want_page->next);
   for (const std::string& t : texts) EXPECT_EQ(t.find(victim), std::string::npos) << t;
+}
+
+// A full page's keys cached by node A (page_keys.h) are served only while no stored row has
+// changed: node B gives an object on that page a new version (its old version stops being the
+// last, so it leaves a `last` page and the page takes the next object in), then deletes one.
+// After each change A's pages are B's, for the default page and a match[type] one. Without
+// the change counter's bump in the flag update (or in the deletion), A serves its old keys.
+TEST_F(PostgresTextCacheTest, CachedPageKeysNeverOutliveAChangeMadeElsewhere) {
+  std::atomic<int> hits{0};
+  PostgresOptions o;
+  o.conninfo = Dsn();
+  o.schema = schema_;
+  o.max_connections = 2;
+  o.text_cache_bytes = size_t{8} << 20;
+  o.page_keys_hit_for_testing = [&] { ++hits; };
+  auto a = OpenPostgresStore(o);
+  ASSERT_TRUE(a.ok()) << a.status();
+  auto b = OpenWithCache(0);
+  ASSERT_TRUE(b.ok()) << b.status();
+  Fill(**b);
+  std::vector<Filter> shapes(2);
+  shapes[0].limit = 10;
+  shapes[1].types = {"indicator", "tool"}, shapes[1].limit = 6;
+  auto first_page = [&](Store& store, const Filter& f) {
+    std::string out;
+    auto page = store.QueryEach(
+        kCollection, f, [&](std::string_view json) { absl::StrAppend(&out, ToAbsl(json), "\n"); });
+    if (!page.ok()) return absl::StrCat("error: ", page.status().ToString());
+    absl::StrAppend(&out, "more=", page->more, " next=", page->next);
+    return out;
+  };
+  auto same_as_b = [&](const char* when) {
+    for (const Filter& f : shapes) {
+      SCOPED_TRACE(absl::StrCat(when, ", limit ", *f.limit));
+      const std::string want = first_page(**b, f);
+      ASSERT_EQ(want.find("error"), std::string::npos) << want;
+      const int before = hits.load();
+      // Twice: the first read may refresh the cached keys, the second is served from them.
+      EXPECT_EQ(first_page(**a, f), want);
+      EXPECT_EQ(first_page(**a, f), want);
+      EXPECT_GT(hits.load(), before) << "the page's keys were not served from the cache";
+    }
+  };
+  same_as_b("before any change");
+  // Indicator 1 has one version (0), on both first pages; a new one supersedes it.
+  const std::string superseded = MakeObject(0, 1).id;
+  ASSERT_NE(first_page(**a, shapes[0]).find(superseded), std::string::npos);
+  ASSERT_TRUE((*b)->Add(kCollection, std::vector<stix::Object>{MakeVersion(1, 5)}).ok());
+  same_as_b("after a new version elsewhere");
+  ASSERT_EQ(first_page(**a, shapes[0]).find(superseded), std::string::npos);
+  const std::string deleted = MakeObject(0, 2).id;  // one version, on the first page
+  ASSERT_NE(first_page(**a, shapes[0]).find(deleted), std::string::npos);
+  ASSERT_TRUE((*b)->DeleteObject(kCollection, deleted, {}).ok());
+  same_as_b("after a deletion elsewhere");
 }
 
 // The cache serves texts (shown by changing a stored text behind the store's back, which the

@@ -32,6 +32,7 @@
 #include "store/internal/group_commit.h"
 #include "store/internal/records.h"
 #include "store/postgres/connection.h"
+#include "store/postgres/page_keys.h"
 #include "store/postgres/text_cache.h"
 
 // The same data model as the SQLite backend (sqlite/schema.cc lists the invariants): one row per
@@ -45,6 +46,7 @@ namespace liaison::store {
 namespace {
 
 using postgres_internal::Connection;
+using postgres_internal::PageKeysCache;
 using postgres_internal::Params;
 using postgres_internal::QueryResult;
 using postgres_internal::TextCache;
@@ -258,6 +260,12 @@ CREATE TABLE reservations(
 ) WITH (fillfactor = 50);
 CREATE UNIQUE INDEX objects_first ON objects(id, cid) WHERE is_first;
 )sql",
+    // 7 (issue #8, session 10): the change counter of the cache of page keys (page_keys.h).
+    // Bumped, in their own transactions, by every write that changes or deletes a stored row of
+    // `objects` (new flags, deletions); never by an insert.
+    R"sql(
+INSERT INTO meta(key, value) VALUES ('object_changes', 0);
+)sql",
 };
 constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
 
@@ -348,6 +356,14 @@ Result<std::vector<Row>> LoadVersions(Connection& c, int64_t cid, std::string_vi
   return rows;
 }
 
+// New flag values for stored rows ($1 keys; $2, $3, $4 is_first, is_last, spec_latest), and the
+// change counter of the cache of page keys (migration 7, page_keys.h) bumped with them.
+constexpr char kUpdateFlagsSql[] =
+    "WITH changed AS (UPDATE objects AS o SET is_first = u.f, is_last = u.l, spec_latest = u.s "
+    "FROM unnest($1::bigint[], $2::boolean[], $3::boolean[], $4::boolean[]) AS u(d, f, l, s) "
+    "WHERE o.date_added = u.d) "
+    "UPDATE meta SET value = value + 1 WHERE key = 'object_changes'";
+
 // Writes new flag values for the given rows in one statement.
 Status UpdateFlags(Connection& c, const std::vector<int64_t>& keys,
                    const std::vector<Flags>& flags) {
@@ -358,11 +374,9 @@ Status UpdateFlags(Connection& c, const std::vector<int64_t>& keys,
     last.push_back(f.is_last);
     spec.push_back(f.spec_latest);
   }
-  return StatusOf(c.Exec(
-      "UPDATE objects AS o SET is_first = u.f, is_last = u.l, spec_latest = u.s "
-      "FROM unnest($1::bigint[], $2::boolean[], $3::boolean[], $4::boolean[]) AS u(d, f, l, s) "
-      "WHERE o.date_added = u.d",
-      Params().AddIntArray(keys).AddBoolArray(first).AddBoolArray(last).AddBoolArray(spec)));
+  return StatusOf(
+      c.Exec(kUpdateFlagsSql,
+             Params().AddIntArray(keys).AddBoolArray(first).AddBoolArray(last).AddBoolArray(spec)));
 }
 
 // Rewrites the flags of the versions of one id whose flags changed.
@@ -393,11 +407,13 @@ Params StatusParams(const StatusResource& status) {
   return p;
 }
 
-// Counts object deletions in meta('object_deletions') for ObjectsStamp: a deletion, unlike an
-// Add, leaves the collection's max(date_added) where it was. Runs under the high-water mark's
-// lock, like every object write.
+// Counts object deletions in meta('object_deletions') for ObjectsStamp (a deletion, unlike an
+// Add, leaves the collection's max(date_added) where it was), and bumps the change counter of the
+// cache of page keys (page_keys.h). Runs under the high-water mark's lock, like every object
+// write.
 Status CountDeletion(Connection& c) {
-  return StatusOf(c.Exec("UPDATE meta SET value = value + 1 WHERE key = 'object_deletions'"));
+  return StatusOf(c.Exec(
+      "UPDATE meta SET value = value + 1 WHERE key IN ('object_deletions', 'object_changes')"));
 }
 
 Status WriteStatus(Connection& c, const StatusResource& status) {
@@ -591,6 +607,8 @@ class PostgresStore final : public Store {
   explicit PostgresStore(const PostgresOptions& options)
       : options_(options),
         texts_(options.text_cache_bytes),
+        page_keys_(options.text_cache_bytes / 8),
+        read_batch_(kReadLeaders),
         add_group_(static_cast<int>(std::max<size_t>(options.object_writers, 1))) {}
 
  public:
@@ -751,11 +769,17 @@ class PostgresStore final : public Store {
   void RunReadBatch(const std::vector<PendingRead*>& batch);
   // Reads per batch: bounds how long the first member waits for the last one's answer.
   static constexpr size_t kReadBatch = 16;
-  internal::GroupCommit<PendingRead> read_batch_;
+  // Batches out at once, each on its own connection. With one, the node and a second core sat
+  // idle while the one backend worked through a batch (15-17 % of the machine idle under the
+  // GET benchmark); with two, 5-8 %; with four, slightly less again but the backends' CPU per
+  // GET grew with the smaller batches (docs/store.md, session 10).
+  static constexpr int kReadLeaders = 2;
 
   using ConnectionFn = std::function<Result<Connection*>()>;
+  // `page_key` names the keys statement and its parameters in page_keys_.
   Result<CacheOutcome> StreamFromCache(const ConnectionFn& conn, const std::string& keys_sql,
-                                       const Params& params, size_t limit, const VersionPlan& plan,
+                                       const Params& params, const std::string& page_key,
+                                       size_t limit, const VersionPlan& plan,
                                        const std::function<void(std::string_view)>& each,
                                        Page& page);
 
@@ -778,6 +802,9 @@ class PostgresStore final : public Store {
 
   const PostgresOptions options_;
   TextCache texts_;  // see PostgresOptions::text_cache_bytes
+  // The keys of full pages (page_keys.h), an eighth of text_cache_bytes.
+  PageKeysCache page_keys_;
+  internal::GroupCommit<PendingRead> read_batch_;
   std::atomic<int> hit_permille_{1000};
   std::atomic<uint64_t> sample_tick_{0};
 
@@ -1482,9 +1509,7 @@ bool PostgresStore::CommitGroupPipelined(Connection& c, const std::vector<Pendin
   }
   if (!update_keys.empty()) {
     steps.push_back(
-        {"UPDATE objects AS o SET is_first = u.f, is_last = u.l, spec_latest = u.s "
-         "FROM unnest($1::bigint[], $2::boolean[], $3::boolean[], $4::boolean[]) AS u(d, f, l, s) "
-         "WHERE o.date_added = u.d",
+        {kUpdateFlagsSql,
          Params().AddIntArray(update_keys).AddBoolArray(uf).AddBoolArray(ul).AddBoolArray(us)});
   }
   for (size_t pos = 0; pos < inserts.size();) {
@@ -1849,12 +1874,52 @@ void PostgresStore::RunReadBatch(const std::vector<PendingRead*>& batch) {
   for (PendingRead* r : batch) r->result = c.ExecBinary(*r->sql, *r->params);
 }
 
+// The keys statement of a page (`keys_sql`, kKeyColumns) and the change counter of the cache of
+// page keys (page_keys.h) after them, in one snapshot. The statement's rows run only when the
+// counter differs from parameter $`changes_param` (the counter of the cached keys, or -1): when
+// it does not, the answer is one row of NULL keys and the counter (a one-time filter; the keys'
+// index walk is never started).
+std::string KeysWithChangesSql(const std::string& keys_sql, size_t changes_param) {
+  return absl::StrCat(
+      "SELECT page.*, m.value FROM (SELECT value FROM meta WHERE key = 'object_changes') AS m "
+      "LEFT JOIN LATERAL (SELECT * FROM (",
+      keys_sql, ") AS keys WHERE m.value <> $", changes_param, "::bigint) AS page ON true");
+}
+constexpr int kChangesColumn = 6;  // after kKeyColumns
+
 Result<PostgresStore::CacheOutcome> PostgresStore::StreamFromCache(
-    const ConnectionFn& conn, const std::string& keys_sql, const Params& params, size_t limit,
-    const VersionPlan& plan, const std::function<void(std::string_view)>& each, Page& page) {
+    const ConnectionFn& conn, const std::string& keys_sql, const Params& params,
+    const std::string& page_key, size_t limit, const VersionPlan& plan,
+    const std::function<void(std::string_view)>& each, Page& page) {
   // (1) The keys and flags of the page: what exists, in which order, and what version selection
-  // needs, all from the database (one snapshot); ~6 KB for a page of 100 instead of ~60 KB.
-  LIAISON_ASSIGN_OR_RETURN(QueryResult r, BatchedRead(keys_sql, params));
+  // needs, all from the database (one snapshot); ~6 KB for a page of 100 instead of ~60 KB. Or,
+  // when this node has the keys of this statement cached and no stored row has changed since
+  // (page_keys.h), the cached keys: the statement then reads only the change counter.
+  const std::optional<PageKeysCache::Entry> cached = page_keys_.Find(page_key);
+  Params with_changes = params;
+  with_changes.Add(cached ? cached->changes : int64_t{-1});
+  LIAISON_ASSIGN_OR_RETURN(
+      QueryResult answer,
+      BatchedRead(KeysWithChangesSql(keys_sql, with_changes.size()), with_changes));
+  if (answer.rows() == 0) {
+    return absl::DataLossError("postgres store: meta.object_changes is missing");
+  }
+  const int64_t changes = answer.Int(0, kChangesColumn);
+  std::shared_ptr<const QueryResult> keys;
+  if (answer.IsNull(0, 0)) {
+    // No keys: the cached ones still hold, or the page is empty (the transactional path tells an
+    // empty collection from an unknown one).
+    if (!cached || cached->changes != changes) return CacheOutcome::kUndecided;
+    keys = cached->keys;
+    if (options_.page_keys_hit_for_testing) options_.page_keys_hit_for_testing();
+  } else {
+    keys = std::make_shared<const QueryResult>(std::move(answer));
+    // Only a full batch (limit + 1 rows) stays the statement's answer while no row changes.
+    if (static_cast<size_t>(keys->rows()) == limit + 1) {
+      page_keys_.Insert(page_key, {keys, changes});
+    }
+  }
+  const QueryResult& r = *keys;
   std::optional<std::vector<int>> accepted = AcceptFromFlags(r, limit, plan);
   if (!accepted) return CacheOutcome::kUndecided;
   const bool more = accepted->size() > limit;
@@ -1995,12 +2060,26 @@ Result<Page> PostgresStore::QueryImpl(std::string_view collection, const Filter&
     if (!specs.empty()) p.AddTextArray(specs);
     for (const std::string& t : types) p.Add(t);
     bool try_one_statement = true;
+    // The statement and its parameters, as the cache of page keys knows them.
+    // Each value length-prefixed: no two filters share a key, whatever bytes they hold.
+    const auto page_key = [&] {
+      std::string key;
+      const auto put = [&key](std::string_view v) {
+        absl::StrAppend(&key, v.size(), ":", ToAbsl(v));
+      };
+      put(page_sql(kKeyColumns));
+      put(collection);
+      absl::StrAppend(&key, start, ":", batch, ":", specs.size(), ":");
+      for (const std::string& v : specs) put(v);
+      for (const std::string& t : types) put(t);
+      return key;
+    };
     if (stream && texts_.enabled() &&
         hit_permille_.load(std::memory_order_relaxed) >= kKeysPathPermille) {
       Page page;
       LIAISON_ASSIGN_OR_RETURN(CacheOutcome outcome,
                                StreamFromCache(conn, with_cid_subquery(page_sql(kKeyColumns)), p,
-                                               limit, plan, *each, page));
+                                               page_key(), limit, plan, *each, page));
       if (outcome == CacheOutcome::kServed) return page;
       // kRowGone: the one statement below reads the page again, keys and texts in one snapshot.
       // kUndecided: it would not decide either; the transactional path below does.

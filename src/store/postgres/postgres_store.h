@@ -59,6 +59,9 @@ struct PostgresOptions {
   // streamed page (QueryEach) asks the database only for its rows' keys and flags and fetches
   // just the texts this node has not seen yet. Existence, flags and order always come from the
   // database. The bound counts each text plus ~150 bytes of bookkeeping. Zero disables it.
+  // An eighth of it more bounds the cache of the keys of full pages (docs/store.md, "Cache of
+  // page keys"): a page whose keys are cached, when no stored row has changed since (a counter
+  // every such write bumps), costs the database one lookup instead of its index walk.
   size_t text_cache_bytes = size_t{64} << 20;
   // Groups of Adds this node commits at once, each on its own connection (at least 1). On the
   // 2-core benchmark machine 2 ingested fastest (docs/store.md, session 9).
@@ -76,6 +79,8 @@ struct PostgresOptions {
   // Test only: called by a streamed page between the statement that reads its keys and the one
   // that fetches the texts missing from the cache (when some are missing).
   std::function<void()> before_text_fetch_for_testing;
+  // Test only: called when a page is served with keys from the cache of page keys.
+  std::function<void()> page_keys_hit_for_testing;
   // Test only: called with the size of every batch of reads sent in one pipeline (BatchedRead).
   std::function<void(size_t)> read_batch_for_testing;
 };
