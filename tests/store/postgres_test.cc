@@ -26,6 +26,7 @@
 #include "gtest/gtest.h"
 #include "pg_test_cluster.h"
 #include "store/postgres/connection.h"
+#include "store/postgres/page_keys.h"
 #include "store/postgres/postgres_store.h"
 #include "store/postgres/text_cache.h"
 #include "store_conformance.h"
@@ -33,6 +34,7 @@
 namespace liaison::store {
 namespace {
 
+using postgres_internal::PageKeysCache;
 using postgres_internal::Params;
 using testing::StoreBackend;
 using testing::StoreConformanceTest;
@@ -1165,6 +1167,38 @@ TEST(PostgresTextCache, SizeZeroKeepsNothing) {
   cache.Insert(1, "a", "v", "{}");
   EXPECT_FALSE(cache.Find(1, "a", "v"));
   EXPECT_EQ(cache.bytes(), 0u);
+}
+
+// The cache of page keys stays within its bound whatever is inserted, replaces an entry in
+// place, evicts the oldest first, and keeps nothing at size 0. Results are made without a
+// server (PQmakeEmptyPGresult); their memory is what libpq reports.
+TEST(PostgresPageKeys, BytesNeverExceedTheBoundAndOldestGoFirst) {
+  auto result = [] {
+    return std::make_shared<const postgres_internal::QueryResult>(
+        PQmakeEmptyPGresult(nullptr, PGRES_TUPLES_OK));
+  };
+  const size_t one =
+      PageKeysCache::kEntryOverhead + 4 + PQresultMemorySize(result()->get());  // key "k000"
+  PageKeysCache cache(one * 10);
+  for (int i = 0; i < 100; ++i) {
+    char key[8];
+    std::snprintf(key, sizeof key, "k%03d", i);
+    cache.Insert(key, {result(), i});
+    EXPECT_LE(cache.bytes(), one * 10);
+  }
+  EXPECT_EQ(cache.entries(), 10u);
+  EXPECT_FALSE(cache.Find("k089"));
+  ASSERT_TRUE(cache.Find("k090"));
+  EXPECT_EQ(cache.Find("k099")->changes, 99);
+  cache.Insert("k095", {result(), 7});  // replaced in place: nothing else goes
+  EXPECT_EQ(cache.entries(), 10u);
+  EXPECT_EQ(cache.Find("k095")->changes, 7);
+  cache.Insert(std::string(one * 11, 'x'), {result(), 1});  // larger than the whole cache
+  EXPECT_EQ(cache.entries(), 10u);
+  PageKeysCache off(0);
+  off.Insert("k", {result(), 1});
+  EXPECT_FALSE(off.Find("k"));
+  EXPECT_EQ(off.bytes(), 0u);
 }
 
 stix::Object MakeTyped(const std::string& type, int n) {
