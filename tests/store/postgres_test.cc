@@ -1420,8 +1420,9 @@ TEST_F(PostgresTextCacheTest, ARowDeletedBetweenKeysAndTextsFallsBackToOneSnapsh
 // A full page's keys cached by node A (page_keys.h) are served only while no stored row has
 // changed: node B gives an object on that page a new version (its old version stops being the
 // last, so it leaves a `last` page and the page takes the next object in), then deletes one.
-// After each change A's pages are B's, for the default page and a match[type] one. Without
-// the change counter's bump in the flag update (or in the deletion), A serves its old keys.
+// Then B deletes the collection and creates it again. After each change A's pages are B's, for
+// the default page and a match[type] one. Without the change counter's bump in the flag update
+// (or in the deletions), A serves its old keys.
 TEST_F(PostgresTextCacheTest, CachedPageKeysNeverOutliveAChangeMadeElsewhere) {
   std::atomic<int> hits{0};
   PostgresOptions o;
@@ -1469,6 +1470,15 @@ TEST_F(PostgresTextCacheTest, CachedPageKeysNeverOutliveAChangeMadeElsewhere) {
   ASSERT_NE(first_page(**a, shapes[0]).find(deleted), std::string::npos);
   ASSERT_TRUE((*b)->DeleteObject(kCollection, deleted, {}).ok());
   same_as_b("after a deletion elsewhere");
+  // The collection deleted and created again under the same id with first versions only (Adds
+  // that change no stored row): texts the cache holds, new date_added values (so new cursors).
+  ASSERT_TRUE((*b)->DeleteCollection(kCollection).ok());
+  ASSERT_TRUE((*b)->CreateCollection({kCollection, "api", "t", "", "", {}}).ok());
+  std::vector<stix::Object> again;
+  for (int n = 0; n < 40; ++n) again.push_back(MakeVersion(n, 0));
+  for (int n = 0; n < 10; ++n) again.push_back(MakeTyped("tool", n));
+  ASSERT_TRUE((*b)->Add(kCollection, again).ok());
+  same_as_b("after the collection was deleted and created again elsewhere");
 }
 
 // The cache serves texts (shown by changing a stored text behind the store's back, which the
