@@ -174,6 +174,8 @@ TEST(LineSource, KeptBlocksStayUnchangedWhileTheRingGoesOn) {
     EXPECT_EQ((*source)->lines_too_long(), 1u);
     EXPECT_GT(blocks, 100u);
   }
+  std::filesystem::remove(plain);
+  std::filesystem::remove(gz);
 }
 
 }  // namespace

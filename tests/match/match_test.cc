@@ -662,6 +662,7 @@ TEST(ParallelMatcher, RealLogWithBadLinesGivesTheOneThreadOutputAndStats) {
     EXPECT_EQ(parallel.stats().bad, one_stats.bad);
     EXPECT_EQ(parallel.stats().first_bad_line, one_stats.first_bad_line);
   }
+  std::filesystem::remove(file);
 }
 
 // Patterns over several events (FOLLOWEDBY, REPEATS with WITHIN) run over a window of recent
