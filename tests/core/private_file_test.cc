@@ -7,18 +7,31 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <system_error>
 
 #include "gtest/gtest.h"
 
 namespace liaison {
 namespace {
 
+std::filesystem::path TempPath() {
+  return std::filesystem::temp_directory_path() /
+         ("liaison_private_file_" + std::to_string(::getpid()));
+}
+
 std::filesystem::path TempDir() {
-  std::filesystem::path dir = std::filesystem::temp_directory_path() /
-                              ("liaison_private_file_" + std::to_string(::getpid()));
+  std::filesystem::path dir = TempPath();
   std::filesystem::create_directories(dir);
   return dir;
 }
+
+// The directory goes when the test binary exits (it was left behind by every run).
+struct RemoveTempDirAtExit {
+  ~RemoveTempDirAtExit() {
+    std::error_code ec;
+    std::filesystem::remove_all(TempPath(), ec);
+  }
+} remove_temp_dir_at_exit;
 
 std::string Slurp(const std::filesystem::path& p) {
   std::ifstream in(p);
