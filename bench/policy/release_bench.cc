@@ -6,10 +6,12 @@
 
 #include <benchmark/benchmark.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <memory>
 #include <random>
 #include <string>
+#include <system_error>
 #include <vector>
 
 #include "core/strings.h"
@@ -156,8 +158,17 @@ struct Fixture {
   }
 };
 
+// Never destroyed (static destruction order); its directory is removed at exit, with the store
+// still open, as the process ends.
 Fixture& Shared() {
-  static Fixture* f = new Fixture();
+  static Fixture* f = [] {
+    auto* made = new Fixture();
+    std::atexit([] {
+      std::error_code ec;
+      std::filesystem::remove_all(Shared().dir, ec);
+    });
+    return made;
+  }();
   return *f;
 }
 
