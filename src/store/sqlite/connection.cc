@@ -2,7 +2,10 @@
 
 #include <sqlite3.h>
 
+#include <algorithm>
+#include <chrono>
 #include <string>
+#include <thread>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
@@ -144,7 +147,7 @@ Result<std::unique_ptr<Connection>> Connection::Open(const std::filesystem::path
     return s;
   }
   sqlite3_extended_result_codes(db, 1);
-  std::unique_ptr<Connection> conn(new Connection(db));
+  std::unique_ptr<Connection> conn(new Connection(db, options.busy_timeout_ms));
   sqlite3_busy_timeout(db, options.busy_timeout_ms);
   // synchronous=FULL: in WAL mode the WAL is fsync'd at every commit, so an acknowledged write
   // survives power loss and kill -9 (NORMAL would only survive an application crash).
@@ -167,6 +170,26 @@ Result<std::unique_ptr<Connection>> Connection::Open(const std::filesystem::path
     return SqliteError(db, frc, "register liaison_key_keep");
   }
   return conn;
+}
+
+Status Connection::UseWal() {
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::milliseconds(std::max(busy_timeout_ms_, 0));
+  while (true) {
+    Result<Statement> st = Prepare("PRAGMA journal_mode=WAL");
+    Result<bool> row = st.ok() ? st->Step() : Result<bool>(st.status());
+    if (row.ok()) {
+      if (!*row || st->Text(0) != "wal") {
+        return absl::FailedPreconditionError(
+            "sqlite store: the database cannot use WAL mode (is it on a network file system?)");
+      }
+      return absl::OkStatus();
+    }
+    if (!absl::IsUnavailable(row.status()) || std::chrono::steady_clock::now() >= deadline) {
+      return row.status();
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
 }
 
 Connection::~Connection() {

@@ -105,6 +105,13 @@ class Connection {
   Status Run(std::string_view sql);
   // Rows changed by the last INSERT/UPDATE/DELETE.
   int64_t Changes() const;
+  // Puts the database file in WAL mode (persistent; not inside a transaction). FailedPrecondition
+  // when the file cannot use it. Two connections switching a new file at once both upgrade a
+  // read lock to the write lock, and SQLite answers SQLITE_BUSY to one of them at once, without
+  // its busy handler (waiting would deadlock): retried here until the busy timeout (seen as a
+  // failed audit append in a fresh-clone CI run, session 10; 1 in 100 repeats of
+  // ConcurrentAuditAppendersFromSeveralOpeningsKeepOneChain).
+  Status UseWal();
 
   sqlite3* db() const { return db_; }
 
@@ -114,10 +121,11 @@ class Connection {
     sqlite3_stmt* stmt = nullptr;
     bool in_use = false;
   };
-  explicit Connection(sqlite3* db) : db_(db) {}
+  Connection(sqlite3* db, int busy_timeout_ms) : db_(db), busy_timeout_ms_(busy_timeout_ms) {}
   void Return(sqlite3_stmt* stmt);
 
   sqlite3* db_;
+  const int busy_timeout_ms_;
   // Bounded by the number of distinct query shapes (filter list lengths are part of a shape);
   // cleared when it grows past kMaxCachedStatements.
   absl::flat_hash_map<std::string, Cached> cache_;

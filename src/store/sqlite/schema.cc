@@ -178,15 +178,7 @@ Result<int64_t> QueryInt(Connection& conn, const char* sql) {
 }  // namespace
 
 Status Migrate(Connection& conn) {
-  // journal_mode is persistent and cannot change inside a transaction.
-  {
-    LIAISON_ASSIGN_OR_RETURN(Statement st, conn.Prepare("PRAGMA journal_mode=WAL"));
-    LIAISON_ASSIGN_OR_RETURN(bool row, st.Step());
-    if (!row || st.Text(0) != "wal") {
-      return absl::FailedPreconditionError(
-          "sqlite store: the database cannot use WAL mode (is it on a network file system?)");
-    }
-  }
+  LIAISON_RETURN_IF_ERROR(conn.UseWal());
   LIAISON_ASSIGN_OR_RETURN(Transaction tx, Transaction::Begin(conn, Transaction::Mode::kWrite));
   LIAISON_ASSIGN_OR_RETURN(int64_t app_id, QueryInt(conn, "PRAGMA application_id"));
   LIAISON_ASSIGN_OR_RETURN(int64_t tables, QueryInt(conn, "SELECT count(*) FROM sqlite_schema"));

@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
-#include <chrono>
 #include <cstdint>
 #include <deque>
 #include <limits>
@@ -1906,19 +1905,7 @@ Result<Connection*> SqliteStore::AuditConnection() {
   o.create = true;
   o.busy_timeout_ms = options_.busy_timeout_ms;
   LIAISON_ASSIGN_OR_RETURN(std::unique_ptr<Connection> conn, Connection::Open(path, o));
-  // Two openings of one store may create the audit file at once. Switching a new file to WAL
-  // takes its write lock, and when two connections upgrade their read locks together SQLite
-  // answers SQLITE_BUSY at once, without waiting in the busy handler (waiting would deadlock):
-  // seen as a failed append in a fresh-clone CI run (session 10). Retried until the busy
-  // timeout.
-  const auto deadline = std::chrono::steady_clock::now() +
-                        std::chrono::milliseconds(std::max(options_.busy_timeout_ms, 0));
-  while (true) {
-    Status wal = conn->Exec("PRAGMA journal_mode=WAL");
-    if (wal.ok()) break;
-    if (!absl::IsUnavailable(wal) || std::chrono::steady_clock::now() >= deadline) return wal;
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
-  }
+  LIAISON_RETURN_IF_ERROR(conn->UseWal());
   // The same table as schema migration 2 created in the main file (kept there, empty, so that
   // older schemas stay valid).
   LIAISON_RETURN_IF_ERROR(
