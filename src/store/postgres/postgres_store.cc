@@ -2060,26 +2060,23 @@ Result<Page> PostgresStore::QueryImpl(std::string_view collection, const Filter&
     if (!specs.empty()) p.AddTextArray(specs);
     for (const std::string& t : types) p.Add(t);
     bool try_one_statement = true;
-    // The statement and its parameters, as the cache of page keys knows them.
-    // Each value length-prefixed: no two filters share a key, whatever bytes they hold.
-    const auto page_key = [&] {
-      std::string key;
-      const auto put = [&key](std::string_view v) {
-        absl::StrAppend(&key, v.size(), ":", ToAbsl(v));
-      };
-      put(page_sql(kKeyColumns));
-      put(collection);
-      absl::StrAppend(&key, start, ":", batch, ":", specs.size(), ":");
-      for (const std::string& v : specs) put(v);
-      for (const std::string& t : types) put(t);
-      return key;
-    };
     if (stream && texts_.enabled() &&
         hit_permille_.load(std::memory_order_relaxed) >= kKeysPathPermille) {
+      const std::string keys_sql = with_cid_subquery(page_sql(kKeyColumns));
+      // The statement and its parameters, as the cache of page keys knows them; each value
+      // length-prefixed, so that no two filters share a key whatever bytes they hold.
+      std::string page_key;
+      const auto put = [&page_key](std::string_view v) {
+        absl::StrAppend(&page_key, v.size(), ":", ToAbsl(v));
+      };
+      put(keys_sql);
+      put(collection);
+      absl::StrAppend(&page_key, start, ":", batch, ":", specs.size(), ":");
+      for (const std::string& v : specs) put(v);
+      for (const std::string& t : types) put(t);
       Page page;
-      LIAISON_ASSIGN_OR_RETURN(CacheOutcome outcome,
-                               StreamFromCache(conn, with_cid_subquery(page_sql(kKeyColumns)), p,
-                                               page_key(), limit, plan, *each, page));
+      LIAISON_ASSIGN_OR_RETURN(CacheOutcome outcome, StreamFromCache(conn, keys_sql, p, page_key,
+                                                                     limit, plan, *each, page));
       if (outcome == CacheOutcome::kServed) return page;
       // kRowGone: the one statement below reads the page again, keys and texts in one snapshot.
       // kUndecided: it would not decide either; the transactional path below does.
