@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "core/absl_compat.h"
 #include "gtest/gtest.h"
 #include "pg_test_cluster.h"
@@ -145,10 +146,55 @@ TEST_F(PostgresStoreTest, MigrationsAreRecordedAndRunOnce) {
     auto store = Open();
     ASSERT_TRUE(store.ok()) << store.status();
   }
-  EXPECT_EQ(RawSql("SELECT max(version) FROM schema_migrations"), "7");
+  EXPECT_EQ(RawSql("SELECT max(version) FROM schema_migrations"), "8");
   auto again = Open();
   ASSERT_TRUE(again.ok()) << again.status();
-  EXPECT_EQ(RawSql("SELECT count(*) FROM schema_migrations"), "7");
+  EXPECT_EQ(RawSql("SELECT count(*) FROM schema_migrations"), "8");
+}
+
+// objects_by_id (migration 8) is the one index on the object id, and it alone keeps both rules
+// that two indexes kept before: no version of an id stored twice in a collection, and at most
+// one first version (the collision of two writers that each add the first version of a new id).
+TEST_F(PostgresStoreTest, OneIdIndexKeepsVersionsUniqueAndOneFirstVersion) {
+  auto store = Open();
+  ASSERT_TRUE(store.ok()) << store.status();
+  Collection c;
+  c.id = kCollection;
+  c.api_root = "api";
+  c.title = "t";
+  ASSERT_TRUE((*store)->CreateCollection(c).ok());
+  const std::string insert =
+      "INSERT INTO objects(date_added, cid, id, version, type, spec_version, is_first, is_last, "
+      "spec_latest, json) SELECT $d, cid, 'indicator--1', $v, 'indicator', '2.1', $f, true, "
+      "true, '{}' FROM collections";
+  auto row = [&](int d, const std::string& version, bool first) {
+    return absl::StrReplaceAll(insert, {{"$d", absl::StrCat(d)},
+                                        {"$v", absl::StrCat("'", version, "'")},
+                                        {"$f", first ? "true" : "false"}});
+  };
+  // Tries `sql` with plain libpq; true when it was refused for a duplicate key (23505).
+  auto refused = [&](const std::string& sql) {
+    Conn conn = SessionConnection();
+    PGresult* r = PQexec(conn.get(), sql.c_str());
+    const char* state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+    const bool unique = state != nullptr && std::string_view(state) == "23505";
+    PQclear(r);
+    return unique;
+  };
+  RawSql(row(1, "2024-01-01T00:00:00.000000000Z", true));
+  RawSql(row(2, "2024-02-01T00:00:00.000000000Z", false));
+  EXPECT_TRUE(refused(row(3, "2024-03-01T00:00:00.000000000Z", true)));   // a second first
+  EXPECT_TRUE(refused(row(4, "2024-02-01T00:00:00.000000000Z", false)));  // a version twice
+  EXPECT_FALSE(refused(row(5, "2024-03-01T00:00:00.000000000Z", false)));
+  // The same id in another collection is another object.
+  RawSql(
+      "INSERT INTO collections(id, api_root, title, description, alias, media_types) VALUES "
+      "('other', 'api', 't', '', '', '')");
+  EXPECT_FALSE(refused(absl::StrReplaceAll(row(6, "2024-01-01T00:00:00.000000000Z", true),
+                                           {{"FROM collections",
+                                             "FROM collections WHERE id = "
+                                             "'other'"}})));
+  EXPECT_EQ(RawSql("SELECT count(*) FROM objects"), "4");
 }
 
 TEST_F(PostgresStoreTest, RefusesASchemaFromANewerLiaison) {
