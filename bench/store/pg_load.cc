@@ -10,6 +10,13 @@
 //                                          table (id, version, json; no index), over CONNECTIONS
 //                                          connections at once, same server and durability as
 //                                          the store; prints rows/s
+//   pg_load same CONNINFO ENVELOPES CONNECTIONS
+//                                          as bare, but each row as the store writes it (all
+//                                          ten columns of `objects`) into a fresh table made
+//                                          LIKE the store's `objects` INCLUDING ALL: its
+//                                          indexes, which bare leaves out (the database's own
+//                                          cost of the rows; needs a migrated store in the
+//                                          database); prints rows/s
 //   pg_load add CONNINFO ENVELOPES CONNECTIONS
 //                                          the same rows through Store::Add, 100 per call, from
 //                                          CONNECTIONS threads at once, into a fresh collection
@@ -59,7 +66,7 @@ int Fill(const std::string& conninfo, int64_t count) {
 
 bool Ok(PGresult* r, ExecStatusType want, const char* what) {
   const bool ok = PQresultStatus(r) == want;
-  if (!ok) std::fprintf(stderr, "bare: %s: %s", what, PQresultErrorMessage(r));
+  if (!ok) std::fprintf(stderr, "pg_load: %s: %s", what, PQresultErrorMessage(r));
   PQclear(r);
   return ok;
 }
@@ -73,16 +80,20 @@ void AppendCopyField(std::string& out, std::string_view v) {
   }
 }
 
-int Bare(const std::string& conninfo, int64_t envelopes, int connections) {
+// `bare` and `same` (see the top of the file): the rows of `envelopes` envelopes of 100, one
+// COPY per envelope and transaction, over `connections` connections at once.
+int Copy(const std::string& conninfo, int64_t envelopes, int connections, bool same) {
+  const char* table = same ? "same_objects" : "bare_objects";
   {
     PGconn* c = PQconnectdb(conninfo.c_str());
     if (PQstatus(c) != CONNECTION_OK) {
-      std::fprintf(stderr, "bare: %s", PQerrorMessage(c));
+      std::fprintf(stderr, "pg_load: %s", PQerrorMessage(c));
       return 3;
     }
-    if (!Ok(PQexec(c,
-                   "DROP TABLE IF EXISTS bare_objects; CREATE TABLE bare_objects("
-                   "id text, version text, json text)"),
+    if (!Ok(PQexec(c, same ? "DROP TABLE IF EXISTS same_objects; CREATE TABLE same_objects("
+                             "LIKE objects INCLUDING ALL)"
+                           : "DROP TABLE IF EXISTS bare_objects; CREATE TABLE bare_objects("
+                             "id text, version text, json text)"),
             PGRES_COMMAND_OK, "create")) {
       return 3;
     }
@@ -94,10 +105,14 @@ int Bare(const std::string& conninfo, int64_t envelopes, int connections) {
   std::vector<std::string> data(envelopes);
   for (int64_t e = 0; e < envelopes; ++e) {
     for (int64_t i = e * kPerEnvelope; i < (e + 1) * kPerEnvelope; ++i) {
+      // same: date_added, cid, then id and version as bare, type, spec_version, the flags of a
+      // new object (first, last, latest of its spec version), json.
+      if (same) absl::StrAppend(&data[e], i + 1, "\t1\t");
       AppendCopyField(data[e], IndicatorId(i));
       data[e] += '\t';
       data[e] += version;
       data[e] += '\t';
+      if (same) data[e] += "indicator\t2.1\tt\tt\tt\t";
       AppendCopyField(data[e], IndicatorJson(i));
       data[e] += '\n';
     }
@@ -107,6 +122,7 @@ int Bare(const std::string& conninfo, int64_t envelopes, int connections) {
     conns.push_back(PQconnectdb(conninfo.c_str()));
     if (PQstatus(conns.back()) != CONNECTION_OK) return 3;
   }
+  const std::string copy = absl::StrCat("COPY ", table, " FROM STDIN");
   std::atomic<int64_t> next{0}, failed{0};
   const auto start = Clock::now();
   std::vector<std::thread> threads;
@@ -116,7 +132,7 @@ int Bare(const std::string& conninfo, int64_t envelopes, int connections) {
         // One transaction per envelope, as one POST is one transaction; COMMIT waits for the WAL
         // flush (synchronous_commit=on) exactly as the store's does.
         if (!Ok(PQexec(c, "BEGIN"), PGRES_COMMAND_OK, "begin") ||
-            !Ok(PQexec(c, "COPY bare_objects FROM STDIN"), PGRES_COPY_IN, "copy") ||
+            !Ok(PQexec(c, copy.c_str()), PGRES_COPY_IN, "copy") ||
             PQputCopyData(c, data[e].data(), static_cast<int>(data[e].size())) != 1 ||
             PQputCopyEnd(c, nullptr) != 1 || !Ok(PQgetResult(c), PGRES_COMMAND_OK, "copy end") ||
             !Ok(PQexec(c, "COMMIT"), PGRES_COMMAND_OK, "commit")) {
@@ -129,9 +145,9 @@ int Bare(const std::string& conninfo, int64_t envelopes, int connections) {
   for (auto& t : threads) t.join();
   const double s = std::chrono::duration<double>(Clock::now() - start).count();
   for (PGconn* c : conns) PQfinish(c);
-  std::fprintf(stderr, "bare: %lld COPYs of %lld rows over %d connections in %.2f s\n",
-               static_cast<long long>(envelopes), static_cast<long long>(kPerEnvelope), connections,
-               s);
+  std::fprintf(stderr, "%s: %lld COPYs of %lld rows over %d connections in %.2f s\n",
+               same ? "same" : "bare", static_cast<long long>(envelopes),
+               static_cast<long long>(kPerEnvelope), connections, s);
   if (failed > 0) return 3;
   std::printf("%.0f\n", static_cast<double>(envelopes * kPerEnvelope) / s);
   return 0;
@@ -188,8 +204,11 @@ int main(int argc, char** argv) {
   if (mode == "add" && argc == 5) {
     return AddRows(argv[2], std::atoll(argv[3]), std::atoi(argv[4]));
   }
-  if (mode == "bare" && argc == 5) return Bare(argv[2], std::atoll(argv[3]), std::atoi(argv[4]));
+  if ((mode == "bare" || mode == "same") && argc == 5) {
+    return Copy(argv[2], std::atoll(argv[3]), std::atoi(argv[4]), mode == "same");
+  }
   std::fprintf(stderr,
-               "usage: pg_load fill CONNINFO COUNT | add|bare CONNINFO ENVELOPES CONNECTIONS\n");
+               "usage: pg_load fill CONNINFO COUNT | add|bare|same CONNINFO ENVELOPES "
+               "CONNECTIONS\n");
   return 2;
 }

@@ -7,12 +7,14 @@
 # two `liaison serve` nodes side by side on it: A (MAIN_LIAISON, e.g. main built from
 # `git archive`; without it, this branch's binary) and B (this branch). ROUNDS rounds, each:
 # `taxii_load post` of ENVELOPES envelopes of 100 new indicators over CONNECTIONS connections to
-# A, the same to B (new ids every time), then a bare COPY of as many rows over as many
-# connections (pg_load bare). Per run: objects/s, and CPU per object of the node (the liaison
-# process) and of the cluster (postmaster and backends), from /proc. Every POST appends a
-# receipt to the audit log; the chain is checked (seq 1..n without gaps) at the end.
+# A, the same to B (new ids every time), then a COPY of as many rows over as many connections
+# into a table without indexes (pg_load bare) and into one with the store's (pg_load same). Per
+# run: objects/s, and CPU per object of the node (the liaison process) and of the cluster
+# (postmaster and backends), from /proc. Every POST appends a receipt to the audit log; the chain is checked (seq 1..n without gaps) at the end.
 # Settings: ROUNDS (3), ENVELOPES (300), CONNECTIONS (16), SERVER_THREADS (8), WORK
-# (/tmp/liaison-pg-post-ab).
+# (/tmp/liaison-pg-post-ab), SEPARATE_DB (0; 1 gives A a database of its own, filled by
+# MAIN_PG_LOAD: for an A with an older schema, which a node refuses to share), CONFIG_A and
+# CONFIG_B (lines added to a node's liaison.toml, e.g. CONFIG_B='store_writers = 4').
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 objects=${1:-20000}
@@ -29,10 +31,22 @@ source bench/store/pg_cluster.sh
 
 collection=$("$pg_load" fill "$url" "$objects")
 psql "$url" -q -c "VACUUM (ANALYZE) objects" >&2
+url_a=$url
+if [[ ${SEPARATE_DB:-0} == 1 ]]; then
+  # A in a database of its own, filled by A's pg_load (MAIN_PG_LOAD, built beside
+  # MAIN_LIAISON): the way to compare two schemas (a node refuses a schema newer than its own).
+  psql "$url" -q -c "CREATE DATABASE bench_a" >&2
+  url_a=${url/\/bench\?//bench_a?}
+  "${MAIN_PG_LOAD:?SEPARATE_DB=1 needs MAIN_PG_LOAD}" fill "$url_a" "$objects" >/dev/null
+  psql "$url_a" -q -c "VACUUM (ANALYZE) objects" >&2
+fi
 for node in a b; do
   rm -rf "$work/$node"; mkdir -p "$work/$node"
-  printf 'threads = %s\nstore = "%s"\n' "$server_threads" "$url" >"$work/$node/liaison.toml"
 done
+printf 'threads = %s\nstore = "%s"\n%s\n' "$server_threads" "$url_a" "${CONFIG_A:-}" \
+  >"$work/a/liaison.toml"
+printf 'threads = %s\nstore = "%s"\n%s\n' "$server_threads" "$url" "${CONFIG_B:-}" \
+  >"$work/b/liaison.toml"
 serve "$main_liaison" "$work/a" "$work/a/liaison.toml"; pid_a=${pids[-1]}
 serve "$liaison" "$work/b" "$work/b/liaison.toml"; pid_b=${pids[-1]}
 port_a=$(cat "$work/a/port")
@@ -51,14 +65,14 @@ post() {
     'BEGIN {printf "%-5s %7.0f objects/s  node %5.1f us/object  cluster %5.1f us/object\n", n, r,
             dn * 1e6 / hz / q, dc * 1e6 / hz / q}'
 }
-bare() {
+copy() {  # copy bare|same: one pg_load COPY run; prints its rows/s and cluster CPU per row
   local c0 c1 rate
   c0=$(cluster_ticks)
-  rate=$("$pg_load" bare "$url" "$envelopes" "$connections" 2>/dev/null)
+  rate=$("$pg_load" "$1" "$url" "$envelopes" "$connections" 2>/dev/null)
   sleep 1  # the backends exit and are reaped
   c1=$(cluster_ticks)
-  awk -v r="$rate" -v q="$rows" -v dc=$((c1 - c0)) -v hz="$hz" \
-    'BEGIN {printf "COPY  %7.0f rows/s                        cluster %5.1f us/row\n", r,
+  awk -v n="$1" -v r="$rate" -v q="$rows" -v dc=$((c1 - c0)) -v hz="$hz" \
+    'BEGIN {printf "%-5s %7.0f rows/s                        cluster %5.1f us/row\n", n, r,
             dc * 1e6 / hz / q}'
 }
 
@@ -72,7 +86,8 @@ echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 for round in $(seq 1 "$rounds"); do
   post A "$pid_a" "$port_a"
   post B "$pid_b" "$port_b"
-  bare
+  copy bare
+  copy same
 done
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 # One chain: seq 1..n without a gap (the prev_hash links are checked by the tests).

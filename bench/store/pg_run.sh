@@ -12,8 +12,10 @@
 # 2. POST envelopes of 100 new indicators to the PostgreSQL node (taxii_load post, POST_CONNECTIONS
 #    keep-alive connections) next to a bare COPY of the same rows into a table without indexes,
 #    100 rows per transaction, over the same number of connections (pg_load bare). Bar: >= 50 %.
-#    Also the same rows through Store::Add from as many threads (pg_load add): the store's own
-#    share of the gap, without HTTP and STIX validation.
+#    For information: a COPY of the same rows as the store writes them (all ten columns) into a
+#    table with the store's own definition and indexes (pg_load same), the database's own cost of
+#    the rows; and the same rows through Store::Add from as many threads (pg_load add): the
+#    store's own share of the gap, without HTTP and STIX validation.
 #
 # Both nodes run with the same config apart from the store, SERVER_THREADS serving threads (8:
 # a store call blocks its serving thread, and a PostgreSQL call waits on round trips to the
@@ -116,10 +118,14 @@ cpu0=$(cluster_cpu)
 add_rate=$("$pg_load" add "$url" "$post_envelopes" "$post_connections")
 sleep 1  # the backends exit and are reaped
 cpu1=$(cluster_cpu)
-echo "== bare COPY of the same rows" >&2
+echo "== bare COPY of the same rows into an unindexed table" >&2
 bare_rate=$("$pg_load" bare "$url" "$post_envelopes" "$post_connections")
 sleep 1
 cpu2=$(cluster_cpu)
+echo "== bare COPY of the same rows into a table like the store's" >&2
+same_rate=$("$pg_load" same "$url" "$post_envelopes" "$post_connections")
+sleep 1
+cpu3=$(cluster_cpu)
 rows=$((post_envelopes * 100))
 few_post=0 few_bare=0
 if ((few_connections > 0)); then
@@ -145,9 +151,11 @@ GET ratio PostgreSQL/SQLite: $(awk -v a="$pg_sum" -v b="$sqlite_sum" 'BEGIN {pri
 POST objects/s to PostgreSQL ($post_connections connections): $post_rate
 bare COPY rows/s (100/transaction, $post_connections connections): $bare_rate
 POST ratio: $(awk -v a="$post_rate" -v b="$bare_rate" 'BEGIN {printf "%.2f", a/b}') (bar >= 0.50)
+COPY rows/s into a table like the store's (its indexes; same rows, all columns): $same_rate
+POST ratio to that: $(awk -v a="$post_rate" -v b="$same_rate" 'BEGIN {printf "%.2f", a/b}') (info)
 POST / bare COPY over $few_connections connections: $few_post / $few_bare = $(awk -v a="$few_post" -v b="$few_bare" 'BEGIN {if (b > 0) printf "%.2f", a/b; else print "-"}') (info)
 Store::Add objects/s (100/call, $post_connections threads): $add_rate
 Store::Add ratio (the store alone): $(awk -v a="$add_rate" -v b="$bare_rate" 'BEGIN {printf "%.2f", a/b}')
 one connection, Store::Add / bare COPY: $add1_rate / $bare1_rate = $(awk -v a="$add1_rate" -v b="$bare1_rate" 'BEGIN {printf "%.2f", a/b}')
-server CPU per row, Store::Add / bare COPY: $(awk -v a="$cpu0" -v b="$cpu1" -v n="$rows" 'BEGIN {printf "%.1f", (b-a)*1e6/n}') / $(awk -v a="$cpu1" -v b="$cpu2" -v n="$rows" 'BEGIN {printf "%.1f", (b-a)*1e6/n}') us
+server CPU per row, Store::Add / COPY into a table like the store's / bare COPY: $(awk -v a="$cpu0" -v b="$cpu1" -v n="$rows" 'BEGIN {printf "%.1f", (b-a)*1e6/n}') / $(awk -v a="$cpu2" -v b="$cpu3" -v n="$rows" 'BEGIN {printf "%.1f", (b-a)*1e6/n}') / $(awk -v a="$cpu1" -v b="$cpu2" -v n="$rows" 'BEGIN {printf "%.1f", (b-a)*1e6/n}') us
 REPORT
