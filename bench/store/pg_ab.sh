@@ -14,7 +14,7 @@
 # 2. The cold walk: every page of the collection exactly once (curl --parallel, 16 at a time,
 #    one URL per page with its added_after boundary, read from the database), on freshly started
 #    A and B nodes each round, so that B's cache starts empty: what the cache costs when no page
-#    repeats. Per node and round: pages/s (wall time of the walk) and CPU per GET as above.
+#    repeats; and the same walk of the SQLite node (its own boundaries; not restarted). Per node and round: pages/s (wall time of the walk) and CPU per GET as above.
 # The first page's bodies of A and B are compared byte for byte before anything is timed.
 # Settings: ROUNDS (3), WRK_SECONDS (4), SERVER_THREADS (8), WORK (/tmp/liaison-pg-ab), QUERY (the
 # repeated page's query, default limit=100; e.g. 'limit=100&match[version]=all'), WALK (1; 0 skips
@@ -47,11 +47,12 @@ measure() {
             dn * 1e6 / hz / q, dc * 1e6 / hz / q}'
 }
 
-# walk NAME PID URL: every page of the walk once; prints NAME, pages/s and CPU per GET as measure.
+# walk NAME PID URL [LIST]: every page of the walk once (LIST: its added_after values, default
+# walk.txt); prints NAME, pages/s and CPU per GET as measure.
 walk() {
-  local name=$1 pid=$2 n0 c0 n1 c1 t0 t1 pages
-  sed "s|.*|url = \"$3\&added_after=&\"\noutput = \"/dev/null\"|" "$work/walk.txt" >"$work/walk.cfg"
-  pages=$(wc -l <"$work/walk.txt")
+  local name=$1 pid=$2 list=${4:-$work/walk.txt} n0 c0 n1 c1 t0 t1 pages
+  sed "s|.*|url = \"$3\&added_after=&\"\noutput = \"/dev/null\"|" "$list" >"$work/walk.cfg"
+  pages=$(wc -l <"$list")
   n0=$(ticks "$pid"); c0=$(cluster_ticks); t0=$(date +%s%N)
   curl -sS --fail --parallel --parallel-max 16 -H "$auth" -H "$accept" -K "$work/walk.cfg"
   t1=$(date +%s%N); n1=$(ticks "$pid"); c1=$(cluster_ticks)
@@ -79,6 +80,17 @@ psql "$url" -qAt -c "SELECT to_char(timestamp 'epoch' + date_added * interval '1
     (ORDER BY date_added) AS n FROM objects WHERE cid = (SELECT cid FROM collections
     WHERE id = '$collection')) AS o WHERE n % 100 = 0 ORDER BY date_added" >"$work/walk.txt"
 echo "bench: the cold walk has $(wc -l <"$work/walk.txt") pages" >&2
+# The same for the SQLite store (its own date_added values, also microseconds).
+python3 - "$sqlite_dir/liaison.db" "$collection_sqlite" >"$work/walk-sqlite.txt" <<'PY'
+import datetime, sqlite3, sys
+db = sqlite3.connect(f"file:{sys.argv[1]}?mode=ro", uri=True)
+rows = db.execute("SELECT date_added FROM objects WHERE cid = (SELECT cid FROM collections "
+                  "WHERE id = ?) ORDER BY date_added", (sys.argv[2],)).fetchall()
+epoch = datetime.datetime(1970, 1, 1)
+for n, (d,) in enumerate(rows, 1):
+    if n % 100 == 0:
+        print((epoch + datetime.timedelta(microseconds=d)).strftime("%Y-%m-%dT%H:%M:%S.%fZ"))
+PY
 
 start_nodes() {  # starts A and B afresh (B's cache empty); sets pid_a, pid_b, url_a, url_b
   for p in ${pid_a:-} ${pid_b:-}; do kill "$p"; wait "$p" 2>/dev/null || true; done
@@ -122,6 +134,7 @@ echo "-- the cold walk: every page once (curl --parallel-max 16), fresh nodes, $
 for round in $(seq 1 "$rounds"); do
   [[ "${WALK:-1}" == 1 ]] || break
   start_nodes
+  walk SQLite "$pid_s" "${url_s%\?*}?limit=100" "$work/walk-sqlite.txt"
   walk A "$pid_a" "$url_a"
   walk B "$pid_b" "$url_b"
 done
