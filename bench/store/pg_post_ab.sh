@@ -9,8 +9,8 @@
 # `taxii_load post` of ENVELOPES envelopes of 100 new indicators over CONNECTIONS connections to
 # A, the same to B (new ids every time), then a COPY of as many rows over as many connections
 # into a table without indexes (pg_load bare) and into one with the store's (pg_load same). Per
-# run: objects/s, and CPU per object of the node (the liaison process) and of the cluster
-# (postmaster and backends), from /proc. Every POST appends a receipt to the audit log; the chain is checked (seq 1..n without gaps) at the end.
+# run: objects/s, CPU per object of the node (the liaison process) and of the cluster
+# (postmaster and backends), and the share of the machine left idle, from /proc. Every POST appends a receipt to the audit log; the chain is checked (seq 1..n without gaps) at the end.
 # Settings: ROUNDS (3), ENVELOPES (300), CONNECTIONS (16), SERVER_THREADS (8), WORK
 # (/tmp/liaison-pg-post-ab), SEPARATE_DB (0; 1 gives A a database of its own, filled by
 # MAIN_PG_LOAD: for an A with an older schema, which a node refuses to share), CONFIG_A and
@@ -55,15 +55,18 @@ port_b=$(cat "$work/b/port")
 first=10000000  # object indexes past the fill's
 rows=$((envelopes * 100))
 # post NAME PID PORT: one taxii_load post run; prints NAME, objects/s, CPU per object
+# The machine's idle and iowait ticks, and all its ticks, from /proc/stat.
+idle_total() { awk '/^cpu / {t = 0; for (i = 2; i <= NF; i++) t += $i; print $5 + $6, t}' /proc/stat; }
 post() {
-  local name=$1 pid=$2 port=$3 n0 c0 n1 c1 rate
-  n0=$(ticks "$pid"); c0=$(cluster_ticks)
+  local name=$1 pid=$2 port=$3 n0 c0 n1 c1 rate i0 i1
+  n0=$(ticks "$pid"); c0=$(cluster_ticks); i0=$(idle_total)
   rate=$("$taxii_load" post "$port" "$collection" "$envelopes" "$connections" "$first" 2>/dev/null)
-  n1=$(ticks "$pid"); c1=$(cluster_ticks)
+  n1=$(ticks "$pid"); c1=$(cluster_ticks); i1=$(idle_total)
   first=$((first + rows))
   awk -v n="$name" -v r="$rate" -v q="$rows" -v dn=$((n1 - n0)) -v dc=$((c1 - c0)) -v hz="$hz" \
-    'BEGIN {printf "%-5s %7.0f objects/s  node %5.1f us/object  cluster %5.1f us/object\n", n, r,
-            dn * 1e6 / hz / q, dc * 1e6 / hz / q}'
+    -v i0="$i0" -v i1="$i1" 'BEGIN {split(i0, a, " "); split(i1, b, " ");
+      printf "%-5s %7.0f objects/s  node %5.1f us/object  cluster %5.1f us/object  idle %4.1f %%\n",
+             n, r, dn * 1e6 / hz / q, dc * 1e6 / hz / q, 100 * (b[1] - a[1]) / (b[2] - a[2])}'
 }
 copy() {  # copy bare|same: one pg_load COPY run; prints its rows/s and cluster CPU per row
   local c0 c1 rate
