@@ -14,7 +14,8 @@
 # 2. The cold walk: every page of the collection exactly once (curl --parallel, 16 at a time,
 #    one URL per page with its added_after boundary, read from the database), on freshly started
 #    A and B nodes each round, so that B's cache starts empty: what the cache costs when no page
-#    repeats; and the same walk of the SQLite node (its own boundaries; not restarted). Per node and round: pages/s (wall time of the walk) and CPU per GET as above.
+#    repeats; and the same walk of the SQLite node (its own boundaries; not restarted). Per node
+#    and round: pages/s (wall time of the walk) and CPU per GET as above.
 # The first page's bodies of A and B are compared byte for byte before anything is timed.
 # Settings: ROUNDS (3), WRK_SECONDS (4), SERVER_THREADS (8), WORK (/tmp/liaison-pg-ab), QUERY (the
 # repeated page's query, default limit=100; e.g. 'limit=100&match[version]=all'), WALK (1; 0 skips

@@ -10,7 +10,8 @@
 # A, the same to B (new ids every time), then a COPY of as many rows over as many connections
 # into a table without indexes (pg_load bare) and into one with the store's (pg_load same). Per
 # run: objects/s, CPU per object of the node (the liaison process) and of the cluster
-# (postmaster and backends), and the share of the machine left idle, from /proc. Every POST appends a receipt to the audit log; the chain is checked (seq 1..n without gaps) at the end.
+# (postmaster and backends), and the share of the machine left idle, from /proc. Every POST
+# appends a receipt to the audit log; the chain is checked (seq 1..n without gaps) at the end.
 # Settings: ROUNDS (3), ENVELOPES (300), CONNECTIONS (16), SERVER_THREADS (8), WORK
 # (/tmp/liaison-pg-post-ab), SEPARATE_DB (0; 1 gives A a database of its own, filled by
 # MAIN_PG_LOAD: for an A with an older schema, which a node refuses to share), CONFIG_A and
@@ -54,9 +55,9 @@ port_b=$(cat "$work/b/port")
 
 first=10000000  # object indexes past the fill's
 rows=$((envelopes * 100))
-# post NAME PID PORT: one taxii_load post run; prints NAME, objects/s, CPU per object
 # The machine's idle and iowait ticks, and all its ticks, from /proc/stat.
 idle_total() { awk '/^cpu / {t = 0; for (i = 2; i <= NF; i++) t += $i; print $5 + $6, t}' /proc/stat; }
+# post NAME PID PORT: one taxii_load post run; prints NAME, objects/s, CPU per object, idle share
 post() {
   local name=$1 pid=$2 port=$3 n0 c0 n1 c1 rate i0 i1
   n0=$(ticks "$pid"); c0=$(cluster_ticks); i0=$(idle_total)
