@@ -190,10 +190,10 @@ TEST_F(PostgresStoreTest, OneIdIndexKeepsVersionsUniqueAndOneFirstVersion) {
   RawSql(
       "INSERT INTO collections(id, api_root, title, description, alias, media_types) VALUES "
       "('other', 'api', 't', '', '', '')");
-  EXPECT_FALSE(refused(absl::StrReplaceAll(row(6, "2024-01-01T00:00:00.000000000Z", true),
-                                           {{"FROM collections",
-                                             "FROM collections WHERE id = "
-                                             "'other'"}})));
+  const std::string in_other =
+      absl::StrReplaceAll(row(6, "2024-01-01T00:00:00.000000000Z", true),
+                          {{"FROM collections", "FROM collections WHERE id = 'other'"}});
+  EXPECT_FALSE(refused(in_other));
   EXPECT_EQ(RawSql("SELECT count(*) FROM objects"), "4");
 }
 

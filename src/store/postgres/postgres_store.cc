@@ -269,13 +269,13 @@ INSERT INTO meta(key, value) VALUES ('object_changes', 0);
     // 8 (issue #8, session 11): one index on the object id where there were two. Every new
     // object went into objects_by_id (id, cid, version) and objects_first (id, cid) WHERE
     // is_first, and each of the two, keyed by a random uuid, cost as much per insert as the
-    // other four indexes together (a descent to a random leaf; 8-9 us a row each against
-    // 2.5-3.5 for the date_added-ordered ones, docs/store.md). The third key column is '' for
-    // the first version and the version key otherwise, so the one unique index keeps both
-    // rules: at most one first version per id and collection (the writers' collision, migration
-    // 6), and no version stored twice (a first version holds the smallest key, and only an
-    // unversioned object has the key '', whose only version is its first). Lookups by id use the
-    // leading column as before.
+    // other four indexes together (a descent to a random leaf; 7.7-10.2 us a row each against
+    // 1.7-3.9 for the date_added-ordered ones, bench/store/pg_index_cost.sh). The third key
+    // column is '' for the first version and the version key otherwise, so the one unique index
+    // keeps both rules: at most one first version per id and collection (the writers' collision,
+    // migration 6), and no version stored twice (a first version holds the smallest key, and
+    // only an unversioned object has the key '', whose only version is its first). Lookups by
+    // id use the leading column as before.
     R"sql(
 CREATE UNIQUE INDEX objects_by_id_key ON objects(id, cid, (CASE WHEN is_first THEN '' ELSE version END));
 DROP INDEX objects_by_id;
