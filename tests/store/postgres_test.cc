@@ -213,6 +213,62 @@ TEST_F(PostgresStoreTest, UnreachableServerIsUnavailable) {
   EXPECT_EQ(store.status().code(), absl::StatusCode::kUnavailable) << store.status();
 }
 
+// A database restart, pg_terminate_backend or idle_session_timeout ends the sessions of the
+// connections sitting in a node's pool. The node must notice before handing one out: each used
+// to fail the request it was given once (503 to the client) before the pool dropped it.
+TEST_F(PostgresStoreTest, ConnectionsTheServerEndedWhileIdleAreNotHandedOut) {
+  // The store's sessions carry the test's schema as their application_name, so that only they
+  // are ended (the DSN may name a shared server).
+  std::string conninfo = Dsn();
+  if (conninfo.find("://") == std::string::npos) {
+    absl::StrAppend(&conninfo, " application_name=", schema_);
+  } else {
+    absl::StrAppend(&conninfo, conninfo.find('?') == std::string::npos ? "?" : "&",
+                    "application_name=", schema_);
+  }
+  PostgresOptions o;
+  o.conninfo = conninfo;
+  o.schema = schema_;
+  o.max_connections = 4;
+  auto opened = OpenPostgresStore(o);
+  ASSERT_TRUE(opened.ok()) << opened.status();
+  Store& store = **opened;
+  ASSERT_TRUE(store.CreateCollection({kCollection, "api", "t", "", "", {}}).ok());
+  // Several connections into the pool: four readers at once.
+  {
+    std::vector<std::thread> readers;
+    for (int t = 0; t < 4; ++t) {
+      readers.emplace_back([&store, t] {
+        std::vector<stix::Object> batch = {MakeObject(1, t)};
+        EXPECT_TRUE(store.Add(kCollection, batch).ok());
+        for (int i = 0; i < 20; ++i) EXPECT_TRUE(store.Query(kCollection, Filter()).ok());
+      });
+    }
+    for (std::thread& t : readers) t.join();
+  }
+  const std::string ended = RawSql(absl::StrCat(
+      "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = '",
+      schema_, "'"));
+  ASSERT_NE(ended, "0");
+  // pg_terminate_backend only signals: wait until the sessions are gone.
+  for (int i = 0; i < 500; ++i) {
+    if (RawSql(absl::StrCat("SELECT count(*) FROM pg_stat_activity WHERE application_name = '",
+                            schema_, "'")) == "0") {
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  // Every call succeeds, the first ones included, reads and writes alike.
+  for (int n = 0; n < 8; ++n) {
+    auto page = store.Query(kCollection, Filter());
+    ASSERT_TRUE(page.ok()) << "query " << n << ": " << page.status();
+    EXPECT_GE(page->records.size(), 4u);
+    std::vector<stix::Object> batch = {MakeObject(2, n)};
+    auto added = store.Add(kCollection, batch);
+    ASSERT_TRUE(added.ok()) << "add " << n << ": " << added.status();
+  }
+}
+
 TEST_F(PostgresStoreTest, TextWithNulIsRejectedNotTruncated) {
   auto store = Open();
   ASSERT_TRUE(store.ok()) << store.status();

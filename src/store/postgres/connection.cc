@@ -1,5 +1,7 @@
 #include "store/postgres/connection.h"
 
+#include <poll.h>
+
 #include <charconv>
 #include <cstdint>
 #include <cstring>
@@ -276,6 +278,17 @@ bool Connection::Healthy() const {
   return conn_ != nullptr && PQstatus(conn_) == CONNECTION_OK &&
          PQpipelineStatus(conn_) == PQ_PIPELINE_OFF &&
          (rollback_in_flight_ || PQtransactionStatus(conn_) == PQTRANS_IDLE);
+}
+
+bool Connection::Usable() {
+  Drain();
+  if (!Healthy()) return false;
+  pollfd p{PQsocket(conn_), POLLIN | POLLRDHUP, 0};
+  if (::poll(&p, 1, 0) <= 0) return true;  // nothing arrived: the common case
+  // The server closed its end (its goodbye, a FATAL message, may sit unread before that).
+  if ((p.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL)) != 0) return false;
+  // Something else arrived on an idle connection (a NOTICE): usable once consumed.
+  return PQconsumeInput(conn_) == 1 && Healthy();
 }
 
 void Connection::SendRollback() {

@@ -864,9 +864,9 @@ Result<PostgresStore::Lease> PostgresStore::Acquire() {
     while (!idle_.empty()) {
       std::unique_ptr<Connection> conn = std::move(idle_.back());
       idle_.pop_back();
-      // Collects a ROLLBACK sent when the connection was released (usually long done).
-      conn->Drain();
-      if (conn->Healthy()) return Lease(this, std::move(conn));
+      // Collects a ROLLBACK sent when the connection was released (usually long done), and
+      // drops a connection whose session the server ended while it sat here.
+      if (conn->Usable()) return Lease(this, std::move(conn));
       --open_;
     }
     ++open_;
