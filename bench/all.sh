@@ -132,6 +132,8 @@ if wanted pg; then
     pg.log
   row "#8 POST PostgreSQL/COPY like the store's" \
     "$(awk -F: '/^POST ratio to that/ {print $2+0}' "$log")" "(info)" pg.log
+  row "#8 POST ceiling: COPY like the store's/bare COPY" \
+    "$(awk -F: '/^POST ceiling/ {print $2+0}' "$log")" "(info)" pg.log
   row "#8 POST 4 connections/COPY" "$(awk '/^POST \/ bare COPY over/ {print $(NF-1)}' "$log")" \
     "(info)" pg.log
 fi

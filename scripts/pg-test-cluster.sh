@@ -4,6 +4,9 @@
 #   scripts/pg-test-cluster.sh start   # prints "DIR<TAB>CONNINFO" and leaves the server running
 #   scripts/pg-test-cluster.sh stop DIR  # stops the server and removes DIR
 #   scripts/pg-test-cluster.sh run CMD...  # starts, runs CMD with LIAISON_PG_DSN set, stops
+#   scripts/pg-test-cluster.sh crash DIR   # kills the server as a power cut would (immediate
+#                                          # stop: no checkpoint, no goodbye to clients) and
+#                                          # starts it again on the same port (WAL recovery)
 #
 # The cluster lives in a fresh temporary directory, listens on a free local TCP port on
 # 127.0.0.1 and on a unix socket in that directory, trusts local connections (it holds only
@@ -90,9 +93,27 @@ stop() {
   rm -rf "$dir"
 }
 
+crash() {
+  local dir=$1
+  [[ -n "$dir" && -f "$dir/data/postmaster.pid" && "$(basename "$dir")" == liaison-pg.* ]] || {
+    echo "pg-test-cluster: $dir is not a running cluster made by this script" >&2
+    exit 2
+  }
+  local bindir
+  bindir=$(find_bindir)
+  # restart reuses the options the server was started with (postmaster.opts): same port, same
+  # socket directory, same settings.
+  as_owner "$bindir/pg_ctl" -D "$dir/data" -l "$dir/server.log" -m immediate -w -t 60 \
+    restart >/dev/null 2>&1 || {
+    tail -20 "$dir/server.log" >&2
+    exit 1
+  }
+}
+
 case "${1:-}" in
   start) start ;;
   stop) stop "${2:-}" ;;
+  crash) crash "${2:-}" ;;
   run)
     shift
     line=$(start)
@@ -101,7 +122,7 @@ case "${1:-}" in
     LIAISON_PG_DSN=${line#*$'\t'} "$@"
     ;;
   *)
-    echo "usage: $0 start | stop DIR | run CMD..." >&2
+    echo "usage: $0 start | stop DIR | crash DIR | run CMD..." >&2
     exit 2
     ;;
 esac

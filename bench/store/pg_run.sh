@@ -14,7 +14,8 @@
 #    100 rows per transaction, over the same number of connections (pg_load bare). Bar: >= 50 %.
 #    For information: a COPY of the same rows as the store writes them (all ten columns) into a
 #    table with the store's own definition and indexes (pg_load same), the database's own cost of
-#    the rows; and the same rows through Store::Add from as many threads (pg_load add): the
+#    the rows, and its ratio to the bare COPY, the POST's ceiling (no node can make the database
+#    store the rows with their indexes faster than it COPYs them); and the same rows through Store::Add from as many threads (pg_load add): the
 #    store's own share of the gap, without HTTP and STIX validation.
 #
 # Both nodes run with the same config apart from the store, SERVER_THREADS serving threads (8:
@@ -153,6 +154,7 @@ bare COPY rows/s (100/transaction, $post_connections connections): $bare_rate
 POST ratio: $(awk -v a="$post_rate" -v b="$bare_rate" 'BEGIN {printf "%.2f", a/b}') (bar >= 0.50)
 COPY rows/s into a table like the store's (its indexes; same rows, all columns): $same_rate
 POST ratio to that: $(awk -v a="$post_rate" -v b="$same_rate" 'BEGIN {printf "%.2f", a/b}') (info)
+POST ceiling, COPY like the store's / bare COPY: $(awk -v a="$same_rate" -v b="$bare_rate" 'BEGIN {printf "%.2f", a/b}') (info: the database alone, the store's indexes, no node)
 POST / bare COPY over $few_connections connections: $few_post / $few_bare = $(awk -v a="$few_post" -v b="$few_bare" 'BEGIN {if (b > 0) printf "%.2f", a/b; else print "-"}') (info)
 Store::Add objects/s (100/call, $post_connections threads): $add_rate
 Store::Add ratio (the store alone): $(awk -v a="$add_rate" -v b="$bare_rate" 'BEGIN {printf "%.2f", a/b}')
