@@ -100,6 +100,11 @@ Result<std::vector<std::pair<Timestamp, Timestamp>>> Store::ReceivedRanges(std::
   return absl::UnimplementedError("this store does not keep sync state");
 }
 
+Result<Store::UseCount> Store::AdmitUse(std::string_view, Timestamp, std::chrono::microseconds,
+                                        int64_t, std::chrono::microseconds) {
+  return absl::UnimplementedError("this store keeps no shared rate limits");
+}
+
 Result<std::string> Store::ObjectsStamp(std::string_view) {
   return absl::UnimplementedError("this store has no change stamp");
 }

@@ -20,6 +20,7 @@
 // Thread safety. Every method may be called concurrently from any number of threads.
 // Acknowledged writes (an OK return) are durable: they survive a crash or kill -9.
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -355,6 +356,25 @@ class Store {
   // across requests and drops them when the stamp moves. Cheap: O(log n). The default answers
   // Unimplemented, and callers then cache nothing across requests.
   virtual Result<std::string> ObjectsStamp(std::string_view collection);
+
+  // --- Shared rate limits (issue #7's PSI run limits on several nodes, issue #8) ---------------
+  // What AdmitUse found: the recorded uses of the key within the window before `now`.
+  struct UseCount {
+    bool admitted = false;            // this use was recorded
+    int64_t uses = 0;                 // earlier uses within the window (this one not counted)
+    std::optional<Timestamp> oldest;  // the oldest of them
+    std::optional<Timestamp> latest;  // the latest of them
+  };
+  // Records one use of `key` at `now` when fewer than `max_uses` uses of it lie within `window`
+  // before `now` (now - t < window) and none within `min_gap` (now - t < min_gap); atomically
+  // against every other opening of the store (other threads, processes, nodes on one database),
+  // so that several servers enforce one limit together and a restart forgets nothing. Uses that
+  // left the window are forgotten. Durable when it returns OK. InvalidArgument for an empty key,
+  // a window that is not positive, max_uses < 1 or a negative gap. The default answers
+  // Unimplemented.
+  virtual Result<UseCount> AdmitUse(std::string_view key, Timestamp now,
+                                    std::chrono::microseconds window, int64_t max_uses,
+                                    std::chrono::microseconds min_gap);
 
   // --- Query with a caller's filter (issue #6) ------------------------------------------------
   // A stored version as QueryKept shows it to `keep`, before anything is copied: the views are

@@ -170,7 +170,7 @@ TEST_F(SqliteStoreTest, UsesWalModeAndRecordsTheSchemaVersion) {
   auto store = Open();
   ASSERT_TRUE(store.ok()) << store.status();
   EXPECT_EQ(RawSql("PRAGMA journal_mode"), "wal");
-  EXPECT_EQ(RawSql("SELECT max(version) FROM schema_migrations"), "5");
+  EXPECT_EQ(RawSql("SELECT max(version) FROM schema_migrations"), "6");
   EXPECT_EQ(RawSql("PRAGMA application_id"), std::to_string(0x4C49414E));
 }
 
@@ -208,6 +208,7 @@ TEST_F(SqliteStoreTest, ReleaseKeysAreWrittenAtIngestAndBackfilledByTheMigration
   RawSql("DROP TABLE release_codes");
   RawSql("CREATE INDEX objects_by_cid ON objects(cid)");
   RawSql("DROP TABLE audit_pending");
+  RawSql("DROP TABLE rate_uses");
   RawSql("DELETE FROM schema_migrations WHERE version >= 4");
   EXPECT_EQ(RawSql("SELECT max(version) FROM schema_migrations"), "3");
   {
@@ -219,7 +220,7 @@ TEST_F(SqliteStoreTest, ReleaseKeysAreWrittenAtIngestAndBackfilledByTheMigration
     ASSERT_TRUE(page.ok()) << page.status();
     EXPECT_EQ(page->records.size(), objects.size());
   }
-  EXPECT_EQ(RawSql("SELECT max(version) FROM schema_migrations"), "5");
+  EXPECT_EQ(RawSql("SELECT max(version) FROM schema_migrations"), "6");
   EXPECT_EQ(RawSql("SELECT group_concat(rkey) FROM (SELECT rkey FROM objects ORDER BY date_added)"),
             keys);
   EXPECT_EQ(RawSql("SELECT count(*) FROM objects WHERE rkey = 0"), "1");

@@ -12,6 +12,7 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -1477,6 +1478,88 @@ TEST_P(StoreConformanceTest, ConcurrentAuditAppendersFromSeveralOpeningsKeepOneC
   EXPECT_EQ(details.size(), all.size()) << "an entry was stored twice";
   EXPECT_EQ(all.size(), size_t{kThreads * 4 * (1 + 2 + 3)});  // i % 3 + 1 entries, i = 0..11
   EXPECT_EQ(ReadVerifiedChain(**second), all);                // both openings see the same chain
+}
+
+// AdmitUse (shared rate limits, e.g. a partner's PSI runs on several nodes): at most max_uses
+// within the window, none within the gap of the last, keys independent, uses that left the window
+// forgotten, and everything kept across a reopening (a restart forgets no use).
+TEST_P(StoreConformanceTest, AdmitUseCountsUsesWithinTheWindowAndKeepsTheGap) {
+  using std::chrono::seconds;
+  const Timestamp t0 = Timestamp::FromUnixNanos(1'800'000'000, 0);
+  auto at = [&](int64_t s) { return FromUnixMicros(ToUnixMicros(t0) + s * 1'000'000); };
+  auto use = [&](Store& st, std::string_view key, int64_t s) {
+    return st.AdmitUse(key, at(s), seconds(100), 2, seconds(10));
+  };
+  auto first = use(store(), "psi:cert-x", 0);
+  ASSERT_OK(first);
+  EXPECT_TRUE(first->admitted);
+  EXPECT_EQ(first->uses, 0);
+  EXPECT_FALSE(first->latest.has_value());
+  auto too_soon = use(store(), "psi:cert-x", 9);
+  ASSERT_OK(too_soon);
+  EXPECT_FALSE(too_soon->admitted);
+  EXPECT_EQ(too_soon->uses, 1);
+  EXPECT_EQ(too_soon->latest, at(0));
+  auto other = use(store(), "psi:cert-y", 9);
+  ASSERT_OK(other);
+  EXPECT_TRUE(other->admitted) << "keys are counted apart";
+  auto second = use(store(), "psi:cert-x", 10);
+  ASSERT_OK(second);
+  EXPECT_TRUE(second->admitted);
+  auto full = use(store(), "psi:cert-x", 99);
+  ASSERT_OK(full);
+  EXPECT_FALSE(full->admitted);
+  EXPECT_EQ(full->uses, 2);
+  EXPECT_EQ(full->oldest, at(0));
+  EXPECT_EQ(full->latest, at(10));
+  // At 100 s the first use has left the window (now - t < window no longer holds).
+  auto later = use(store(), "psi:cert-x", 100);
+  ASSERT_OK(later);
+  EXPECT_TRUE(later->admitted);
+  EXPECT_EQ(later->uses, 1);
+  EXPECT_EQ(later->oldest, at(10));
+  ASSERT_NO_FATAL_FAILURE(Reopen());
+  auto after_restart = use(store(), "psi:cert-x", 105);
+  ASSERT_OK(after_restart);
+  EXPECT_FALSE(after_restart->admitted) << "a reopened store forgot a use";
+  EXPECT_EQ(after_restart->uses, 2);
+  for (auto [window, max, gap] : {std::tuple{0, 1, 0}, {10, 0, 0}, {10, 1, -1}}) {
+    EXPECT_EQ(store().AdmitUse("k", at(0), seconds(window), max, seconds(gap)).status().code(),
+              absl::StatusCode::kInvalidArgument);
+  }
+  EXPECT_EQ(store().AdmitUse("", at(0), seconds(1), 1, seconds(0)).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+// Several openings (processes, or nodes on one database) racing for the same key admit exactly
+// max_uses between them: a backend that counted and inserted without serialising would admit
+// more.
+TEST_P(StoreConformanceTest, AdmitUseAdmitsExactlyMaxUsesAcrossOpenings) {
+  auto second = GetParam().open(dir_, options_);
+  ASSERT_OK(second);
+  Store* nodes[2] = {&store(), second->get()};
+  constexpr int kThreads = 6, kTries = 10, kMax = 5;
+  std::atomic<int> admitted{0}, failures{0};
+  std::atomic<int64_t> tick{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kTries; ++i) {
+        const Timestamp now = FromUnixMicros(1'800'000'000'000'000 + tick++);
+        auto r = nodes[t % 2]->AdmitUse("psi:cert-x", now, std::chrono::hours(1), kMax,
+                                        std::chrono::microseconds(0));
+        if (!r.ok()) {
+          ++failures;
+          ADD_FAILURE() << r.status();
+        } else if (r->admitted) {
+          ++admitted;
+        }
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_EQ(admitted.load(), kMax);
 }
 
 // AddWithAudit (a POST and its receipt, issue #3): the entries join the one chain when the

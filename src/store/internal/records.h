@@ -7,6 +7,7 @@
 // store and read exactly the same forms (the store conformance suite runs against both).
 
 #include <algorithm>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <span>
@@ -320,6 +321,22 @@ inline std::vector<std::string> Deduplicated(const std::vector<std::string>& val
     if (seen.insert(v).second) out.push_back(v);
   }
   return out;
+}
+
+// Store::AdmitUse (shared rate limits): the arguments every backend refuses, and the decision on
+// the uses found within the window, under the backend's lock.
+inline Status CheckUseArguments(std::string_view key, std::chrono::microseconds window,
+                                int64_t max_uses, std::chrono::microseconds min_gap) {
+  if (key.empty()) return absl::InvalidArgumentError("rate limit: empty key");
+  if (window.count() <= 0) return absl::InvalidArgumentError("rate limit: window must be positive");
+  if (max_uses < 1) return absl::InvalidArgumentError("rate limit: max_uses must be at least 1");
+  if (min_gap.count() < 0) return absl::InvalidArgumentError("rate limit: negative gap");
+  return absl::OkStatus();
+}
+inline bool UseAdmitted(const Store::UseCount& found, int64_t now_micros, int64_t max_uses,
+                        std::chrono::microseconds min_gap) {
+  if (found.uses >= max_uses) return false;
+  return !found.latest || now_micros - ToUnixMicros(*found.latest) >= min_gap.count();
 }
 
 }  // namespace liaison::store::internal

@@ -282,6 +282,16 @@ DROP INDEX objects_by_id;
 DROP INDEX objects_first;
 ALTER INDEX objects_by_id_key RENAME TO objects_by_id;
 )sql",
+    // 9 (issues #7 and #8): uses counted by Store::AdmitUse (shared rate limits: a partner's PSI
+    // runs, one limit for every node), by key and time in microseconds; rows older than a key's
+    // window are deleted by the next use of that key.
+    R"sql(
+CREATE TABLE rate_uses(
+  key text COLLATE "C" NOT NULL,
+  used_at bigint NOT NULL
+);
+CREATE INDEX rate_uses_by_key ON rate_uses(key, used_at);
+)sql",
 };
 constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
 
@@ -604,6 +614,8 @@ class PostgresStore final : public Store {
                                                const AuditChainFn& chain) override;
   Result<std::vector<AuditRecord>> ReadAudit(const AuditQuery& query) override;
 
+  Result<UseCount> AdmitUse(std::string_view key, Timestamp now, std::chrono::microseconds window,
+                            int64_t max_uses, std::chrono::microseconds min_gap) override;
   Result<std::optional<std::string>> GetSyncState(std::string_view key) override;
   using Store::PutSyncState;
   Status PutSyncState(std::string_view key, std::string_view value,
@@ -2816,6 +2828,40 @@ Status InsertReceivedRange(Connection& c, const ReceivedRange& r) {
 }
 
 }  // namespace
+
+// Under READ COMMITTED two nodes could both count below the limit and both insert: a
+// transaction-scoped advisory lock on the key (the two-int form, a key space apart from the
+// migration lock's) makes the count and the insert one step for every node.
+constexpr int64_t kRateLimitLocks = 0x4C555345;  // "LUSE"
+Result<Store::UseCount> PostgresStore::AdmitUse(std::string_view key, Timestamp now,
+                                                std::chrono::microseconds window, int64_t max_uses,
+                                                std::chrono::microseconds min_gap) {
+  LIAISON_RETURN_IF_ERROR(internal::CheckUseArguments(key, window, max_uses, min_gap));
+  const int64_t at = ToUnixMicros(now);
+  return Write([&](Connection& c) -> Result<UseCount> {
+    auto done =
+        c.Pipeline({{"SELECT pg_advisory_xact_lock($1::int, hashtext($2))",
+                     Params().Add(kRateLimitLocks).Add(key)},
+                    {"DELETE FROM rate_uses WHERE key = $1 AND used_at <= $2",
+                     Params().Add(key).Add(at - window.count())},
+                    {"SELECT count(*), min(used_at), max(used_at) FROM rate_uses WHERE key = $1",
+                     Params().Add(key)}});
+    LIAISON_RETURN_IF_ERROR(done.status());
+    const QueryResult& count = (*done)[2];
+    UseCount found;
+    if (count.rows() == 1 && count.Int(0, 0) > 0) {
+      found.uses = count.Int(0, 0);
+      found.oldest = FromUnixMicros(count.Int(0, 1));
+      found.latest = FromUnixMicros(count.Int(0, 2));
+    }
+    found.admitted = internal::UseAdmitted(found, at, max_uses, min_gap);
+    if (found.admitted) {
+      LIAISON_RETURN_IF_ERROR(StatusOf(c.Exec("INSERT INTO rate_uses(key, used_at) VALUES ($1, $2)",
+                                              Params().Add(key).Add(at))));
+    }
+    return found;
+  });
+}
 
 Result<std::optional<std::string>> PostgresStore::GetSyncState(std::string_view key) {
   return ReadOne([&](Connection& c) -> Result<std::optional<std::string>> {

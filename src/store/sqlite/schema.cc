@@ -165,6 +165,16 @@ CREATE TABLE audit_pending(
   details TEXT NOT NULL
 );
 )sql",
+    // 6 (issues #7 and #8): uses counted by Store::AdmitUse (shared rate limits: a partner's PSI
+    // runs), by key and time in microseconds; rows older than a key's window are deleted by the
+    // next use of that key.
+    R"sql(
+CREATE TABLE rate_uses(
+  key TEXT NOT NULL,
+  used_at INTEGER NOT NULL
+);
+CREATE INDEX rate_uses_by_key ON rate_uses(key, used_at);
+)sql",
 };
 static_assert(std::size(kMigrations) == kSchemaVersion);
 

@@ -9,7 +9,7 @@ namespace liaison::store::sqlite_internal {
 
 // The schema version this build writes. Stores at a lower version are migrated on open; a
 // higher version was written by a newer liaison and is refused.
-inline constexpr int kSchemaVersion = 5;
+inline constexpr int kSchemaVersion = 6;
 
 // Puts the database in WAL mode, checks that it is a liaison store (or empty), and applies the
 // missing migrations, each in its own transaction recorded in `schema_migrations`.

@@ -274,6 +274,8 @@ class SqliteStore final : public Store {
   Result<AddResult> AddWithAudit(std::string_view collection, std::span<const stix::Object> objects,
                                  const AddOptions& options, std::vector<AuditRecord> audit,
                                  const AuditChainFn& chain) override;
+  Result<UseCount> AdmitUse(std::string_view key, Timestamp now, std::chrono::microseconds window,
+                            int64_t max_uses, std::chrono::microseconds min_gap) override;
   Result<std::optional<std::string>> GetSyncState(std::string_view key) override;
   using Store::PutSyncState;
   Status PutSyncState(std::string_view key, std::string_view value,
@@ -2001,6 +2003,44 @@ Result<std::vector<AuditRecord>> SqliteStore::ReadAudit(const AuditQuery& query)
 }
 
 // ---------------------------------------------------------------------------------------------
+
+// --- Shared rate limits ------------------------------------------------------------------------
+
+// The writer's transaction (BEGIN IMMEDIATE) makes the count and the insert one step for every
+// process that opens the file.
+Result<Store::UseCount> SqliteStore::AdmitUse(std::string_view key, Timestamp now,
+                                              std::chrono::microseconds window, int64_t max_uses,
+                                              std::chrono::microseconds min_gap) {
+  LIAISON_RETURN_IF_ERROR(internal::CheckUseArguments(key, window, max_uses, min_gap));
+  const int64_t at = ToUnixMicros(now);
+  return Write([&](Connection& c) -> Result<UseCount> {
+    LIAISON_ASSIGN_OR_RETURN(Statement forget,
+                             c.Prepare("DELETE FROM rate_uses WHERE key = ?1 AND used_at <= ?2"));
+    forget.Bind(1, key);
+    forget.Bind(2, at - window.count());
+    LIAISON_RETURN_IF_ERROR(forget.Run());
+    LIAISON_ASSIGN_OR_RETURN(
+        Statement count,
+        c.Prepare("SELECT count(*), min(used_at), max(used_at) FROM rate_uses WHERE key = ?1"));
+    count.Bind(1, key);
+    LIAISON_ASSIGN_OR_RETURN(bool row, count.Step());
+    UseCount found;
+    if (row && count.Int(0) > 0) {
+      found.uses = count.Int(0);
+      found.oldest = FromUnixMicros(count.Int(1));
+      found.latest = FromUnixMicros(count.Int(2));
+    }
+    found.admitted = internal::UseAdmitted(found, at, max_uses, min_gap);
+    if (found.admitted) {
+      LIAISON_ASSIGN_OR_RETURN(Statement use,
+                               c.Prepare("INSERT INTO rate_uses(key, used_at) VALUES (?1, ?2)"));
+      use.Bind(1, key);
+      use.Bind(2, at);
+      LIAISON_RETURN_IF_ERROR(use.Run());
+    }
+    return found;
+  });
+}
 
 // --- Sync state ---------------------------------------------------------------------------------
 
