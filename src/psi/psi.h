@@ -28,6 +28,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -106,6 +107,15 @@ struct PartnerPolicy {
   std::chrono::seconds cooldown{60};  // between the start of two runs
 };
 
+// A partner's runs as counted where every responder of the same server sees them (the store's
+// Store::AdmitUse: several nodes on one database, or one node across restarts).
+struct SharedRuns {
+  bool admitted = false;  // this run was counted
+  size_t runs = 0;        // the partner's runs started within the period before this one
+  std::optional<std::chrono::system_clock::time_point> oldest;  // the oldest of them
+  std::optional<std::chrono::system_clock::time_point> latest;  // the latest of them
+};
+
 struct ResponderList {
   std::string name;
   WatchList list;
@@ -120,6 +130,14 @@ struct ResponderOptions {
   // Where the responder's results of mutual runs are written (one file per run, mode 0600);
   // "" keeps only the record.
   std::string results_dir;
+  // Called for a Hello that this responder's own counts admit, before its session opens: counts
+  // the run where every responder sharing it sees it, or does not when the partner's runs counted
+  // there reach `max_runs` within `period` or the latest lies within `cooldown` (the refusal then
+  // says which, as for the responder's own counts). An error refuses the run (Unavailable).
+  // Unset: this responder's own counts alone (one process; a restart forgets them).
+  std::function<Result<SharedRuns>(const PartnerPolicy& policy,
+                                   std::chrono::system_clock::time_point now)>
+      shared_runs;
   // The clock for rate limits and records (tests inject one).
   std::function<std::chrono::system_clock::time_point()> clock = [] {
     return std::chrono::system_clock::now();

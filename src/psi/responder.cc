@@ -214,6 +214,41 @@ class ResponderImpl : public Responder {
     return why;
   }
 
+  // The refusal for a partner whose `runs` runs started within the period (the oldest and the
+  // latest given) leave no room for one more at `now`: the cool-down, then the quota. OK when
+  // there is room.
+  static Status RunLimit(const PartnerPolicy& policy, Clock::time_point now, size_t runs,
+                         Clock::time_point oldest, Clock::time_point latest) {
+    using std::chrono::duration_cast;
+    using std::chrono::seconds;
+    if (runs > 0 && now - latest < policy.cooldown) {
+      const int64_t wait = duration_cast<seconds>(policy.cooldown - (now - latest)).count();
+      return RateLimited(StrCat("cool-down: the next run is allowed ", wait, " s from now"), wait);
+    }
+    if (runs >= policy.max_runs) {
+      return RateLimited(StrCat("this partner has used its ", policy.max_runs, " runs per ",
+                                policy.period.count(), " s"),
+                         duration_cast<seconds>(policy.period - (now - oldest)).count());
+    }
+    return absl::OkStatus();
+  }
+
+  // The run counted where every responder sharing options_.shared_runs sees it (several nodes
+  // on one database; one node across restarts), or the refusal its counts give. A count that
+  // cannot be read refuses the run: a limit that cannot be checked is not lifted.
+  Status SharedRunLimit(const PartnerPolicy& policy, Clock::time_point now) {
+    auto shared = options_.shared_runs(policy, now);
+    if (!shared.ok()) {
+      return absl::UnavailableError(
+          StrCat("the partner's PSI runs cannot be counted: ", shared.status().message()));
+    }
+    if (shared->admitted) return absl::OkStatus();
+    Status limit = RunLimit(policy, now, shared->runs, shared->oldest.value_or(now),
+                            shared->latest.value_or(now));
+    // Refused by a rule this responder does not know (an older node's setting): say so.
+    return limit.ok() ? RateLimited("this partner's PSI runs are at their limit", 60) : limit;
+  }
+
   Result<std::string> Hello(const Caller& caller, const Header& header, Reader& reader) {
     if (header.step != 0) return absl::InvalidArgumentError("hello must be step 0");
     if (header.session_id != std::string(internal::kSessionIdBytes, '\0')) {
@@ -295,43 +330,43 @@ class ResponderImpl : public Responder {
 
     const auto now = options_.clock();
     auto session = std::make_shared<Session>(SecretScalar::Random());
+    // This responder's own counts first; the partner's place is then held (running, and one
+    // session slot) while the shared count is asked, outside the lock.
     Status refused;
     {
       absl::MutexLock lock(&mu_);
       PartnerState& state = partners_[policy->partner];
       while (!state.starts.empty() && now - state.starts.front() >= policy->period)
         state.starts.pop_front();
-      Status limited;
       if (state.running) {
-        limited = RateLimited("a PSI session with this partner is already open", 10);
-      } else if (!state.starts.empty() && now - state.starts.back() < policy->cooldown) {
-        limited = RateLimited(StrCat("cool-down: the next run is allowed ",
-                                     std::chrono::duration_cast<std::chrono::seconds>(
-                                         policy->cooldown - (now - state.starts.back()))
-                                         .count(),
-                                     " s from now"),
-                              std::chrono::duration_cast<std::chrono::seconds>(
-                                  policy->cooldown - (now - state.starts.back()))
-                                  .count());
-      } else if (state.starts.size() >= policy->max_runs) {
-        const auto wait = std::chrono::duration_cast<std::chrono::seconds>(
-                              policy->period - (now - state.starts.front()))
-                              .count();
-        limited = RateLimited(StrCat("this partner has used its ", policy->max_runs, " runs per ",
-                                     policy->period.count(), " s"),
-                              wait);
-      } else if (sessions_.size() >= options_.max_sessions) {
-        limited = RateLimited("too many PSI sessions are open; try again later", 30);
+        refused = RateLimited("a PSI session with this partner is already open", 10);
+      } else if (sessions_.size() + opening_ >= options_.max_sessions) {
+        refused = RateLimited("too many PSI sessions are open; try again later", 30);
+      } else {
+        const bool none = state.starts.empty();
+        refused = RunLimit(*policy, now, state.starts.size(), none ? now : state.starts.front(),
+                           none ? now : state.starts.back());
       }
-      if (!limited.ok()) refused = std::move(limited);
+      if (refused.ok()) {
+        state.running = true;
+        ++opening_;
+      }
+    }
+    if (!refused.ok()) return refuse(std::move(refused));
+    if (options_.shared_runs) refused = SharedRunLimit(*policy, now);
+    {
+      absl::MutexLock lock(&mu_);
+      --opening_;
+      PartnerState& state = partners_[policy->partner];
       if (refused.ok()) {
         state.starts.push_back(now);
-        state.running = true;
         session->id.resize(internal::kSessionIdBytes);
         do {
           randombytes_buf(session->id.data(), session->id.size());
         } while (sessions_.contains(session->id));
         sessions_[session->id] = session;
+      } else {
+        state.running = false;
       }
     }
     if (!refused.ok()) return refuse(std::move(refused));
@@ -573,6 +608,7 @@ class ResponderImpl : public Responder {
   mutable absl::Mutex mu_;
   absl::flat_hash_map<std::string, std::shared_ptr<Session>> sessions_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, PartnerState> partners_ ABSL_GUARDED_BY(mu_);
+  size_t opening_ ABSL_GUARDED_BY(mu_) = 0;  // Hellos admitted here, waiting for shared_runs
 };
 
 }  // namespace

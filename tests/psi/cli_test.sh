@@ -44,15 +44,18 @@ mkdir -p "$dir/results"
 echo "bob-password" | "$liaison" user add bob --group cert-x --password-stdin --config "$dir/liaison.toml" >/dev/null 2>&1
 echo "yann-password" | "$liaison" user add yann --group cert-y --password-stdin --config "$dir/liaison.toml" >/dev/null 2>&1
 
-LIAISON_ADMIN_PASSWORD=admin-pw "$liaison" serve --config "$dir/liaison.toml" --listen 127.0.0.1:0 2>"$dir/serve.log" &
-pid=$!
-port=
-for _ in $(seq 1 200); do
-  port=$(sed -n 's|.*http://127.0.0.1:\([0-9]*\)/taxii2/.*|\1|p' "$dir/serve.log")
-  [[ -n "$port" ]] && break
-  sleep 0.05
-done
-[[ -n "$port" ]] || { cat "$dir/serve.log" >&2; fail "the server did not start"; }
+start_server() {
+  LIAISON_ADMIN_PASSWORD=admin-pw "$liaison" serve --config "$dir/liaison.toml" --listen 127.0.0.1:0 2>"$dir/serve.log" &
+  pid=$!
+  port=
+  for _ in $(seq 1 200); do
+    port=$(sed -n 's|.*http://127.0.0.1:\([0-9]*\)/taxii2/.*|\1|p' "$dir/serve.log")
+    [[ -n "$port" ]] && break
+    sleep 0.05
+  done
+  [[ -n "$port" ]] || { cat "$dir/serve.log" >&2; fail "the server did not start"; }
+}
+start_server
 
 LIAISON_PASSWORD=bob-password "$liaison" psi --peer "http://127.0.0.1:$port" --user bob \
   --list "$dir/client.txt" --kind email --mode mutual --out "$dir/out.txt" --record "$dir/client-runs.jsonl" \
@@ -86,6 +89,17 @@ grep -q "cool-down" "$dir/psi2.log" || fail "cool-down message: $(cat "$dir/psi2
 "$liaison" audit show --config "$dir/liaison.toml" --json >"$runs" || fail "audit show failed"
 grep -Eq 'outcome\\?":\\?"refused: cool-down' "$runs" || fail "the refusal was not recorded"
 "$liaison" audit verify --config "$dir/liaison.toml" >/dev/null || fail "the release log does not verify"
+# The partner's runs are counted in the store: a restarted server still holds the cool-down (as
+# every node on one PostgreSQL database would).
+kill "$pid"; wait "$pid" 2>/dev/null || true
+start_server
+set +e
+LIAISON_PASSWORD=bob-password "$liaison" psi --peer "http://127.0.0.1:$port" --user bob \
+  --list "$dir/client.txt" --kind email 2>"$dir/psi4.log" >/dev/null
+rc=$?
+set -e
+[[ $rc == 3 ]] || fail "cool-down after a restart: exit $rc"
+grep -q "cool-down" "$dir/psi4.log" || fail "cool-down after a restart: $(cat "$dir/psi4.log")"
 
 # A bad watch-list line: exit 1 with file and line.
 printf 'alice@example.org\nnot-an-address\n' >"$dir/bad.txt"

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -434,6 +435,73 @@ TEST(PsiPolicy, EnforcesRunsPerPeriodAndCoolDown) {
   EXPECT_THAT(std::string(quota.status().message()), HasSubstr("2 runs per 3600 s"));
   f.now += std::chrono::seconds(3600);
   EXPECT_TRUE(run().ok());
+}
+
+// Two responders (two nodes of one server) whose runs are counted in one shared place: the
+// partner's limits hold across them, a refusal there leaves the partner free to try again later,
+// and a count that cannot be read refuses the run instead of lifting the limit.
+TEST(PsiPolicy, SharedRunCountsHoldAcrossResponders) {
+  auto lists = RandomLists(3, 3, 1, 13);
+  PartnerPolicy p = OpenPolicy();
+  p.max_runs = 2;
+  p.period = std::chrono::seconds(3600);
+  p.cooldown = std::chrono::seconds(60);
+  struct Shared {
+    std::mutex mu;
+    std::vector<std::chrono::system_clock::time_point> starts;
+    bool broken = false;
+  } shared;
+  auto count = [&shared](const PartnerPolicy& policy,
+                         std::chrono::system_clock::time_point now) -> Result<SharedRuns> {
+    std::lock_guard<std::mutex> lock(shared.mu);
+    if (shared.broken) return absl::UnavailableError("database down");
+    SharedRuns runs;
+    for (auto t : shared.starts) {
+      if (now - t >= policy.period) continue;
+      ++runs.runs;
+      if (!runs.oldest || t < *runs.oldest) runs.oldest = t;
+      if (!runs.latest || t > *runs.latest) runs.latest = t;
+    }
+    runs.admitted =
+        runs.runs < policy.max_runs && (!runs.latest || now - *runs.latest >= policy.cooldown);
+    if (runs.admitted) shared.starts.push_back(now);
+    return runs;
+  };
+  std::chrono::system_clock::time_point now{std::chrono::seconds(1'800'000'000)};
+  MemoryRecorder recorder;
+  std::unique_ptr<Responder> nodes[2];
+  for (auto& node : nodes) {
+    ResponderOptions o;
+    o.lists.push_back({"watch", lists.b});
+    o.partners.push_back(p);
+    o.clock = [&now] { return now; };
+    o.shared_runs = count;
+    node = *Responder::Create(std::move(o), recorder);
+  }
+  auto run = [&](int node) {
+    return RunRequester(lists.a, {}, DirectFactory(*nodes[node], kCaller));
+  };
+  ASSERT_TRUE(run(0).ok());
+  auto cool = run(1);  // the other node: its own counts are empty, the shared ones are not
+  EXPECT_EQ(cool.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(std::string(cool.status().message()), HasSubstr("cool-down"));
+  EXPECT_TRUE(cool.status().GetPayload(ToAbsl(kRetryAfterPayload)).has_value());
+  now += std::chrono::seconds(61);
+  ASSERT_TRUE(run(1).ok()) << "a shared refusal left the partner's session slot taken";
+  now += std::chrono::seconds(61);
+  auto quota = run(0);
+  EXPECT_EQ(quota.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(std::string(quota.status().message()), HasSubstr("2 runs per 3600 s"));
+  now += std::chrono::seconds(3600);
+  shared.broken = true;
+  auto down = run(1);
+  EXPECT_EQ(down.status().code(), absl::StatusCode::kUnavailable) << down.status();
+  EXPECT_THAT(std::string(down.status().message()), HasSubstr("cannot be counted"));
+  shared.broken = false;
+  EXPECT_TRUE(run(1).ok());
+  size_t refused = 0;
+  for (const RunRecord& r : recorder.records()) refused += r.outcome.rfind("refused", 0) == 0;
+  EXPECT_EQ(refused, 3u) << "every refusal is recorded";
 }
 
 TEST(PsiPolicy, OneOpenSessionPerPartner) {

@@ -15,6 +15,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -32,6 +33,8 @@
 #include "psi/http/http.h"
 #include "psi/normalize.h"
 #include "psi/run_log.h"
+#include "store/filter.h"
+#include "store/store.h"
 
 namespace liaison::app {
 namespace {
@@ -337,6 +340,38 @@ struct PsiRuntime {
   std::unique_ptr<psi::Responder> responder;
 };
 
+// A partner's PSI runs counted in the store (Store::AdmitUse), so that every node on one database
+// enforces the partner's one limit, and a restart forgets no run.
+std::function<Result<psi::SharedRuns>(const psi::PartnerPolicy&,
+                                      std::chrono::system_clock::time_point)>
+SharedRunsInStore(store::Store& store) {
+  return [&store](const psi::PartnerPolicy& policy,
+                  std::chrono::system_clock::time_point now) -> Result<psi::SharedRuns> {
+    psi::SharedRuns runs;
+    if (policy.period.count() <= 0) {  // no period: nothing is counted (as in the responder)
+      runs.admitted = true;
+      return runs;
+    }
+    using std::chrono::microseconds;
+    auto to_timestamp = [](std::chrono::system_clock::time_point t) {
+      return store::FromUnixMicros(
+          std::chrono::duration_cast<microseconds>(t.time_since_epoch()).count());
+    };
+    auto to_time_point = [](Timestamp t) {
+      return std::chrono::system_clock::time_point(microseconds(store::ToUnixMicros(t)));
+    };
+    LIAISON_ASSIGN_OR_RETURN(
+        store::Store::UseCount used,
+        store.AdmitUse(StrCat("psi-runs:", policy.partner), to_timestamp(now), policy.period,
+                       static_cast<int64_t>(policy.max_runs), policy.cooldown));
+    runs.admitted = used.admitted;
+    runs.runs = static_cast<size_t>(used.uses);
+    if (used.oldest) runs.oldest = to_time_point(*used.oldest);
+    if (used.latest) runs.latest = to_time_point(*used.latest);
+    return runs;
+  };
+}
+
 }  // namespace
 
 Status ConfigurePsi(const std::string& config_path, const std::string& data_dir,
@@ -397,6 +432,7 @@ Status ConfigurePsi(const std::string& config_path, const std::string& data_dir,
       ro.partners.push_back(std::move(policy));
     }
   }
+  if (store != nullptr) ro.shared_runs = SharedRunsInStore(*store);
   auto runtime = std::make_shared<PsiRuntime>();
   // Runs go into the release log with every other exchange (issue #7), unless the section names
   // a file of its own.
