@@ -79,12 +79,17 @@ start() {
   exit 1
 }
 
-stop() {
-  local dir=$1
-  [[ -n "$dir" && -d "$dir/data" && "$(basename "$dir")" == liaison-pg.* ]] || {
-    echo "pg-test-cluster: $dir is not a cluster made by this script" >&2
+# check_dir DIR: exits 2 unless DIR is a cluster this script made.
+check_dir() {
+  [[ -n "$1" && -d "$1/data" && "$(basename "$1")" == liaison-pg.* ]] || {
+    echo "pg-test-cluster: $1 is not a cluster made by this script" >&2
     exit 2
   }
+}
+
+stop() {
+  local dir=$1
+  check_dir "$dir"
   local bindir
   bindir=$(find_bindir) || true
   if [[ -n "$bindir" && -f "$dir/data/postmaster.pid" ]]; then
@@ -95,10 +100,7 @@ stop() {
 
 crash() {
   local dir=$1
-  [[ -n "$dir" && -f "$dir/data/postmaster.pid" && "$(basename "$dir")" == liaison-pg.* ]] || {
-    echo "pg-test-cluster: $dir is not a running cluster made by this script" >&2
-    exit 2
-  }
+  check_dir "$dir"
   local bindir
   bindir=$(find_bindir)
   # restart reuses the options the server was started with (postmaster.opts): same port, same

@@ -78,14 +78,19 @@ grep -q '"outcome":"completed"' "$dir/client-runs.jsonl" || fail "no requester r
 ls "$dir/results"/psi-*.txt >/dev/null || fail "no responder result file"
 grep -q 'alice@example.org' "$dir/results"/psi-*.txt || fail "responder result"
 
+# expect_cool_down LOG WHAT: bob's next run is refused, exit 3, the cool-down named in LOG.
+expect_cool_down() {
+  local rc
+  set +e
+  LIAISON_PASSWORD=bob-password "$liaison" psi --peer "http://127.0.0.1:$port" --user bob \
+    --list "$dir/client.txt" --kind email 2>"$1" >/dev/null
+  rc=$?
+  set -e
+  [[ $rc == 3 ]] || fail "$2: exit $rc"
+  grep -q "cool-down" "$1" || fail "$2: $(cat "$1")"
+}
 # A second run falls in the cool-down: refused, exit 3, the reason shown.
-set +e
-LIAISON_PASSWORD=bob-password "$liaison" psi --peer "http://127.0.0.1:$port" --user bob \
-  --list "$dir/client.txt" --kind email 2>"$dir/psi2.log" >/dev/null
-rc=$?
-set -e
-[[ $rc == 3 ]] || fail "cool-down: exit $rc"
-grep -q "cool-down" "$dir/psi2.log" || fail "cool-down message: $(cat "$dir/psi2.log")"
+expect_cool_down "$dir/psi2.log" "cool-down"
 "$liaison" audit show --config "$dir/liaison.toml" --json >"$runs" || fail "audit show failed"
 grep -Eq 'outcome\\?":\\?"refused: cool-down' "$runs" || fail "the refusal was not recorded"
 "$liaison" audit verify --config "$dir/liaison.toml" >/dev/null || fail "the release log does not verify"
@@ -93,13 +98,7 @@ grep -Eq 'outcome\\?":\\?"refused: cool-down' "$runs" || fail "the refusal was n
 # every node on one PostgreSQL database would).
 kill "$pid"; wait "$pid" 2>/dev/null || true
 start_server
-set +e
-LIAISON_PASSWORD=bob-password "$liaison" psi --peer "http://127.0.0.1:$port" --user bob \
-  --list "$dir/client.txt" --kind email 2>"$dir/psi4.log" >/dev/null
-rc=$?
-set -e
-[[ $rc == 3 ]] || fail "cool-down after a restart: exit $rc"
-grep -q "cool-down" "$dir/psi4.log" || fail "cool-down after a restart: $(cat "$dir/psi4.log")"
+expect_cool_down "$dir/psi4.log" "cool-down after a restart"
 
 # A bad watch-list line: exit 1 with file and line.
 printf 'alice@example.org\nnot-an-address\n' >"$dir/bad.txt"
