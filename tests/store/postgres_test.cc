@@ -8,6 +8,7 @@
 #include <atomic>
 #include <barrier>
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -15,6 +16,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <set>
 #include <string>
@@ -930,6 +932,68 @@ TEST_F(PostgresStoreTest, NaiveDateAddedLetsAPollingReaderMissObjects) {
                 out.seen, out.expected, out.writes_failed ? "; a write failed" : "");
   }
   EXPECT_TRUE(missed) << "the race test did not detect the naive ordering";
+}
+
+// A node whose host freezes or loses the network while it holds the high-water mark's lock (its
+// objects written, COMMIT not yet sent) leaves, as the database sees it, a session idle in its
+// transaction. Every writer of every node queued behind it until TCP gave up (hours); the store's
+// sessions now carry idle_in_transaction_session_timeout, so the server ends that session, its
+// locks go, and the others write on. The stalled node's Add fails: nothing was acknowledged.
+TEST_F(PostgresStoreTest, AWriterStalledHoldingTheLockIsEndedAndTheOthersWriteOn) {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool stalled = false, released = false;
+  PostgresOptions o;
+  o.conninfo = Dsn();
+  o.schema = schema_;
+  o.idle_in_transaction_timeout = std::chrono::milliseconds(500);
+  o.before_commit_for_testing = [&] {
+    std::unique_lock<std::mutex> lock(mu);
+    stalled = true;
+    cv.notify_all();
+    cv.wait_for(lock, std::chrono::seconds(30), [&] { return released; });
+  };
+  auto frozen = OpenPostgresStore(o);
+  ASSERT_TRUE(frozen.ok()) << frozen.status();
+  auto other = Open();
+  ASSERT_TRUE(other.ok()) << other.status();
+  ASSERT_TRUE((*other)->CreateCollection({kCollection, "api", "t", "", "", {}}).ok());
+  auto release = [&] {
+    std::lock_guard<std::mutex> lock(mu);
+    released = true;
+    cv.notify_all();
+  };
+  Status frozen_add;
+  std::thread stalling([&] {
+    std::vector<stix::Object> batch = {MakeObject(1, 1)};
+    frozen_add = (*frozen)->Add(kCollection, batch).status();
+  });
+  {
+    std::unique_lock<std::mutex> lock(mu);
+    ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(10), [&] { return stalled; }));
+  }
+  std::atomic<bool> written{false};
+  Status other_add;
+  std::thread writer([&] {
+    std::vector<stix::Object> batch = {MakeObject(2, 1)};
+    other_add = (*other)->Add(kCollection, batch).status();
+    written = true;
+  });
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!written && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  const bool went_on = written;
+  release();
+  writer.join();
+  stalling.join();
+  EXPECT_TRUE(went_on) << "the other node's writer waited for the stalled one";
+  EXPECT_TRUE(other_add.ok()) << other_add;
+  EXPECT_FALSE(frozen_add.ok()) << "the stalled node's Add reported success";
+  auto page = (*other)->Query(kCollection, Filter());
+  ASSERT_TRUE(page.ok()) << page.status();
+  ASSERT_EQ(page->records.size(), 1u);
+  EXPECT_EQ(page->records[0].id, MakeObject(2, 1).id);
 }
 
 // Audit appends are group-committed like Adds: many appenders at once (several per group), one

@@ -235,11 +235,21 @@ std::string QuoteIdentifier(std::string_view name) {
 }
 
 Result<std::unique_ptr<Connection>> Connection::Open(const std::string& conninfo,
-                                                     const std::string& schema) {
+                                                     const std::string& schema,
+                                                     std::string_view settings) {
   if (conninfo.find('\0') != std::string::npos) {
     return absl::InvalidArgumentError("postgres store: bad connection string");
   }
-  PGconn* raw = PQconnectdb(conninfo.c_str());
+  // Defaults first: the fields of the expanded connection string (dbname) override them.
+  const char* const keywords[] = {"keepalives",
+                                  "keepalives_idle",
+                                  "keepalives_interval",
+                                  "keepalives_count",
+                                  "tcp_user_timeout",
+                                  "dbname",
+                                  nullptr};
+  const char* const values[] = {"1", "30", "10", "3", "60000", conninfo.c_str(), nullptr};
+  PGconn* raw = PQconnectdbParams(keywords, values, /*expand_dbname=*/1);
   if (raw == nullptr) return absl::ResourceExhaustedError("postgres store: out of memory");
   std::unique_ptr<Connection> conn(new Connection(raw));
   if (PQstatus(raw) != CONNECTION_OK) {
@@ -261,6 +271,7 @@ Result<std::unique_ptr<Connection>> Connection::Open(const std::string& conninfo
     // The schema may not exist yet: Migrate creates it; search_path tolerates that.
     sql += StrCat("; SET search_path TO ", QuoteIdentifier(schema));
   }
+  if (!settings.empty()) sql += StrCat("; ", settings);
   if (Status s = conn->ExecScript(sql); !s.ok()) return s;
   return conn;
 }

@@ -634,6 +634,10 @@ class PostgresStore final : public Store {
  private:
   explicit PostgresStore(const PostgresOptions& options)
       : options_(options),
+        session_settings_(options.idle_in_transaction_timeout.count() > 0
+                              ? StrCat("SET idle_in_transaction_session_timeout = ",
+                                       options.idle_in_transaction_timeout.count())
+                              : std::string()),
         texts_(options.text_cache_bytes),
         page_keys_(options.text_cache_bytes / 8),
         read_batch_(kReadLeaders),
@@ -829,7 +833,8 @@ class PostgresStore final : public Store {
   }
 
   const PostgresOptions options_;
-  TextCache texts_;  // see PostgresOptions::text_cache_bytes
+  const std::string session_settings_;  // SET statements of every connection, after the defaults
+  TextCache texts_;                     // see PostgresOptions::text_cache_bytes
   // The keys of full pages (page_keys.h), an eighth of text_cache_bytes.
   PageKeysCache page_keys_;
   internal::GroupCommit<PendingRead> read_batch_;
@@ -883,7 +888,7 @@ Result<PostgresStore::Lease> PostgresStore::Acquire() {
     }
     ++open_;
   }
-  auto conn = Connection::Open(options_.conninfo, options_.schema);
+  auto conn = Connection::Open(options_.conninfo, options_.schema, session_settings_);
   if (!conn.ok()) {
     absl::MutexLock lock(&pool_mu_);
     --open_;

@@ -69,6 +69,13 @@ struct PostgresOptions {
   // How often a node deletes the date_added reservations of backends that are gone (a node
   // killed between reserving and committing): until then readers stop below them.
   std::chrono::milliseconds reservation_sweep{1000};
+  // The server ends a session of this store that sits inside a transaction for this long
+  // without sending anything (idle_in_transaction_session_timeout), releasing its locks: a node
+  // whose host froze or lost the network while holding the high-water mark's or the audit
+  // chain's lock would otherwise stop every writer of every node until TCP gives up (hours).
+  // Between the statements of its transactions a live node only computes, so it never comes
+  // near this. Zero leaves the server's setting.
+  std::chrono::milliseconds idle_in_transaction_timeout{60000};
 
   // Test only, never set in production: assign date_added WITHOUT the high-water mark's lock (the
   // naive scheme: read the last value, add one, insert, commit) and call `before_commit` (when
