@@ -51,6 +51,12 @@ std::string Hex(std::string_view bytes) {
   return out;
 }
 
+// Behind a load balancer, a request of a session that reaches another node than the one that
+// answered its Hello is unknown there too: the message says so for the operator.
+constexpr char kNoSuchSession[] =
+    "no such PSI session (unknown, finished or expired; with several server nodes, every request "
+    "of a run must reach the node that answered its hello)";
+
 Status RateLimited(std::string_view why, int64_t retry_after_seconds) {
   Status st = absl::ResourceExhaustedError(ToAbsl(why));
   st.SetPayload(ToAbsl(kRetryAfterPayload),
@@ -407,7 +413,7 @@ class ResponderImpl : public Responder {
     auto it = sessions_.find(id);
     // A session of another user is reported like a missing one.
     if (it == sessions_.end() || it->second->user != caller.user) {
-      return absl::NotFoundError("no such PSI session (unknown, finished or expired)");
+      return absl::NotFoundError(kNoSuchSession);
     }
     return it->second;
   }
@@ -447,7 +453,7 @@ class ResponderImpl : public Responder {
   // Claims step `step` (1-based chunk index) of `claimed`; refuses replays and closed sessions.
   Result<size_t> Claim(Session& s, std::vector<bool>& claimed, uint32_t step, std::string_view what)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(s.mu) {
-    if (s.closed) return absl::NotFoundError("no such PSI session (unknown, finished or expired)");
+    if (s.closed) return absl::NotFoundError(kNoSuchSession);
     if (step == 0 || step > claimed.size()) {
       return absl::InvalidArgumentError(
           StrCat(what, " step ", step, " is out of range 1..", claimed.size()));
@@ -535,8 +541,7 @@ class ResponderImpl : public Responder {
     }
     {
       absl::MutexLock lock(&s.mu);
-      if (s.closed)
-        return absl::NotFoundError("no such PSI session (unknown, finished or expired)");
+      if (s.closed) return absl::NotFoundError(kNoSuchSession);
       if (s.done_a != s.got_a.size() || s.done_b != s.sent_b.size()) {
         // Not aborted: a reordered finish is the requester's bug, the refusal says so.
         return absl::FailedPreconditionError(
@@ -560,8 +565,7 @@ class ResponderImpl : public Responder {
     if (Status st = reader.End(); !st.ok()) return Abort(s, st);
     {
       absl::MutexLock lock(&s.mu);
-      if (s.closed)
-        return absl::NotFoundError("no such PSI session (unknown, finished or expired)");
+      if (s.closed) return absl::NotFoundError(kNoSuchSession);
       s.closed = true;
     }
     Close(s);
