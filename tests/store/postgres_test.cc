@@ -26,6 +26,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "core/absl_compat.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "pg_test_cluster.h"
 #include "store/postgres/connection.h"
@@ -269,6 +270,47 @@ TEST_F(PostgresStoreTest, ConnectionsTheServerEndedWhileIdleAreNotHandedOut) {
     auto added = store.Add(kCollection, batch);
     ASSERT_TRUE(added.ok()) << "add " << n << ": " << added.status();
   }
+}
+
+// A database reached over the network with sslmode left at libpq's default ("prefer": clear
+// text when the server offers no TLS, no certificate check) is refused before anything is sent;
+// the operator chooses (verify-full, or disable for clear text on purpose). Sockets and loopback
+// need nothing. host= names a remote host here while hostaddr= still reaches the test cluster.
+TEST_F(PostgresStoreTest, ARemoteDatabaseNeedsAChosenSslmode) {
+  const std::string& dsn = Dsn();
+  const size_t at = dsn.find("port=");
+  if (dsn.find("://") != std::string::npos || at == std::string::npos) {
+    GTEST_SKIP() << "needs a key=value DSN with a port";
+  }
+  const std::string port = dsn.substr(at + 5, dsn.find(' ', at) - at - 5);
+  auto open = [&](const std::string& conninfo) {
+    PostgresOptions o;
+    o.conninfo = conninfo;
+    o.schema = schema_;
+    return OpenPostgresStore(o);
+  };
+  const std::string remote = absl::StrCat("host=db.example.invalid hostaddr=127.0.0.1 port=", port,
+                                          " user=postgres dbname=postgres");
+  for (const std::string& conninfo : {remote, remote + " sslmode=prefer", remote + " sslmode=allow",
+                                      std::string("postgresql://liaison@db.example.org/liaison"),
+                                      std::string("host=/tmp,db.example.org dbname=liaison")}) {
+    auto store = open(conninfo);
+    ASSERT_FALSE(store.ok()) << conninfo;
+    EXPECT_EQ(store.status().code(), absl::StatusCode::kFailedPrecondition) << store.status();
+    EXPECT_THAT(std::string(store.status().message()), ::testing::HasSubstr("sslmode=verify-full"));
+  }
+  // Clear text chosen explicitly: accepted (and the test cluster answers over loopback TCP).
+  auto chosen = open(remote + " sslmode=disable");
+  ASSERT_TRUE(chosen.ok()) << chosen.status();
+  // TLS required: accepted by the check; this cluster offers no TLS, so the connection fails.
+  auto required = open(remote + " sslmode=require");
+  ASSERT_FALSE(required.ok());
+  EXPECT_EQ(required.status().code(), absl::StatusCode::kUnavailable) << required.status();
+  // Loopback and socket connections need no choice.
+  EXPECT_TRUE(
+      open(absl::StrCat("host=127.0.0.1 port=", port, " user=postgres dbname=postgres")).ok());
+  EXPECT_TRUE(open(dsn).ok());
+  EXPECT_EQ(open("host='unterminated").status().code(), absl::StatusCode::kInvalidArgument);
 }
 
 TEST_F(PostgresStoreTest, TextWithNulIsRejectedNotTruncated) {

@@ -2,8 +2,10 @@
 
 #include <poll.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <utility>
@@ -232,6 +234,65 @@ std::string QuoteIdentifier(std::string_view name) {
   }
   out += '"';
   return out;
+}
+
+namespace {
+
+// A host of a connection string that is this machine: a socket directory (or an abstract
+// socket), localhost, 127.0.0.0/8 or ::1.
+bool LocalHost(std::string_view host) {
+  if (host.empty() || host.front() == '/' || host.front() == '@') return true;
+  if (host == "localhost" || host == "::1") return true;
+  return host.substr(0, 4) == "127.";
+}
+
+}  // namespace
+
+Status CheckTransportSecurity(const std::string& conninfo) {
+  char* error = nullptr;
+  PQconninfoOption* options = PQconninfoParse(conninfo.c_str(), &error);
+  if (options == nullptr) {
+    Status s = absl::InvalidArgumentError(
+        StrCat("postgres store: bad connection string: ",
+               error != nullptr ? std::string_view(error) : "out of memory"));
+    PQfreemem(error);
+    return s;
+  }
+  std::string host, hostaddr, sslmode;
+  for (PQconninfoOption* o = options; o->keyword != nullptr; ++o) {
+    if (o->val == nullptr) continue;
+    const std::string_view keyword = o->keyword;
+    if (keyword == "host") host = o->val;
+    if (keyword == "hostaddr") hostaddr = o->val;
+    if (keyword == "sslmode") sslmode = o->val;
+  }
+  PQconninfoFree(options);
+  auto env = [](const char* name) {
+    const char* v = std::getenv(name);
+    return std::string(v != nullptr ? v : "");
+  };
+  if (host.empty()) host = env("PGHOST");
+  if (hostaddr.empty()) hostaddr = env("PGHOSTADDR");
+  if (sslmode.empty()) sslmode = env("PGSSLMODE");
+  if (sslmode != "" && sslmode != "prefer" && sslmode != "allow") return absl::OkStatus();
+  // The names a connection goes to: host (several, comma-separated), else hostaddr.
+  const std::string_view names = host.empty() ? hostaddr : host;
+  for (size_t start = 0; start <= names.size();) {
+    const size_t comma = std::min(names.find(',', start), names.size());
+    const std::string_view name = names.substr(start, comma - start);
+    start = comma + 1;
+    if (LocalHost(name)) continue;
+    return absl::FailedPreconditionError(StrCat(
+        "postgres store: the database at ", name, " is reached over the network, and sslmode ",
+        sslmode.empty() ? "is left at libpq's default (prefer: clear text when the server offers "
+                          "no TLS, no certificate check)"
+                        : StrCat("is ", sslmode,
+                                 " (clear text when the server offers no TLS, no "
+                                 "certificate check)"),
+        ": add sslmode=verify-full and sslrootcert=<the CA file> to the store URL, or "
+        "sslmode=disable to accept clear text explicitly"));
+  }
+  return absl::OkStatus();
 }
 
 Result<std::unique_ptr<Connection>> Connection::Open(const std::string& conninfo,

@@ -183,6 +183,16 @@ class Connection {
   bool rollback_in_flight_ = false;
 };
 
+// Refuses, before anything is sent, a connection string (with PGHOST, PGHOSTADDR and PGSSLMODE
+// from the environment) that reaches a database over the network with sslmode left at libpq's
+// default: "prefer" falls back to clear text without a word and checks no certificate, so the
+// store's objects, its audit log and the login would cross the network readable and unverified.
+// A Unix-domain socket and a loopback host need nothing; otherwise the operator chooses:
+// sslmode=verify-full (with sslrootcert) is the safe one, require/verify-ca are accepted, and
+// disable is accepted as an explicit choice of clear text. FailedPrecondition, naming the host,
+// otherwise; InvalidArgument for a connection string libpq cannot parse.
+Status CheckTransportSecurity(const std::string& conninfo);
+
 // Maps a failed result (or a connection error when `result` is null) to a Status.
 Status ErrorStatus(PGconn* conn, const PGresult* result, std::string_view what);
 

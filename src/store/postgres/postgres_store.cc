@@ -997,6 +997,7 @@ Result<std::unique_ptr<Store>> PostgresStore::Open(const PostgresOptions& option
   if (options.max_connections == 0) {
     return absl::InvalidArgumentError("postgres store: max_connections must be positive");
   }
+  LIAISON_RETURN_IF_ERROR(postgres_internal::CheckTransportSecurity(options.conninfo));
   std::unique_ptr<PostgresStore> store(new PostgresStore(options));
   {
     LIAISON_ASSIGN_OR_RETURN(Lease lease, store->Acquire());
