@@ -243,7 +243,9 @@ namespace {
 bool LocalHost(std::string_view host) {
   if (host.empty() || host.front() == '/' || host.front() == '@') return true;
   if (host == "localhost" || host == "::1") return true;
-  return host.substr(0, 4) == "127.";
+  // An IPv4 literal in 127.0.0.0/8 (not a name that merely starts with "127.").
+  return host.substr(0, 4) == "127." &&
+         host.find_first_not_of("0123456789.") == std::string_view::npos;
 }
 
 }  // namespace
