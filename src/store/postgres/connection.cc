@@ -357,12 +357,12 @@ bool Connection::Healthy() const {
 bool Connection::Usable() {
   Drain();
   if (!Healthy()) return false;
+  // Nothing should arrive on an idle connection. A server ending the session sends a FATAL
+  // message and then closes its end, and the pool may look between the two; anything else (a
+  // NOTICE, a parameter change after a reload) is rare enough that a fresh connection is the
+  // cheaper answer than telling the cases apart.
   pollfd p{PQsocket(conn_), POLLIN | POLLRDHUP, 0};
-  if (::poll(&p, 1, 0) <= 0) return true;  // nothing arrived: the common case
-  // The server closed its end (its goodbye, a FATAL message, may sit unread before that).
-  if ((p.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL)) != 0) return false;
-  // Something else arrived on an idle connection (a NOTICE): usable once consumed.
-  return PQconsumeInput(conn_) == 1 && Healthy();
+  return ::poll(&p, 1, 0) == 0;
 }
 
 void Connection::SendRollback() {

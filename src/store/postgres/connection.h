@@ -157,10 +157,10 @@ class Connection {
   // it instead of handing it out again. A connection with a ROLLBACK in flight (SendRollback)
   // counts as healthy; Drain tells.
   bool Healthy() const;
-  // Healthy(), and the server has not ended the session meanwhile. A server that ends an idle
-  // session (a restart, pg_terminate_backend, idle_session_timeout) sends its goodbye and closes
-  // the socket; poll() sees that without a round trip. For a connection taken from the pool:
-  // the request it is handed to would otherwise fail on it.
+  // Healthy(), and nothing arrived while it sat idle. A server that ends an idle session (a
+  // restart, pg_terminate_backend, idle_session_timeout) sends its goodbye and closes the
+  // socket; poll() sees either without a round trip. For a connection taken from the pool: the
+  // request it is handed to would otherwise fail on it.
   bool Usable();
   // Closes the connection now (the server's backend exits); Healthy() is false from then on.
   void Close();
