@@ -52,6 +52,30 @@ TEST(Json, FormatsNumbersAsEcmaScript) {
   EXPECT_EQ(FormatNumber(295147905179352830000.0), "295147905179352830000");
 }
 
+// Every escape JSON requires, at the start, in the middle and at the end of runs of plain text;
+// everything else (DEL, UTF-8) copied as it is; and the result parses back to the input.
+TEST(Json, AppendQuotedEscapesExactlyWhatJsonRequires) {
+  auto quoted = [](std::string_view s) {
+    std::string out = "x";  // appends to what is there
+    AppendQuoted(s, out);
+    return out;
+  };
+  EXPECT_EQ(quoted(""), R"(x"")");
+  EXPECT_EQ(quoted("indicator--8e2e2d2b"), R"(x"indicator--8e2e2d2b")");
+  EXPECT_EQ(quoted("\"a\\b\""), R"(x"\"a\\b\"")");
+  EXPECT_EQ(quoted("\b\f\n\r\t"), R"(x"\b\f\n\r\t")");
+  EXPECT_EQ(quoted(std::string("a\0b\x1f", 4)), R"(x"a\u0000b\u001f")");
+  EXPECT_EQ(quoted("\x7f caf\xc3\xa9"), "x\"\x7f caf\xc3\xa9\"");
+  std::string all;
+  for (int c = 1; c < 256; ++c) all += static_cast<char>(c);
+  all += "tail";
+  std::string text;
+  AppendQuoted("\xc3\xa9 ok " + all.substr(0, 127) + " end", text);
+  auto back = Parse(text);
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(back->as_string(), "\xc3\xa9 ok " + all.substr(0, 127) + " end");
+}
+
 TEST(Json, CanonicalizeSortsByUtf16AndEscapesMinimally) {
   auto v =
       Parse(R"({"b":"\u0001\n\"","a":{"z":1,"y":[3,2]},"\u20ac":1,"\ud83d\ude00":2,"\ufb33":3})");
