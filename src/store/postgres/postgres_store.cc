@@ -526,9 +526,13 @@ struct InsertColumns {
     return keys.size() >= kInsertRows || (!keys.empty() && bytes >= kInsertBytes);
   }
   void Add(int64_t key, const stix::Object& o, const Flags& flags) {
+    Add(key, o, flags, VersionKey(o.version()));
+  }
+  // With the version key already made (VersionKey(o.version())).
+  void Add(int64_t key, const stix::Object& o, const Flags& flags, std::string version_key) {
     keys.push_back(key);
     ids.push_back(o.id);
-    vkeys.push_back(VersionKey(o.version()));
+    vkeys.push_back(std::move(version_key));
     types.push_back(o.type);
     specs.push_back(EffectiveSpecVersion(o));
     first.push_back(flags.is_first);
@@ -1216,6 +1220,7 @@ bool PostgresStore::CommitGroupOneTrip(Connection& c, const std::vector<PendingA
     size_t collection;
     const stix::Object* object;
     int64_t ordinal;
+    std::string version;  // VersionKey(object->version())
   };
   std::vector<NewRow> inserts;
   std::vector<AddResult> results(group.size());
@@ -1244,7 +1249,7 @@ bool PostgresStore::CommitGroupOneTrip(Connection& c, const std::vector<PendingA
       row.spec_version = EffectiveSpecVersion(object);
       row.type = object.type;
       versions.push_back(std::move(row));
-      inserts.push_back({it->second, &object, n});
+      inserts.push_back({it->second, &object, n, version});
       results[g].outcomes.push_back({AddOutcome::Kind::kAdded, Timestamp()});
       ordinals[g].push_back(n);
       ++results[g].added;
@@ -1328,7 +1333,8 @@ bool PostgresStore::CommitGroupOneTrip(Connection& c, const std::vector<PendingA
     const size_t ci = inserts[pos].collection;
     InsertColumns cols;
     while (pos < inserts.size() && inserts[pos].collection == ci && !cols.Full()) {
-      cols.Add(inserts[pos].ordinal, *inserts[pos].object, flags_by_ordinal[inserts[pos].ordinal]);
+      cols.Add(inserts[pos].ordinal, *inserts[pos].object, flags_by_ordinal[inserts[pos].ordinal],
+               std::move(inserts[pos].version));
       ++pos;
     }
     Params params;

@@ -999,6 +999,13 @@ HttpResponse Handler::AddObjects(const HttpRequest& request, const Route& route,
     std::optional<Result<stix::Object>> parsed;
     validator.ValidateObject(text.json, text.pointer, report, &parsed);
     Result<stix::Object> object = parsed ? std::move(*parsed) : stix::ParseObject(text.json);
+    if (report.errors == 0 && object.ok()) {
+      // object->json is text.json already (ParseObject keeps the text, trimmed; SplitObjects'
+      // elements are trimmed).
+      valid.push_back(std::move(*object));
+      continue;
+    }
+    // A failure: its entry names the object as far as it can be read.
     store::StatusDetail failure;
     if (object.ok()) {
       failure.id = object->id;
@@ -1016,24 +1023,18 @@ HttpResponse Handler::AddObjects(const HttpRequest& request, const Route& route,
         }
       }
     }
-    if (report.errors > 0 || !object.ok()) {
-      std::string reason;
-      for (const stix::Finding& f : report.findings) {
-        if (f.severity != stix::Severity::kError) continue;
-        reason = StrCat(f.pointer, ": ", f.message, " (", f.rule, ")");
-        break;
-      }
-      if (reason.empty()) {
-        reason = object.ok() ? "invalid STIX object" : std::string(object.status().message());
-      }
-      if (failure.version.empty()) failure.version = status.request_timestamp.ToString(6);
-      failure.message = std::move(reason);
-      status.failures.push_back(std::move(failure));
-      continue;
+    std::string reason;
+    for (const stix::Finding& f : report.findings) {
+      if (f.severity != stix::Severity::kError) continue;
+      reason = StrCat(f.pointer, ": ", f.message, " (", f.rule, ")");
+      break;
     }
-    // object->json is text.json already (ParseObject keeps the text, trimmed; SplitObjects'
-    // elements are trimmed).
-    valid.push_back(std::move(*object));
+    if (reason.empty()) {
+      reason = object.ok() ? "invalid STIX object" : std::string(object.status().message());
+    }
+    if (failure.version.empty()) failure.version = status.request_timestamp.ToString(6);
+    failure.message = std::move(reason);
+    status.failures.push_back(std::move(failure));
   }
 
   store::StatusResource written;
