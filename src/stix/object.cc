@@ -36,8 +36,10 @@ Status ReadString(simdjson::dom::object obj, std::string_view key, std::string& 
 
 Status ReadTimestamp(simdjson::dom::object obj, std::string_view key,
                      std::optional<Timestamp>& out) {
-  std::string text;
-  if (auto st = ReadString(obj, key, text); !st.ok()) return st;
+  simdjson::dom::element e;
+  if (obj[key].get(e) != simdjson::SUCCESS) return absl::OkStatus();
+  std::string_view text;  // parsed in place: no copy of the text
+  if (e.get_string().get(text) != simdjson::SUCCESS) return WrongType(key, "a string");
   if (text.empty()) return absl::OkStatus();
   auto t = Timestamp::Parse(text);
   if (!t.ok()) return absl::InvalidArgumentError(StrCat("/", key, ": ", t.status().message()));
